@@ -1,0 +1,29 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.demo import demo_company_seed
+from accounts.models import User
+
+
+class Command(BaseCommand):
+    help = "Seed a demo company (a dozen employees, an admin, an IT admin and a compliance officer)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Do nothing when any user exists (what `make run` uses)."
+        )
+        parser.add_argument("--password", help="Use this password for every demo user instead of a random one.")
+
+    def handle(self, *args, if_empty: bool, password: str | None, **options):
+        if settings.IS_PRODUCTION:
+            raise CommandError("Refusing to seed demo users in production.")
+        if User.objects.exists():
+            if if_empty:
+                return
+            raise CommandError("Users exist already; the demo company is seeded only into an empty database.")
+        logins = demo_company_seed(password=password)
+        self.stdout.write(self.style.SUCCESS("Seeded the demo company. Sign in at http://127.0.0.1:8000/ as:"))
+        self.stdout.write("  " + ", ".join(logins.usernames))
+        self.stdout.write(f"  password for all of them: {logins.password}")
+        self.stdout.write("  (admin is a superuser; itadmin and compliance hold the IT Admins and Compliance roles)")
+        self.stdout.write("This is shown once. Forgot it? `make reset-demo` starts over with a fresh database.")

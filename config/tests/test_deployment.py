@@ -1,0 +1,57 @@
+"""The deployment files say what README.md says: compose services, environment variables, the two commands."""
+
+import re
+
+import yaml
+
+from core.testing import BASE_DIR
+
+README = (BASE_DIR / "README.md").read_text()
+COMPOSE = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+
+
+def readme_section(title: str) -> str:
+    return README.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_starts_with_the_two_commands():
+    assert "make run" in readme_section("Two commands")
+    assert "make test" in readme_section("Two commands")
+
+
+def test_every_compose_service_the_readme_names_exists_and_vice_versa():
+    named_in_readme = set(re.findall(r"^- `([a-z-]+)`:", readme_section("Deployment"), flags=re.MULTILINE))
+
+    assert named_in_readme == set(COMPOSE["services"])
+
+
+def test_web_runs_daphne_on_the_asgi_app_after_migrations_and_with_its_dependencies():
+    web = COMPOSE["services"]["web"]
+
+    assert web["command"][0] == "daphne"
+    assert "config.asgi:application" in web["command"]
+    assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert {"redis", "clamav"} <= set(web["depends_on"])
+    assert web["deploy"]["replicas"] >= 2
+
+
+def test_parley_services_are_configured_only_through_the_environment():
+    for name in ("web", "migrate"):
+        environment = COMPOSE["services"][name]["environment"]
+        assert environment["PARLEY_ENV"] == "production"
+        assert environment["DATABASE_URL"].startswith("postgres://")
+        assert environment["REDIS_URL"].startswith("redis://redis:")
+
+
+def test_durable_state_lives_on_named_volumes():
+    assert {"postgres-data", "parley-data", "clamav-db"} <= set(COMPOSE["volumes"])
+
+
+def test_every_environment_variable_the_settings_read_is_documented_in_the_readme():
+    settings_source = (BASE_DIR / "config" / "settings.py").read_text()
+    read_by_settings = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', settings_source))
+
+    undocumented = {name for name in read_by_settings if f"| `{name}` |" not in README}
+
+    assert read_by_settings, "the pattern no longer finds how settings read the environment"
+    assert undocumented == set()

@@ -1,0 +1,77 @@
+"""Settings come from the environment; production mode refuses unsafe ones and passes `check --deploy`."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from core.testing import BASE_DIR
+
+CLEARED = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "PARLEY_ENV", "PARLEY_VAR_DIR"}
+
+
+def run_django(code_or_args: list[str], tmp_path, **overrides: str) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key not in CLEARED}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", PARLEY_VAR_DIR=str(tmp_path / "var"), **overrides)
+    return subprocess.run(
+        [sys.executable, *code_or_args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+PRINT_SETTINGS = ["-c", "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)"]
+PRODUCTION = {
+    "PARLEY_ENV": "production",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "chat.example.com",
+}
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, **{**PRODUCTION, "SECRET_KEY": ""})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
+
+
+def test_production_refuses_to_start_with_debug_on(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, **PRODUCTION, DEBUG="true")
+
+    assert result.returncode != 0
+    assert "DEBUG must be off" in result.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, **{**PRODUCTION, "ALLOWED_HOSTS": ""})
+
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is required" in result.stderr
+
+
+def test_development_generates_a_secret_key_once_and_reuses_it(tmp_path):
+    first = run_django(PRINT_SETTINGS, tmp_path)
+    second = run_django(PRINT_SETTINGS, tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert len(first.stdout.strip()) >= 50
+    assert (tmp_path / "var" / "secret_key").read_text().strip() == first.stdout.strip()
+
+
+def test_unknown_parley_env_is_refused(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, PARLEY_ENV="staging")
+
+    assert result.returncode != 0
+    assert "PARLEY_ENV must be" in result.stderr
+
+
+@pytest.mark.parametrize("database_url", ["sqlite:////tmp/parley-deploy-check.sqlite3"])
+def test_check_deploy_prints_no_warnings_in_production_mode(tmp_path, database_url):
+    result = run_django(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path, **PRODUCTION, DATABASE_URL=database_url
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert "WARNING" not in result.stdout + result.stderr

@@ -1,0 +1,47 @@
+"""Test-wide rules: which real services a test needs, and isolation of the shared Redis between runs."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+IS_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _service_gap(marker: str) -> str | None:
+    """Why the service a marker names is unavailable in this run, or None when it is there."""
+    from django.conf import settings
+
+    if marker == "postgres":
+        engine = settings.DATABASES["default"]["ENGINE"]
+        if "postgresql" not in engine:
+            return "PostgreSQL is not configured (set DATABASE_URL=postgres://...)"
+    if marker == "redis" and not settings.REDIS_URL:
+        return "Redis is not configured (set REDIS_URL=redis://...)"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in ("postgres", "redis"):
+        if item.get_closest_marker(marker) is None:
+            continue
+        gap = _service_gap(marker)
+        if gap is None:
+            continue
+        if IS_CI:
+            pytest.fail(f"{gap}; under CI=true a missing service is a failure, not a skip.", pytrace=False)
+        pytest.skip(gap)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_channel_layer_prefix() -> None:
+    """Give this test process (and the daphne workers it starts) its own key prefix in the shared Redis."""
+    from django.conf import settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    settings.PARLEY_CHANNEL_PREFIX = f"parley-test-{worker}-{uuid.uuid4().hex[:8]}"
+    layer = settings.CHANNEL_LAYERS["default"]
+    if "CONFIG" in layer:
+        layer["CONFIG"]["prefix"] = settings.PARLEY_CHANNEL_PREFIX

@@ -1,0 +1,53 @@
+"""Readiness checks behind /healthz: each answers whether one dependency works right now."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+CHECK_TIMEOUT_SECONDS = 3.0
+
+
+def _database_answers() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+async def database_is_up() -> bool:
+    # Plain sync_to_async: this runs inside a Django HTTP request, whose request_finished signal closes the
+    # connection. (Consumers use channels' database_sync_to_async, which has no request around it.)
+    try:
+        await asyncio.wait_for(sync_to_async(_database_answers)(), CHECK_TIMEOUT_SECONDS)
+    except Exception:
+        logger.exception("health check: database is down")
+        return False
+    return True
+
+
+async def channel_layer_is_up() -> bool:
+    """Send a message to a fresh channel and read it back: proves the layer both stores and delivers."""
+    layer = get_channel_layer()
+    try:
+        channel = await layer.new_channel(prefix="healthz")
+        token = uuid.uuid4().hex
+        await asyncio.wait_for(layer.send(channel, {"type": "healthz.ping", "token": token}), CHECK_TIMEOUT_SECONDS)
+        reply = await asyncio.wait_for(layer.receive(channel), CHECK_TIMEOUT_SECONDS)
+    except Exception:
+        logger.exception("health check: channel layer is down")
+        return False
+    return reply.get("token") == token
+
+
+async def health_report() -> dict[str, str]:
+    """Run every check; the report names each dependency as "ok" or "down"."""
+    results = await asyncio.gather(database_is_up(), channel_layer_is_up())
+    names = ("database", "channel_layer")
+    return {name: "ok" if is_up else "down" for name, is_up in zip(names, results, strict=True)}

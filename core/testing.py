@@ -1,0 +1,119 @@
+"""Helpers for tests that need the real stack: sessions over the ASGI app, and real daphne processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+BASE_DIR = Path(settings.BASE_DIR)
+TEST_ORIGIN = "http://localhost"
+
+
+def session_cookie_for(user) -> str:
+    """A `Cookie` header value for a signed-in session of `user`, as a browser would send it."""
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def socket_to_app(*, cookie: str | None = None, origin: str | None = TEST_ORIGIN) -> WebsocketCommunicator:
+    """A WebSocket to /ws/ through the whole ASGI application (origin check, auth, routing)."""
+    from config.asgi import application
+
+    headers = [(b"host", b"localhost")]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if cookie is not None:
+        headers.append((b"cookie", cookie.encode()))
+    return WebsocketCommunicator(application, "/ws/", headers=headers)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def database_url_of_test_database() -> str:
+    """DATABASE_URL for the database this test run uses, so a child process opens the very same one."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@dataclass
+class DaphneWorker:
+    """One real `daphne` process serving config.asgi on a free loopback port."""
+
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """Die like a crashed worker: SIGKILL, no socket is closed cleanly."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_daphne_worker(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> DaphneWorker:
+    """Start daphne against the test database and channel layer, and wait until /healthz answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_of_test_database(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "PARLEY_CHANNEL_PREFIX": settings.PARLEY_CHANNEL_PREFIX,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        **(extra_env or {}),
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    log_path = tmp_dir / f"daphne-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    worker = DaphneWorker(port=port, process=process, log_path=log_path, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {process.returncode}:\n{worker.log()}")
+        try:
+            with urllib.request.urlopen(f"{worker.http_url}/healthz", timeout=2):  # noqa: S310 (loopback)
+                return worker
+        except OSError:
+            time.sleep(0.1)
+    worker.stop()
+    raise RuntimeError(f"daphne did not answer on port {port} within 30 s:\n{worker.log()}")

@@ -1,0 +1,77 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from core.testing import BASE_DIR, free_port
+
+
+@pytest.mark.django_db
+def test_healthz_is_200_when_database_and_channel_layer_answer(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "channel_layer": "ok"}}
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_and_names_the_channel_layer_when_redis_is_unreachable(client, settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]},  # nothing listens there
+        }
+    }
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "ok", "channel_layer": "down"}
+
+
+def test_healthz_is_503_and_names_the_database_when_postgres_is_unreachable():
+    probe = (
+        "import django; django.setup();"
+        "from django.test import Client;"
+        "r = Client(HTTP_HOST='localhost').get('/healthz');"
+        "print(r.status_code, r.content.decode())"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=f"postgres://nobody@127.0.0.1:{free_port()}/nothing",
+        LOG_LEVEL="CRITICAL",
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    status, body = result.stdout.split(" ", 1)
+    assert status == "503", result.stderr
+    assert json.loads(body)["checks"] == {"database": "down", "channel_layer": "ok"}
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_healthz_checks_the_redis_channel_layer_when_redis_url_is_set(client):
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+
+    response = client.get("/healthz")
+
+    assert response.json()["checks"]["channel_layer"] == "ok"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_tests_run_on_postgresql_when_database_url_says_so():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        (version,) = cursor.fetchone()
+
+    assert connection.vendor == "postgresql"
+    assert version.startswith("PostgreSQL")

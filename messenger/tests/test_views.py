@@ -1,0 +1,38 @@
+import pytest
+
+from accounts.tests.factories import TEST_PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_app_sends_a_visitor_to_the_login_page(client):
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_login_page_renders_the_sign_in_form(client):
+    response = client.get("/accounts/login/")
+
+    assert response.status_code == 200
+    assert b'name="username"' in response.content
+    assert b'name="password"' in response.content
+
+
+def test_signing_in_opens_the_app(client):
+    UserFactory(username="bob", display_name="Bob Bauer")
+
+    response = client.post("/accounts/login/", {"username": "bob", "password": TEST_PASSWORD}, follow=True)
+
+    assert response.status_code == 200
+    assert b"Welcome, Bob Bauer" in response.content
+
+
+def test_wrong_password_shows_an_error_and_no_app(client):
+    UserFactory(username="bob")
+
+    response = client.post("/accounts/login/", {"username": "bob", "password": "wrong"})
+
+    assert response.status_code == 200
+    assert b"didn't match" in response.content
