@@ -45,3 +45,16 @@ def _private_channel_layer_prefix() -> None:
     layer = settings.CHANNEL_LAYERS["default"]
     if "CONFIG" in layer:
         layer["CONFIG"]["prefix"] = settings.PARLEY_CHANNEL_PREFIX
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say up front which real services this run uses, so a CI log shows PostgreSQL and Redis were tested."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    layer = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    return [
+        f"parley database: {database['ENGINE'].rsplit('.', 1)[-1]} ({database.get('HOST') or database['NAME']})",
+        f"parley channel layer: {layer}" + (f" at {settings.REDIS_URL}" if settings.REDIS_URL else ""),
+        f"parley CI mode: {IS_CI} (a missing service {'fails' if IS_CI else 'skips'} the tests that need it)",
+    ]
