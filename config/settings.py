@@ -7,12 +7,14 @@ safe: a secret key and allowed hosts are required, DEBUG is refused, and the TLS
 
 from __future__ import annotations
 
+import logging
 import secrets
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.crypto import KeyRing, channel_layer_keys, new_key_entry
 from core.runtime import read_or_create_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -38,6 +40,21 @@ else:
     SECRET_KEY = env.str("SECRET_KEY", default="") or read_or_create_secret(
         VAR_DIR / "secret_key", lambda: secrets.token_urlsafe(50)
     )
+
+# Encryption at rest (docs/security.md): "k2:<base64>,k1:<base64>", the first key seals new data.
+PARLEY_ENCRYPTION_KEYS = env.str("PARLEY_ENCRYPTION_KEYS", default="")
+if IS_PRODUCTION and not PARLEY_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("PARLEY_ENCRYPTION_KEYS is required when PARLEY_ENV=production.")
+if not PARLEY_ENCRYPTION_KEYS:
+    _development_keys = VAR_DIR / "encryption_keys"
+    if not _development_keys.exists():
+        logging.getLogger("parley.settings").warning(
+            "PARLEY_ENCRYPTION_KEYS is not set: generating a development key into %s. "
+            "Never use it in production; losing it loses the data it sealed.",
+            _development_keys,
+        )
+    PARLEY_ENCRYPTION_KEYS = read_or_create_secret(_development_keys, lambda: new_key_entry("dev1"))
+_encryption_key_ring = KeyRing.from_spec(PARLEY_ENCRYPTION_KEYS)  # fails fast on a malformed ring
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 if IS_PRODUCTION and not ALLOWED_HOSTS:
@@ -106,7 +123,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": PARLEY_CHANNEL_PREFIX},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": PARLEY_CHANNEL_PREFIX,
+                # Events carry message text: Fernet-encrypt them so nothing readable sits in Redis.
+                "symmetric_encryption_keys": channel_layer_keys(_encryption_key_ring),
+            },
         }
     }
 else:

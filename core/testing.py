@@ -91,6 +91,7 @@ def start_daphne_worker(tmp_dir: Path, extra_env: dict[str, str] | None = None) 
         **os.environ,
         "DATABASE_URL": database_url_of_test_database(),
         "SECRET_KEY": settings.SECRET_KEY,
+        "PARLEY_ENCRYPTION_KEYS": settings.PARLEY_ENCRYPTION_KEYS,
         "PARLEY_CHANNEL_PREFIX": settings.PARLEY_CHANNEL_PREFIX,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         **(extra_env or {}),

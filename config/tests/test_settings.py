@@ -7,9 +7,19 @@ import sys
 
 import pytest
 
+from core.crypto import new_key_entry
 from core.testing import BASE_DIR
 
-CLEARED = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "PARLEY_ENV", "PARLEY_VAR_DIR"}
+CLEARED = {
+    "PARLEY_ENCRYPTION_KEYS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "PARLEY_ENV",
+    "PARLEY_VAR_DIR",
+}
 
 
 def run_django(code_or_args: list[str], tmp_path, **overrides: str) -> subprocess.CompletedProcess:
@@ -23,6 +33,7 @@ def run_django(code_or_args: list[str], tmp_path, **overrides: str) -> subproces
 PRINT_SETTINGS = ["-c", "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)"]
 PRODUCTION = {
     "PARLEY_ENV": "production",
+    "PARLEY_ENCRYPTION_KEYS": new_key_entry("k1"),
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "chat.example.com",
 }
@@ -33,6 +44,13 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 
     assert result.returncode != 0
     assert "SECRET_KEY is required" in result.stderr
+
+
+def test_production_refuses_to_start_without_encryption_keys(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, **{**PRODUCTION, "PARLEY_ENCRYPTION_KEYS": ""})
+
+    assert result.returncode != 0
+    assert "PARLEY_ENCRYPTION_KEYS is required" in result.stderr
 
 
 def test_production_refuses_to_start_with_debug_on(tmp_path):

@@ -1,0 +1,113 @@
+"""Conversations (direct chats and rooms), memberships, messages and what hangs off them. Data only."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.fields import EncryptedTextField
+
+MAX_BODY_LENGTH = 10_000
+
+
+class Conversation(models.Model):
+    class Kind(models.TextChoices):
+        DIRECT = "direct"
+        ROOM = "room"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # A direct chat is found again by its pair: "<smaller user id>:<larger user id>". Rooms have none.
+    direct_key = models.CharField(max_length=41, null=True, blank=True, unique=True)
+    name = models.CharField(max_length=80, blank=True)
+    topic = models.CharField(max_length=250, blank=True)
+    is_public = models.BooleanField(default=False)
+    is_archived = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The newest message's seq. Sending bumps it with one UPDATE whose row lock orders concurrent senders.
+    last_seq = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="direct", direct_key__isnull=False, is_public=False)
+                | Q(kind="room", direct_key__isnull=True),
+                name="conversation_kind_shape",
+            ),
+            models.UniqueConstraint(fields=["name"], condition=Q(kind="room"), name="room_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk}: {self.name}" if self.name else f"{self.kind} {self.pk}"
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        MODERATOR = "moderator"
+        MEMBER = "member"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    joined_at = models.DateTimeField(auto_now_add=True)
+    last_read_seq = models.BigIntegerField(default=0)
+    is_muted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="membership_unique")]
+        indexes = [models.Index(fields=["user", "conversation"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.conversation_id} ({self.role})"
+
+
+class Message(models.Model):
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="messages")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    seq = models.BigIntegerField()
+    # Chosen by the client per message; a resend with the same id returns the stored message (idempotency).
+    client_id = models.CharField(max_length=64)
+    body = EncryptedTextField()
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(fields=["sender", "client_id"], name="message_client_id_unique"),
+        ]
+
+    def __str__(self) -> str:  # never the body: str() ends up in logs
+        return f"message {self.pk} (#{self.seq} in conversation {self.conversation_id})"
+
+
+class MessageVersion(models.Model):
+    """The text a message had before an edit or delete: what was said is never destroyed."""
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="versions")
+    body = EncryptedTextField()
+    replaced_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"earlier version of message {self.message_id}"
+
+
+class Reaction(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "user", "emoji"], name="reaction_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
