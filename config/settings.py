@@ -134,6 +134,10 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Messages a user may send per second on one worker, and the burst allowed above that rate.
+PARLEY_SEND_RATE_PER_SECOND = env.float("PARLEY_SEND_RATE_PER_SECOND", default=10.0)
+PARLEY_SEND_BURST = env.int("PARLEY_SEND_BURST", default=30)
+
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,14 +1,19 @@
-"""WebSocket transport: one socket per browser tab carries all of a user's traffic (docs/protocol.md)."""
+"""WebSocket transport: one socket per browser tab carries all of a user's traffic (docs/protocol.md).
+
+The consumer only translates: frames in become service calls (messenger.handlers), replies and channel-layer
+events become frames out. Rules live in the services.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from core.errors import ParleyError
-from messenger import protocol
+from messenger import fanout, handlers, protocol, selectors
 
 # Close codes in the 4000-4999 range are ours; the browser client reads them to decide whether to retry.
 CLOSE_UNAUTHENTICATED = 4401
@@ -20,24 +25,47 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)  # before accept: the handshake is refused
             return
+        self.user = user
+        self.groups_joined: set[str] = set()
+        await self._join(fanout.user_group(user.pk))
+        for conversation_id in await database_sync_to_async(selectors.conversation_ids_for)(user=user):
+            await self._join(fanout.conversation_group(conversation_id))
         await self.accept()
         await self.send_frame(protocol.hello_frame(user_id=user.pk, username=user.get_username()))
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "groups_joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         frame: Any = None
         try:
             frame = protocol.decode_client_frame(text_data)
             command = protocol.parse_client_frame(frame)
-            reply = await self.dispatch_command(command)
+            reply = await database_sync_to_async(handlers.dispatch)(self.user, command)
         except ParleyError as error:  # the one place a refusal becomes an error frame; the socket stays open
             await self.send_frame(protocol.error_frame(error, ref=protocol.safe_ref(frame)))
             return
         await self.send_frame(protocol.with_ref(reply, command.ref))
 
-    async def dispatch_command(self, command: protocol.ClientFrame) -> dict[str, Any]:
-        if command.type == "ping":
-            return {"type": "pong"}
-        raise AssertionError(f"frame type {command.type!r} is parsed but has no handler")
+    # Channel-layer events (messenger.fanout): frames arrive encoded once for every receiver.
+
+    async def deliver_frame(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["text"])
+
+    async def conversation_join(self, event: dict[str, Any]) -> None:
+        await self._join(fanout.conversation_group(event["conversation_id"]))
+        await self.send(text_data=event["text"])
+
+    async def conversation_leave(self, event: dict[str, Any]) -> None:
+        group = fanout.conversation_group(event["conversation_id"])
+        await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.discard(group)
+        await self.send(text_data=event["text"])
+
+    async def _join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.add(group)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))

@@ -8,7 +8,7 @@ entry in CLIENT_FRAMES and a handler; nothing else changes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import ParleyError, ProtocolError
@@ -25,9 +25,27 @@ class ClientFrame:
     payload: dict[str, Any]
 
 
-# type -> the payload fields it requires, with their types. Handlers receive the validated payload.
-CLIENT_FRAMES: dict[str, dict[str, type]] = {
-    "ping": {},
+@dataclass(frozen=True)
+class Fields:
+    """The payload fields a frame type takes, with their JSON types. Handlers receive only these."""
+
+    required: dict[str, type] = field(default_factory=dict)
+    optional: dict[str, type] = field(default_factory=dict)
+
+
+# Every frame a client may send. A new kind of traffic (calls, games) is one entry here and one handler.
+CLIENT_FRAMES: dict[str, Fields] = {
+    "ping": Fields(),
+    "sync": Fields(required={"since": dict}),
+    "message.send": Fields(
+        required={"conversation_id": int, "client_id": str, "body": str}, optional={"reply_to": int}
+    ),
+    "message.edit": Fields(required={"message_id": int, "body": str}),
+    "message.delete": Fields(required={"message_id": int}),
+    "reaction.add": Fields(required={"message_id": int, "emoji": str}),
+    "reaction.remove": Fields(required={"message_id": int, "emoji": str}),
+    "read": Fields(required={"conversation_id": int, "seq": int}),
+    "typing": Fields(required={"conversation_id": int}),
 }
 
 
@@ -58,13 +76,24 @@ def parse_client_frame(frame: dict[str, Any]) -> ClientFrame:
     if fields is None:
         raise ProtocolError(f"Unknown frame type {frame_type!r}.", code="unknown_type")
     payload = {}
-    for name, expected in fields.items():
-        value = frame.get(name)
-        # bool is an int in Python; a field that wants a number must not accept true/false.
-        if value is None or not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ProtocolError(f"'{frame_type}' needs '{name}' as {expected.__name__}.", code="missing_field")
-        payload[name] = value
+    for name, expected in fields.required.items():
+        if frame.get(name) is None:
+            raise ProtocolError(f"'{frame_type}' needs '{name}' ({JSON_NAMES[expected]}).", code="missing_field")
+        payload[name] = _typed(frame_type, name, frame[name], expected)
+    for name, expected in fields.optional.items():
+        if frame.get(name) is not None:
+            payload[name] = _typed(frame_type, name, frame[name], expected)
     return ClientFrame(type=frame_type, ref=ref, payload=payload)
+
+
+JSON_NAMES = {int: "an integer", str: "a string", dict: "an object", list: "an array", bool: "true or false"}
+
+
+def _typed(frame_type: str, name: str, value: Any, expected: type) -> Any:
+    # bool is an int in Python; a field that wants a number must not accept true/false.
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ProtocolError(f"'{name}' of '{frame_type}' must be {JSON_NAMES[expected]}.", code="invalid_field")
+    return value
 
 
 def safe_ref(frame: Any) -> str | None:
@@ -78,6 +107,10 @@ def safe_ref(frame: Any) -> str | None:
 
 def error_frame(error: ParleyError, *, ref: str | None = None) -> dict[str, Any]:
     return with_ref({"type": "error", "code": error.code, "message": error.message}, ref)
+
+
+def message_frame(message: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "message", "message": message}
 
 
 def hello_frame(*, user_id: int, username: str) -> dict[str, Any]:

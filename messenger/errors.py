@@ -1,0 +1,33 @@
+"""Refusals of the messenger services, each with a stable code (docs/protocol.md lists them)."""
+
+from core.errors import ParleyError
+
+
+class NotAMember(ParleyError):
+    """Also raised for conversations and messages that do not exist, so ids reveal nothing."""
+
+    code = "not_a_member"
+    http_status = 404
+
+
+class BodyInvalid(ParleyError):
+    code = "body_invalid"
+
+
+class NotAllowed(ParleyError):
+    code = "not_allowed"
+    http_status = 403
+
+
+class RateLimited(ParleyError):
+    code = "rate_limited"
+    http_status = 429
+
+
+class RoomInvalid(ParleyError):
+    code = "room_invalid"
+
+
+class UserNotFound(ParleyError):
+    code = "user_not_found"
+    http_status = 404

@@ -1,0 +1,56 @@
+"""Who hears about what: the only module that knows channel-layer group names.
+
+Layout: one group per conversation ("conversation.<id>"), joined by every open socket of every member, and one
+per user ("user.<id>") for that user's own sockets. A message costs one group_send whatever the room size, and
+its frame is encoded to JSON once, here, not once per receiving socket. Membership changes go to the user's
+group, whose sockets then join or leave the conversation group. Every function here is called from
+`transaction.on_commit`, so nothing is announced for a write that rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+# Handler names on messenger.consumers.ParleyConsumer (the "type" of a channel-layer event).
+DELIVER = "deliver.frame"
+JOIN = "conversation.join"
+LEAVE = "conversation.leave"
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def encode_frame(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def _group_send(group: str, event: dict[str, Any]) -> None:
+    async_to_sync(get_channel_layer().group_send)(group, event)
+
+
+def to_conversation(conversation_id: int, frame: dict[str, Any]) -> None:
+    """Every open socket of every member receives `frame`."""
+    _group_send(conversation_group(conversation_id), {"type": DELIVER, "text": encode_frame(frame)})
+
+
+def to_user(user_id: int, frame: dict[str, Any]) -> None:
+    """Every open socket (tab, device) of one user receives `frame`."""
+    _group_send(user_group(user_id), {"type": DELIVER, "text": encode_frame(frame)})
+
+
+def conversation_joined(user_id: int, conversation_id: int, frame: dict[str, Any]) -> None:
+    """The user's sockets start listening to the conversation, then receive `frame` describing it."""
+    _group_send(user_group(user_id), {"type": JOIN, "conversation_id": conversation_id, "text": encode_frame(frame)})
+
+
+def conversation_left(user_id: int, conversation_id: int, frame: dict[str, Any]) -> None:
+    _group_send(user_group(user_id), {"type": LEAVE, "conversation_id": conversation_id, "text": encode_frame(frame)})

@@ -1,0 +1,125 @@
+"""What each client frame does: check the payload's meaning, call one service or selector, shape the reply.
+
+Handlers are synchronous and run in a database thread (the consumer wraps `dispatch` in
+database_sync_to_async). They return the reply frame; the consumer adds `ref` and sends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from accounts.models import User
+from core.errors import ProtocolError
+from messenger import protocol, selectors, services
+from messenger.models import Membership
+from messenger.payloads import message_payload
+
+SYNC_BATCH = 500
+
+Handler = Callable[[User, dict[str, Any]], dict[str, Any]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(frame_type: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        assert frame_type in protocol.CLIENT_FRAMES, f"{frame_type} is not in protocol.CLIENT_FRAMES"
+        HANDLERS[frame_type] = handler
+        return handler
+
+    return register
+
+
+def dispatch(user: User, command: protocol.ClientFrame) -> dict[str, Any]:
+    return HANDLERS[command.type](user, command.payload)
+
+
+@handles("ping")
+def ping(user: User, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "pong"}
+
+
+@handles("message.send")
+def send(user: User, payload: dict[str, Any]) -> dict[str, Any]:
+    message = services.message_send(
+        sender=user,
+        conversation_id=payload["conversation_id"],
+        client_id=payload["client_id"],
+        body=payload["body"],
+        reply_to_id=payload.get("reply_to"),
+    )
+    return {"type": "ack", "message": message_payload(message)}
+
+
+@handles("message.edit")
+def edit(user: User, payload: dict[str, Any]) -> dict[str, Any]:
+    message = services.message_edit(editor=user, message_id=payload["message_id"], body=payload["body"])
+    return {"type": "ack", "message_id": message.pk}
+
+
+@handles("message.delete")
+def delete(user: User, payload: dict[str, Any]) -> dict[str, Any]:
+    message = services.message_delete(editor=user, message_id=payload["message_id"])
+    return {"type": "ack", "message_id": message.pk}
+
+
+@handles("reaction.add")
+def react(user: User, payload: dict[str, Any]) -> dict[str, Any]:
+    reactions = services.reaction_add(user=user, message_id=payload["message_id"], emoji=payload["emoji"])
+    return {"type": "ack", "message_id": payload["message_id"], "reactions": reactions}
+
+
+@handles("reaction.remove")
+def unreact(user: User, payload: dict[str, Any]) -> dict[str, Any]:
+    reactions = services.reaction_remove(user=user, message_id=payload["message_id"], emoji=payload["emoji"])
+    return {"type": "ack", "message_id": payload["message_id"], "reactions": reactions}
+
+
+@handles("read")
+def read(user: User, payload: dict[str, Any]) -> dict[str, Any]:
+    seq = services.read_mark(user=user, conversation_id=payload["conversation_id"], seq=payload["seq"])
+    return {"type": "ack", "conversation_id": payload["conversation_id"], "seq": seq}
+
+
+@handles("typing")
+def typing(user: User, payload: dict[str, Any]) -> dict[str, Any]:
+    services.typing_notify(user=user, conversation_id=payload["conversation_id"])
+    return {"type": "ack"}
+
+
+@handles("sync")
+def sync(user: User, payload: dict[str, Any]) -> dict[str, Any]:
+    """Everything newer than the client's last seq per conversation, up to SYNC_BATCH each.
+
+    Conversations the client did not name are included from seq 0, so a tab that missed an invitation
+    catches up too. `has_more` asks the client to sync again from its new last seq.
+    """
+    since = _parse_since(payload["since"])
+    memberships = Membership.objects.filter(user=user).select_related("conversation")
+    conversations = []
+    for membership in memberships:
+        after = since.get(membership.conversation_id, 0)
+        if membership.conversation.last_seq <= after:
+            continue
+        messages = selectors.messages_after(
+            conversation_id=membership.conversation_id, after_seq=after, limit=SYNC_BATCH + 1
+        )
+        conversations.append(
+            {
+                "conversation_id": membership.conversation_id,
+                "messages": selectors.message_payloads(messages[:SYNC_BATCH]),
+                "has_more": len(messages) > SYNC_BATCH,
+            }
+        )
+    return {"type": "sync.result", "conversations": conversations}
+
+
+def _parse_since(since: dict[str, Any]) -> dict[int, int]:
+    parsed = {}
+    for key, value in since.items():
+        if not key.isdigit() or not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ProtocolError(
+                "'since' maps conversation ids (as strings) to the last seq you have.", code="invalid_field"
+            )
+        parsed[int(key)] = value
+    return parsed

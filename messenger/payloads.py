@@ -1,0 +1,82 @@
+"""The JSON shapes of messenger objects, shared by the socket frames and the HTTP API (docs/protocol.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.models import User
+from messenger.models import Conversation, Membership, Message
+
+REPLY_EXCERPT_LENGTH = 140
+
+
+def user_payload(user: User) -> dict[str, Any]:
+    return {"id": user.pk, "username": user.username, "display_name": user.name_to_show}
+
+
+def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`message.sender` and, when set, `message.reply_to` (with its sender) should be loaded already."""
+    deleted = message.deleted_at is not None
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "sender": user_payload(message.sender),
+        "client_id": message.client_id,
+        "body": None if deleted else message.body,
+        "reply_to": reply_payload(message.reply_to) if message.reply_to_id else None,
+        "created_at": message.created_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "deleted": deleted,
+        "reactions": reactions or [],
+    }
+
+
+def reply_payload(quoted: Message | None) -> dict[str, Any] | None:
+    if quoted is None:  # the quoted message is gone (it cannot be: messages are never removed, only deleted)
+        return None
+    deleted = quoted.deleted_at is not None
+    return {
+        "id": quoted.pk,
+        "seq": quoted.seq,
+        "sender": user_payload(quoted.sender),
+        "excerpt": None if deleted else quoted.body[:REPLY_EXCERPT_LENGTH],
+        "deleted": deleted,
+    }
+
+
+def reactions_payload(reactions: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """[(emoji, user_id), ...] in creation order -> [{"emoji", "count", "user_ids"}], first-used emoji first."""
+    by_emoji: dict[str, list[int]] = {}
+    for emoji, user_id in reactions:
+        by_emoji.setdefault(emoji, []).append(user_id)
+    return [{"emoji": emoji, "count": len(users), "user_ids": users} for emoji, users in by_emoji.items()]
+
+
+def conversation_payload(
+    conversation: Conversation,
+    *,
+    membership: Membership | None = None,
+    members: list[User] | None = None,
+    unread_mentions: int = 0,
+) -> dict[str, Any]:
+    """A conversation as one member sees it; `membership` is theirs (unread counts come from it)."""
+    payload: dict[str, Any] = {
+        "id": conversation.pk,
+        "kind": conversation.kind,
+        "name": conversation.name,
+        "topic": conversation.topic,
+        "is_public": conversation.is_public,
+        "last_seq": conversation.last_seq,
+    }
+    if members is not None:
+        payload["members"] = [user_payload(member) for member in members]
+    if membership is not None:
+        payload.update(
+            role=membership.role,
+            is_muted=membership.is_muted,
+            last_read_seq=membership.last_read_seq,
+            unread=max(0, conversation.last_seq - membership.last_read_seq),
+            unread_mentions=unread_mentions,
+        )
+    return payload

@@ -1,0 +1,128 @@
+"""Reads of conversations and messages. Every read of a member's data goes through the access helpers here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, F, Prefetch, Q
+
+from accounts.models import User
+from messenger.errors import NotAMember
+from messenger.models import Conversation, Membership, Message, Reaction
+from messenger.payloads import conversation_payload, message_payload, reactions_payload
+
+HISTORY_PAGE_MAX = 200
+
+
+def membership_for(*, user: User, conversation_id: int) -> Membership:
+    """The user's membership, with its conversation: the one access check for a conversation."""
+    try:
+        return Membership.objects.select_related("conversation").get(user=user, conversation_id=conversation_id)
+    except Membership.DoesNotExist:
+        raise NotAMember("You are not a member of that conversation.") from None
+
+
+def message_for_member(*, user: User, message_id: int, for_update: bool = False) -> Message:
+    """A message in one of the user's conversations, with its sender: the one access check for a message."""
+    messages = Message.objects.select_related("sender", "reply_to__sender")
+    if for_update:
+        messages = messages.select_for_update(of=("self",))
+    message = messages.filter(pk=message_id, conversation__memberships__user=user).first()
+    if message is None:
+        raise NotAMember("No such message in your conversations.")
+    return message
+
+
+def conversation_ids_for(*, user: User) -> list[int]:
+    return list(Membership.objects.filter(user=user).values_list("conversation_id", flat=True))
+
+
+def conversation_members(*, conversation_id: int) -> list[User]:
+    return list(User.objects.filter(memberships__conversation_id=conversation_id).order_by("username"))
+
+
+def conversation_list_for(*, user: User) -> list[dict[str, Any]]:
+    """The sidebar: every conversation of the user with unread and unread-mention counts, in three queries."""
+    memberships = list(
+        Membership.objects.filter(user=user)
+        .select_related("conversation")
+        .annotate(
+            unread_mentions=Count(
+                "conversation__messages__mentions",
+                filter=Q(
+                    conversation__messages__mentions__user=user,
+                    conversation__messages__seq__gt=F("last_read_seq"),
+                ),
+            )
+        )
+        .order_by("-conversation__last_seq", "conversation_id")
+    )
+    direct_ids = [m.conversation_id for m in memberships if m.conversation.kind == Conversation.Kind.DIRECT]
+    members_by_direct: dict[int, list[User]] = {}
+    if direct_ids:
+        for membership in Membership.objects.filter(conversation_id__in=direct_ids).select_related("user"):
+            members_by_direct.setdefault(membership.conversation_id, []).append(membership.user)
+    return [
+        conversation_payload(
+            membership.conversation,
+            membership=membership,
+            members=members_by_direct.get(membership.conversation_id),
+            unread_mentions=membership.unread_mentions,
+        )
+        for membership in memberships
+    ]
+
+
+def _with_everything_shown(messages):
+    return messages.select_related("sender", "reply_to__sender").prefetch_related(
+        Prefetch("reactions", queryset=Reaction.objects.order_by("created_at", "pk"))
+    )
+
+
+def message_payloads(messages: list[Message]) -> list[dict[str, Any]]:
+    return [
+        message_payload(message, reactions=reactions_payload([(r.emoji, r.user_id) for r in message.reactions.all()]))
+        for message in messages
+    ]
+
+
+def message_history(
+    *, user: User, conversation_id: int, before_seq: int | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """A page of messages older than `before_seq` (newest page without it), oldest first."""
+    membership_for(user=user, conversation_id=conversation_id)
+    limit = max(1, min(limit, HISTORY_PAGE_MAX))
+    messages = Message.objects.filter(conversation_id=conversation_id)
+    if before_seq is not None:
+        messages = messages.filter(seq__lt=before_seq)
+    page = list(_with_everything_shown(messages.order_by("-seq"))[:limit])
+    page.reverse()
+    return message_payloads(page)
+
+
+def messages_after(*, conversation_id: int, after_seq: int, limit: int) -> list[Message]:
+    """Messages newer than `after_seq`, oldest first: what a reconnecting client missed. Caller checks access."""
+    messages = Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq).order_by("seq")
+    return list(_with_everything_shown(messages)[:limit])
+
+
+def room_directory(*, user: User, search: str = "") -> list[dict[str, Any]]:
+    """Public rooms (and private ones the user is in), with member counts and whether the user has joined."""
+    rooms = Conversation.objects.filter(kind=Conversation.Kind.ROOM, is_archived=False).filter(
+        Q(is_public=True) | Q(memberships__user=user)
+    )
+    if search:
+        rooms = rooms.filter(Q(name__icontains=search) | Q(topic__icontains=search))
+    rooms = rooms.annotate(
+        member_count=Count("memberships", distinct=True),
+        is_member=Count("memberships", filter=Q(memberships__user=user), distinct=True),
+    ).order_by("name")
+    return [
+        {**conversation_payload(room), "member_count": room.member_count, "is_member": bool(room.is_member)}
+        for room in rooms.distinct()
+    ]
+
+
+def reactions_of(*, message_id: int) -> list[dict[str, Any]]:
+    rows = Reaction.objects.filter(message_id=message_id).order_by("created_at", "pk").values_list("emoji", "user_id")
+    return reactions_payload(list(rows))

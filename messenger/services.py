@@ -1,0 +1,336 @@
+"""Every write the messenger can do, one function each. Views, the socket, commands and tests all call these.
+
+Each runs in one transaction and schedules its announcements with `transaction.on_commit` (messenger.fanout),
+so nothing is announced for a write that rolled back.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import partial
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from core.ratelimit import TokenBucket
+from messenger import fanout, protocol
+from messenger.errors import BodyInvalid, NotAllowed, RateLimited, RoomInvalid, UserNotFound
+from messenger.models import MAX_BODY_LENGTH, Conversation, Membership, Mention, Message, MessageVersion, Reaction
+from messenger.payloads import conversation_payload, message_payload, user_payload
+from messenger.selectors import conversation_members, membership_for, message_for_member, reactions_of
+
+MAX_CLIENT_ID_LENGTH = 64
+MAX_EMOJI_LENGTH = 32
+MENTION_PATTERN = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
+
+# Per worker process; a user spread over several workers gets this rate on each (docs/protocol.md).
+send_rate_limit = TokenBucket(rate=settings.PARLEY_SEND_RATE_PER_SECOND, burst=settings.PARLEY_SEND_BURST)
+
+
+# ---- direct chats and rooms -------------------------------------------------------------------------------
+
+
+def direct_open(*, user: User, other_username: str) -> Conversation:
+    """The one direct chat between two people, created on first use. Talking to yourself is allowed."""
+    other = User.objects.filter(username=other_username, is_active=True).first()
+    if other is None:
+        raise UserNotFound(f"No active user named {other_username!r}.")
+    low, high = sorted((user.pk, other.pk))
+    key = f"{low}:{high}"
+    existing = Conversation.objects.filter(direct_key=key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(kind=Conversation.Kind.DIRECT, direct_key=key, created_by=user)
+            people = [user] if other == user else [user, other]
+            Membership.objects.bulk_create(Membership(conversation=conversation, user=person) for person in people)
+            transaction.on_commit(partial(_announce_joined, conversation, people))
+    except IntegrityError:  # the other person opened it at the same moment: the unique direct_key decided
+        return Conversation.objects.get(direct_key=key)
+    return conversation
+
+
+def room_create(
+    *, creator: User, name: str, topic: str = "", is_public: bool = False, member_usernames: list[str] | None = None
+) -> Conversation:
+    name = name.strip()
+    if not name or len(name) > 80:
+        raise RoomInvalid("A room needs a name of 1 to 80 characters.")
+    if len(topic) > 250:
+        raise RoomInvalid("A topic is at most 250 characters.")
+    invited = _active_users(member_usernames or [])
+    try:
+        with transaction.atomic():
+            room = Conversation.objects.create(
+                kind=Conversation.Kind.ROOM, name=name, topic=topic, is_public=is_public, created_by=creator
+            )
+            people = [creator, *[person for person in invited if person != creator]]
+            Membership.objects.bulk_create(
+                Membership(
+                    conversation=room,
+                    user=person,
+                    role=Membership.Role.OWNER if person == creator else Membership.Role.MEMBER,
+                )
+                for person in people
+            )
+            transaction.on_commit(partial(_announce_joined, room, people))
+    except IntegrityError:
+        raise RoomInvalid(f"A room named {name!r} exists already.") from None
+    return room
+
+
+def room_join(*, user: User, conversation_id: int) -> Conversation:
+    """Join a public room from the directory."""
+    room = Conversation.objects.filter(pk=conversation_id, kind=Conversation.Kind.ROOM, is_public=True).first()
+    if room is None:
+        raise NotAllowed("Only public rooms can be joined without an invitation.")
+    with transaction.atomic():
+        _, created = Membership.objects.get_or_create(conversation=room, user=user)
+        if created:
+            transaction.on_commit(partial(_announce_joined, room, [user]))
+    return room
+
+
+def room_invite(*, inviter: User, conversation_id: int, usernames: list[str]) -> list[User]:
+    """Add people to a room the inviter is in. Returns those who were not members yet."""
+    membership = membership_for(user=inviter, conversation_id=conversation_id)
+    room = membership.conversation
+    if room.kind != Conversation.Kind.ROOM:
+        raise NotAllowed("People are added to rooms; a direct chat stays between its two people.")
+    with transaction.atomic():
+        invited = _active_users(usernames)
+        present = set(Membership.objects.filter(conversation=room, user__in=invited).values_list("user_id", flat=True))
+        newcomers = [person for person in invited if person.pk not in present]
+        Membership.objects.bulk_create(Membership(conversation=room, user=person) for person in newcomers)
+        transaction.on_commit(partial(_announce_joined, room, newcomers))
+    return newcomers
+
+
+def conversation_leave(*, user: User, conversation_id: int) -> None:
+    membership = membership_for(user=user, conversation_id=conversation_id)
+    if membership.conversation.kind != Conversation.Kind.ROOM:
+        raise NotAllowed("A direct chat cannot be left.")
+    with transaction.atomic():
+        membership.delete()
+        frame = {"type": "conversation.left", "conversation_id": conversation_id}
+        transaction.on_commit(partial(fanout.conversation_left, user.pk, conversation_id, frame))
+        members_frame = {"type": "member.left", "conversation_id": conversation_id, "user": user_payload(user)}
+        transaction.on_commit(partial(fanout.to_conversation, conversation_id, members_frame))
+
+
+def _active_users(usernames: list[str]) -> list[User]:
+    wanted = set(usernames)
+    found = list(User.objects.filter(username__in=wanted, is_active=True))
+    missing = wanted - {person.username for person in found}
+    if missing:
+        raise UserNotFound(f"No active user named {', '.join(sorted(missing))}.")
+    return found
+
+
+def _announce_joined(conversation: Conversation, people: list[User]) -> None:
+    members = conversation_members(conversation_id=conversation.pk)
+    for person in people:
+        frame = {
+            "type": "conversation",
+            "conversation": conversation_payload(conversation, members=members),
+        }
+        fanout.conversation_joined(person.pk, conversation.pk, frame)
+
+
+# ---- messages ---------------------------------------------------------------------------------------------
+
+
+def _checked_body(body: str) -> str:
+    if not body.strip():
+        raise BodyInvalid("A message cannot be empty.")
+    if len(body) > MAX_BODY_LENGTH:
+        raise BodyInvalid(f"A message is at most {MAX_BODY_LENGTH} characters.", code="body_too_long")
+    return body
+
+
+def _next_seq(conversation_id: int) -> int:
+    # One UPDATE ... RETURNING: its row lock makes concurrent senders in one conversation take turns until
+    # commit, so seqs are unique and gap-free without a MAX()+1 scan (SQLite serializes writers anyway).
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",  # noqa: S608 (table name from the model)
+            [conversation_id],
+        )
+        return cursor.fetchone()[0]
+
+
+def message_send(
+    *, sender: User, conversation_id: int, client_id: str, body: str, reply_to_id: int | None = None
+) -> Message:
+    """Store a message once per (sender, client_id) and deliver it to every member after commit.
+
+    A fixed number of queries whatever the room size: membership, resend check, seq, insert, the sender's read
+    marker; plus one for a quoted message and two for @mentions when there are any.
+    """
+    if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
+        raise BodyInvalid(f"client_id must be 1 to {MAX_CLIENT_ID_LENGTH} characters.", code="client_id_invalid")
+    _checked_body(body)
+    membership = membership_for(user=sender, conversation_id=conversation_id)
+    existing = _resent(sender, client_id)
+    if existing is not None:
+        return existing
+    if not send_rate_limit.allow(sender.pk):
+        raise RateLimited("You are sending too fast; wait a moment.")
+    try:
+        with transaction.atomic():
+            reply_to = None
+            if reply_to_id is not None:
+                reply_to = (
+                    Message.objects.select_related("sender")
+                    .filter(pk=reply_to_id, conversation_id=conversation_id)
+                    .first()
+                )
+                if reply_to is None:
+                    raise BodyInvalid("A reply quotes a message of the same conversation.", code="reply_invalid")
+            seq = _next_seq(conversation_id)
+            message = Message.objects.create(
+                conversation_id=conversation_id,
+                sender=sender,
+                seq=seq,
+                client_id=client_id,
+                body=body,
+                reply_to=reply_to,
+            )
+            Membership.objects.filter(pk=membership.pk).update(last_read_seq=seq)  # you have read what you wrote
+            _record_mentions(message, body)
+            frame = protocol.message_frame(message_payload(message))
+            transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
+    except IntegrityError:
+        existing = _resent(sender, client_id)  # the same client_id raced in on another socket
+        if existing is None:
+            raise
+        return existing
+    return message
+
+
+def _resent(sender: User, client_id: str) -> Message | None:
+    return (
+        Message.objects.select_related("sender", "reply_to__sender").filter(sender=sender, client_id=client_id).first()
+    )
+
+
+def _record_mentions(message: Message, body: str) -> None:
+    usernames = set(MENTION_PATTERN.findall(body))
+    if not usernames:
+        return
+    mentioned = User.objects.filter(
+        username__in=usernames, memberships__conversation_id=message.conversation_id
+    ).values_list("pk", flat=True)
+    Mention.objects.bulk_create(Mention(message=message, user_id=user_id) for user_id in mentioned)
+
+
+def message_edit(*, editor: User, message_id: int, body: str) -> Message:
+    """Replace the text of one's own message, keeping the earlier text as a version."""
+    _checked_body(body)
+    with transaction.atomic():
+        message = message_for_member(user=editor, message_id=message_id, for_update=True)
+        _check_own_live_message(editor, message)
+        MessageVersion.objects.create(message=message, body=message.body)
+        message.body = body
+        message.edited_at = timezone.now()
+        message.save(update_fields=["body", "edited_at"])
+        _announce_updated(message)
+    return message
+
+
+def message_delete(*, editor: User, message_id: int) -> Message:
+    """Hide one's own message from the chat; its text stays as a version for the archive."""
+    with transaction.atomic():
+        message = message_for_member(user=editor, message_id=message_id, for_update=True)
+        _check_own_live_message(editor, message)
+        MessageVersion.objects.create(message=message, body=message.body)
+        message.body = ""
+        message.deleted_at = timezone.now()
+        message.save(update_fields=["body", "deleted_at"])
+        _announce_updated(message)
+    return message
+
+
+def _check_own_live_message(user: User, message: Message) -> None:
+    if message.sender_id != user.pk:
+        raise NotAllowed("Only the sender can edit or delete a message.")
+    if message.deleted_at is not None:
+        raise NotAllowed("That message was deleted.")
+
+
+def _announce_updated(message: Message) -> None:
+    frame = {
+        "type": "message.updated",
+        "message": message_payload(message, reactions=reactions_of(message_id=message.pk)),
+    }
+    transaction.on_commit(partial(fanout.to_conversation, message.conversation_id, frame))
+
+
+# ---- reactions, reading, typing ---------------------------------------------------------------------------
+
+
+def _checked_emoji(emoji: str) -> str:
+    if not emoji or len(emoji) > MAX_EMOJI_LENGTH or any(ch.isspace() for ch in emoji):
+        raise BodyInvalid(f"An emoji is 1 to {MAX_EMOJI_LENGTH} characters without spaces.", code="emoji_invalid")
+    return emoji
+
+
+def reaction_add(*, user: User, message_id: int, emoji: str) -> list[dict]:
+    _checked_emoji(emoji)
+    with transaction.atomic():
+        message = message_for_member(user=user, message_id=message_id)
+        _, created = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)
+        reactions = reactions_of(message_id=message.pk)
+        if created:
+            _announce_reactions(message, reactions)
+    return reactions
+
+
+def reaction_remove(*, user: User, message_id: int, emoji: str) -> list[dict]:
+    _checked_emoji(emoji)
+    with transaction.atomic():
+        message = message_for_member(user=user, message_id=message_id)
+        removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
+        reactions = reactions_of(message_id=message.pk)
+        if removed:
+            _announce_reactions(message, reactions)
+    return reactions
+
+
+def _announce_reactions(message: Message, reactions: list[dict]) -> None:
+    frame = {
+        "type": "message.reactions",
+        "conversation_id": message.conversation_id,
+        "message_id": message.pk,
+        "reactions": reactions,
+    }
+    transaction.on_commit(partial(fanout.to_conversation, message.conversation_id, frame))
+
+
+def read_mark(*, user: User, conversation_id: int, seq: int) -> int:
+    """Move the user's read marker forward (never back) and tell the conversation, for "seen by"."""
+    membership = membership_for(user=user, conversation_id=conversation_id)
+    seq = min(seq, membership.conversation.last_seq)
+    with transaction.atomic():
+        moved = Membership.objects.filter(pk=membership.pk, last_read_seq__lt=seq).update(last_read_seq=seq)
+        if moved:
+            frame = {"type": "read", "conversation_id": conversation_id, "user_id": user.pk, "seq": seq}
+            transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
+    return max(seq, membership.last_read_seq)
+
+
+def typing_notify(*, user: User, conversation_id: int) -> None:
+    """Tell the conversation the user is typing. Nothing is stored."""
+    membership_for(user=user, conversation_id=conversation_id)
+    fanout.to_conversation(
+        conversation_id, {"type": "typing", "conversation_id": conversation_id, "user": user_payload(user)}
+    )
+
+
+def membership_mute(*, user: User, conversation_id: int, is_muted: bool) -> None:
+    membership = membership_for(user=user, conversation_id=conversation_id)
+    Membership.objects.filter(pk=membership.pk).update(is_muted=is_muted)
