@@ -1,34 +1,262 @@
-"""The socket answers every frame; a bad one gets an error frame and the socket stays open."""
+"""The socket, through the whole ASGI application: every frame type, every refusal, delivery between users."""
+
+import uuid
 
 import pytest
 from channels.db import database_sync_to_async
 
 from accounts.tests.factories import UserFactory
 from core.testing import session_cookie_for, socket_to_app
+from messenger import services
+from messenger.models import Message
+from messenger.tests.factories import room_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+create_user = database_sync_to_async(UserFactory)
+create_room = database_sync_to_async(room_with)
 
-@pytest.fixture
-async def socket():
-    user = await database_sync_to_async(UserFactory)()
+
+async def open_socket(user):
     communicator = socket_to_app(cookie=await database_sync_to_async(session_cookie_for)(user))
     connected, _ = await communicator.connect()
     assert connected
     assert (await communicator.receive_json_from())["type"] == "hello"
-    yield communicator
-    await communicator.disconnect()
+    return communicator
 
 
-async def assert_still_open(socket):
-    await socket.send_json_to({"type": "ping", "ref": "after"})
-    assert await socket.receive_json_from() == {"type": "pong", "ref": "after"}
+async def request(socket, frame: dict) -> dict:
+    """Send a frame with a fresh ref and return the reply that carries it (other frames are skipped)."""
+    ref = uuid.uuid4().hex[:8]
+    await socket.send_json_to({**frame, "ref": ref})
+    while True:
+        reply = await socket.receive_json_from(timeout=3)
+        if reply.get("ref") == ref:
+            return reply
 
 
-async def test_ping_is_answered_with_pong_carrying_the_same_ref(socket):
-    await socket.send_json_to({"type": "ping", "ref": "r1"})
+async def next_of_type(socket, frame_type: str) -> dict:
+    while True:
+        frame = await socket.receive_json_from(timeout=3)
+        if frame["type"] == frame_type:
+            return frame
 
-    assert await socket.receive_json_from() == {"type": "pong", "ref": "r1"}
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit():
+    services.send_rate_limit.reset()
+
+
+@pytest.fixture
+async def chat():
+    """alice and bob in one room, each with an open socket."""
+    alice, bob = await create_user(username="alice"), await create_user(username="bob")
+    room = await create_room(alice, bob)
+    sockets = {"alice": await open_socket(alice), "bob": await open_socket(bob)}
+    yield {"room": room, "alice": alice, "bob": bob, **{f"{name}_socket": s for name, s in sockets.items()}}
+    for socket in sockets.values():
+        await socket.disconnect()
+
+
+async def send_message(socket, room, body="hello", **extra) -> dict:
+    return await request(
+        socket,
+        {"type": "message.send", "conversation_id": room.pk, "client_id": uuid.uuid4().hex, "body": body, **extra},
+    )
+
+
+async def test_ping_is_answered_with_pong_carrying_the_same_ref(chat):
+    await chat["alice_socket"].send_json_to({"type": "ping", "ref": "r1"})
+
+    assert await chat["alice_socket"].receive_json_from() == {"type": "pong", "ref": "r1"}
+
+
+async def test_a_sent_message_is_acknowledged_then_delivered_to_every_member(chat):
+    ack = await send_message(chat["alice_socket"], chat["room"], "hi bob")
+
+    own_copy = await next_of_type(chat["alice_socket"], "message")
+    delivered = await next_of_type(chat["bob_socket"], "message")
+
+    assert ack["type"] == "ack"
+    assert ack["message"]["seq"] == 1
+    assert delivered["message"]["id"] == own_copy["message"]["id"] == ack["message"]["id"]
+    assert delivered["message"]["body"] == "hi bob"
+    assert delivered["message"]["sender"]["username"] == "alice"
+
+
+async def test_every_tab_of_a_member_receives_the_message(chat):
+    second_tab = await open_socket(chat["bob"])
+
+    await send_message(chat["alice_socket"], chat["room"], "to all tabs")
+
+    assert (await next_of_type(chat["bob_socket"], "message"))["message"]["body"] == "to all tabs"
+    assert (await next_of_type(second_tab, "message"))["message"]["body"] == "to all tabs"
+    await second_tab.disconnect()
+
+
+async def test_resend_with_the_same_client_id_acks_the_original_and_delivers_once(chat):
+    frame = {"type": "message.send", "conversation_id": chat["room"].pk, "client_id": "same", "body": "once"}
+
+    first = await request(chat["alice_socket"], frame)
+    again = await request(chat["alice_socket"], frame)
+
+    assert again["message"]["id"] == first["message"]["id"]
+    assert await database_sync_to_async(Message.objects.count)() == 1
+    assert (await next_of_type(chat["bob_socket"], "message"))["message"]["id"] == first["message"]["id"]
+    await chat["bob_socket"].send_json_to({"type": "ping", "ref": "end"})
+    assert await chat["bob_socket"].receive_json_from() == {"type": "pong", "ref": "end"}  # no second copy
+
+
+async def test_sync_returns_what_the_client_missed_after_its_last_seq(chat):
+    for body in ("one", "two", "three"):
+        await send_message(chat["alice_socket"], chat["room"], body)
+
+    result = await request(chat["bob_socket"], {"type": "sync", "since": {str(chat["room"].pk): 1}})
+
+    (conversation,) = result["conversations"]
+    assert [m["body"] for m in conversation["messages"]] == ["two", "three"]
+    assert [m["seq"] for m in conversation["messages"]] == [2, 3]
+    assert conversation["has_more"] is False
+
+
+async def test_edit_and_delete_reach_every_member(chat):
+    ack = await send_message(chat["alice_socket"], chat["room"], "draft")
+    message_id = ack["message"]["id"]
+
+    await request(chat["alice_socket"], {"type": "message.edit", "message_id": message_id, "body": "final"})
+    edited = await next_of_type(chat["bob_socket"], "message.updated")
+    await request(chat["alice_socket"], {"type": "message.delete", "message_id": message_id})
+    deleted = await next_of_type(chat["bob_socket"], "message.updated")
+
+    assert (edited["message"]["body"], edited["message"]["edited_at"] is not None) == ("final", True)
+    assert (deleted["message"]["body"], deleted["message"]["deleted"]) == (None, True)
+
+
+async def test_reactions_are_live_for_every_member(chat):
+    message_id = (await send_message(chat["alice_socket"], chat["room"]))["message"]["id"]
+
+    reply = await request(chat["bob_socket"], {"type": "reaction.add", "message_id": message_id, "emoji": "👍"})
+    seen_by_alice = await next_of_type(chat["alice_socket"], "message.reactions")
+    await request(chat["bob_socket"], {"type": "reaction.remove", "message_id": message_id, "emoji": "👍"})
+    removed = await next_of_type(chat["alice_socket"], "message.reactions")
+
+    expected = [{"emoji": "👍", "count": 1, "user_ids": [chat["bob"].pk]}]
+    assert reply["reactions"] == seen_by_alice["reactions"] == expected
+    assert removed["reactions"] == []
+
+
+async def test_read_receipt_tells_the_sender_who_has_seen_it(chat):
+    seq = (await send_message(chat["alice_socket"], chat["room"]))["message"]["seq"]
+
+    await request(chat["bob_socket"], {"type": "read", "conversation_id": chat["room"].pk, "seq": seq})
+    receipt = await next_of_type(chat["alice_socket"], "read")
+
+    assert receipt == {"type": "read", "conversation_id": chat["room"].pk, "user_id": chat["bob"].pk, "seq": seq}
+
+
+async def test_typing_is_shown_to_the_other_members(chat):
+    await request(chat["alice_socket"], {"type": "typing", "conversation_id": chat["room"].pk})
+
+    typing = await next_of_type(chat["bob_socket"], "typing")
+
+    assert typing["user"]["username"] == "alice"
+    assert typing["conversation_id"] == chat["room"].pk
+
+
+async def test_an_invited_member_starts_receiving_the_room_at_once(chat):
+    carol = await create_user(username="carol")
+    carol_socket = await open_socket(carol)
+
+    await database_sync_to_async(services.room_invite)(
+        inviter=chat["alice"], conversation_id=chat["room"].pk, usernames=["carol"]
+    )
+    announced = await next_of_type(carol_socket, "conversation")
+    await send_message(chat["alice_socket"], chat["room"], "welcome carol")
+
+    assert announced["conversation"]["id"] == chat["room"].pk
+    assert (await next_of_type(carol_socket, "message"))["message"]["body"] == "welcome carol"
+    await carol_socket.disconnect()
+
+
+async def test_a_member_who_left_receives_nothing_more(chat):
+    await database_sync_to_async(services.conversation_leave)(user=chat["bob"], conversation_id=chat["room"].pk)
+    await next_of_type(chat["bob_socket"], "conversation.left")
+
+    await send_message(chat["alice_socket"], chat["room"], "after bob left")
+    await chat["bob_socket"].send_json_to({"type": "ping", "ref": "last"})
+    frames = []
+    while not frames or frames[-1].get("ref") != "last":
+        frames.append(await chat["bob_socket"].receive_json_from(timeout=3))
+
+    assert "message" not in [frame["type"] for frame in frames]
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "message.send", "conversation_id": 1, "body": "no client id"}, "missing_field"),
+        ({"type": "message.send", "conversation_id": "1", "client_id": "c", "body": "x"}, "invalid_field"),
+        ({"type": "message.edit", "message_id": 1}, "missing_field"),
+        ({"type": "sync", "since": {"abc": 1}}, "invalid_field"),
+        ({"type": "sync", "since": {"1": -5}}, "invalid_field"),
+        ({"type": "read", "conversation_id": 1, "seq": True}, "invalid_field"),
+    ],
+)
+async def test_malformed_fields_get_an_error_frame_and_the_socket_stays_open(chat, frame, code):
+    error = await request(chat["alice_socket"], frame)
+
+    assert (error["type"], error["code"]) == ("error", code)
+    assert (await request(chat["alice_socket"], {"type": "ping"}))["type"] == "pong"
+
+
+async def test_a_body_over_the_limit_is_refused_and_nothing_is_stored(chat):
+    error = await send_message(chat["alice_socket"], chat["room"], "x" * 10_001)
+
+    assert error["code"] == "body_too_long"
+    assert await database_sync_to_async(Message.objects.count)() == 0
+
+
+async def test_a_flood_beyond_the_rate_limit_gets_rate_limited_and_the_socket_stays_open(chat, monkeypatch):
+    from core.ratelimit import TokenBucket
+
+    monkeypatch.setattr(services, "send_rate_limit", TokenBucket(rate=0.001, burst=2))
+    replies = [await send_message(chat["alice_socket"], chat["room"], f"m{i}") for i in range(3)]
+
+    assert [reply["type"] for reply in replies] == ["ack", "ack", "error"]
+    assert replies[2]["code"] == "rate_limited"
+    assert (await request(chat["alice_socket"], {"type": "ping"}))["type"] == "pong"
+
+
+async def test_an_outsider_can_neither_send_read_react_edit_nor_sync_anything_of_the_room(chat):
+    mallory = await create_user(username="mallory")
+    outsider = await open_socket(mallory)
+    room_id = chat["room"].pk
+    message_id = (await send_message(chat["alice_socket"], chat["room"], "confidential"))["message"]["id"]
+
+    attempts = [
+        {"type": "message.send", "conversation_id": room_id, "client_id": "m", "body": "hi"},
+        {"type": "message.edit", "message_id": message_id, "body": "mine now"},
+        {"type": "message.delete", "message_id": message_id},
+        {"type": "reaction.add", "message_id": message_id, "emoji": "👀"},
+        {"type": "read", "conversation_id": room_id, "seq": 1},
+        {"type": "typing", "conversation_id": room_id},
+    ]
+    codes = [(await request(outsider, attempt))["code"] for attempt in attempts]
+    synced = await request(outsider, {"type": "sync", "since": {str(room_id): 0}})
+
+    assert codes == ["not_a_member"] * len(attempts)
+    assert synced["conversations"] == []
+    message = await database_sync_to_async(Message.objects.get)(pk=message_id)
+    assert (message.body, message.deleted_at) == ("confidential", None)
+    await outsider.disconnect()
+
+
+async def test_a_member_cannot_edit_someone_elses_message(chat):
+    message_id = (await send_message(chat["alice_socket"], chat["room"], "alice's"))["message"]["id"]
+
+    error = await request(chat["bob_socket"], {"type": "message.edit", "message_id": message_id, "body": "bob's"})
+
+    assert error["code"] == "not_allowed"
 
 
 @pytest.mark.parametrize(
@@ -43,25 +271,25 @@ async def test_ping_is_answered_with_pong_carrying_the_same_ref(socket):
         ('{"type": "ping", "pad": "' + "x" * 70_000 + '"}', "frame_too_large"),
     ],
 )
-async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_open(socket, raw, code):
+async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_open(chat, raw, code):
+    socket = chat["alice_socket"]
     await socket.send_to(text_data=raw)
 
     error = await socket.receive_json_from()
 
-    assert error["type"] == "error"
-    assert error["code"] == code
+    assert (error["type"], error["code"]) == ("error", code)
     assert error["message"]
-    await assert_still_open(socket)
+    assert (await request(socket, {"type": "ping"}))["type"] == "pong"
 
 
-async def test_error_frame_echoes_the_ref_of_the_frame_it_answers(socket):
-    await socket.send_json_to({"type": "teleport", "ref": "mine"})
+async def test_error_frame_echoes_the_ref_of_the_frame_it_answers(chat):
+    await chat["alice_socket"].send_json_to({"type": "teleport", "ref": "mine"})
 
-    assert (await socket.receive_json_from())["ref"] == "mine"
+    assert (await chat["alice_socket"].receive_json_from())["ref"] == "mine"
 
 
-async def test_binary_frame_gets_an_error_frame_and_the_socket_stays_open(socket):
-    await socket.send_to(bytes_data=b"\x00\x01")
+async def test_binary_frame_gets_an_error_frame_and_the_socket_stays_open(chat):
+    await chat["alice_socket"].send_to(bytes_data=b"\x00\x01")
 
-    assert (await socket.receive_json_from())["code"] == "bad_frame"
-    await assert_still_open(socket)
+    assert (await chat["alice_socket"].receive_json_from())["code"] == "bad_frame"
+    assert (await request(chat["alice_socket"], {"type": "ping"}))["type"] == "pong"
