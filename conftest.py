@@ -58,3 +58,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"parley channel layer: {layer}" + (f" at {settings.REDIS_URL}" if settings.REDIS_URL else ""),
         f"parley CI mode: {IS_CI} (a missing service {'fails' if IS_CI else 'skips'} the tests that need it)",
     ]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_send_rate_limit() -> None:
+    """The send rate limit is per process; one test's burst must not throttle the next test's sends."""
+    from messenger import services
+
+    services.send_rate_limit.reset()

@@ -42,11 +42,6 @@ async def next_of_type(socket, frame_type: str) -> dict:
             return frame
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limit():
-    services.send_rate_limit.reset()
-
-
 @pytest.fixture
 async def chat():
     """alice and bob in one room, each with an open socket."""

@@ -38,11 +38,6 @@ class Listener:
         return async_to_sync(drain)()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limit():
-    services.send_rate_limit.reset()
-
-
 @pytest.fixture
 def alice():
     return UserFactory(username="alice")

@@ -1,0 +1,127 @@
+"""Reads for the sidebar, history and directory: right numbers, members only, a fixed number of queries."""
+
+import pytest
+
+from accounts.tests.factories import UserFactory
+from messenger import selectors, services
+from messenger.errors import NotAMember
+from messenger.tests.factories import room_with, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice():
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def bob():
+    return UserFactory(username="bob")
+
+
+def test_conversation_list_counts_unread_and_unread_mentions_per_conversation(alice, bob):
+    room = room_with(alice, bob, name="deals")
+    direct = services.direct_open(user=alice, other_username="bob")
+    send(alice, room, "morning")
+    send(alice, room, "@bob look at this")
+    send(alice, direct, "psst")
+    services.read_mark(user=bob, conversation_id=room.pk, seq=1)
+
+    listing = {item["id"]: item for item in selectors.conversation_list_for(user=bob)}
+
+    assert (listing[room.pk]["unread"], listing[room.pk]["unread_mentions"]) == (1, 1)
+    assert (listing[direct.pk]["unread"], listing[direct.pk]["unread_mentions"]) == (1, 0)
+    assert {member["username"] for member in listing[direct.pk]["members"]} == {"alice", "bob"}
+    assert listing[room.pk]["name"] == "deals"
+
+
+def test_conversation_list_shows_only_the_users_conversations(alice, bob):
+    room_with(alice, name="alice only")
+
+    assert selectors.conversation_list_for(user=bob) == []
+
+
+@pytest.mark.parametrize("conversations", [2, 20])
+def test_conversation_list_costs_the_same_queries_however_many_conversations(
+    alice, conversations, django_assert_num_queries
+):
+    for index in range(conversations):
+        other = UserFactory()
+        send(alice, room_with(alice, other, name=f"r{index}"))
+        services.direct_open(user=alice, other_username=other.username)
+
+    with django_assert_num_queries(2):  # memberships with counts, members of the direct chats
+        listing = selectors.conversation_list_for(user=alice)
+
+    assert len(listing) == 2 * conversations
+
+
+def test_history_pages_backwards_by_seq_oldest_first(alice, bob):
+    room = room_with(alice, bob)
+    for index in range(1, 8):
+        send(alice, room, f"m{index}")
+
+    newest = selectors.message_history(user=bob, conversation_id=room.pk, limit=3)
+    older = selectors.message_history(user=bob, conversation_id=room.pk, before_seq=newest[0]["seq"], limit=3)
+
+    assert [m["body"] for m in newest] == ["m5", "m6", "m7"]
+    assert [m["body"] for m in older] == ["m2", "m3", "m4"]
+
+
+def test_history_shows_replies_reactions_and_hides_deleted_text(alice, bob):
+    room = room_with(alice, bob)
+    quoted = send(bob, room, "lunch?")
+    reply = send(alice, room, "yes!", reply_to_id=quoted.pk)
+    services.reaction_add(user=bob, message_id=reply.pk, emoji="🍕")
+    services.message_delete(editor=bob, message_id=quoted.pk)
+
+    first, second = selectors.message_history(user=alice, conversation_id=room.pk)
+
+    assert (first["deleted"], first["body"]) == (True, None)
+    assert second["reply_to"] == {
+        "id": quoted.pk,
+        "seq": 1,
+        "sender": {"id": bob.pk, "username": "bob", "display_name": bob.display_name},
+        "excerpt": None,
+        "deleted": True,
+    }
+    assert second["reactions"] == [{"emoji": "🍕", "count": 1, "user_ids": [bob.pk]}]
+
+
+def test_history_costs_the_same_queries_whatever_the_page_size(alice, bob, django_assert_num_queries):
+    room = room_with(alice, bob)
+    for index in range(30):
+        message = send(alice, room, f"m{index}", reply_to_id=None)
+        services.reaction_add(user=bob, message_id=message.pk, emoji="👍")
+
+    # membership check, the page with senders and quoted messages, the reactions of the page
+    with django_assert_num_queries(3):
+        selectors.message_history(user=bob, conversation_id=room.pk, limit=30)
+
+
+def test_history_is_for_members_only(alice, bob):
+    room = room_with(alice)
+    send(alice, room, "secret")
+
+    with pytest.raises(NotAMember):
+        selectors.message_history(user=bob, conversation_id=room.pk)
+
+
+def test_room_directory_lists_public_rooms_and_the_private_ones_you_are_in(alice, bob):
+    room_with(alice, name="announcements", is_public=True)
+    room_with(alice, name="board", is_public=False)
+    room_with(bob, name="bobs-private", is_public=False)
+
+    directory = {room["name"]: room for room in selectors.room_directory(user=bob)}
+
+    assert set(directory) == {"announcements", "bobs-private"}
+    assert (directory["announcements"]["member_count"], directory["announcements"]["is_member"]) == (1, False)
+    assert directory["bobs-private"]["is_member"] is True
+
+
+def test_room_directory_searches_names_and_topics(alice):
+    services.room_create(creator=alice, name="trading-desk", topic="fixed income", is_public=True)
+    services.room_create(creator=alice, name="social", topic="lunch", is_public=True)
+
+    assert [room["name"] for room in selectors.room_directory(user=alice, search="income")] == ["trading-desk"]
