@@ -17,6 +17,7 @@ from messenger import fanout, handlers, protocol, selectors
 
 # Close codes in the 4000-4999 range are ours; the browser client reads them to decide whether to retry.
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_SIGNED_OUT = 4403
 
 
 class ParleyConsumer(AsyncWebsocketConsumer):
@@ -28,6 +29,9 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.groups_joined: set[str] = set()
         await self._join(fanout.user_group(user.pk))
+        session_key = self.scope["session"].session_key
+        if session_key:
+            await self._join(fanout.session_group(session_key))
         for conversation_id in await database_sync_to_async(selectors.conversation_ids_for)(user=user):
             await self._join(fanout.conversation_group(conversation_id))
         await self.accept()
@@ -62,6 +66,11 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.discard(group)
         await self.send(text_data=event["text"])
+
+    async def socket_close(self, event: dict[str, Any]) -> None:
+        """The user was deactivated or this session signed out: tell the client why, then close."""
+        await self.send_frame({"type": "signed_out", "reason": event["reason"]})
+        await self.close(code=CLOSE_SIGNED_OUT)
 
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)

@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 DELIVER = "deliver.frame"
 JOIN = "conversation.join"
 LEAVE = "conversation.leave"
+CLOSE = "socket.close"
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -27,6 +28,10 @@ def conversation_group(conversation_id: int) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    return f"session.{session_key}"
 
 
 def encode_frame(frame: dict[str, Any]) -> str:
@@ -54,3 +59,13 @@ def conversation_joined(user_id: int, conversation_id: int, frame: dict[str, Any
 
 def conversation_left(user_id: int, conversation_id: int, frame: dict[str, Any]) -> None:
     _group_send(user_group(user_id), {"type": LEAVE, "conversation_id": conversation_id, "text": encode_frame(frame)})
+
+
+def close_user_sockets(user_id: int, *, reason: str) -> None:
+    """Close every open socket of a user (deactivated, signed out everywhere) on every worker."""
+    _group_send(user_group(user_id), {"type": CLOSE, "reason": reason})
+
+
+def close_session_sockets(session_key: str, *, reason: str) -> None:
+    """Close the sockets opened with one browser session (that session was signed out)."""
+    _group_send(session_group(session_key), {"type": CLOSE, "reason": reason})

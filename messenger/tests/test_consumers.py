@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 
 from accounts.tests.factories import UserFactory
 from core.testing import session_cookie_for, socket_to_app
-from messenger import services
+from messenger import fanout, services
 from messenger.models import Message
 from messenger.tests.factories import room_with
 
@@ -288,3 +288,14 @@ async def test_binary_frame_gets_an_error_frame_and_the_socket_stays_open(chat):
 
     assert (await chat["alice_socket"].receive_json_from())["code"] == "bad_frame"
     assert (await request(chat["alice_socket"], {"type": "ping"}))["type"] == "pong"
+
+
+async def test_closing_a_users_sockets_closes_every_tab_with_a_reason(chat):
+    second_tab = await open_socket(chat["alice"])
+
+    await database_sync_to_async(fanout.close_user_sockets)(chat["alice"].pk, reason="deactivated")
+
+    for socket in (chat["alice_socket"], second_tab):
+        assert await next_of_type(socket, "signed_out") == {"type": "signed_out", "reason": "deactivated"}
+        assert (await socket.receive_output(timeout=3))["type"] == "websocket.close"
+    assert (await request(chat["bob_socket"], {"type": "ping"}))["type"] == "pong"  # others are untouched
