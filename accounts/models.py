@@ -2,12 +2,26 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 
 
+class PresenceChoice(models.TextChoices):
+    """What a user chose to show. AUTO follows their tabs: available when one is active, away when all idle."""
+
+    AUTO = "auto"
+    BUSY = "busy"  # do not disturb: no desktop notifications
+    AWAY = "away"
+    INVISIBLE = "invisible"  # appear offline while connected
+
+
 class User(AbstractUser):
     """A Parley account. Custom from the first migration so profile fields can grow without a model swap."""
 
     display_name = models.CharField(max_length=150, blank=True)
     department = models.CharField(max_length=100, blank=True)
     job_title = models.CharField(max_length=100, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    status_message = models.CharField(max_length=140, blank=True)
+    presence_choice = models.CharField(max_length=10, choices=PresenceChoice.choices, default=PresenceChoice.AUTO)
+    # When the user was last seen online (their last socket closed or expired); shown for offline users.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.username
@@ -15,3 +29,36 @@ class User(AbstractUser):
     @property
     def name_to_show(self) -> str:
         return self.display_name or self.get_full_name() or self.username
+
+
+class ContactGroup(models.Model):
+    """One of a user's own buddy-list groups ("Team", "Favourites")."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="contact_groups")
+    name = models.CharField(max_length=60)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="contact_group_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}: {self.name}"
+
+
+class Contact(models.Model):
+    """`person` is on `owner`'s buddy list, in one of the owner's groups. Owners watch their contacts' presence."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="contacts")
+    person = models.ForeignKey(User, on_delete=models.CASCADE, related_name="contact_of")
+    group = models.ForeignKey(ContactGroup, on_delete=models.CASCADE, related_name="contacts")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "person"], name="contact_unique"),
+            models.CheckConstraint(condition=~models.Q(owner=models.F("person")), name="contact_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} on {self.owner_id}'s list"
