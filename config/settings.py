@@ -138,6 +138,13 @@ else:
 PARLEY_SEND_RATE_PER_SECOND = env.float("PARLEY_SEND_RATE_PER_SECOND", default=10.0)
 PARLEY_SEND_BURST = env.int("PARLEY_SEND_BURST", default=30)
 
+# Presence (docs/presence.md): a socket's connection expires unless its worker refreshes it every HEARTBEAT
+# seconds; every worker sweeps expired ones every SWEEP seconds. A dead worker's users go offline within
+# TTL + SWEEP seconds.
+PARLEY_PRESENCE_TTL_SECONDS = env.float("PARLEY_PRESENCE_TTL_SECONDS", default=20.0)
+PARLEY_PRESENCE_HEARTBEAT_SECONDS = env.float("PARLEY_PRESENCE_HEARTBEAT_SECONDS", default=5.0)
+PARLEY_PRESENCE_SWEEP_SECONDS = env.float("PARLEY_PRESENCE_SWEEP_SECONDS", default=2.0)
+
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

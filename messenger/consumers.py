@@ -6,18 +6,23 @@ events become frames out. Rules live in the services.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
+from accounts import presence_actions
 from core.errors import ParleyError
 from messenger import fanout, handlers, protocol, selectors
 
 # Close codes in the 4000-4999 range are ours; the browser client reads them to decide whether to retry.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SIGNED_OUT = 4403
+PRESENCE_FRAMES = {"presence.tab", "presence.set"}
 
 
 class ParleyConsumer(AsyncWebsocketConsumer):
@@ -34,23 +39,55 @@ class ParleyConsumer(AsyncWebsocketConsumer):
             await self._join(fanout.session_group(session_key))
         for conversation_id in await database_sync_to_async(selectors.conversation_ids_for)(user=user):
             await self._join(fanout.conversation_group(conversation_id))
+        watched, snapshot = await presence_actions.presence_connect(user=user, connection_id=self.channel_name)
+        for user_id in watched:
+            await self._join(fanout.presence_group(user_id))
         await self.accept()
         await self.send_frame(protocol.hello_frame(user_id=user.pk, username=user.get_username()))
+        await self.send_frame(snapshot)
+        self.heartbeat = asyncio.create_task(self._beat())
 
     async def disconnect(self, code: int) -> None:
+        if hasattr(self, "heartbeat"):
+            self.heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.heartbeat
+        if hasattr(self, "user"):
+            await presence_actions.presence_disconnect(user_id=self.user.pk, connection_id=self.channel_name)
         for group in getattr(self, "groups_joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _beat(self) -> None:
+        """Keep this socket's presence alive; when the worker dies, the beats stop and the sweep notices."""
+        while True:
+            await asyncio.sleep(settings.PARLEY_PRESENCE_HEARTBEAT_SECONDS)
+            await presence_actions.presence_heartbeat(user_id=self.user.pk, connection_id=self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         frame: Any = None
         try:
             frame = protocol.decode_client_frame(text_data)
             command = protocol.parse_client_frame(frame)
-            reply = await database_sync_to_async(handlers.dispatch)(self.user, command)
+            if command.type in PRESENCE_FRAMES:
+                reply = await self._presence(command)
+            else:
+                reply = await database_sync_to_async(handlers.dispatch)(self.user, command)
         except ParleyError as error:  # the one place a refusal becomes an error frame; the socket stays open
             await self.send_frame(protocol.error_frame(error, ref=protocol.safe_ref(frame)))
             return
         await self.send_frame(protocol.with_ref(reply, command.ref))
+
+    async def _presence(self, command: protocol.ClientFrame) -> dict[str, Any]:
+        """Presence frames go to the async presence actions: they are about this very connection."""
+        if command.type == "presence.tab":
+            await presence_actions.presence_tab_state(
+                user_id=self.user.pk, connection_id=self.channel_name, tab_state=command.payload["state"]
+            )
+        else:
+            await presence_actions.presence_choose(
+                user=self.user, choice=command.payload["choice"], status_message=command.payload.get("status_message")
+            )
+        return {"type": "ack"}
 
     # Channel-layer events (messenger.fanout): frames arrive encoded once for every receiver.
 

@@ -30,6 +30,11 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def presence_group(user_id: int) -> str:
+    """Joined by the sockets of everyone who sees this user's presence (contacts, people sharing a chat)."""
+    return f"presence.{user_id}"
+
+
 def session_group(session_key: str) -> str:
     return f"session.{session_key}"
 
@@ -69,3 +74,8 @@ def close_user_sockets(user_id: int, *, reason: str) -> None:
 def close_session_sockets(session_key: str, *, reason: str) -> None:
     """Close the sockets opened with one browser session (that session was signed out)."""
     _group_send(session_group(session_key), {"type": CLOSE, "reason": reason})
+
+
+async def to_presence_watchers(user_id: int, frame: dict[str, Any]) -> None:
+    """One group_send per presence change, however many people watch this user."""
+    await get_channel_layer().group_send(presence_group(user_id), {"type": DELIVER, "text": encode_frame(frame)})

@@ -46,6 +46,8 @@ CLIENT_FRAMES: dict[str, Fields] = {
     "reaction.remove": Fields(required={"message_id": int, "emoji": str}),
     "read": Fields(required={"conversation_id": int, "seq": int}),
     "typing": Fields(required={"conversation_id": int}),
+    "presence.tab": Fields(required={"state": str}),
+    "presence.set": Fields(required={"choice": str}, optional={"status_message": str}),
 }
 
 

@@ -1,0 +1,264 @@
+"""Live presence: which users have an open socket, and what state their contacts should see.
+
+Each open socket is a *connection* with a state ("active" or "idle", reported by the tab) and an expiry that
+its worker's heartbeat keeps pushing forward. A user's shown state is derived from their live connections and
+their choice (docs/presence.md):
+
+    no live connection, or choice "invisible" -> offline
+    choice "busy" or "away"                   -> that
+    choice "auto"                             -> available if any tab is active, else away
+
+When a worker dies without closing its sockets, their connections simply stop being refreshed; a sweep on every
+worker finds users whose newest connection has expired and announces them offline. So a ghost lasts at most
+PARLEY_PRESENCE_TTL_SECONDS + PARLEY_PRESENCE_SWEEP_SECONDS.
+
+Records live in Redis when REDIS_URL is set (shared by every worker), in process memory otherwise. Every change
+goes through `_mutate`, which is atomic per user (Redis WATCH/MULTI, or a lock), so two tabs connecting on two
+workers at once cannot leave a wrong state behind; each shown state carries a version that only grows, so a
+client can drop a late, stale announcement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+ACTIVE, IDLE = "active", "idle"
+AVAILABLE, AWAY, BUSY, OFFLINE = "available", "away", "busy", "offline"
+
+
+@dataclass
+class PresenceRecord:
+    """Everything stored for one user: live connections (id -> (tab state, expiry)), choice, shown state."""
+
+    connections: dict[str, tuple[str, float]] = field(default_factory=dict)
+    choice: str = "auto"
+    shown: str = OFFLINE
+    version: int = 0
+
+    def drop_expired(self, now: float) -> None:
+        self.connections = {cid: (state, expiry) for cid, (state, expiry) in self.connections.items() if expiry > now}
+
+    def derived_state(self) -> str:
+        if not self.connections or self.choice == "invisible":
+            return OFFLINE
+        if self.choice in (BUSY, AWAY):
+            return self.choice
+        return AVAILABLE if any(state == ACTIVE for state, _ in self.connections.values()) else AWAY
+
+    def newest_expiry(self) -> float:
+        return max((expiry for _, expiry in self.connections.values()), default=0.0)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A shown state that changed and must be announced to the user's watchers."""
+
+    user_id: int
+    state: str
+    version: int
+
+
+def ttl() -> float:
+    return float(settings.PARLEY_PRESENCE_TTL_SECONDS)
+
+
+# ---- the operations, each one atomic per user -------------------------------------------------------------
+
+
+async def connection_opened(*, user_id: int, connection_id: str, choice: str) -> Change | None:
+    def apply(record: PresenceRecord, now: float) -> None:
+        record.choice = choice
+        record.connections[connection_id] = (ACTIVE, now + ttl())
+
+    return await _mutate(user_id, apply)
+
+
+async def connection_refreshed(*, user_id: int, connection_id: str, tab_state: str | None = None) -> Change | None:
+    """The heartbeat (tab_state None) or the tab reporting active/idle. Re-adds a connection a sweep dropped."""
+
+    def apply(record: PresenceRecord, now: float) -> None:
+        state = tab_state or record.connections.get(connection_id, (ACTIVE, 0.0))[0]
+        record.connections[connection_id] = (state, now + ttl())
+
+    return await _mutate(user_id, apply)
+
+
+async def connection_closed(*, user_id: int, connection_id: str) -> Change | None:
+    def apply(record: PresenceRecord, now: float) -> None:
+        record.connections.pop(connection_id, None)
+
+    return await _mutate(user_id, apply)
+
+
+async def choice_changed(*, user_id: int, choice: str) -> Change | None:
+    def apply(record: PresenceRecord, now: float) -> None:
+        record.choice = choice
+
+    return await _mutate(user_id, apply)
+
+
+async def sweep_expired() -> list[Change]:
+    """Drop connections whose worker stopped refreshing them; the users left without any go offline."""
+    store = _store()
+    changes = []
+    for user_id in await store.users_expiring_before(time.time()):
+        change = await _mutate(user_id, lambda record, now: None)
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+async def shown_states(user_ids: list[int]) -> dict[int, tuple[str, int]]:
+    """user id -> (shown state, version) for many users in one round trip; absent users are offline."""
+    if not user_ids:
+        return {}
+    now = time.time()
+    records = await _store().read_many(user_ids)
+    states = {}
+    for user_id, record in records.items():
+        record.drop_expired(now)
+        states[user_id] = (record.derived_state(), record.version)
+    return states
+
+
+async def _mutate(user_id: int, apply: Callable[[PresenceRecord, float], None]) -> Change | None:
+    now = time.time()
+
+    def transition(record: PresenceRecord) -> Change | None:
+        record.drop_expired(now)
+        apply(record, now)
+        record.drop_expired(now)
+        state = record.derived_state()
+        if state == record.shown:
+            return None
+        # Versions only grow, across workers and after the record was deleted: milliseconds, or one more.
+        record.shown, record.version = state, max(record.version + 1, int(now * 1000))
+        return Change(user_id=user_id, state=state, version=record.version)
+
+    return await _store().mutate(user_id, transition)
+
+
+# ---- storage ----------------------------------------------------------------------------------------------
+
+
+class MemoryPresenceStore:
+    """One process (development, the in-memory channel layer): a dict behind a lock."""
+
+    def __init__(self) -> None:
+        self._records: dict[int, PresenceRecord] = {}
+        self._lock = threading.Lock()
+
+    async def mutate(self, user_id: int, transition: Callable[[PresenceRecord], Change | None]) -> Change | None:
+        with self._lock:
+            record = self._records.get(user_id) or PresenceRecord()
+            change = transition(record)
+            if record.connections:
+                self._records[user_id] = record
+            else:
+                self._records.pop(user_id, None)
+            return change
+
+    async def read_many(self, user_ids: list[int]) -> dict[int, PresenceRecord]:
+        with self._lock:
+            return {
+                uid: PresenceRecord(dict(r.connections), r.choice, r.shown, r.version)
+                for uid in user_ids
+                if (r := self._records.get(uid))
+            }
+
+    async def users_expiring_before(self, moment: float) -> list[int]:
+        with self._lock:
+            return [uid for uid, record in self._records.items() if record.newest_expiry() <= moment]
+
+
+class RedisPresenceStore:
+    """Every worker shares one hash per user ("<prefix>:presence:user:<id>") and a sorted set of online users
+    scored by their newest connection's expiry, which the sweep reads."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url
+        self.prefix = prefix
+        self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _client(self):
+        import redis.asyncio as redis
+
+        loop = asyncio.get_running_loop()  # a client belongs to one event loop
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = redis.Redis.from_url(self.url, decode_responses=True)
+        return client
+
+    def _user_key(self, user_id: int) -> str:
+        return f"{self.prefix}:presence:user:{user_id}"
+
+    @property
+    def _online_key(self) -> str:
+        return f"{self.prefix}:presence:online"
+
+    @staticmethod
+    def _decode(raw: dict[str, str]) -> PresenceRecord:
+        record = PresenceRecord(choice=raw.get("choice", "auto"), shown=raw.get("shown", OFFLINE))
+        record.version = int(raw.get("version", 0))
+        for name, value in raw.items():
+            if name.startswith("c:"):
+                state, _, expiry = value.partition("|")
+                record.connections[name[2:]] = (state, float(expiry))
+        return record
+
+    @staticmethod
+    def _encode(record: PresenceRecord) -> dict[str, str]:
+        encoded = {"choice": record.choice, "shown": record.shown, "version": str(record.version)}
+        for connection_id, (state, expiry) in record.connections.items():
+            encoded[f"c:{connection_id}"] = f"{state}|{expiry}"
+        return encoded
+
+    async def mutate(self, user_id: int, transition: Callable[[PresenceRecord], Change | None]) -> Change | None:
+        from redis.exceptions import WatchError
+
+        key = self._user_key(user_id)
+        async with self._client().pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    record = self._decode(await pipe.hgetall(key))
+                    change = transition(record)
+                    pipe.multi()
+                    pipe.delete(key)
+                    if record.connections:
+                        pipe.hset(key, mapping=self._encode(record))
+                        pipe.zadd(self._online_key, {str(user_id): record.newest_expiry()})
+                    else:
+                        pipe.zrem(self._online_key, str(user_id))
+                    await pipe.execute()
+                    return change
+                except WatchError:  # another worker changed this user meanwhile: read again
+                    continue
+
+    async def read_many(self, user_ids: list[int]) -> dict[int, PresenceRecord]:
+        async with self._client().pipeline(transaction=False) as pipe:
+            for user_id in user_ids:
+                pipe.hgetall(self._user_key(user_id))
+            rows = await pipe.execute()
+        return {user_id: self._decode(raw) for user_id, raw in zip(user_ids, rows, strict=True) if raw}
+
+    async def users_expiring_before(self, moment: float) -> list[int]:
+        return [int(uid) for uid in await self._client().zrangebyscore(self._online_key, "-inf", moment)]
+
+
+_stores: dict[tuple[str, str], MemoryPresenceStore | RedisPresenceStore] = {}
+
+
+def _store() -> MemoryPresenceStore | RedisPresenceStore:
+    """The store for the current settings (tests change the Redis prefix per process)."""
+    key = (settings.REDIS_URL, settings.PARLEY_CHANNEL_PREFIX)
+    if key not in _stores:
+        _stores[key] = RedisPresenceStore(*key) if settings.REDIS_URL else MemoryPresenceStore()
+    return _stores[key]
