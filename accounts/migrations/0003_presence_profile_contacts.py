@@ -6,64 +6,95 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_role_groups'),
+        ("accounts", "0002_role_groups"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='last_seen_at',
+            model_name="user",
+            name="last_seen_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='user',
-            name='phone',
+            model_name="user",
+            name="phone",
             field=models.CharField(blank=True, max_length=40),
         ),
         migrations.AddField(
-            model_name='user',
-            name='presence_choice',
-            field=models.CharField(choices=[('auto', 'Auto'), ('busy', 'Busy'), ('away', 'Away'), ('invisible', 'Invisible')], default='auto', max_length=10),
+            model_name="user",
+            name="presence_choice",
+            field=models.CharField(
+                choices=[("auto", "Auto"), ("busy", "Busy"), ("away", "Away"), ("invisible", "Invisible")],
+                default="auto",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='status_message',
+            model_name="user",
+            name="status_message",
             field=models.CharField(blank=True, max_length=140),
         ),
         migrations.CreateModel(
-            name='ContactGroup',
+            name="ContactGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contact_groups', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=60)),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contact_groups",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'name'],
+                "ordering": ["position", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('added_at', models.DateTimeField(auto_now_add=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to=settings.AUTH_USER_MODEL)),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contact_of', to=settings.AUTH_USER_MODEL)),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='accounts.contactgroup')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("added_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contacts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contact_of",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "group",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="contacts", to="accounts.contactgroup"
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='contactgroup',
-            constraint=models.UniqueConstraint(fields=('owner', 'name'), name='contact_group_unique'),
+            model_name="contactgroup",
+            constraint=models.UniqueConstraint(fields=("owner", "name"), name="contact_group_unique"),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(fields=('owner', 'person'), name='contact_unique'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(fields=("owner", "person"), name="contact_unique"),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.CheckConstraint(condition=models.Q(('owner', models.F('person')), _negated=True), name='contact_not_self'),
+            model_name="contact",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("owner", models.F("person")), _negated=True), name="contact_not_self"
+            ),
         ),
     ]
