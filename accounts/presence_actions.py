@@ -39,24 +39,33 @@ async def presence_connect(*, user: User, connection_id: str) -> tuple[list[int]
     watchlist = await database_sync_to_async(selectors.presence_watchlist)(user=user)
     change = await presence.connection_opened(user_id=user.pk, connection_id=connection_id, choice=user.presence_choice)
     await announce(change, status_message=user.status_message)
-    watched_ids = [person["id"] for person in watchlist]
-    states = await presence.shown_states([user.pk, *watched_ids])
-    people = [{"id": user.pk, "status_message": user.status_message, "last_seen_at": user.last_seen_at}, *watchlist]
-    snapshot = {
-        "type": "presence.snapshot",
-        "users": [
+    me = {"id": user.pk, "status_message": user.status_message, "last_seen_at": user.last_seen_at}
+    snapshot = await _snapshot_frame([me, *watchlist])
+    _ensure_sweeper()
+    return [person["id"] for person in (me, *watchlist)], snapshot
+
+
+async def presence_snapshot(*, user_ids: list[int]) -> dict[str, Any]:
+    """The presence.snapshot frame for some users (a contact just added, say)."""
+    people = await database_sync_to_async(selectors.presence_people)(user_ids=user_ids)
+    return await _snapshot_frame(people)
+
+
+async def _snapshot_frame(people: list[dict[str, Any]]) -> dict[str, Any]:
+    states = await presence.shown_states([person["id"] for person in people])
+    users = []
+    for person in people:
+        state, version = states.get(person["id"], (presence.OFFLINE, 0))
+        users.append(
             {
                 "user_id": person["id"],
-                "state": states.get(person["id"], (presence.OFFLINE, 0))[0],
-                "version": states.get(person["id"], (presence.OFFLINE, 0))[1],
+                "state": state,
+                "version": version,
                 "status_message": person["status_message"],
                 "last_seen": person["last_seen_at"].isoformat() if person["last_seen_at"] else None,
             }
-            for person in people
-        ],
-    }
-    _ensure_sweeper()
-    return [user.pk, *watched_ids], snapshot
+        )
+    return {"type": "presence.snapshot", "users": users}
 
 
 async def presence_heartbeat(*, user_id: int, connection_id: str) -> None:

@@ -104,6 +104,12 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         self.groups_joined.discard(group)
         await self.send(text_data=event["text"])
 
+    async def presence_watch(self, event: dict[str, Any]) -> None:
+        """A new contact: follow their presence from now on, starting with their current state."""
+        await self._join(fanout.presence_group(event["user_id"]))
+        snapshot = await presence_actions.presence_snapshot(user_ids=[event["user_id"]])
+        await self.send_frame(snapshot)
+
     async def socket_close(self, event: dict[str, Any]) -> None:
         """The user was deactivated or this session signed out: tell the client why, then close."""
         await self.send_frame({"type": "signed_out", "reason": event["reason"]})

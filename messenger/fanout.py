@@ -20,6 +20,7 @@ DELIVER = "deliver.frame"
 JOIN = "conversation.join"
 LEAVE = "conversation.leave"
 CLOSE = "socket.close"
+WATCH = "presence.watch"
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -64,6 +65,11 @@ def conversation_joined(user_id: int, conversation_id: int, frame: dict[str, Any
 
 def conversation_left(user_id: int, conversation_id: int, frame: dict[str, Any]) -> None:
     _group_send(user_group(user_id), {"type": LEAVE, "conversation_id": conversation_id, "text": encode_frame(frame)})
+
+
+def watch_presence(watcher_id: int, user_id: int) -> None:
+    """The watcher's sockets start following `user_id`'s presence (a new contact) and get their state."""
+    _group_send(user_group(watcher_id), {"type": WATCH, "user_id": user_id})
 
 
 def close_user_sockets(user_id: int, *, reason: str) -> None:

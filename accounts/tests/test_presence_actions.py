@@ -3,6 +3,7 @@
 import pytest
 from channels.db import database_sync_to_async
 
+from accounts import services
 from accounts.models import Contact, ContactGroup, User
 from accounts.selectors import presence_watchlist
 from accounts.tests.factories import UserFactory
@@ -155,3 +156,21 @@ def test_the_watchlist_costs_one_query_however_many_contacts(contact_count, djan
         watched = presence_watchlist(user=owner)
 
     assert {entry["id"] for entry in watched} == {person.pk for person in people}
+
+
+async def test_a_new_contact_is_followed_at_once_by_every_tab_of_the_owner():
+    erin = await database_sync_to_async(UserFactory)(username="erin")
+    frank = await database_sync_to_async(UserFactory)(username="frank")
+    frank_socket, _ = await connect(frank)
+    erin_socket, snapshot = await connect(erin)
+    assert frank.pk not in snapshot  # not a contact yet, no shared conversation
+
+    await database_sync_to_async(services.contact_add)(owner=erin, username="frank")
+    while (frame := await erin_socket.receive_json_from(timeout=3))["type"] != "presence.snapshot":
+        pass
+    await frank_socket.send_json_to({"type": "presence.set", "choice": "busy"})
+
+    assert [(u["user_id"], u["state"]) for u in frame["users"]] == [(frank.pk, "available")]
+    assert (await presence_of(erin_socket, frank.pk))["state"] == "busy"
+    for socket in (erin_socket, frank_socket):
+        await socket.disconnect()

@@ -1,0 +1,35 @@
+import pytest
+
+from accounts import services
+from accounts.selectors import buddy_list
+from accounts.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_buddy_list_is_grouped_in_order_with_people_sorted_and_inactive_people_hidden():
+    owner = UserFactory(username="owner")
+    for username in ("zoe", "adam", "mia", "left"):
+        UserFactory(username=username, job_title="Trader")
+    services.contact_add(owner=owner, username="zoe", group_name="Team")
+    services.contact_add(owner=owner, username="adam", group_name="Team")
+    services.contact_add(owner=owner, username="mia", group_name="Favourites")
+    services.contact_add(owner=owner, username="left", group_name="Team")
+    UserFactory._meta.model.objects.filter(username="left").update(is_active=False)
+
+    groups = buddy_list(user=owner)
+
+    assert [(group["name"], [c["username"] for c in group["contacts"]]) for group in groups] == [
+        ("Team", ["adam", "zoe"]),
+        ("Favourites", ["mia"]),
+    ]
+    assert groups[0]["contacts"][0]["job_title"] == "Trader"
+
+
+def test_buddy_list_costs_two_queries_however_many_contacts(django_assert_num_queries):
+    owner = UserFactory()
+    for person in UserFactory.create_batch(30):
+        services.contact_add(owner=owner, username=person.username, group_name=f"g{person.pk % 3}")
+
+    with django_assert_num_queries(2):
+        buddy_list(user=owner)
