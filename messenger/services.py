@@ -14,9 +14,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from archive.models import EventType
+from archive.services import archive_chain_start, archive_record
 from core.ratelimit import TokenBucket
 from messenger import fanout, protocol
-from messenger.errors import BodyInvalid, NotAllowed, RateLimited, RoomInvalid, UserNotFound
+from messenger.errors import BodyInvalid, NotAllowed, NotAMember, RateLimited, RoomInvalid, UserNotFound
 from messenger.models import MAX_BODY_LENGTH, Conversation, Membership, Mention, Message, MessageVersion, Reaction
 from messenger.payloads import conversation_payload, message_payload, user_payload
 from messenger.selectors import conversation_members, membership_for, message_for_member, reactions_of
@@ -47,6 +49,15 @@ def direct_open(*, user: User, other_username: str) -> Conversation:
             conversation = Conversation.objects.create(kind=Conversation.Kind.DIRECT, direct_key=key, created_by=user)
             people = [user] if other == user else [user, other]
             Membership.objects.bulk_create(Membership(conversation=conversation, user=person) for person in people)
+            archive_chain_start(conversation_id=conversation.pk)
+            ids = [person.pk for person in people]
+            archive_record(
+                event_type=EventType.MEMBER_ADDED,
+                conversation_id=conversation.pk,
+                actor_id=user.pk,
+                participants=ids,
+                content={"kind": "direct", "added": ids},
+            )
             transaction.on_commit(partial(_announce_joined, conversation, people))
     except IntegrityError:  # the other person opened it at the same moment: the unique direct_key decided
         return Conversation.objects.get(direct_key=key)
@@ -76,6 +87,15 @@ def room_create(
                 )
                 for person in people
             )
+            archive_chain_start(conversation_id=room.pk)
+            ids = [person.pk for person in people]
+            archive_record(
+                event_type=EventType.ROOM_CREATED,
+                conversation_id=room.pk,
+                actor_id=creator.pk,
+                participants=ids,
+                content={"name": name, "topic": topic, "is_public": is_public, "members": ids},
+            )
             transaction.on_commit(partial(_announce_joined, room, people))
     except IntegrityError:
         raise RoomInvalid(f"A room named {name!r} exists already.") from None
@@ -90,6 +110,9 @@ def room_join(*, user: User, conversation_id: int) -> Conversation:
     with transaction.atomic():
         _, created = Membership.objects.get_or_create(conversation=room, user=user)
         if created:
+            _archive_membership(
+                EventType.MEMBER_ADDED, room.pk, actor=user, content={"added": [user.pk], "via": "join"}
+            )
             transaction.on_commit(partial(_announce_joined, room, [user]))
     return room
 
@@ -105,7 +128,12 @@ def room_invite(*, inviter: User, conversation_id: int, usernames: list[str]) ->
         present = set(Membership.objects.filter(conversation=room, user__in=invited).values_list("user_id", flat=True))
         newcomers = [person for person in invited if person.pk not in present]
         Membership.objects.bulk_create(Membership(conversation=room, user=person) for person in newcomers)
-        transaction.on_commit(partial(_announce_joined, room, newcomers))
+        if newcomers:
+            added = [person.pk for person in newcomers]
+            _archive_membership(
+                EventType.MEMBER_ADDED, room.pk, actor=inviter, content={"added": added, "via": "invite"}
+            )
+            transaction.on_commit(partial(_announce_joined, room, newcomers))
     return newcomers
 
 
@@ -115,10 +143,26 @@ def conversation_leave(*, user: User, conversation_id: int) -> None:
         raise NotAllowed("A direct chat cannot be left.")
     with transaction.atomic():
         membership.delete()
+        _archive_membership(EventType.MEMBER_REMOVED, conversation_id, actor=user, content={"removed": [user.pk]})
         frame = {"type": "conversation.left", "conversation_id": conversation_id}
         transaction.on_commit(partial(fanout.conversation_left, user.pk, conversation_id, frame))
         members_frame = {"type": "member.left", "conversation_id": conversation_id, "user": user_payload(user)}
         transaction.on_commit(partial(fanout.to_conversation, conversation_id, members_frame))
+
+
+def _participant_ids(conversation_id: int) -> list[int]:
+    return list(Membership.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True))
+
+
+def _archive_membership(event_type: str, conversation_id: int, *, actor: User, content: dict) -> None:
+    """Archive a membership change with the participants as they are after it."""
+    archive_record(
+        event_type=event_type,
+        conversation_id=conversation_id,
+        actor_id=actor.pk,
+        participants=_participant_ids(conversation_id),
+        content=content,
+    )
 
 
 def _active_users(usernames: list[str]) -> list[User]:
@@ -166,15 +210,18 @@ def _next_seq(conversation_id: int) -> int:
 def message_send(
     *, sender: User, conversation_id: int, client_id: str, body: str, reply_to_id: int | None = None
 ) -> Message:
-    """Store a message once per (sender, client_id) and deliver it to every member after commit.
+    """Store and archive a message once per (sender, client_id); deliver it to every member after commit.
 
-    A fixed number of queries whatever the room size: membership, resend check, seq, insert, the sender's read
-    marker; plus one for a quoted message and two for @mentions when there are any.
+    A fixed number of queries whatever the room size: participants (which is also the membership check),
+    resend check, seq, insert, the sender's read marker, and three for the archive (chain, entry, head);
+    plus one for a quoted message and two for @mentions when there are any.
     """
     if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
         raise BodyInvalid(f"client_id must be 1 to {MAX_CLIENT_ID_LENGTH} characters.", code="client_id_invalid")
     _checked_body(body)
-    membership = membership_for(user=sender, conversation_id=conversation_id)
+    participants = _participant_ids(conversation_id)
+    if sender.pk not in participants:
+        raise NotAMember("You are not a member of that conversation.")
     existing = _resent(sender, client_id)
     if existing is not None:
         return existing
@@ -200,8 +247,17 @@ def message_send(
                 body=body,
                 reply_to=reply_to,
             )
-            Membership.objects.filter(pk=membership.pk).update(last_read_seq=seq)  # you have read what you wrote
+            # You have read what you wrote.
+            Membership.objects.filter(conversation_id=conversation_id, user=sender).update(last_read_seq=seq)
             _record_mentions(message, body)
+            archive_record(
+                event_type=EventType.MESSAGE_SENT,
+                conversation_id=conversation_id,
+                actor_id=sender.pk,
+                participants=participants,
+                message_id=message.pk,
+                content={"body": body, "seq": seq, "reply_to": reply_to_id},
+            )
             frame = protocol.message_frame(message_payload(message))
             transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
     except IntegrityError:
@@ -235,6 +291,7 @@ def message_edit(*, editor: User, message_id: int, body: str) -> Message:
         message = message_for_member(user=editor, message_id=message_id, for_update=True)
         _check_own_live_message(editor, message)
         MessageVersion.objects.create(message=message, body=message.body)
+        _archive_message_change(EventType.MESSAGE_EDITED, message, editor, {"old": message.body, "new": body})
         message.body = body
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "edited_at"])
@@ -248,11 +305,23 @@ def message_delete(*, editor: User, message_id: int) -> Message:
         message = message_for_member(user=editor, message_id=message_id, for_update=True)
         _check_own_live_message(editor, message)
         MessageVersion.objects.create(message=message, body=message.body)
+        _archive_message_change(EventType.MESSAGE_DELETED, message, editor, {"body": message.body})
         message.body = ""
         message.deleted_at = timezone.now()
         message.save(update_fields=["body", "deleted_at"])
         _announce_updated(message)
     return message
+
+
+def _archive_message_change(event_type: str, message: Message, editor: User, content: dict) -> None:
+    archive_record(
+        event_type=event_type,
+        conversation_id=message.conversation_id,
+        actor_id=editor.pk,
+        participants=_participant_ids(message.conversation_id),
+        message_id=message.pk,
+        content={**content, "seq": message.seq},
+    )
 
 
 def _check_own_live_message(user: User, message: Message) -> None:

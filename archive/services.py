@@ -1,0 +1,81 @@
+"""Writing to the archive. Every communication event calls `archive_record` inside the transaction that makes
+the event, so an event without its entry (or an entry without its event) cannot exist."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from archive.chain import canonical_event, entry_hash
+from archive.models import ArchiveChain, ArchiveEntry
+
+
+def archive_record(
+    *,
+    event_type: str,
+    conversation_id: int,
+    actor_id: int | None,
+    participants: list[int],
+    content: dict[str, Any],
+    message_id: int | None = None,
+) -> ArchiveEntry:
+    """Append one event to its conversation's chain. Must run inside the event's own transaction.
+
+    Concurrency: advancing the chain is one UPDATE ... RETURNING on the conversation's ArchiveChain row, whose
+    row lock makes concurrent writers to one conversation take turns until commit, so positions are gap-free
+    and each entry names the true previous hash. Conversations do not wait for each other.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("archive_record must run inside the transaction of the event it records")
+    position, prev_hash = _advance_chain(conversation_id)
+    occurred_at = timezone.now()
+    salt = secrets.token_hex(16)
+    canonical = canonical_event(
+        conversation_id=conversation_id,
+        position=position,
+        prev_hash=prev_hash,
+        event_type=event_type,
+        actor_id=actor_id,
+        occurred_at=occurred_at,
+        participants=participants,
+        message_id=message_id,
+        content=content,
+        salt=salt,
+    )
+    digest = entry_hash(canonical)
+    entry = ArchiveEntry.objects.create(
+        conversation_id=conversation_id,
+        position=position,
+        event_type=event_type,
+        actor_id=actor_id,
+        occurred_at=occurred_at,
+        participants=sorted(participants),
+        message_id=message_id,
+        payload=json.dumps({"content": content, "salt": salt}, ensure_ascii=False),
+        prev_hash=prev_hash,
+        entry_hash=digest,
+    )
+    ArchiveChain.objects.filter(pk=conversation_id).update(head_hash=digest)
+    return entry
+
+
+def archive_chain_start(*, conversation_id: int) -> None:
+    """Give a new conversation its chain head, in the transaction that creates the conversation."""
+    ArchiveChain.objects.create(conversation_id=conversation_id)
+
+
+def _advance_chain(conversation_id: int) -> tuple[int, str]:
+    table = connection.ops.quote_name(ArchiveChain._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET position = position + 1 WHERE conversation_id = %s RETURNING position, head_hash",  # noqa: S608 (table name from the model)
+            [conversation_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError(f"conversation {conversation_id} has no archive chain")
+    return row

@@ -1,0 +1,169 @@
+"""Every communication event writes exactly one archive entry, in the same transaction as the event."""
+
+import itertools
+import json
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from accounts.tests.factories import UserFactory
+from archive.chain import canonical_event, entry_hash
+from archive.models import GENESIS_HASH, ArchiveEntry, ArchiveImmutable
+from archive.selectors import entries_in_chain_order
+from archive.services import archive_record
+from messenger import services
+from messenger.models import Message
+from messenger.tests.factories import room_with, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice():
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def bob():
+    return UserFactory(username="bob")
+
+
+def events(conversation) -> list[tuple[str, dict]]:
+    return [(e.event_type, e.content) for e in entries_in_chain_order(conversation_ids=[conversation.pk])]
+
+
+def test_room_creation_membership_and_messages_each_leave_one_entry(alice, bob):
+    carol = UserFactory(username="carol")
+    room = services.room_create(creator=alice, name="deals", topic="Q4", member_usernames=["bob"])
+    message = send(bob, room, "the figures")
+    services.message_edit(editor=bob, message_id=message.pk, body="the final figures")
+    services.message_delete(editor=bob, message_id=message.pk)
+    services.room_invite(inviter=alice, conversation_id=room.pk, usernames=["carol"])
+    services.conversation_leave(user=carol, conversation_id=room.pk)
+
+    assert events(room) == [
+        ("room_created", {"name": "deals", "topic": "Q4", "is_public": False, "members": [alice.pk, bob.pk]}),
+        ("message_sent", {"body": "the figures", "seq": 1, "reply_to": None}),
+        ("message_edited", {"old": "the figures", "new": "the final figures", "seq": 1}),
+        ("message_deleted", {"body": "the final figures", "seq": 1}),
+        ("member_added", {"added": [carol.pk], "via": "invite"}),
+        ("member_removed", {"removed": [carol.pk]}),
+    ]
+
+
+def test_entries_record_who_when_and_the_participants_at_that_moment(alice, bob):
+    room = room_with(alice, bob)
+    message = send(alice, room, "hi")
+    carol = UserFactory(username="carol")
+    services.room_invite(inviter=alice, conversation_id=room.pk, usernames=["carol"])
+
+    sent = ArchiveEntry.objects.get(message_id=message.pk)
+    added = ArchiveEntry.objects.get(conversation_id=room.pk, event_type="member_added")
+    assert (sent.actor_id, sorted(sent.participants)) == (alice.pk, sorted([alice.pk, bob.pk]))
+    assert sorted(added.participants) == sorted([alice.pk, bob.pk, carol.pk])
+    assert sent.occurred_at <= added.occurred_at
+
+
+def test_direct_chat_and_joining_a_public_room_are_archived(alice, bob):
+    direct = services.direct_open(user=alice, other_username="bob")
+    public = room_with(alice, is_public=True)
+    services.room_join(user=bob, conversation_id=public.pk)
+
+    assert events(direct) == [("member_added", {"kind": "direct", "added": sorted([alice.pk, bob.pk])})]
+    assert events(public)[-1] == ("member_added", {"added": [bob.pk], "via": "join"})
+
+
+def test_a_failure_after_the_message_insert_leaves_neither_message_nor_entry(alice, bob):
+    room = room_with(alice, bob)
+    entries_before = ArchiveEntry.objects.count()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        send(alice, room, "never happened")
+        assert ArchiveEntry.objects.count() == entries_before + 1  # written together inside...
+        raise RuntimeError("the step after the insert failed")
+
+    assert not Message.objects.exists()  # ...and gone together
+    assert ArchiveEntry.objects.count() == entries_before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_archiving_outside_a_transaction_is_refused():
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        archive_record(event_type="message_sent", conversation_id=1, actor_id=None, participants=[], content={})
+
+
+def test_each_entry_hashes_its_canonical_form_and_links_to_the_previous_one(alice, bob):
+    room = room_with(alice, bob)
+    send(alice, room, "one")
+    send(bob, room, "two")
+
+    chain = list(entries_in_chain_order(conversation_ids=[room.pk]))
+
+    assert [e.position for e in chain] == [1, 2, 3]
+    assert chain[0].prev_hash == GENESIS_HASH
+    for before, entry in itertools.pairwise(chain):
+        assert entry.prev_hash == before.entry_hash
+    for entry in chain:
+        assert entry.entry_hash == entry_hash(entry.canonical())
+
+
+def test_canonical_form_is_stable_json_with_sorted_participants(alice):
+    entry = next(entries_in_chain_order(conversation_ids=[room_with(alice).pk]))
+
+    document = json.loads(entry.canonical())
+
+    assert document["participants"] == sorted(document["participants"])
+    assert entry.canonical() == canonical_event(
+        conversation_id=entry.conversation_id,
+        position=entry.position,
+        prev_hash=entry.prev_hash,
+        event_type=entry.event_type,
+        actor_id=entry.actor_id,
+        occurred_at=entry.occurred_at,
+        participants=list(reversed(entry.participants)),
+        message_id=entry.message_id,
+        content=entry.content,
+        salt=entry.salt,
+    )
+
+
+def test_the_orm_refuses_to_change_or_remove_entries(alice):
+    room_with(alice)
+    entry = ArchiveEntry.objects.first()
+
+    entry.event_type = "message_sent"
+    with pytest.raises(ArchiveImmutable):
+        entry.save()
+    with pytest.raises(ArchiveImmutable):
+        entry.delete()
+    with pytest.raises(ArchiveImmutable):
+        ArchiveEntry.objects.filter(pk=entry.pk).update(event_type="purge")
+    with pytest.raises(ArchiveImmutable):
+        ArchiveEntry.objects.all().delete()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE archive_archiveentry SET event_type = 'purge'",
+        "UPDATE archive_archiveentry SET payload = payload",
+        "DELETE FROM archive_archiveentry",
+    ],
+)
+def test_postgresql_rejects_raw_updates_and_deletes(alice, statement):
+    room_with(alice)
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+    assert ArchiveEntry.objects.filter(event_type="room_created").count() == 1
+
+
+@pytest.mark.postgres
+def test_postgresql_lets_key_rotation_rewrite_only_the_payload(alice):
+    room_with(alice)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL parley.archive_rekey = 'on'")
+        cursor.execute("UPDATE archive_archiveentry SET payload = payload")  # allowed: the payload only
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            cursor.execute("UPDATE archive_archiveentry SET actor_id = NULL")  # anything else: refused

@@ -1,0 +1,152 @@
+"""Checking the archive: every hash, every link, no gaps, and nothing said in the messenger missing from it.
+
+Streams entries in chain order, so memory stays constant however large the archive is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from archive.chain import entry_hash
+from archive.models import GENESIS_HASH, ArchiveChain, ArchiveEntry, EventType
+from archive.selectors import OpenedEntry, Unopenable, entries_in_chain_order
+from messenger.models import Message
+
+
+@dataclass(frozen=True)
+class Problem:
+    conversation_id: int | None
+    position: int | None
+    kind: str  # altered, removed, inserted_or_reordered, truncated, missing_entry
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"conversation {self.conversation_id}, position {self.position}" if self.conversation_id else ""
+        return f"{self.kind} at {where}: {self.detail}" if where else f"{self.kind}: {self.detail}"
+
+
+@dataclass
+class VerificationReport:
+    entries_checked: int = 0
+    chains_checked: int = 0
+    messages_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def is_intact(self) -> bool:
+        return not self.problems
+
+
+def archive_verify(*, on_entry: Callable[[], None] | None = None) -> VerificationReport:
+    """Walk every chain and cross-check the messenger. Records the first problem of each chain."""
+    report = VerificationReport()
+    heads = dict(ArchiveChain.objects.values_list("conversation_id", "head_hash"))
+    positions = dict(ArchiveChain.objects.values_list("conversation_id", "position"))
+    current: int | None = None
+    previous_hash = GENESIS_HASH
+    previous_position = 0
+    chain_broken = False
+
+    def close_chain(conversation_id: int) -> None:
+        report.chains_checked += 1
+        if chain_broken:
+            return
+        if heads.get(conversation_id) != previous_hash or positions.get(conversation_id) != previous_position:
+            report.problems.append(
+                Problem(
+                    conversation_id,
+                    previous_position + 1,
+                    "truncated",
+                    f"the chain head says {positions.get(conversation_id)} entries; the last one found is "
+                    f"position {previous_position}",
+                )
+            )
+
+    for entry in entries_in_chain_order():
+        report.entries_checked += 1
+        if on_entry:
+            on_entry()
+        if entry.conversation_id != current:
+            if current is not None:
+                close_chain(current)
+            current, previous_hash, previous_position, chain_broken = entry.conversation_id, GENESIS_HASH, 0, False
+        if chain_broken:
+            continue
+        problem = _entry_problem(entry, previous_hash, previous_position)
+        if problem is not None:
+            report.problems.append(problem)
+            chain_broken = True
+            continue
+        previous_hash, previous_position = entry.entry_hash, entry.position
+    if current is not None:
+        close_chain(current)
+    for conversation_id in sorted(set(heads) - set(_conversations_with_entries())):
+        if positions[conversation_id]:
+            report.problems.append(Problem(conversation_id, 1, "removed", "the chain has a head but no entries"))
+    report.messages_checked = _cross_check_messages(report)
+    return report
+
+
+def _entry_problem(entry: OpenedEntry | Unopenable, previous_hash: str, previous_position: int) -> Problem | None:
+    where = (entry.conversation_id, entry.position)
+    if isinstance(entry, Unopenable):
+        return Problem(*where, "altered", f"its sealed content does not open ({entry.reason})")
+    if entry_hash(entry.canonical()) != entry.entry_hash:
+        return Problem(*where, "altered", "its content no longer matches its hash")
+    if entry.position != previous_position + 1:
+        missing = f"{previous_position + 1}" + (
+            f"..{entry.position - 1}" if entry.position - 1 > previous_position + 1 else ""
+        )
+        return Problem(*where, "removed", f"position {missing} is missing before it")
+    if entry.prev_hash != previous_hash:
+        return Problem(*where, "inserted_or_reordered", "it does not follow the entry before it")
+    return None
+
+
+def _conversations_with_entries() -> Iterator[int]:
+    yield from ArchiveEntry.objects.values_list("conversation_id", flat=True).distinct().iterator()
+
+
+def _cross_check_messages(report: VerificationReport) -> int:
+    """Every message in the messenger has exactly one message_sent entry (merge of two sorted streams)."""
+    messages = Message.objects.order_by("pk").values_list("pk", "conversation_id").iterator(chunk_size=5000)
+    archived = (
+        ArchiveEntry.objects.filter(event_type=EventType.MESSAGE_SENT)
+        .order_by("message_id")
+        .values_list("message_id", flat=True)
+        .iterator(chunk_size=5000)
+    )
+    checked = 0
+    archived_ids = _peekable(archived)
+    for message_id, conversation_id in messages:
+        checked += 1
+        while archived_ids.peek() is not None and archived_ids.peek() < message_id:
+            next(archived_ids)
+        if archived_ids.peek() != message_id:
+            report.problems.append(
+                Problem(conversation_id, None, "missing_entry", f"message {message_id} has no archive entry")
+            )
+            continue
+        next(archived_ids)
+        if archived_ids.peek() == message_id:
+            report.problems.append(
+                Problem(conversation_id, None, "inserted_or_reordered", f"message {message_id} is archived twice")
+            )
+    return checked
+
+
+class _peekable:
+    def __init__(self, iterator: Iterator[int]) -> None:
+        self._iterator = iterator
+        self._head: list[int | None] = []
+
+    def peek(self) -> int | None:
+        if not self._head:
+            self._head.append(next(self._iterator, None))
+        return self._head[0]
+
+    def __next__(self) -> int | None:
+        value = self.peek()
+        self._head.clear()
+        return value
