@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.db import models
 
 from core.fields import EncryptedTextField
@@ -46,6 +47,8 @@ class ArchiveChain(models.Model):
     )
     position = models.BigIntegerField(default=0)
     head_hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    # The position the latest checkpoint sealed; chains ahead of it go into the next checkpoint.
+    sealed_position = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"chain of conversation {self.conversation_id} at {self.position}"
@@ -96,3 +99,100 @@ class ArchiveEntry(models.Model):
 PURGE_SETTING = "parley.archive_purge"
 REKEY_SETTING = "parley.archive_rekey"
 ENTRY_TABLE = "archive_archiveentry"
+
+
+class RetentionPolicy(models.Model):
+    """How long the archive keeps entries, for everything (default), one room, or one user group.
+
+    Several may apply to an entry (its room's, its participants' groups', the default); the longest wins.
+    A room may also set a shorter live-chat retention: messages leave the chat after `live_days` but stay in
+    the archive for the archive's period.
+    """
+
+    class Scope(models.TextChoices):
+        DEFAULT = "default"
+        ROOM = "room"
+        GROUP = "group"
+
+    name = models.CharField(max_length=100, unique=True)
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    room = models.OneToOneField(
+        "messenger.Conversation", null=True, blank=True, on_delete=models.CASCADE, related_name="retention_policy"
+    )
+    group = models.OneToOneField(
+        "auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="retention_policy"
+    )
+    archive_days = models.PositiveIntegerField(help_text="Days archive entries are kept.")
+    live_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rooms only: days messages stay visible in the chat."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope"], condition=models.Q(scope="default"), name="one_default_retention_policy"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(scope="default", room__isnull=True, group__isnull=True)
+                | models.Q(scope="room", room__isnull=False, group__isnull=True)
+                | models.Q(scope="group", room__isnull=True, group__isnull=False),
+                name="retention_policy_scope_shape",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(live_days__isnull=True) | models.Q(live_days__lte=models.F("archive_days")),
+                name="live_retention_within_archive_retention",
+            ),
+        ]
+        verbose_name_plural = "retention policies"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.archive_days} days)"
+
+
+class LegalHold(models.Model):
+    """While open, nothing it covers is purged: entries of its users or rooms, within its date range.
+
+    A hold naming neither users nor rooms covers every entry in its date range.
+    """
+
+    case_name = models.CharField(max_length=200)
+    reason = models.TextField()
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="legal_holds")
+    rooms = models.ManyToManyField("messenger.Conversation", blank=True, related_name="legal_holds")
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="Empty: from the beginning.")
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until released.")
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.case_name} ({'released' if self.released_at else 'open'})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.released_at is None
+
+
+class ArchiveCheckpoint(models.Model):
+    """A signed seal over the chain heads that moved since the previous checkpoint.
+
+    `document` is the canonical JSON that was signed (Ed25519); it names the previous checkpoint's hash, so
+    checkpoints form a chain of their own and a forged or removed one is found.
+    """
+
+    created_at = models.DateTimeField()
+    reason = models.CharField(max_length=40)
+    document = models.TextField()
+    document_hash = models.CharField(max_length=64, unique=True)
+    public_key = models.CharField(max_length=64)
+    signature = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.pk} ({self.reason}, {self.created_at:%Y-%m-%d %H:%M})"

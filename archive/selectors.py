@@ -84,6 +84,12 @@ def entries_in_chain_order(*, conversation_ids: list[int] | None = None) -> Iter
             yield Unopenable(conversation_id=row[2], position=row[3], reason=str(error))
 
 
+def entries_in_chain_order_of_type(event_type: str) -> Iterator[OpenedEntry]:
+    rows = ArchiveEntry.objects.filter(event_type=event_type).order_by("conversation_id", "position")
+    for row in rows.values_list(*FIELDS).iterator(chunk_size=STREAM_CHUNK):
+        yield open_entry(row)
+
+
 def open_entry(row: tuple) -> OpenedEntry:
     pk, uid, conversation_id, position, event_type, actor_id, occurred_at, participants, message_id = row[:9]
     sealed, prev_hash, digest = row[9:]

@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from archive.chain import entry_hash
-from archive.models import GENESIS_HASH, ArchiveChain, ArchiveEntry, EventType
+from archive.checkpoints import checkpoints_verify
+from archive.models import GENESIS_HASH, ArchiveChain, ArchiveCheckpoint, ArchiveEntry, EventType
+from archive.retention import purge_records
 from archive.selectors import OpenedEntry, Unopenable, entries_in_chain_order
 from messenger.models import Message
 
@@ -31,6 +33,7 @@ class VerificationReport:
     entries_checked: int = 0
     chains_checked: int = 0
     messages_checked: int = 0
+    checkpoints_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -43,6 +46,8 @@ def archive_verify(*, on_entry: Callable[[], None] | None = None) -> Verificatio
     report = VerificationReport()
     heads = dict(ArchiveChain.objects.values_list("conversation_id", "head_hash"))
     positions = dict(ArchiveChain.objects.values_list("conversation_id", "position"))
+    purges = purge_records()
+    first_positions: dict[int, int] = {}
     current: int | None = None
     previous_hash = GENESIS_HASH
     previous_position = 0
@@ -71,6 +76,12 @@ def archive_verify(*, on_entry: Callable[[], None] | None = None) -> Verificatio
             if current is not None:
                 close_chain(current)
             current, previous_hash, previous_position, chain_broken = entry.conversation_id, GENESIS_HASH, 0, False
+            first_positions[current] = entry.position
+            if entry.position > 1 and not isinstance(entry, Unopenable):
+                # The chain was purged under retention up to here; a purge record must vouch for the cut.
+                for purge in purges.get(current, []):
+                    if purge["to_position"] == entry.position - 1 and purge["last_purged_hash"] == entry.prev_hash:
+                        previous_hash, previous_position = entry.prev_hash, entry.position - 1
         if chain_broken:
             continue
         problem = _entry_problem(entry, previous_hash, previous_position)
@@ -85,6 +96,9 @@ def archive_verify(*, on_entry: Callable[[], None] | None = None) -> Verificatio
         if positions[conversation_id]:
             report.problems.append(Problem(conversation_id, 1, "removed", "the chain has a head but no entries"))
     report.messages_checked = _cross_check_messages(report)
+    report.checkpoints_checked = ArchiveCheckpoint.objects.count()
+    for problem in checkpoints_verify(first_positions=first_positions):
+        report.problems.append(Problem(None, None, "checkpoint", str(problem)))
     return report
 
 

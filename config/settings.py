@@ -7,7 +7,9 @@ safe: a secret key and allowed hosts are required, DEBUG is refused, and the TLS
 
 from __future__ import annotations
 
+import base64
 import logging
+import os
 import secrets
 from pathlib import Path
 
@@ -144,6 +146,21 @@ PARLEY_SEND_BURST = env.int("PARLEY_SEND_BURST", default=30)
 PARLEY_PRESENCE_TTL_SECONDS = env.float("PARLEY_PRESENCE_TTL_SECONDS", default=20.0)
 PARLEY_PRESENCE_HEARTBEAT_SECONDS = env.float("PARLEY_PRESENCE_HEARTBEAT_SECONDS", default=5.0)
 PARLEY_PRESENCE_SWEEP_SECONDS = env.float("PARLEY_PRESENCE_SWEEP_SECONDS", default=2.0)
+
+# The compliance archive (docs/compliance.md). The signing key seals checkpoints (Ed25519, base64 of the raw
+# 32-byte private key); auditors get the public key from `manage.py archive_public_key`. Keys that signed
+# earlier checkpoints stay trusted by listing their public keys (hex) in the second variable.
+PARLEY_ARCHIVE_SIGNING_KEY = env.str("PARLEY_ARCHIVE_SIGNING_KEY", default="")
+if IS_PRODUCTION and not PARLEY_ARCHIVE_SIGNING_KEY:
+    raise ImproperlyConfigured("PARLEY_ARCHIVE_SIGNING_KEY is required when PARLEY_ENV=production.")
+if not PARLEY_ARCHIVE_SIGNING_KEY:
+    PARLEY_ARCHIVE_SIGNING_KEY = read_or_create_secret(
+        VAR_DIR / "archive_signing_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()
+    )
+PARLEY_ARCHIVE_PREVIOUS_PUBLIC_KEYS = env.list("PARLEY_ARCHIVE_PREVIOUS_PUBLIC_KEYS", default=[])
+# Retention: the default when no default policy is set, and the floor no policy may go below.
+PARLEY_RETENTION_DEFAULT_DAYS = env.int("PARLEY_RETENTION_DEFAULT_DAYS", default=6 * 365)
+PARLEY_RETENTION_FLOOR_DAYS = env.int("PARLEY_RETENTION_FLOOR_DAYS", default=3 * 365)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [

@@ -47,7 +47,7 @@ def test_an_intact_archive_verifies(busy_room, capsys):
 
     output = capsys.readouterr().out
     assert "archive intact" in output
-    assert "checked 8 entries in 2 chains and 6 messages" in output
+    assert "checked 8 entries in 2 chains and 6 messages; 0 checkpoints" in output
 
 
 def test_altered_content_is_found_at_its_position(busy_room):

@@ -1,5 +1,6 @@
 """Settings come from the environment; production mode refuses unsafe ones and passes `check --deploy`."""
 
+import base64
 import os
 import secrets
 import subprocess
@@ -34,6 +35,7 @@ PRINT_SETTINGS = ["-c", "import django; django.setup(); from django.conf import 
 PRODUCTION = {
     "PARLEY_ENV": "production",
     "PARLEY_ENCRYPTION_KEYS": new_key_entry("k1"),
+    "PARLEY_ARCHIVE_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "chat.example.com",
 }

@@ -17,7 +17,7 @@ class Command(BaseCommand):
             report = archive_verify(on_entry=lambda: bar.update())
         self.stdout.write(
             f"checked {report.entries_checked} entries in {report.chains_checked} chains "
-            f"and {report.messages_checked} messages"
+            f"and {report.messages_checked} messages; {report.checkpoints_checked} checkpoints"
         )
         if report.is_intact:
             self.stdout.write(self.style.SUCCESS("archive intact"))

@@ -1,0 +1,151 @@
+"""Signed checkpoints: periodically (and at every export) seal the chain heads that moved, with Ed25519.
+
+A checkpoint's document names the previous checkpoint's hash, every chain head that moved since then, and a
+digest of the audit log (django-auditlog) rows written since then. An auditor holding the public key can
+check that nothing sealed was altered later, even by someone who can recompute SHA-256 hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from archive import signing
+from archive.models import GENESIS_HASH, ArchiveChain, ArchiveCheckpoint, ArchiveEntry
+
+FORMAT_VERSION = 1
+HEAD_BATCH = 500
+
+
+def _canonical(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def auditlog_digest(*, after_id: int, up_to_id: int) -> str:
+    """SHA-256 over the audit-log rows in (after_id, up_to_id], in id order: who changed what, when."""
+    digest = hashlib.sha256()
+    if apps.is_installed("auditlog"):
+        LogEntry = apps.get_model("auditlog", "LogEntry")
+        rows = (
+            LogEntry.objects.filter(pk__gt=after_id, pk__lte=up_to_id)
+            .order_by("pk")
+            .values_list("pk", "content_type_id", "object_pk", "action", "changes", "actor_id", "timestamp")
+        )
+        for row in rows.iterator(chunk_size=2000):
+            digest.update(_canonical({"row": [str(value) for value in row]}) + b"\n")
+    return digest.hexdigest()
+
+
+def _auditlog_last_id() -> int:
+    if not apps.is_installed("auditlog"):
+        return 0
+    LogEntry = apps.get_model("auditlog", "LogEntry")
+    return LogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def archive_checkpoint_create(*, reason: str) -> ArchiveCheckpoint:
+    """Seal every chain head that moved since the last checkpoint. Cheap when little happened."""
+    with transaction.atomic():
+        previous = ArchiveCheckpoint.objects.select_for_update().order_by("-pk").first()
+        previous_document = json.loads(previous.document) if previous else {}
+        moved = list(
+            ArchiveChain.objects.filter(position__gt=F("sealed_position"))
+            .order_by("conversation_id")
+            .values_list("conversation_id", "position", "head_hash")
+        )
+        auditlog_after = previous_document.get("auditlog", {}).get("last_id", 0)
+        auditlog_last = _auditlog_last_id()
+        now = timezone.now()
+        document = _canonical(
+            {
+                "v": FORMAT_VERSION,
+                "prev": previous.document_hash if previous else GENESIS_HASH,
+                "created_at": now.isoformat(timespec="microseconds"),
+                "reason": reason,
+                "heads": [list(head) for head in moved],
+                "auditlog": {
+                    "after_id": auditlog_after,
+                    "last_id": auditlog_last,
+                    "digest": auditlog_digest(after_id=auditlog_after, up_to_id=auditlog_last),
+                },
+            }
+        )
+        checkpoint = ArchiveCheckpoint.objects.create(
+            created_at=now,
+            reason=reason,
+            document=document.decode(),
+            document_hash=hashlib.sha256(document).hexdigest(),
+            public_key=signing.public_key_hex(),
+            signature=signing.sign(document),
+        )
+        for conversation_id, position, _ in moved:
+            ArchiveChain.objects.filter(pk=conversation_id).update(sealed_position=position)
+    return checkpoint
+
+
+@dataclass(frozen=True)
+class CheckpointProblem:
+    checkpoint_id: int
+    detail: str
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.checkpoint_id}: {self.detail}"
+
+
+def checkpoints_verify(*, first_positions: dict[int, int]) -> Iterator[CheckpointProblem]:
+    """Check each checkpoint's hash, signature, place in the checkpoint chain, sealed heads and audit log.
+
+    `first_positions` is each chain's first remaining position: heads below it were purged under retention.
+    """
+    trusted = signing.trusted_public_keys()
+    previous_hash = GENESIS_HASH
+    for checkpoint in ArchiveCheckpoint.objects.order_by("pk").iterator(chunk_size=100):
+        document = checkpoint.document.encode()
+        if hashlib.sha256(document).hexdigest() != checkpoint.document_hash:
+            yield CheckpointProblem(checkpoint.pk, "its document does not match its hash")
+        elif checkpoint.public_key not in trusted:
+            yield CheckpointProblem(checkpoint.pk, "signed by a key that is not trusted")
+        elif not signing.signature_is_valid(
+            public_key=checkpoint.public_key, document=document, signature=checkpoint.signature
+        ):
+            yield CheckpointProblem(checkpoint.pk, "its signature is not valid")
+        else:
+            content = json.loads(document)
+            if content["prev"] != previous_hash:
+                yield CheckpointProblem(checkpoint.pk, "it does not follow the checkpoint before it")
+            yield from _sealed_heads_problems(checkpoint.pk, content["heads"], first_positions)
+            audit = content["auditlog"]
+            if auditlog_digest(after_id=audit["after_id"], up_to_id=audit["last_id"]) != audit["digest"]:
+                yield CheckpointProblem(checkpoint.pk, "the audit log it sealed was changed")
+        previous_hash = checkpoint.document_hash
+
+
+def _sealed_heads_problems(
+    checkpoint_id: int, heads: list[list], first_positions: dict[int, int]
+) -> Iterator[CheckpointProblem]:
+    live = [head for head in heads if head[1] >= first_positions.get(head[0], 1)]
+    for start in range(0, len(live), HEAD_BATCH):
+        batch = live[start : start + HEAD_BATCH]
+        wanted = Q()
+        for conversation_id, position, _ in batch:
+            wanted |= Q(conversation_id=conversation_id, position=position)
+        found = {
+            (conversation_id, position): digest
+            for conversation_id, position, digest in ArchiveEntry.objects.filter(wanted).values_list(
+                "conversation_id", "position", "entry_hash"
+            )
+        }
+        for conversation_id, position, digest in batch:
+            if found.get((conversation_id, position)) != digest:
+                yield CheckpointProblem(
+                    checkpoint_id,
+                    f"sealed conversation {conversation_id} at position {position}, which no longer matches",
+                )

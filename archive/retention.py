@@ -1,0 +1,240 @@
+"""Retention and legal holds: what the archive may forget, when, and what it must keep regardless.
+
+`apply_retention` purges, per conversation, the oldest entries whose retention has passed, stopping at the
+first entry that must stay (not yet expired, or under an open legal hold), so what remains of a chain is
+always one unbroken run. Each purge is itself appended to the chain as a `purge` entry naming the range, the
+count and the hash of the last entry removed, which is how verify_archive still checks the chain afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from archive.models import ENTRY_TABLE, PURGE_SETTING, ArchiveChain, ArchiveEntry, EventType, LegalHold, RetentionPolicy
+from archive.services import archive_record
+from messenger.models import Conversation, Message, MessageVersion
+
+SCAN_CHUNK = 1000
+
+
+# ---- policies and holds -----------------------------------------------------------------------------------
+
+
+def retention_policy_set(
+    *,
+    name: str,
+    scope: str,
+    archive_days: int,
+    live_days: int | None = None,
+    room: Conversation | None = None,
+    group: Group | None = None,
+) -> RetentionPolicy:
+    """Create or change a policy. No policy may keep the archive for less than the operator's floor."""
+    floor = settings.PARLEY_RETENTION_FLOOR_DAYS
+    if archive_days < floor:
+        raise ValidationError(f"Archive retention must be at least {floor} days (PARLEY_RETENTION_FLOOR_DAYS).")
+    if live_days is not None and scope != RetentionPolicy.Scope.ROOM:
+        raise ValidationError("Only a room can have a live-chat retention.")
+    policy, _ = RetentionPolicy.objects.update_or_create(
+        name=name,
+        defaults={"scope": scope, "archive_days": archive_days, "live_days": live_days, "room": room, "group": group},
+    )
+    return policy
+
+
+def legal_hold_open(
+    *,
+    by: User,
+    case_name: str,
+    reason: str,
+    users: list[User] = (),
+    rooms: list[Conversation] = (),
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+) -> LegalHold:
+    with transaction.atomic():
+        hold = LegalHold.objects.create(
+            case_name=case_name, reason=reason, starts_at=starts_at, ends_at=ends_at, opened_by=by
+        )
+        hold.users.set(users)
+        hold.rooms.set(rooms)
+    return hold
+
+
+def legal_hold_release(*, hold: LegalHold, by: User) -> LegalHold:
+    hold.released_by, hold.released_at = by, timezone.now()
+    hold.save(update_fields=["released_by", "released_at"])
+    return hold
+
+
+# ---- applying retention -----------------------------------------------------------------------------------
+
+
+@dataclass
+class RetentionReport:
+    purged_entries: int = 0
+    purged_chains: int = 0
+    spared_by_hold: int = 0
+    chat_messages_removed: int = 0
+    purges: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Hold:
+    user_ids: frozenset[int]
+    room_ids: frozenset[int]
+    starts_at: datetime | None
+    ends_at: datetime | None
+
+    def covers(self, *, conversation_id: int, people: set[int], occurred_at: datetime) -> bool:
+        if self.starts_at and occurred_at < self.starts_at:
+            return False
+        if self.ends_at and occurred_at > self.ends_at:
+            return False
+        if not self.user_ids and not self.room_ids:
+            return True
+        return conversation_id in self.room_ids or bool(self.user_ids & people)
+
+
+class _Rules:
+    """Everything apply_retention needs to judge one entry, loaded once."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        policies = list(RetentionPolicy.objects.all())
+        default = next((p for p in policies if p.scope == RetentionPolicy.Scope.DEFAULT), None)
+        self.default_days = default.archive_days if default else settings.PARLEY_RETENTION_DEFAULT_DAYS
+        self.room_days = {p.room_id: p.archive_days for p in policies if p.scope == RetentionPolicy.Scope.ROOM}
+        group_days = {p.group_id: p.archive_days for p in policies if p.scope == RetentionPolicy.Scope.GROUP}
+        self.user_days: dict[int, int] = {}
+        for user_id, group_id in User.groups.through.objects.filter(group_id__in=group_days).values_list(
+            "user_id", "group_id"
+        ):
+            self.user_days[user_id] = max(self.user_days.get(user_id, 0), group_days[group_id])
+        self.holds = [
+            _Hold(
+                frozenset(hold.users.values_list("pk", flat=True)),
+                frozenset(hold.rooms.values_list("pk", flat=True)),
+                hold.starts_at,
+                hold.ends_at,
+            )
+            for hold in LegalHold.objects.filter(released_at__isnull=True)
+        ]
+
+    def days_for(self, conversation_id: int, people: set[int]) -> int:
+        """The longest policy that applies: default, the room's, and the groups of everyone involved."""
+        days = [self.default_days, self.room_days.get(conversation_id, 0)]
+        days.extend(self.user_days.get(person, 0) for person in people)
+        return max(days)
+
+    def is_held(self, conversation_id: int, people: set[int], occurred_at: datetime) -> bool:
+        return any(
+            hold.covers(conversation_id=conversation_id, people=people, occurred_at=occurred_at) for hold in self.holds
+        )
+
+
+def apply_retention(*, now: datetime | None = None) -> RetentionReport:
+    """Purge expired archive entries (sparing held ones) and remove messages past a room's live retention."""
+    rules = _Rules(now or timezone.now())
+    report = RetentionReport()
+    for conversation_id in ArchiveChain.objects.filter(position__gt=0).values_list("pk", flat=True).iterator():
+        _purge_chain_prefix(conversation_id, rules, report)
+    report.chat_messages_removed = _apply_live_retention(rules.now)
+    return report
+
+
+def _purge_chain_prefix(conversation_id: int, rules: _Rules, report: RetentionReport) -> None:
+    last_expired = None
+    count = 0
+    entries = ArchiveEntry.objects.filter(conversation_id=conversation_id).order_by("position")
+    for position, actor_id, participants, occurred_at, entry_hash in entries.values_list(
+        "position", "actor_id", "participants", "occurred_at", "entry_hash"
+    ).iterator(chunk_size=SCAN_CHUNK):
+        people = set(participants) | ({actor_id} if actor_id else set())
+        if occurred_at + timedelta(days=rules.days_for(conversation_id, people)) > rules.now:
+            break
+        if rules.is_held(conversation_id, people, occurred_at):
+            report.spared_by_hold += 1
+            break
+        last_expired, count = (position, entry_hash), count + 1
+    if last_expired is None:
+        return
+    with transaction.atomic():
+        chain = ArchiveChain.objects.select_for_update().get(pk=conversation_id)
+        first = ArchiveEntry.objects.filter(conversation_id=conversation_id).order_by("position").first()
+        to_position, last_hash = last_expired
+        purged_message_ids = list(
+            ArchiveEntry.objects.filter(
+                conversation_id=conversation_id, position__lte=to_position, event_type=EventType.MESSAGE_SENT
+            ).values_list("message_id", flat=True)
+        )
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"SET LOCAL {PURGE_SETTING} = 'on'")
+            cursor.execute(
+                f"DELETE FROM {ENTRY_TABLE} WHERE conversation_id = %s AND position <= %s",  # noqa: S608
+                [conversation_id, to_position],
+            )
+            if connection.vendor == "postgresql":
+                cursor.execute(f"SET LOCAL {PURGE_SETTING} = 'off'")
+        # What the archive no longer keeps cannot stay in the chat either.
+        _delete_messages(purged_message_ids)
+        content = {
+            "from_position": first.position,
+            "to_position": to_position,
+            "count": count,
+            "last_purged_hash": last_hash,
+            "retention_days": rules.days_for(conversation_id, set()),
+        }
+        archive_record(
+            event_type=EventType.PURGE,
+            conversation_id=conversation_id,
+            actor_id=None,
+            participants=list(Conversation.objects.get(pk=chain.pk).memberships.values_list("user_id", flat=True)),
+            content=content,
+        )
+    report.purged_entries += count
+    report.purged_chains += 1
+    report.purges.append({"conversation_id": conversation_id, **content})
+
+
+def _delete_messages(message_ids: list[int]) -> int:
+    if not message_ids:
+        return 0
+    MessageVersion.objects.filter(message_id__in=message_ids).delete()
+    Message.objects.filter(reply_to_id__in=message_ids).update(reply_to=None)
+    deleted, _ = Message.objects.filter(pk__in=message_ids).delete()
+    return deleted
+
+
+def _apply_live_retention(now: datetime) -> int:
+    """Rooms with a live-chat retention lose old messages from the chat; their archive entries stay."""
+    removed = 0
+    for room_id, live_days in RetentionPolicy.objects.filter(live_days__isnull=False).values_list(
+        "room_id", "live_days"
+    ):
+        cutoff = now - timedelta(days=live_days)
+        with transaction.atomic():
+            ids = list(
+                Message.objects.filter(conversation_id=room_id, created_at__lt=cutoff).values_list("pk", flat=True)
+            )
+            removed += _delete_messages(ids)
+    return removed
+
+
+def purge_records() -> dict[int, list[dict]]:
+    """conversation id -> the purge entries' contents, for verify_archive (purges are few)."""
+    from archive.selectors import entries_in_chain_order_of_type
+
+    records: dict[int, list[dict]] = {}
+    for entry in entries_in_chain_order_of_type(EventType.PURGE):
+        records.setdefault(entry.conversation_id, []).append(entry.content)
+    return records

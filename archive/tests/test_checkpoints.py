@@ -1,0 +1,95 @@
+"""Checkpoints seal chain heads with Ed25519; a forged, altered or untrusted one fails verification."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from accounts.tests.factories import UserFactory
+from archive import signing
+from archive.checkpoints import archive_checkpoint_create
+from archive.models import ArchiveCheckpoint
+from archive.verification import archive_verify
+from messenger.tests.factories import room_with, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def room():
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    room = room_with(alice, bob)
+    send(alice, room, "one")
+    return room
+
+
+def checkpoint_problems(report):
+    return [problem.detail for problem in report.problems if problem.kind == "checkpoint"]
+
+
+def test_a_checkpoint_seals_the_heads_that_moved_and_verifies(room):
+    first = archive_checkpoint_create(reason="hourly")
+    unchanged = archive_checkpoint_create(reason="hourly")
+    send(room.memberships.first().user, room, "two")
+    moved = archive_checkpoint_create(reason="export")
+
+    heads = [json.loads(c.document)["heads"] for c in (first, unchanged, moved)]
+    assert heads[0] == [[room.pk, 2, heads[0][0][2]]]
+    assert heads[1] == []
+    assert [head[:2] for head in heads[2]] == [[room.pk, 3]]
+    assert json.loads(moved.document)["prev"] == unchanged.document_hash
+    report = archive_verify()
+    assert report.is_intact, report.problems
+    assert report.checkpoints_checked == 3
+
+
+def test_the_public_key_command_prints_the_key_checkpoints_are_signed_with(room, capsys):
+    checkpoint = archive_checkpoint_create(reason="manual")
+
+    call_command("archive_public_key")
+
+    assert capsys.readouterr().out.strip() == checkpoint.public_key == signing.public_key_hex()
+
+
+def test_a_forged_checkpoint_inserted_by_sql_is_found(room):
+    archive_checkpoint_create(reason="hourly")
+    genuine = ArchiveCheckpoint.objects.get()
+    forged_document = genuine.document.replace('"hourly"', '"export"')
+    ArchiveCheckpoint.objects.create(
+        created_at=genuine.created_at,
+        reason="export",
+        document=forged_document,
+        document_hash="f" * 64,
+        public_key=genuine.public_key,
+        signature=genuine.signature,
+    )
+
+    problems = checkpoint_problems(archive_verify())
+
+    assert problems == [f"checkpoint {genuine.pk + 1}: its document does not match its hash"]
+
+
+def test_a_checkpoint_signed_with_an_untrusted_key_is_found(room, settings):
+    archive_checkpoint_create(reason="hourly")
+    settings.PARLEY_ARCHIVE_SIGNING_KEY = "A" * 43  # the server's key changed and the old one is not listed
+
+    problems = checkpoint_problems(archive_verify())
+
+    assert problems == [f"checkpoint {ArchiveCheckpoint.objects.get().pk}: signed by a key that is not trusted"]
+
+
+def test_a_re_signed_rewrite_after_a_checkpoint_is_found(room):
+    """Someone rewrites the chain consistently (recomputing every hash) after it was sealed."""
+    from django.db import connection
+
+    archive_checkpoint_create(reason="hourly")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE archive_archiveentry DISABLE TRIGGER archive_entry_append_only")
+        cursor.execute("UPDATE archive_archiveentry SET entry_hash = %s WHERE position = 2", ["0" * 64])
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE archive_archiveentry ENABLE TRIGGER archive_entry_append_only")
+
+    problems = checkpoint_problems(archive_verify())
+
+    assert any(f"sealed conversation {room.pk} at position 2" in problem for problem in problems)

@@ -1,0 +1,179 @@
+"""Retention purges exactly the expired entries, spares legal holds, and leaves a chain that verifies."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.tests.factories import UserFactory
+from archive.models import ArchiveEntry
+from archive.retention import apply_retention, legal_hold_open, legal_hold_release, retention_policy_set
+from archive.selectors import entries_in_chain_order
+from archive.verification import archive_verify
+from messenger.models import Message
+from messenger.tests.factories import room_with, send
+
+pytestmark = pytest.mark.django_db
+
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def alice():
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def bob():
+    return UserFactory(username="bob")
+
+
+def backdate(conversation, days: int) -> None:
+    """Make a conversation's archive and messages look `days` old (what time would do)."""
+    from django.db import connection
+
+    past = timezone.now() - days * DAY
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE archive_archiveentry DISABLE TRIGGER archive_entry_append_only")
+        cursor.execute(
+            "UPDATE archive_archiveentry SET occurred_at = %s WHERE conversation_id = %s", [past, conversation.pk]
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE archive_archiveentry ENABLE TRIGGER archive_entry_append_only")
+    Message.objects.filter(conversation=conversation).update(created_at=past)
+
+
+def rehash(conversation) -> None:
+    """Backdating changed what the hashes cover; rebuild the chain as if the entries had been written then."""
+    from django.db import connection
+
+    from archive.chain import entry_hash
+    from archive.models import GENESIS_HASH, ArchiveChain
+
+    previous = GENESIS_HASH
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE archive_archiveentry DISABLE TRIGGER archive_entry_append_only")
+        for entry in list(entries_in_chain_order(conversation_ids=[conversation.pk])):
+            rebuilt = entry.__class__(**{**entry.__dict__, "prev_hash": previous})
+            digest = entry_hash(rebuilt.canonical())
+            cursor.execute(
+                "UPDATE archive_archiveentry SET prev_hash = %s, entry_hash = %s WHERE id = %s",
+                [previous, digest, entry.pk],
+            )
+            previous = digest
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE archive_archiveentry ENABLE TRIGGER archive_entry_append_only")
+    ArchiveChain.objects.filter(pk=conversation.pk).update(head_hash=previous)
+
+
+def old_room(*members, days: int, messages: int = 3):
+    room = room_with(*members)
+    for index in range(messages):
+        send(members[0], room, f"old {index}")
+    backdate(room, days)
+    rehash(room)
+    return room
+
+
+def test_purges_exactly_the_expired_entries_and_the_chain_still_verifies(alice, bob, settings):
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
+    expired = old_room(alice, bob, days=2001)
+    recent = old_room(alice, bob, days=1999)
+
+    report = apply_retention()
+
+    assert report.purged_entries == 4  # room_created + 3 messages
+    remaining = [e.event_type for e in entries_in_chain_order(conversation_ids=[expired.pk])]
+    assert remaining == ["purge"]
+    assert ArchiveEntry.objects.filter(conversation_id=recent.pk).count() == 4
+    assert not Message.objects.filter(conversation=expired).exists()  # gone from the chat with the archive
+    assert Message.objects.filter(conversation=recent).count() == 3
+    assert archive_verify().is_intact
+
+
+def test_the_purge_records_range_count_and_last_hash(alice, bob, settings):
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
+    room = old_room(alice, bob, days=2001, messages=2)
+    last_hash = ArchiveEntry.objects.get(conversation_id=room.pk, position=3).entry_hash
+
+    apply_retention()
+
+    (purge,) = [e for e in entries_in_chain_order(conversation_ids=[room.pk]) if e.event_type == "purge"]
+    assert purge.content == {
+        "from_position": 1,
+        "to_position": 3,
+        "count": 3,
+        "last_purged_hash": last_hash,
+        "retention_days": 2000,
+    }
+    assert purge.position == 4
+
+
+def test_a_legal_hold_on_a_user_spares_their_conversations_until_released(alice, bob, settings):
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
+    held = old_room(alice, bob, days=2001)
+    free = old_room(UserFactory(), days=2001)
+    hold = legal_hold_open(by=alice, case_name="SEC inquiry 42", reason="subpoena", users=[bob])
+
+    first = apply_retention()
+    legal_hold_release(hold=hold, by=alice)
+    second = apply_retention()
+
+    assert first.spared_by_hold == 1
+    assert ArchiveEntry.objects.filter(conversation_id=held.pk, event_type="message_sent").count() == 0
+    assert ArchiveEntry.objects.filter(conversation_id=free.pk, event_type="message_sent").count() == 0
+    assert second.purged_entries == 4
+    assert archive_verify().is_intact
+
+
+def test_a_hold_on_a_room_and_date_range_spares_only_what_it_covers(alice, bob, settings):
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
+    held = old_room(alice, bob, days=2001)
+    other = old_room(alice, bob, days=2001)
+    legal_hold_open(
+        by=alice, case_name="Room case", reason="litigation", rooms=[held], starts_at=timezone.now() - 2100 * DAY
+    )
+
+    apply_retention()
+
+    assert ArchiveEntry.objects.filter(conversation_id=held.pk).count() == 4
+    assert [e.event_type for e in entries_in_chain_order(conversation_ids=[other.pk])] == ["purge"]
+
+
+def test_the_longest_applicable_policy_wins(alice, bob, settings):
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 1100
+    settings.PARLEY_RETENTION_FLOOR_DAYS = 1000
+    traders = Group.objects.create(name="Traders")
+    bob.groups.add(traders)
+    retention_policy_set(name="traders", scope="group", group=traders, archive_days=3000)
+    with_trader = old_room(alice, bob, days=2000)
+    without = old_room(alice, UserFactory(), days=2000)
+
+    apply_retention()
+
+    assert ArchiveEntry.objects.filter(conversation_id=with_trader.pk).count() == 4
+    assert [e.event_type for e in entries_in_chain_order(conversation_ids=[without.pk])] == ["purge"]
+
+
+def test_no_policy_may_go_below_the_floor(settings):
+    settings.PARLEY_RETENTION_FLOOR_DAYS = 1095
+
+    with pytest.raises(ValidationError, match="at least 1095 days"):
+        retention_policy_set(name="short", scope="default", archive_days=365)
+
+
+def test_live_chat_retention_removes_old_messages_from_the_chat_but_not_the_archive(alice, bob, settings):
+    settings.PARLEY_RETENTION_FLOOR_DAYS = 1000
+    room = old_room(alice, bob, days=40)
+    retention_policy_set(name="ephemeral", scope="room", room=room, archive_days=2000, live_days=30)
+
+    report = apply_retention()
+
+    assert report.chat_messages_removed == 3
+    assert not Message.objects.filter(conversation=room).exists()
+    assert ArchiveEntry.objects.filter(conversation_id=room.pk, event_type="message_sent").count() == 3
+    assert archive_verify().is_intact
