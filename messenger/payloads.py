@@ -6,6 +6,7 @@ from typing import Any
 
 from accounts.models import User
 from messenger.models import Conversation, Membership, Message
+from messenger.rendering import render_body
 
 REPLY_EXCERPT_LENGTH = 140
 
@@ -24,6 +25,8 @@ def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None 
         "sender": user_payload(message.sender),
         "client_id": message.client_id,
         "body": None if deleted else message.body,
+        # The body as sanitized HTML (messenger.rendering): what browsers show, so no client renders markdown.
+        "html": None if deleted else render_body(message.body),
         "reply_to": reply_payload(message.reply_to) if message.reply_to_id else None,
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
