@@ -66,3 +66,23 @@ def _fresh_send_rate_limit() -> None:
     from messenger import services
 
     services.send_rate_limit.reset()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings() -> None:
+    """Name the test database after this run, so test runs started side by side never share one.
+
+    xdist workers of one run share PYTEST_XDIST_TESTRUNUID and add their own worker id.
+    """
+    from django.conf import settings
+
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID", _RUN_ID)[:8]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    test_settings = settings.DATABASES["default"].setdefault("TEST", {})
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        test_settings["NAME"] = str(settings.VAR_DIR / f"test-{run_id}-{worker}.sqlite3")
+    else:
+        test_settings["NAME"] = f"test_{settings.DATABASES['default']['NAME']}_{run_id}_{worker}"
+
+
+_RUN_ID = uuid.uuid4().hex

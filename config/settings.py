@@ -108,14 +108,13 @@ TEMPLATES = [
 ]
 
 # SQLite (the default) waits for the write lock at BEGIN rather than failing mid-transaction, and uses WAL so
-# readers do not block the writer. The test database is a file so that daphne processes started by the
-# multi-worker tests open the same one.
+# readers do not block the writer. (conftest.py names the test database; it is a file, so that daphne
+# processes started by the multi-worker tests open the same one.)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'parley.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Unset REDIS_URL: the in-process layer, fine for one process. Set: every daphne worker shares Redis.
