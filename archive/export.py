@@ -1,0 +1,97 @@
+"""Exporting the archive for review or for a third party, in a form they can verify without the server.
+
+An export is a JSON Lines file: a header line, one line per entry (its clear content and every field its hash
+covers), then the checkpoints (documents and signatures) and the public keys. `archive/verify_export.py`
+checks such a file with nothing but Python and the `cryptography` package.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import IO, Any
+
+from django.utils import timezone
+
+from archive import signing
+from archive.checkpoints import archive_checkpoint_create
+from archive.models import ArchiveCheckpoint
+from archive.selectors import OpenedEntry, Unopenable, entries_in_chain_order
+
+EXPORT_FORMAT = "parley-archive-export/1"
+
+
+def archive_export(
+    *,
+    out: IO[str],
+    conversation_ids: list[int] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    requested_by: str,
+) -> dict[str, int]:
+    """Write whole chains (so links can be checked), marking which entries fall in the requested range.
+
+    A checkpoint is sealed first, so the export ends on a signed head.
+    """
+    checkpoint = archive_checkpoint_create(reason="export")
+    header = {
+        "format": EXPORT_FORMAT,
+        "exported_at": timezone.now().isoformat(),
+        "requested_by": requested_by,
+        "conversations": conversation_ids,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+    }
+    out.write(json.dumps({"header": header}, ensure_ascii=False) + "\n")
+    counts = {"entries": 0, "in_range": 0, "checkpoints": 0}
+    for line in _entry_lines(conversation_ids, since, until, counts):
+        out.write(line + "\n")
+    for sealed in ArchiveCheckpoint.objects.filter(pk__lte=checkpoint.pk).order_by("pk").iterator():
+        counts["checkpoints"] += 1
+        out.write(
+            json.dumps(
+                {
+                    "checkpoint": {
+                        "id": sealed.pk,
+                        "document": sealed.document,
+                        "document_hash": sealed.document_hash,
+                        "public_key": sealed.public_key,
+                        "signature": sealed.signature,
+                    }
+                }
+            )
+            + "\n"
+        )
+    out.write(json.dumps({"public_keys": sorted(signing.trusted_public_keys())}) + "\n")
+    return counts
+
+
+def _entry_lines(
+    conversation_ids: list[int] | None, since: datetime | None, until: datetime | None, counts: dict[str, int]
+) -> Iterator[str]:
+    for entry in entries_in_chain_order(conversation_ids=conversation_ids):
+        if isinstance(entry, Unopenable):
+            raise RuntimeError(
+                f"conversation {entry.conversation_id} position {entry.position} does not open: run verify_archive"
+            )
+        in_range = (since is None or entry.occurred_at >= since) and (until is None or entry.occurred_at <= until)
+        counts["entries"] += 1
+        counts["in_range"] += in_range
+        yield json.dumps({"entry": _entry_document(entry), "in_range": in_range}, ensure_ascii=False)
+
+
+def _entry_document(entry: OpenedEntry) -> dict[str, Any]:
+    return {
+        "conversation": entry.conversation_id,
+        "position": entry.position,
+        "prev": entry.prev_hash,
+        "event": entry.event_type,
+        "actor": entry.actor_id,
+        "at": entry.occurred_at.isoformat(timespec="microseconds"),
+        "participants": sorted(entry.participants),
+        "message": entry.message_id,
+        "content": entry.content,
+        "salt": entry.salt,
+        "hash": entry.entry_hash,
+    }

@@ -1,0 +1,69 @@
+"""An export verifies with the standalone verifier and the public key alone; tampering with it is found."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+
+from accounts.tests.factories import UserFactory
+from archive import signing
+from archive.verify_export import verify
+from core.testing import BASE_DIR
+from messenger import services
+from messenger.tests.factories import room_with, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def export_lines(tmp_path):
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    room = room_with(alice, bob)
+    message = send(alice, room, "quarterly numbers")
+    services.message_edit(editor=alice, message_id=message.pk, body="quarterly numbers (final)")
+    send(bob, room_with(bob), "notes to self")
+    path = tmp_path / "export.jsonl"
+    call_command("export_archive", str(path), "--requested-by", "compliance")
+    return path, path.read_text().splitlines()
+
+
+def test_an_export_verifies_with_the_standalone_script_and_the_public_key(export_lines):
+    path, lines = export_lines
+
+    result = subprocess.run(
+        [sys.executable, str(BASE_DIR / "archive" / "verify_export.py"), str(path), signing.public_key_hex()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "export intact" in result.stdout
+    records = [json.loads(line) for line in lines]
+    assert records[0]["header"]["requested_by"] == "compliance"
+    bodies = [r["entry"]["content"].get("body") for r in records if "entry" in r]
+    assert "quarterly numbers" in bodies
+
+
+def test_an_edited_export_line_is_found(export_lines):
+    _, lines = export_lines
+    tampered = [line.replace("quarterly numbers (final)", "nothing to see") for line in lines]
+
+    assert any("does not match its hash" in problem for problem in verify(tampered, signing.public_key_hex()))
+
+
+def test_a_dropped_export_line_is_found(export_lines):
+    _, lines = export_lines
+    entry_lines = [index for index, line in enumerate(lines) if '"entry"' in line]
+    without_second = lines[: entry_lines[1]] + lines[entry_lines[1] + 1 :]
+
+    assert any("does not follow" in problem for problem in verify(without_second, signing.public_key_hex()))
+
+
+def test_the_wrong_public_key_fails_every_checkpoint(export_lines):
+    _, lines = export_lines
+    other_key = "ab" * 32
+
+    assert any("signature is not valid" in problem for problem in verify(lines, other_key))

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Verify a Parley archive export without the server: `python3 verify_export.py EXPORT.jsonl PUBLIC_KEY_HEX`.
+
+Needs only Python 3.11+ and the `cryptography` package. Checks that every entry's SHA-256 hash matches its
+canonical form, that each entry links to the one before it, that every checkpoint is signed by the given
+Ed25519 public key and follows the checkpoint before it, and that every chain head a checkpoint sealed is
+the entry found at that position. Exit status 0 means the export is intact. Deliberately free of Django and
+of Parley's own modules: an auditor can read all of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from datetime import UTC, datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+GENESIS = "0" * 64
+
+
+def canonical(entry: dict) -> bytes:
+    document = {
+        "v": 1,
+        "conversation": entry["conversation"],
+        "position": entry["position"],
+        "prev": entry["prev"],
+        "event": entry["event"],
+        "actor": entry["actor"],
+        "at": datetime.fromisoformat(entry["at"]).astimezone(UTC).isoformat(timespec="microseconds"),
+        "participants": sorted(entry["participants"]),
+        "message": entry["message"],
+        "content": entry["content"],
+        "salt": entry["salt"],
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def verify(lines: list[str], public_key_hex: str) -> list[str]:
+    problems: list[str] = []
+    hashes: dict[tuple[int, int], str] = {}
+    last: dict[int, tuple[int, str]] = {}
+    purges: dict[int, list[dict]] = {}
+    checkpoints = []
+    for line in lines:
+        record = json.loads(line)
+        if "entry" in record:
+            entry = record["entry"]
+            key = (entry["conversation"], entry["position"])
+            if hashlib.sha256(canonical(entry)).hexdigest() != entry["hash"]:
+                problems.append(f"conversation {key[0]} position {key[1]}: content does not match its hash")
+            previous = last.get(entry["conversation"])
+            if previous is not None and (previous[0] + 1 != entry["position"] or previous[1] != entry["prev"]):
+                problems.append(f"conversation {key[0]} position {key[1]}: does not follow the entry before it")
+            if previous is None and entry["position"] == 1 and entry["prev"] != GENESIS:
+                problems.append(f"conversation {key[0]}: the first entry does not start the chain")
+            if entry["event"] == "purge":
+                purges.setdefault(entry["conversation"], []).append(entry["content"])
+            hashes[key] = entry["hash"]
+            last[entry["conversation"]] = (entry["position"], entry["hash"])
+        elif "checkpoint" in record:
+            checkpoints.append(record["checkpoint"])
+    public_key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
+    previous_hash = GENESIS
+    for checkpoint in checkpoints:
+        document = checkpoint["document"].encode()
+        name = f"checkpoint {checkpoint['id']}"
+        if hashlib.sha256(document).hexdigest() != checkpoint["document_hash"]:
+            problems.append(f"{name}: document does not match its hash")
+            continue
+        try:
+            public_key.verify(bytes.fromhex(checkpoint["signature"]), document)
+        except (InvalidSignature, ValueError):
+            problems.append(f"{name}: signature is not valid for this public key")
+            continue
+        content = json.loads(document)
+        if content["prev"] != previous_hash:
+            problems.append(f"{name}: does not follow the checkpoint before it")
+        for conversation, position, head in content["heads"]:
+            found = hashes.get((conversation, position))
+            if found is not None and found != head:
+                problems.append(f"{name}: conversation {conversation} position {position} changed after sealing")
+        previous_hash = checkpoint["document_hash"]
+    return problems
+
+
+def main() -> int:
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    with open(sys.argv[1], encoding="utf-8") as export:
+        problems = verify(export.readlines(), sys.argv[2])
+    for problem in problems:
+        print(problem)
+    print("export intact" if not problems else f"{len(problems)} problem(s)")
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
