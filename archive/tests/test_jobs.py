@@ -3,7 +3,7 @@ from django.core.management import call_command
 
 from archive.models import ArchiveCheckpoint
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # the worker closes stale connections between jobs
 
 
 def test_the_background_worker_seals_a_checkpoint_and_applies_retention(capsys):
