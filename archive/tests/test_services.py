@@ -167,3 +167,40 @@ def test_postgresql_lets_key_rotation_rewrite_only_the_payload(alice):
         cursor.execute("UPDATE archive_archiveentry SET payload = payload")  # allowed: the payload only
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
             cursor.execute("UPDATE archive_archiveentry SET actor_id = NULL")  # anything else: refused
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_writers_in_several_rooms_leave_chains_that_verify():
+    import threading
+
+    from archive.verification import archive_verify
+
+    people = UserFactory.create_batch(6)
+    rooms = [room_with(*people, name=f"desk-{index}") for index in range(3)]
+    failures: list[BaseException] = []
+    start = threading.Barrier(len(people))
+
+    def chatter(person):
+        try:
+            start.wait()
+            for index in range(12):
+                room = rooms[index % len(rooms)]
+                message = send(person, room, f"{person.username} {index}")
+                if index % 4 == 0:
+                    services.message_edit(editor=person, message_id=message.pk, body=f"{person.username} {index}!")
+        except BaseException as error:  # reported below; a thread's exception is otherwise lost
+            failures.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=chatter, args=(person,)) for person in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    report = archive_verify()
+    assert failures == []
+    assert report.is_intact, report.problems
+    assert report.messages_checked == len(people) * 12
+    assert report.entries_checked == len(rooms) + len(people) * 12 + len(people) * 3

@@ -1,0 +1,81 @@
+"""Compliance review in the admin: entries are readable and nothing can change them, even for superusers."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.tests.factories import UserFactory
+from archive.models import ArchiveEntry, LegalHold
+from messenger.tests.factories import room_with, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def superuser_client(client):
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def entry():
+    alice = UserFactory(username="alice")
+    send(alice, room_with(alice), "confidential figures")
+    return ArchiveEntry.objects.get(event_type="message_sent")
+
+
+def test_an_entry_shows_its_opened_content(superuser_client, entry):
+    response = superuser_client.get(reverse("admin:archive_archiveentry_change", args=[entry.pk]))
+
+    assert response.status_code == 200
+    assert "confidential figures" in response.content.decode()
+
+
+def test_entries_cannot_be_added_changed_or_deleted_in_the_admin(superuser_client, entry):
+    add = superuser_client.get(reverse("admin:archive_archiveentry_add"))
+    delete = superuser_client.post(reverse("admin:archive_archiveentry_delete", args=[entry.pk]), {"post": "yes"})
+    change = superuser_client.post(
+        reverse("admin:archive_archiveentry_change", args=[entry.pk]), {"event_type": "purge"}
+    )
+
+    assert add.status_code == 403
+    assert delete.status_code == 403
+    assert change.status_code == 403
+    assert ArchiveEntry.objects.get(pk=entry.pk).event_type == "message_sent"
+
+
+def test_the_entry_list_renders(superuser_client, entry):
+    response = superuser_client.get(reverse("admin:archive_archiveentry_changelist"))
+
+    assert response.status_code == 200
+
+
+def test_a_hold_opened_in_the_admin_records_who_opened_it_and_can_be_released_not_deleted(superuser_client):
+    bob = UserFactory(username="bob")
+
+    superuser_client.post(
+        reverse("admin:archive_legalhold_add"),
+        {"case_name": "FINRA 2026-17", "reason": "exam", "users": [bob.pk]},
+    )
+    hold = LegalHold.objects.get()
+    superuser_client.post(
+        reverse("admin:archive_legalhold_changelist"),
+        {"action": "release_holds", "_selected_action": [hold.pk]},
+    )
+    delete = superuser_client.get(reverse("admin:archive_legalhold_delete", args=[hold.pk]))
+
+    hold.refresh_from_db()
+    assert hold.opened_by.username == "root"
+    assert list(hold.users.all()) == [bob]
+    assert hold.released_at is not None
+    assert delete.status_code == 403
+
+
+def test_a_retention_policy_below_the_floor_is_refused_in_the_admin(superuser_client, settings):
+    settings.PARLEY_RETENTION_FLOOR_DAYS = 1095
+
+    response = superuser_client.post(
+        reverse("admin:archive_retentionpolicy_add"), {"name": "short", "scope": "default", "archive_days": 30}
+    )
+
+    assert response.status_code == 200
+    assert "At least 1095 days" in response.content.decode()
