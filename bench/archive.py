@@ -1,0 +1,179 @@
+"""Archive benchmark: build N archived messages, then time verify_archive and apply_retention.
+
+    DATABASE_URL=postgres://parley:parley@127.0.0.1:5432/parley_bench \
+        .venv/bin/python bench/archive.py --messages 1000000 --rooms 1000
+
+It needs a scratch database it may fill (it migrates it and refuses a database that already has messages).
+Messages are written by the *bulk path*: Message rows through bulk_create, archive entries through the very
+functions the services use (archive.chain.canonical_event / entry_hash, the same sealed payload), chained per
+room in position order, in batches. The chains are therefore exactly what message_send would have built, at a
+fraction of the cost; the per-message service cost is measured by bench/steady_load.py instead.
+Half of the entries are dated past the retention period, so apply_retention has real work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import secrets
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from accounts.tests.factories import UserFactory  # noqa: E402
+from archive.chain import canonical_event, entry_hash  # noqa: E402
+from archive.models import GENESIS_HASH, ArchiveChain, ArchiveEntry, EventType  # noqa: E402
+from archive.retention import apply_retention  # noqa: E402
+from archive.verification import archive_verify  # noqa: E402
+from messenger.models import Conversation, Membership, Message  # noqa: E402
+
+BATCH = 5000
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build(messages: int, rooms: int, retention_days: int) -> None:
+    people = [UserFactory(username=f"bench{index}") for index in range(10)]
+    participants = sorted(person.pk for person in people)
+    old, recent = timezone.now() - timedelta(days=retention_days + 30), timezone.now()
+    conversations = [_old_room(f"bench-{index}", people, old) for index in range(rooms)]
+    per_room = messages // rooms
+    done = 0
+    started = time.perf_counter()
+    for conversation in conversations:
+        chain = ArchiveChain.objects.get(pk=conversation.pk)
+        position, previous = chain.position, chain.head_hash
+        for first in range(1, per_room + 1, BATCH):
+            seqs = range(first, min(first + BATCH, per_room + 1))
+            with transaction.atomic():
+                rows = Message.objects.bulk_create(
+                    Message(
+                        conversation=conversation,
+                        sender=people[seq % len(people)],
+                        seq=seq,
+                        client_id=f"bench-{conversation.pk}-{seq}",
+                        body=f"benchmark message {seq} in {conversation.name}: " + "x" * 120,
+                    )
+                    for seq in seqs
+                )
+                entries = []
+                for message in rows:
+                    position += 1
+                    occurred_at = old if message.seq <= per_room // 2 else recent
+                    content = {"body": message.body, "seq": message.seq, "reply_to": None}
+                    salt = secrets.token_hex(16)
+                    digest = entry_hash(
+                        canonical_event(
+                            conversation_id=conversation.pk,
+                            position=position,
+                            prev_hash=previous,
+                            event_type=EventType.MESSAGE_SENT,
+                            actor_id=message.sender_id,
+                            occurred_at=occurred_at,
+                            participants=participants,
+                            message_id=message.pk,
+                            content=content,
+                            salt=salt,
+                        )
+                    )
+                    entries.append(
+                        ArchiveEntry(
+                            conversation_id=conversation.pk,
+                            position=position,
+                            event_type=EventType.MESSAGE_SENT,
+                            actor_id=message.sender_id,
+                            occurred_at=occurred_at,
+                            participants=participants,
+                            message_id=message.pk,
+                            payload=json.dumps({"content": content, "salt": salt}),
+                            prev_hash=previous,
+                            entry_hash=digest,
+                        )
+                    )
+                    previous = digest
+                ArchiveEntry.objects.bulk_create(entries)
+                ArchiveChain.objects.filter(pk=conversation.pk).update(position=position, head_hash=previous)
+                Conversation.objects.filter(pk=conversation.pk).update(last_seq=seqs[-1])
+            done += len(seqs)
+        print(f"  built {done:,} messages ({done / (time.perf_counter() - started):,.0f}/s)", flush=True)
+
+
+def _old_room(name: str, people: list, created_at) -> Conversation:
+    """A room whose creation entry is as old as its oldest messages (time only moves forward in a chain)."""
+    with transaction.atomic():
+        room = Conversation.objects.create(kind=Conversation.Kind.ROOM, name=name, created_by=people[0])
+        Membership.objects.bulk_create(Membership(conversation=room, user=person) for person in people)
+        content = {"name": name, "topic": "", "is_public": False, "members": [p.pk for p in people]}
+        salt = secrets.token_hex(16)
+        fields = {
+            "conversation_id": room.pk,
+            "position": 1,
+            "prev_hash": GENESIS_HASH,
+            "event_type": EventType.ROOM_CREATED,
+            "actor_id": people[0].pk,
+            "occurred_at": created_at,
+            "participants": sorted(p.pk for p in people),
+            "message_id": None,
+        }
+        digest = entry_hash(canonical_event(**fields, content=content, salt=salt))
+        ArchiveEntry.objects.create(**fields, payload=json.dumps({"content": content, "salt": salt}), entry_hash=digest)
+        ArchiveChain.objects.create(conversation=room, position=1, head_hash=digest)
+    return room
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--rooms", type=int, default=100)
+    parser.add_argument("--skip-build", action="store_true", help="Reuse what an earlier run built.")
+    args = parser.parse_args()
+    from django.conf import settings
+
+    call_command("migrate", verbosity=0)
+    if not args.skip_build:
+        if Message.objects.exists():
+            sys.exit("The database has messages already: point DATABASE_URL at a scratch database.")
+        started = time.perf_counter()
+        build(args.messages, args.rooms, settings.PARLEY_RETENTION_DEFAULT_DAYS)
+        print(f"build: {time.perf_counter() - started:.1f} s")
+    entries = ArchiveEntry.objects.count()
+    print(f"database: {connection.vendor}, {entries:,} archive entries")
+
+    started, rss_before = time.perf_counter(), peak_rss_mb()
+    report = archive_verify()
+    elapsed = time.perf_counter() - started
+    print(
+        f"verify_archive: {elapsed:.1f} s, {report.entries_checked / elapsed:,.0f} entries/s, "
+        f"intact={report.is_intact}, peak RSS {peak_rss_mb():.0f} MB (before: {rss_before:.0f} MB)"
+    )
+
+    started = time.perf_counter()
+    retention = apply_retention()
+    elapsed = time.perf_counter() - started
+    print(
+        f"apply_retention: {elapsed:.1f} s, purged {retention.purged_entries:,} entries "
+        f"({retention.purged_entries / max(elapsed, 1e-9):,.0f}/s), peak RSS {peak_rss_mb():.0f} MB"
+    )
+    started = time.perf_counter()
+    report = archive_verify()
+    print(f"verify_archive after purge: {time.perf_counter() - started:.1f} s, intact={report.is_intact}")
+
+
+if __name__ == "__main__":
+    main()
