@@ -93,3 +93,17 @@ def test_a_re_signed_rewrite_after_a_checkpoint_is_found(room):
     problems = checkpoint_problems(archive_verify())
 
     assert any(f"sealed conversation {room.pk} at position 2" in problem for problem in problems)
+
+
+def test_a_changed_audit_log_row_after_a_checkpoint_is_found(room):
+    from auditlog.models import LogEntry
+
+    from archive.retention import legal_hold_open
+
+    legal_hold_open(by=room.memberships.first().user, case_name="Audit me", reason="r")
+    archive_checkpoint_create(reason="hourly")
+    LogEntry.objects.filter(object_repr__contains="Audit me").update(changes={"case_name": ["x", "y"]})
+
+    problems = checkpoint_problems(archive_verify())
+
+    assert problems == [f"checkpoint {ArchiveCheckpoint.objects.get().pk}: the audit log it sealed was changed"]

@@ -177,3 +177,18 @@ def test_live_chat_retention_removes_old_messages_from_the_chat_but_not_the_arch
     assert not Message.objects.filter(conversation=room).exists()
     assert ArchiveEntry.objects.filter(conversation_id=room.pk, event_type="message_sent").count() == 3
     assert archive_verify().is_intact
+
+
+def test_opening_changing_and_releasing_a_hold_is_audit_logged(alice, bob):
+    from auditlog.models import LogEntry
+
+    hold = legal_hold_open(by=alice, case_name="Case 7", reason="inquiry", users=[bob])
+    hold.reason = "inquiry, widened"
+    hold.save()
+    legal_hold_release(hold=hold, by=alice)
+
+    changes = [entry.changes_dict for entry in LogEntry.objects.get_for_object(hold).order_by("pk")]
+    assert "case_name" in changes[0]
+    assert any("users" in change for change in changes)
+    assert any(change.get("reason") == ["inquiry", "inquiry, widened"] for change in changes)
+    assert any("released_at" in change for change in changes)
