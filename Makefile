@@ -8,7 +8,7 @@ PORT ?= 8000
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format reset-demo clean
+.PHONY: run test lint format bench reset-demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ test: lint
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Benchmarks (docs/benchmarks.md). The archive benchmark fills a scratch database, never the demo one:
+# `make bench BENCH_DATABASE_URL=postgres://parley:parley@127.0.0.1:5432/parley_bench BENCH_MESSAGES=1000000`.
+BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
+BENCH_MESSAGES ?= 100000
+bench: $(VENV)/.installed-dev
+	rm -f var/bench.sqlite3
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/archive.py --messages $(BENCH_MESSAGES) --rooms 100
 
 reset-demo:
 	rm -f var/parley.sqlite3 var/parley.sqlite3-wal var/parley.sqlite3-shm
