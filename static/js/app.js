@@ -1,31 +1,514 @@
-// Parley browser client: one WebSocket per tab (docs/protocol.md), reconnecting with backoff.
+// Parley's browser client: wires the socket and the HTTP API to the store, and the store to the page.
+// socket.js and store.js hold the connection and the state; render.js, composer.js and dialogs.js the DOM.
 
-const stateLabel = document.getElementById("connection-state");
+import { api } from "./api.js";
+import { Composer } from "./composer.js";
+import { Dialogs } from "./dialogs.js";
+import { hueOf, initials, newClientId } from "./format.js";
+import { askForNotifications, notificationsUndecided, notifyMessage, updateTitle } from "./notify.js";
+import { ChatView, ReactionPicker, renderSidebar } from "./render.js";
+import { Connection } from "./socket.js";
+import { Store } from "./store.js";
 
-function showState(state, text) {
-  stateLabel.dataset.state = state;
-  stateLabel.textContent = text;
+const PAGE_SIZE = 50;
+const MAX_PAGE = 200; // messenger.selectors.HISTORY_PAGE_MAX
+const IDLE_AFTER_MS = 5 * 60_000;
+
+const root = document.getElementById("app");
+const store = new Store({
+  id: Number(root.dataset.userId),
+  username: root.dataset.username,
+  display_name: root.dataset.displayName,
+});
+const meAvatar = document.getElementById("me-avatar");
+meAvatar.textContent = initials(store.me);
+meAvatar.style.setProperty("--hue", hueOf(store.me.id));
+const connection = new Connection(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/`);
+
+const sidebar = {
+  directList: document.getElementById("direct-list"),
+  roomList: document.getElementById("room-list"),
+  filter: document.getElementById("conversation-filter"),
+};
+const toast = document.getElementById("toast");
+const connectionLabel = document.getElementById("connection-state");
+const connectionBanner = document.getElementById("connection-banner");
+let everConnected = false; // the banner shows only once a connection was lost, not while the first one opens
+let reconnects = 0;
+
+// ---- telling the user --------------------------------------------------------------------------------------------
+
+let toastTimer = null;
+function say(text) {
+  toast.textContent = text;
+  toast.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    toast.hidden = true;
+  }, 6000);
 }
 
-function connect(attempt = 0) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const socket = new WebSocket(`${scheme}://${location.host}/ws/`);
-  socket.addEventListener("message", (event) => {
-    const frame = JSON.parse(event.data);
-    if (frame.type === "hello") {
-      attempt = 0;
-      showState("open", "Online");
-    }
-  });
-  socket.addEventListener("close", (event) => {
-    if (event.code === 4401) {
-      location.href = "/accounts/login/?next=/";
-      return;
-    }
-    const delay = Math.min(30000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
-    showState("closed", "Reconnecting…");
-    setTimeout(() => connect(attempt + 1), delay);
-  });
+const CONNECTION_TEXT = { connecting: "Connecting…", open: "Online", closed: "Offline" };
+connection.addEventListener("state", (event) => {
+  const state = event.detail;
+  connectionLabel.dataset.state = state;
+  connectionLabel.textContent = CONNECTION_TEXT[state];
+  connectionBanner.hidden = state === "open" || !everConnected;
+  if (state === "closed" && connection.attempt >= 2) {
+    api.me().catch(() => {}); // a 401 here means the session ended: api.js goes to the login page
+  }
+});
+
+connection.addEventListener("signedout", () => {
+  location.assign("/accounts/login/");
+});
+
+// ---- rendering, batched: many store changes in one task give one render ------------------------------------------
+
+const dirty = { sidebar: false, header: false, messages: false, typing: false };
+let flushQueued = false;
+
+store.addEventListener("change", (event) => {
+  const { what, conversationId } = event.detail;
+  const isActive = conversationId === null || conversationId === store.activeId;
+  if (what === "conversations" || what === "presence" || what === "active") dirty.sidebar = true;
+  if ((what === "conversations" && isActive) || what === "presence") dirty.header = true;
+  if ((what === "messages" || what === "reads") && conversationId === store.activeId) dirty.messages = true;
+  if (what === "conversations" && isActive) dirty.messages = true; // members' names, for "seen by" and reactions
+  if (what === "typing" && conversationId === store.activeId) dirty.typing = true;
+  if (!flushQueued) {
+    flushQueued = true;
+    queueMicrotask(flush);
+  }
+});
+
+function flush() {
+  flushQueued = false;
+  if (dirty.sidebar) renderSidebar(store, { ...sidebar, filter: sidebar.filter.value });
+  if (store.activeId !== null && view.conversationId === store.activeId) {
+    if (dirty.header) view.renderHeader();
+    if (dirty.messages) view.render();
+    if (dirty.typing) view.renderTyping();
+  }
+  dirty.sidebar = dirty.header = dirty.messages = dirty.typing = false;
+  updateTitle(store);
 }
 
-connect();
+// ---- the chat pane and the composer ---------------------------------------------------------------------------
+
+const readInFlight = new Map(); // conversation id -> seq being sent
+
+const view = new ChatView(store, {
+  loadOlder: (conversationId) => loadOlder(conversationId),
+  seen: (conversationId, seq) => markRead(conversationId, seq),
+  jumpTo: (conversationId, seq) => jumpTo(conversationId, seq),
+  react: (message, emoji, add) => react(message, emoji, add),
+  pickReaction: (message, button) => picker.open(message, button),
+  reply: (message) => composer.startReply(message),
+  edit: (message) => composer.startEdit(message),
+  remove: (message) => removeMessage(message),
+  retry: (clientId) => retry(clientId),
+  discard: (clientId) => store.outboxDiscard(clientId),
+  invite: (conversationId) => dialogs.openInvite(conversationId),
+  leave: (conversationId) => leaveRoom(conversationId),
+  back: () => goTo(null),
+  focusComposer: () => composer.focus(),
+});
+
+const picker = new ReactionPicker((message, emoji) => {
+  const reaction = message.reactions?.find((entry) => entry.emoji === emoji);
+  react(message, emoji, !reaction?.user_ids.includes(store.me.id));
+});
+
+const composer = new Composer({
+  submit: ({ text, mode, message }) => submit(text, mode, message),
+  typing: () => {
+    if (store.activeId !== null) connection.notify({ type: "typing", conversation_id: store.activeId });
+  },
+  editLast: () => {
+    const thread = store.threads.get(store.activeId);
+    const mine = thread?.ordered().reverse().find((message) => message.sender.id === store.me.id && !message.deleted);
+    if (!mine) return false;
+    composer.startEdit(mine);
+    return true;
+  },
+});
+
+const dialogs = new Dialogs({
+  store,
+  openConversation: (id) => goTo(id),
+  expectConversation: (id) => expected.add(id),
+});
+const expected = new Set(); // conversations to open as soon as their `conversation` frame arrives
+
+// ---- messages in and out --------------------------------------------------------------------------------------
+
+function receive(message, { live }) {
+  const known = store.conversations.has(message.conversation_id);
+  const isNew = store.addMessage(message);
+  if (!known) refreshConversations();
+  if (!isNew || message.sender.id === store.me.id) return;
+  notifyMessage(store, message, { onOpen: (id) => goTo(id) });
+  if (live && message.conversation_id === store.activeId && document.visibilityState === "visible") view.announce(message);
+}
+
+function submit(text, mode, message) {
+  const conversationId = store.activeId;
+  if (conversationId === null) return false;
+  if (mode === "edit") {
+    if (text === message.body) return true;
+    connection
+      .request({ type: "message.edit", message_id: message.id, body: text })
+      .catch((error) => say(`Your edit was not saved: ${error.message}`));
+    return true;
+  }
+  const entry = {
+    client_id: newClientId(),
+    conversation_id: conversationId,
+    body: text,
+    reply_to: mode === "reply" ? message.id : null,
+    created_at: new Date().toISOString(),
+  };
+  store.queue(entry);
+  view.scrollToBottom();
+  send(entry);
+  return true;
+}
+
+// Send (or resend) an outbox entry. The client_id makes a resend after a dropped connection harmless: the
+// server answers with the message it already stored (docs/protocol.md, "No duplicates").
+async function send(entry) {
+  if (!connection.isOpen) return; // stays "sending"; resent after the next hello
+  const frame = { type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body: entry.body };
+  if (entry.reply_to) frame.reply_to = entry.reply_to;
+  try {
+    const reply = await connection.request(frame);
+    receive(reply.message, { live: true });
+  } catch (error) {
+    if (error.code === "disconnected" || error.code === "timeout") return;
+    store.outboxFailed(entry.client_id, error.message);
+  }
+}
+
+function retry(clientId) {
+  const entry = store.outbox.get(clientId);
+  if (!entry) return;
+  store.outboxRetrying(clientId);
+  send(entry);
+}
+
+async function react(message, emoji, add) {
+  try {
+    const reply = await connection.request({ type: add ? "reaction.add" : "reaction.remove", message_id: message.id, emoji });
+    store.setReactions(message.conversation_id, message.id, reply.reactions);
+  } catch (error) {
+    say(`The reaction was not saved: ${error.message}`);
+  }
+}
+
+async function removeMessage(message) {
+  const sure = await dialogs.confirm({
+    title: "Delete this message?",
+    text: "Everyone in the conversation will see that a message was deleted.",
+    action: "Delete",
+  });
+  if (!sure) return;
+  try {
+    await connection.request({ type: "message.delete", message_id: message.id });
+    composer.messageGone(message.id);
+  } catch (error) {
+    say(`The message was not deleted: ${error.message}`);
+  }
+}
+
+function markRead(conversationId, seq) {
+  const conversation = store.conversations.get(conversationId);
+  if (!conversation || !seq || seq <= conversation.last_read_seq || !connection.isOpen) return;
+  if ((readInFlight.get(conversationId) || 0) >= seq) return;
+  readInFlight.set(conversationId, seq);
+  store.markedRead(conversationId, seq);
+  connection
+    .request({ type: "read", conversation_id: conversationId, seq })
+    .then((reply) => store.noteRead(conversationId, store.me.id, reply.seq))
+    .catch(() => {})
+    .finally(() => {
+      if (readInFlight.get(conversationId) === seq) readInFlight.delete(conversationId);
+    });
+}
+
+// ---- history ----------------------------------------------------------------------------------------------
+
+async function loadNewest(conversationId) {
+  try {
+    const page = await api.messages(conversationId, { limit: PAGE_SIZE });
+    store.addHistory(conversationId, page, { older: page.length === PAGE_SIZE });
+  } catch (error) {
+    say(`Messages could not be loaded: ${error.message}`);
+  }
+}
+
+async function loadOlder(conversationId, limit = PAGE_SIZE) {
+  const thread = store.thread(conversationId);
+  if (!thread.hasOlder || thread.oldestSeq === null) return;
+  try {
+    const page = await api.messages(conversationId, { beforeSeq: thread.oldestSeq, limit });
+    store.addHistory(conversationId, page, { older: page.length === limit && page[0]?.seq > 1 });
+  } catch (error) {
+    say(`Earlier messages could not be loaded: ${error.message}`);
+  }
+}
+
+// Show the message a quote points at, loading older history until it is there.
+async function jumpTo(conversationId, seq) {
+  if (view.reveal(seq)) return;
+  const thread = store.thread(conversationId);
+  while (thread.hasOlder && (thread.oldestSeq ?? 0) > seq && conversationId === store.activeId) {
+    const needed = Math.min(MAX_PAGE, thread.oldestSeq - seq + 10);
+    await loadOlder(conversationId, needed);
+    flush();
+  }
+  if (!view.reveal(seq)) say("That message is no longer available.");
+}
+
+// ---- conversations ----------------------------------------------------------------------------------------
+
+let refreshing = null;
+function refreshConversations() {
+  refreshing ??= api
+    .conversations()
+    .then((list) => store.setConversations(list))
+    .catch((error) => say(`Conversations could not be loaded: ${error.message}`))
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+async function leaveRoom(conversationId) {
+  const conversation = store.conversations.get(conversationId);
+  const sure = await dialogs.confirm({
+    title: `Leave ${store.titleOf(conversation)}?`,
+    text: conversation.is_public ? "You can join again from the room directory." : "You will need an invitation to come back.",
+    action: "Leave room",
+  });
+  if (!sure) return;
+  try {
+    await api.leaveRoom(conversationId);
+    store.removeConversation(conversationId);
+    goTo(null);
+  } catch (error) {
+    say(`You could not leave the room: ${error.message}`);
+  }
+}
+
+function goTo(conversationId) {
+  const hash = conversationId === null ? "#/" : `#/c/${conversationId}`;
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+const detailsFetched = new Set();
+
+async function route() {
+  const match = location.hash.match(/^#\/c\/(\d+)$/);
+  const id = match ? Number(match[1]) : null;
+  if (id !== null && !store.conversations.has(id)) {
+    try {
+      store.upsertConversation(await api.conversation(id));
+      detailsFetched.add(id);
+    } catch {
+      history.replaceState(null, "", "#/");
+      return show(null);
+    }
+  }
+  show(id);
+}
+
+function show(id) {
+  root.classList.toggle("show-chat", id !== null);
+  store.setActive(id);
+  view.show(id);
+  if (id === null) {
+    updateTitle(store);
+    return;
+  }
+  const conversation = store.conversations.get(id);
+  const title = store.titleOf(conversation);
+  composer.switchTo(id, `Message ${title}`);
+  composer.focus();
+  if (!store.thread(id).loaded) loadNewest(id);
+  // Members (and their read markers, for "seen by") come with the details.
+  if (!detailsFetched.has(id)) {
+    detailsFetched.add(id);
+    api
+      .conversation(id)
+      .then((details) => store.upsertConversation(details))
+      .catch(() => detailsFetched.delete(id));
+  }
+  updateTitle(store);
+}
+
+// ---- the socket: every (re)connect catches up, then live frames flow --------------------------------------
+
+connection.addEventListener("hello", async () => {
+  everConnected = true;
+  connectionBanner.hidden = true;
+  try {
+    await catchUp();
+  } catch {
+    return; // the connection dropped during the catch-up; the next hello starts over
+  }
+  for (const entry of store.outbox.values()) if (entry.status === "sending") send(entry);
+  // After a reconnect, fetch the list again: unread counts, and rooms joined or left meanwhile. The first
+  // connect follows the list fetched by start(), and the sync covered the moments in between.
+  if (reconnects++ > 0) await refreshConversations();
+  if (store.activeId !== null) {
+    if (!store.thread(store.activeId).loaded) loadNewest(store.activeId);
+    view.afterScroll();
+  }
+});
+
+// `sync` with the last seq this tab has per conversation; repeat while the server says there is more.
+async function catchUp() {
+  for (let round = 0; round < 50; round++) {
+    const reply = await connection.request({ type: "sync", since: store.syncPoint() });
+    let more = false;
+    for (const entry of reply.conversations) {
+      for (const message of entry.messages) receive(message, { live: false });
+      more ||= entry.has_more;
+    }
+    if (!more) return;
+  }
+}
+
+connection.addEventListener("frame", (event) => {
+  const frame = event.detail;
+  switch (frame.type) {
+    case "message":
+      receive(frame.message, { live: true });
+      break;
+    case "message.updated":
+      store.updateMessage(frame.message);
+      if (frame.message.deleted) composer.messageGone(frame.message.id);
+      break;
+    case "message.reactions":
+      store.setReactions(frame.conversation_id, frame.message_id, frame.reactions);
+      break;
+    case "read":
+      store.noteRead(frame.conversation_id, frame.user_id, frame.seq);
+      break;
+    case "typing":
+      store.noteTyping(frame.conversation_id, frame.user);
+      break;
+    case "conversation":
+      store.upsertConversation(frame.conversation);
+      if (expected.delete(frame.conversation.id)) goTo(frame.conversation.id);
+      break;
+    case "conversation.left":
+      store.removeConversation(frame.conversation_id);
+      if (store.activeId === null && view.conversationId === frame.conversation_id) goTo(null);
+      break;
+    case "member.left":
+      store.memberLeft(frame.conversation_id, frame.user);
+      break;
+    case "presence.snapshot":
+      for (const entry of frame.users) store.setPresence(entry);
+      break;
+    case "presence":
+      store.setPresence(frame);
+      break;
+    default:
+      break; // frame types added later are ignored by this version of the client
+  }
+});
+
+setInterval(() => store.expireTyping(), 1000);
+
+// ---- presence: the user's choice, and whether this tab is being used ----------------------------------------
+
+const presenceChoice = document.getElementById("presence-choice");
+presenceChoice.addEventListener("change", () => {
+  connection.notify({ type: "presence.set", choice: presenceChoice.value });
+});
+
+let idle = false;
+let idleTimer = null;
+function active() {
+  if (idle) {
+    idle = false;
+    connection.notify({ type: "presence.tab", state: "active" });
+  }
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => {
+    idle = true;
+    connection.notify({ type: "presence.tab", state: "idle" });
+  }, IDLE_AFTER_MS);
+}
+for (const type of ["keydown", "pointerdown", "wheel", "focus"]) window.addEventListener(type, active, { passive: true });
+active();
+
+// ---- page-wide keys and controls ------------------------------------------------------------------------------
+
+document.addEventListener("keydown", (event) => {
+  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k") {
+    event.preventDefault();
+    sidebar.filter.focus();
+    sidebar.filter.select();
+  } else if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+    event.preventDefault();
+    const ids = [...document.querySelectorAll(".conversation-item:not([hidden])")].map((link) => Number(link.dataset.conversationId));
+    if (!ids.length) return;
+    const index = ids.indexOf(store.activeId);
+    const next = index === -1 ? 0 : (index + (event.key === "ArrowDown" ? 1 : -1) + ids.length) % ids.length;
+    goTo(ids[next]);
+  }
+});
+
+sidebar.filter.addEventListener("input", () => renderSidebar(store, { ...sidebar, filter: sidebar.filter.value }));
+sidebar.filter.addEventListener("keydown", (event) => {
+  if (event.key === "Enter") {
+    event.preventDefault();
+    document.querySelector(".conversation-item:not([hidden])")?.click();
+  } else if (event.key === "Escape") {
+    sidebar.filter.value = "";
+    renderSidebar(store, { ...sidebar, filter: "" });
+  }
+});
+
+document.getElementById("new-direct").addEventListener("click", () => dialogs.openDirect());
+document.getElementById("new-room").addEventListener("click", () => dialogs.openRoom());
+document.getElementById("browse-rooms").addEventListener("click", () => dialogs.openDirectory());
+document.getElementById("welcome-direct").addEventListener("click", () => dialogs.openDirect());
+document.getElementById("welcome-rooms").addEventListener("click", () => dialogs.openDirectory());
+
+const notifyPrompt = document.getElementById("notify-prompt");
+notifyPrompt.hidden = !notificationsUndecided();
+notifyPrompt.querySelector("button").addEventListener("click", async () => {
+  await askForNotifications();
+  notifyPrompt.hidden = true;
+});
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && store.activeId !== null) view.afterScroll();
+});
+
+window.addEventListener("hashchange", route);
+
+// ---- start -------------------------------------------------------------------------------------------------
+
+async function start() {
+  try {
+    store.setConversations(await api.conversations());
+  } catch (error) {
+    say(`Conversations could not be loaded: ${error.message}`);
+  }
+  flush();
+  await route();
+  connection.start();
+  root.dataset.ready = "true";
+}
+
+start();
+
+// For debugging in the console: the state, not the page.
+window.parley = { store, connection };

@@ -1,0 +1,101 @@
+// Small pure helpers shared by the state and the DOM code: names, times, mentions. No DOM, no network.
+
+// The server's mention rule (messenger/services.py MENTION_PATTERN): "@name" not preceded by a word character
+// or "@"; names are letters, digits and . + - _.
+export const MENTION_PATTERN = /(?<![\w@])@([\w.+-]{1,150})/gu;
+
+export function mentionsOf(body) {
+  if (!body) return [];
+  return Array.from(body.matchAll(MENTION_PATTERN), (match) => match[1]);
+}
+
+export function mentionsUser(body, username) {
+  return mentionsOf(body).includes(username);
+}
+
+export function displayName(user) {
+  return user?.display_name || user?.username || "Someone";
+}
+
+export function firstName(user) {
+  return displayName(user).split(/\s+/)[0];
+}
+
+export function initials(user) {
+  const parts = displayName(user).split(/\s+/).filter(Boolean);
+  const letters = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : (parts[0] || "?")[0];
+  return letters.toUpperCase();
+}
+
+// A stable hue per user, so a person keeps their avatar colour in every list.
+export function hueOf(id) {
+  return (Number(id) * 137) % 360;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
+const shortDayFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+
+export function timeOf(iso) {
+  return timeFormat.format(new Date(iso));
+}
+
+export function fullTimeOf(iso) {
+  return fullFormat.format(new Date(iso));
+}
+
+export function dayKey(iso) {
+  const date = new Date(iso);
+  return `${date.getFullYear()}-${date.getMonth() + 1}-${date.getDate()}`;
+}
+
+export function dayLabel(iso, now = new Date()) {
+  const date = new Date(iso);
+  const startOf = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const days = Math.round((startOf(now) - startOf(date)) / 86_400_000);
+  if (days === 0) return "Today";
+  if (days === 1) return "Yesterday";
+  return dayFormat.format(date);
+}
+
+// For the sidebar: a time today, a day otherwise.
+export function shortWhen(iso, now = new Date()) {
+  if (!iso) return "";
+  return dayKey(iso) === dayKey(now.toISOString()) ? timeOf(iso) : shortDayFormat.format(new Date(iso));
+}
+
+export function lastSeenText(iso) {
+  if (!iso) return "Offline";
+  const label = dayLabel(iso);
+  return label === "Today" ? `Last seen at ${timeOf(iso)}` : `Last seen ${label.toLowerCase()} at ${timeOf(iso)}`;
+}
+
+export const PRESENCE_LABELS = {
+  available: "Available",
+  away: "Away",
+  busy: "Busy",
+  offline: "Offline",
+};
+
+// "Bob", "Bob and Carol", "Bob, Carol and 3 others".
+export function listOfNames(names, max = 3) {
+  if (names.length <= 1) return names.join("");
+  if (names.length <= max) return `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+  const rest = names.length - (max - 1);
+  return `${names.slice(0, max - 1).join(", ")} and ${rest} others`;
+}
+
+// One line of a message for previews, quotes and notifications: code fences and bold/code marks dropped.
+export function plainExcerpt(text, length = 120) {
+  const flat = (text || "")
+    .replace(/```[^\n]*\n?/g, " ")
+    .replace(/\*\*|__|`/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
+  return flat.length > length ? `${flat.slice(0, length - 1)}…` : flat;
+}
+
+export function newClientId() {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
