@@ -449,8 +449,18 @@ active();
 
 // ---- page-wide keys and controls ------------------------------------------------------------------------------
 
+const shortcuts = document.getElementById("dialog-shortcuts");
+document.getElementById("show-shortcuts").addEventListener("click", () => shortcuts.showModal());
+
+function isTyping(target) {
+  return target.closest?.("input, textarea, select, [contenteditable]") !== null;
+}
+
 document.addEventListener("keydown", (event) => {
-  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k") {
+  if (event.key === "?" && !isTyping(event.target) && !document.querySelector("dialog[open]")) {
+    event.preventDefault();
+    shortcuts.showModal();
+  } else if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k") {
     event.preventDefault();
     sidebar.filter.focus();
     sidebar.filter.select();
