@@ -10,6 +10,11 @@ import { displayName, mentionsUser } from "./format.js";
 
 const TYPING_SHOWN_MS = 5_000;
 
+function isOlderVersion(candidate, known) {
+  if (known.deleted && !candidate.deleted) return true;
+  return (candidate.edited_at || "") < (known.edited_at || "");
+}
+
 class Thread {
   constructor() {
     this.bySeq = new Map(); // seq -> message
@@ -39,7 +44,11 @@ class Thread {
     return seq === undefined ? null : this.bySeq.get(seq);
   }
 
+  // Keep the newest version of a message: a copy that was on its way before an edit or delete (a live frame
+  // queued behind a sync.result, a history page in flight) must not bring the old text back.
   put(message) {
+    const known = this.bySeq.get(message.seq);
+    if (known && isOlderVersion(message, known)) return;
     this.bySeq.set(message.seq, message);
     this.seqById.set(message.id, message.seq);
   }
