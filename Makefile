@@ -44,6 +44,7 @@ format: $(VENV)/.installed-dev
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
 BENCH_MESSAGES ?= 100000
 bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/crypto.py
 	rm -f var/bench.sqlite3
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/archive.py --messages $(BENCH_MESSAGES) --rooms 100
 

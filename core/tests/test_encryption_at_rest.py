@@ -1,0 +1,123 @@
+"""A marker sent through the real stack is nowhere readable: not in the tables, a pg_dump, or Redis."""
+
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+
+from accounts.tests.factories import UserFactory
+from core.testing import session_cookie_for, socket_to_app
+from messenger import fanout
+from messenger.tests.factories import room_with
+
+IS_CI = os.environ.get("CI", "").lower() == "true"
+TABLES_WITH_TEXT = ["messenger_message", "messenger_messageversion", "archive_archiveentry"]
+
+
+@pytest.fixture
+def marker() -> str:
+    return f"MARKER-{uuid.uuid4().hex}"
+
+
+async def send_edit_through_the_socket(marker: str) -> None:
+    alice = await database_sync_to_async(UserFactory)()
+    room = await database_sync_to_async(room_with)(alice)
+    socket = socket_to_app(cookie=await database_sync_to_async(session_cookie_for)(alice))
+    assert (await socket.connect())[0]
+    await socket.send_json_to(
+        {"type": "message.send", "ref": "s", "conversation_id": room.pk, "client_id": "m1", "body": f"one {marker}"}
+    )
+    while (ack := await socket.receive_json_from(timeout=5)).get("ref") != "s":
+        pass
+    await socket.send_json_to(
+        {"type": "message.edit", "ref": "e", "message_id": ack["message"]["id"], "body": f"two {marker}"}
+    )
+    while (await socket.receive_json_from(timeout=5)).get("ref") != "e":
+        pass
+    await socket.disconnect()
+
+
+def raw_rows_contain(marker: str) -> list[str]:
+    found = []
+    with connection.cursor() as cursor:
+        for table in TABLES_WITH_TEXT:
+            cursor.execute(f"SELECT * FROM {table}")
+            for row in cursor.fetchall():
+                if any(
+                    marker.encode() in (bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode()) for v in row
+                ):
+                    found.append(table)
+    return found
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_message_and_its_edit_are_stored_sealed_everywhere(marker):
+    await send_edit_through_the_socket(marker)
+
+    assert await database_sync_to_async(raw_rows_contain)(marker) == []
+    assert await database_sync_to_async(raw_rows_contain)("one ") == []  # not even the rest of the text
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_pg_dump_of_the_database_does_not_contain_the_marker(marker):
+    async_to_sync(send_edit_through_the_socket)(marker)
+    if shutil.which("pg_dump") is None:
+        if IS_CI:
+            pytest.fail("pg_dump is missing; .ci/run installs postgresql-client")
+        pytest.skip("pg_dump is not installed")
+    db = connection.settings_dict
+
+    dump = subprocess.run(
+        [
+            "pg_dump",
+            "--data-only",
+            "-h",
+            db["HOST"] or "127.0.0.1",
+            "-p",
+            str(db["PORT"] or 5432),
+            "-U",
+            db["USER"],
+            db["NAME"],
+        ],
+        env={**os.environ, "PGPASSWORD": db["PASSWORD"] or ""},
+        capture_output=True,
+        timeout=120,
+        check=True,
+    ).stdout
+
+    assert b"messenger_message" in dump  # the dump really holds the tables
+    assert marker.encode() not in dump
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_channel_layer_traffic_sits_encrypted_in_redis(marker):
+    import redis
+
+    layer = get_channel_layer()
+    parked = async_to_sync(layer.new_channel)()  # a receiver that never reads: the event stays in Redis
+    async_to_sync(layer.group_add)(fanout.conversation_group(987654), parked)
+    fanout.to_conversation(987654, {"type": "message", "message": {"body": f"secret {marker}"}})
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    stored = b""
+    for key in client.scan_iter(match=f"{settings.PARLEY_CHANNEL_PREFIX}*"):
+        kind = client.type(key)
+        if kind == b"zset":
+            stored += b"".join(client.zrange(key, 0, -1))
+        elif kind == b"list":
+            stored += b"".join(client.lrange(key, 0, -1))
+        elif kind == b"string":
+            stored += client.get(key)
+
+    assert len(stored) > 0, "the parked event should be in Redis"
+    assert marker.encode() not in stored
+    assert b"secret" not in stored
