@@ -59,3 +59,24 @@ def test_clear_text_is_never_written_or_compared_in_sql(message):
         Message.objects.filter(pk=message.pk).update(body="plain")
     with pytest.raises(ValueError, match="encrypted"):
         list(Message.objects.filter(body=f"the {MARKER} figures"))
+
+
+def test_audit_logging_a_model_with_an_encrypted_field_never_stores_its_text(message):
+    from auditlog.models import LogEntry
+    from auditlog.registry import auditlog
+
+    from core.audit import audit_register
+    from messenger.models import MessageVersion
+
+    audit_register(MessageVersion)
+    try:
+        version = MessageVersion.objects.create(message=message, body=f"old {MARKER}")
+        version.body = f"older {MARKER}"
+        version.save()
+    finally:
+        auditlog.unregister(MessageVersion)
+
+    logged = list(LogEntry.objects.get_for_object(version).values_list("changes", "object_repr"))
+    assert logged  # the creation was audited...
+    assert "body" not in str(logged)  # ...without the field (a change to it alone is not even an entry)
+    assert MARKER not in str(logged)
