@@ -118,3 +118,55 @@ def start_daphne_worker(tmp_dir: Path, extra_env: dict[str, str] | None = None) 
             time.sleep(0.1)
     worker.stop()
     raise RuntimeError(f"daphne did not answer on port {port} within 30 s:\n{worker.log()}")
+
+
+class SignedInSocket:
+    """A real WebSocket to a daphne worker, signed in through the login form like a browser (aiohttp)."""
+
+    def __init__(self, session, socket) -> None:
+        self.session, self.socket = session, socket
+
+    @classmethod
+    async def open(cls, http_url: str, username: str, password: str) -> SignedInSocket:
+        import aiohttp
+        import yarl
+
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # unsafe: IP-address hosts
+        login_url = f"{http_url}/accounts/login/"
+        async with session.get(login_url) as response:
+            await response.read()
+        csrf = session.cookie_jar.filter_cookies(yarl.URL(login_url))["csrftoken"].value
+        form = {"username": username, "password": password, "csrfmiddlewaretoken": csrf}
+        async with session.post(login_url, data=form, allow_redirects=False) as response:
+            if response.status != 302:
+                await session.close()
+                raise RuntimeError(f"sign-in of {username} failed with HTTP {response.status}")
+        socket = await session.ws_connect(f"{http_url.replace('http', 'ws', 1)}/ws/", origin=http_url)
+        return cls(session, socket)
+
+    async def send(self, frame: dict) -> None:
+        await self.socket.send_json(frame)
+
+    async def next_frame(self, *, seconds: float = 5.0) -> dict:
+        import asyncio
+
+        message = await asyncio.wait_for(self.socket.receive(), seconds)
+        if message.type.name != "TEXT":
+            raise ConnectionError(f"socket ended: {message.type.name}")
+        return message.json()
+
+    async def wait_for(self, predicate, *, seconds: float = 5.0) -> dict:
+        """The first frame matching `predicate`, skipping others; fails after `seconds`."""
+        import asyncio
+
+        async def scan() -> dict:
+            while True:
+                frame = await self.next_frame(seconds=seconds)
+                if predicate(frame):
+                    return frame
+
+        return await asyncio.wait_for(scan(), seconds)
+
+    async def close(self) -> None:
+        await self.socket.close()
+        await self.session.close()

@@ -1,0 +1,88 @@
+"""Presence across real daphne workers sharing Redis: changes cross workers, tabs aggregate, crashes expire.
+
+The workers run with a short presence TTL so the crash test stays quick; the bound it checks is the
+documented one, TTL + SWEEP (docs/presence.md).
+"""
+
+import asyncio
+import time
+
+import pytest
+
+from accounts import services
+from accounts.tests.factories import TEST_PASSWORD, UserFactory
+from core.testing import SignedInSocket, start_daphne_worker
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+TTL, HEARTBEAT, SWEEP = 3.0, 1.0, 0.5
+FAST_PRESENCE = {
+    "PARLEY_PRESENCE_TTL_SECONDS": str(TTL),
+    "PARLEY_PRESENCE_HEARTBEAT_SECONDS": str(HEARTBEAT),
+    "PARLEY_PRESENCE_SWEEP_SECONDS": str(SWEEP),
+}
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started = [start_daphne_worker(tmp_path, FAST_PRESENCE) for _ in range(2)]
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def alice_and_bob():
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    services.contact_add(owner=alice, username="bob")
+    return alice, bob
+
+
+def presence_of(user_id: int, state: str):
+    return lambda frame: frame["type"] == "presence" and frame["user_id"] == user_id and frame["state"] == state
+
+
+def test_presence_crosses_workers_aggregates_tabs_and_follows_idle(workers, alice_and_bob):
+    _, bob = alice_and_bob
+
+    async def scenario():
+        watcher = await SignedInSocket.open(workers[0].http_url, "alice", TEST_PASSWORD)
+        first_tab = await SignedInSocket.open(workers[1].http_url, "bob", TEST_PASSWORD)
+        await watcher.wait_for(presence_of(bob.pk, "available"))
+        second_tab = await SignedInSocket.open(workers[0].http_url, "bob", TEST_PASSWORD)
+
+        await first_tab.send({"type": "presence.tab", "state": "idle"})
+        await second_tab.send({"type": "presence.tab", "state": "idle"})
+        await watcher.wait_for(presence_of(bob.pk, "away"))  # only once both tabs are idle
+        await second_tab.close()
+        await first_tab.send({"type": "presence.tab", "state": "active"})
+        await watcher.wait_for(presence_of(bob.pk, "available"))
+        await first_tab.close()
+        offline = await watcher.wait_for(presence_of(bob.pk, "offline"))
+        await watcher.close()
+        return offline
+
+    offline = asyncio.run(scenario())
+
+    assert offline["last_seen"] is not None
+
+
+def test_a_crashed_worker_users_go_offline_within_the_documented_bound(workers, alice_and_bob):
+    _, bob = alice_and_bob
+
+    async def scenario() -> float:
+        watcher = await SignedInSocket.open(workers[0].http_url, "alice", TEST_PASSWORD)
+        doomed = await SignedInSocket.open(workers[1].http_url, "bob", TEST_PASSWORD)
+        await watcher.wait_for(presence_of(bob.pk, "available"))
+
+        workers[1].kill()  # SIGKILL: no socket is closed, no presence is cleaned up by the dying worker
+        killed_at = time.monotonic()
+        await watcher.wait_for(presence_of(bob.pk, "offline"), seconds=TTL + SWEEP + 10)
+        elapsed = time.monotonic() - killed_at
+        await watcher.close()
+        await doomed.session.close()
+        return elapsed
+
+    elapsed = asyncio.run(scenario())
+
+    assert elapsed <= TTL + SWEEP + 1.0  # the bound, plus a second for the announcement to travel
