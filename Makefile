@@ -46,6 +46,8 @@ BENCH_MESSAGES ?= 100000
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/crypto.py
 	rm -f var/bench.sqlite3
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/presence.py --contacts 500
+	rm -f var/bench.sqlite3
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/archive.py --messages $(BENCH_MESSAGES) --rooms 100
 
 reset-demo:
