@@ -62,3 +62,17 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_id} on {self.owner_id}'s list"
+
+
+class ApiToken(models.Model):
+    """A per-user token for bots and scripts (`Authorization: Bearer <token>`). Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Prefetch, Q
 
-from accounts.models import Contact, ContactGroup, User
+from accounts.models import ApiToken, Contact, ContactGroup, User
 
 PRESENCE_FIELDS = ("id", "status_message", "last_seen_at")
 
@@ -54,4 +54,48 @@ def buddy_list(*, user: User) -> list[dict[str, Any]]:
             ],
         }
         for group in groups
+    ]
+
+
+def user_for_api_token(*, token: str) -> User | None:
+    """The active user a live token belongs to, or None. Marks the token used (at most once a minute)."""
+    from django.utils import timezone
+
+    from accounts.services import api_token_hash
+
+    found = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=api_token_hash(token), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if found is None:
+        return None
+    now = timezone.now()
+    if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
+    return found.user
+
+
+def user_directory(*, search: str = "", limit: int = 50) -> list[dict[str, Any]]:
+    """Active people matching a search over names, username, department and title, by name."""
+    people = User.objects.filter(is_active=True)
+    for word in search.split():
+        people = people.filter(
+            Q(username__icontains=word)
+            | Q(display_name__icontains=word)
+            | Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(department__icontains=word)
+            | Q(job_title__icontains=word)
+        )
+    return [
+        {
+            "id": person.pk,
+            "username": person.username,
+            "display_name": person.name_to_show,
+            "department": person.department,
+            "job_title": person.job_title,
+            "status_message": person.status_message,
+        }
+        for person in people.order_by("display_name", "username")[: max(1, min(limit, 200))]
     ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Contact, ContactGroup, PresenceChoice, User
+from accounts.models import ApiToken, Contact, ContactGroup, PresenceChoice, User
 from core.errors import ParleyError
 from messenger import fanout
 
@@ -107,3 +109,20 @@ def _contact_group(owner: User, name: str) -> ContactGroup:
         owner=owner, name=name, defaults={"position": ContactGroup.objects.filter(owner=owner).count()}
     )
     return group
+
+
+# ---- API tokens -------------------------------------------------------------------------------------------
+
+
+def api_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new token for bots and scripts. The clear token is returned once and never stored."""
+    token = f"pat_{secrets.token_urlsafe(32)}"
+    return ApiToken.objects.create(user=user, name=name, token_hash=api_token_hash(token)), token
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

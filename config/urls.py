@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from core.views import healthz
+from messenger.api import api
 from messenger.views import app_shell
 
 urlpatterns = [
     path("", app_shell, name="app"),
     path("healthz", healthz, name="healthz"),
+    path("api/v1/", api.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

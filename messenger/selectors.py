@@ -33,6 +33,14 @@ def message_for_member(*, user: User, message_id: int, for_update: bool = False)
     return message
 
 
+def conversation_for_member(*, user: User, conversation_id: int) -> dict[str, Any]:
+    """One conversation as a member sees it, with its members."""
+    membership = membership_for(user=user, conversation_id=conversation_id)
+    return conversation_payload(
+        membership.conversation, membership=membership, members=conversation_members(conversation_id=conversation_id)
+    )
+
+
 def conversation_ids_for(*, user: User) -> list[int]:
     return list(Membership.objects.filter(user=user).values_list("conversation_id", flat=True))
 

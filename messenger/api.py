@@ -1,0 +1,206 @@
+"""The HTTP JSON API, /api/v1/ (docs/api.md), built with django-ninja: typed inputs, an OpenAPI schema at
+/api/v1/openapi.json. Thin like the consumer: parse, call one service or selector, return its payload.
+
+Authentication: the browser's session (CSRF enforced on unsafe methods) or `Authorization: Bearer <token>`
+with a per-user API token. Errors are JSON `{"code", "message"}`, mapped in one place below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Field, NinjaAPI, Query, Schema, Status
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer, django_auth
+
+from accounts.selectors import user_directory, user_for_api_token
+from core.errors import ParleyError
+from messenger import selectors, services
+from messenger.payloads import message_payload, user_payload
+
+
+class ApiTokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = user_for_api_token(token=token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="Parley API",
+    version="1",
+    description="Conversations, messages and rooms of the signed-in user. Live traffic: the WebSocket at /ws/.",
+    urls_namespace="api-v1",
+    auth=[ApiTokenAuth(), django_auth],
+)
+
+
+# ---- errors: the one place they become HTTP responses ------------------------------------------------------
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str, **extra: Any) -> HttpResponse:
+    return api.create_response(request, {"code": code, "message": message, **extra}, status=status)
+
+
+@api.exception_handler(ParleyError)
+def parley_error(request: HttpRequest, error: ParleyError) -> HttpResponse:
+    return _error(request, error.http_status, error.code, error.message)
+
+
+@api.exception_handler(ValidationError)
+def invalid_request(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    return _error(request, 422, "invalid_request", "The request is not valid.", detail=error.errors)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return _error(request, 401, "unauthenticated", "Sign in, or send a valid API token.")
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+    return _error(request, 404, "not_found", "No such resource.")
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    return _error(request, error.status_code, "http_error", str(error))
+
+
+# ---- inputs ------------------------------------------------------------------------------------------------
+
+Id = Field(..., ge=1, le=2**62)
+
+
+class SearchQuery(Schema):
+    search: str = Field("", max_length=100)
+    limit: int = Field(50, ge=1, le=200)
+
+
+class HistoryQuery(Schema):
+    before_seq: int | None = Field(None, ge=1, le=2**62)
+    limit: int = Field(50, ge=1, le=200)
+
+
+class DirectIn(Schema):
+    username: str = Field(..., min_length=1, max_length=150)
+
+
+class MessageIn(Schema):
+    client_id: str = Field(..., min_length=1, max_length=64)
+    body: str = Field(..., max_length=10_000)
+    reply_to: int | None = Field(None, ge=1, le=2**62)
+
+
+class ReadIn(Schema):
+    seq: int = Field(..., ge=0, le=2**62)
+
+
+class RoomIn(Schema):
+    name: str = Field(..., min_length=1, max_length=80)
+    topic: str = Field("", max_length=250)
+    is_public: bool = False
+    members: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class InviteIn(Schema):
+    usernames: list[str] = Field(..., min_length=1, max_length=1000)
+
+
+def _id(value: int) -> int:
+    if not 1 <= value <= 2**62:
+        raise Http404
+    return value
+
+
+# ---- people ------------------------------------------------------------------------------------------------
+
+
+@api.get("/me", summary="The signed-in user")
+def me(request: HttpRequest) -> dict:
+    return user_payload(request.user)
+
+
+@api.get("/users", summary="The company directory: active people by name, department or title")
+def users(request: HttpRequest, params: Query[SearchQuery]) -> dict:
+    return {"users": user_directory(search=params.search, limit=params.limit)}
+
+
+# ---- conversations and messages ------------------------------------------------------------------------------
+
+
+@api.get("/conversations", summary="The user's conversations with unread and unread-mention counts")
+def conversations(request: HttpRequest) -> dict:
+    return {"conversations": selectors.conversation_list_for(user=request.user)}
+
+
+@api.post("/conversations/direct", summary="Open (or find again) the direct chat with someone")
+def open_direct(request: HttpRequest, data: DirectIn) -> dict:
+    conversation = services.direct_open(user=request.user, other_username=data.username)
+    return selectors.conversation_for_member(user=request.user, conversation_id=conversation.pk)
+
+
+@api.get("/conversations/{conversation_id}", summary="One conversation, with its members")
+def conversation(request: HttpRequest, conversation_id: int) -> dict:
+    return selectors.conversation_for_member(user=request.user, conversation_id=_id(conversation_id))
+
+
+@api.get("/conversations/{conversation_id}/messages", summary="History, paged backwards by seq, oldest first")
+def history(request: HttpRequest, conversation_id: int, params: Query[HistoryQuery]) -> dict:
+    messages = selectors.message_history(
+        user=request.user, conversation_id=_id(conversation_id), before_seq=params.before_seq, limit=params.limit
+    )
+    return {"messages": messages}
+
+
+@api.post("/conversations/{conversation_id}/messages", response={201: dict}, summary="Send a message")
+def send(request: HttpRequest, conversation_id: int, data: MessageIn) -> Status:
+    message = services.message_send(
+        sender=request.user,
+        conversation_id=_id(conversation_id),
+        client_id=data.client_id,
+        body=data.body,
+        reply_to_id=data.reply_to,
+    )
+    return Status(201, message_payload(message))
+
+
+@api.post("/conversations/{conversation_id}/read", summary="Move the read marker forward")
+def read(request: HttpRequest, conversation_id: int, data: ReadIn) -> dict:
+    return {"seq": services.read_mark(user=request.user, conversation_id=_id(conversation_id), seq=data.seq)}
+
+
+# ---- rooms -------------------------------------------------------------------------------------------------
+
+
+@api.get("/rooms", summary="The room directory: public rooms and the private ones the user is in")
+def rooms(request: HttpRequest, params: Query[SearchQuery]) -> dict:
+    return {"rooms": selectors.room_directory(user=request.user, search=params.search)}
+
+
+@api.post("/rooms", response={201: dict}, summary="Create a room")
+def create_room(request: HttpRequest, data: RoomIn) -> Status:
+    room = services.room_create(
+        creator=request.user, name=data.name, topic=data.topic, is_public=data.is_public, member_usernames=data.members
+    )
+    return Status(201, selectors.conversation_for_member(user=request.user, conversation_id=room.pk))
+
+
+@api.post("/rooms/{room_id}/join", summary="Join a public room")
+def join_room(request: HttpRequest, room_id: int) -> dict:
+    room = services.room_join(user=request.user, conversation_id=_id(room_id))
+    return selectors.conversation_for_member(user=request.user, conversation_id=room.pk)
+
+
+@api.post("/rooms/{room_id}/invite", summary="Add people to a room you are in")
+def invite(request: HttpRequest, room_id: int, data: InviteIn) -> dict:
+    added = services.room_invite(inviter=request.user, conversation_id=_id(room_id), usernames=data.usernames)
+    return {"added": [user_payload(person) for person in added]}
+
+
+@api.post("/rooms/{room_id}/leave", response={204: None}, summary="Leave a room")
+def leave(request: HttpRequest, room_id: int) -> Status:
+    services.conversation_leave(user=request.user, conversation_id=_id(room_id))
+    return Status(204, None)

@@ -1,0 +1,205 @@
+"""The HTTP API: every endpoint for a member, nothing for anyone else, clear 4xx errors, never a 5xx."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from accounts.services import api_token_create, api_token_revoke
+from accounts.tests.factories import UserFactory
+from messenger.models import Message
+from messenger.tests.factories import room_with, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice():
+    return UserFactory(username="alice", display_name="Alice Archer", department="Sales")
+
+
+@pytest.fixture
+def bob():
+    return UserFactory(username="bob", display_name="Bob Bauer", department="Trading")
+
+
+@pytest.fixture
+def as_alice(alice):
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+def post(client, path, data=None, **extra):
+    return client.post(path, json.dumps(data or {}), content_type="application/json", **extra)
+
+
+def test_me_and_the_directory(as_alice, bob):
+    assert as_alice.get("/api/v1/me").json()["username"] == "alice"
+    found = as_alice.get("/api/v1/users", {"search": "trad"}).json()["users"]
+    assert [person["username"] for person in found] == ["bob"]
+
+
+def test_direct_chat_send_history_and_read(as_alice, alice, bob):
+    conversation = post(as_alice, "/api/v1/conversations/direct", {"username": "bob"}).json()
+    sent = post(as_alice, f"/api/v1/conversations/{conversation['id']}/messages", {"client_id": "c1", "body": "hi"})
+    again = post(as_alice, f"/api/v1/conversations/{conversation['id']}/messages", {"client_id": "c1", "body": "hi"})
+    history = as_alice.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["messages"]
+    read = post(as_alice, f"/api/v1/conversations/{conversation['id']}/read", {"seq": 1})
+
+    assert {member["username"] for member in conversation["members"]} == {"alice", "bob"}
+    assert sent.status_code == 201
+    assert again.json()["id"] == sent.json()["id"]  # idempotent by client_id
+    assert [message["body"] for message in history] == ["hi"]
+    assert read.json() == {"seq": 1}
+    listing = as_alice.get("/api/v1/conversations").json()["conversations"]
+    assert [item["id"] for item in listing] == [conversation["id"]]
+
+
+def test_history_pages_backwards(as_alice, alice):
+    room = room_with(alice)
+    for index in range(5):
+        send(alice, room, f"m{index}")
+
+    page = as_alice.get(f"/api/v1/conversations/{room.pk}/messages", {"before_seq": 4, "limit": 2}).json()
+
+    assert [message["body"] for message in page["messages"]] == ["m1", "m2"]
+
+
+def test_rooms_create_directory_join_invite_leave(as_alice, alice, bob):
+    created = post(as_alice, "/api/v1/rooms", {"name": "deals", "topic": "Q4", "is_public": True})
+    room_id = created.json()["id"]
+    as_bob = Client()
+    as_bob.force_login(bob)
+
+    directory = as_bob.get("/api/v1/rooms").json()["rooms"]
+    joined = post(as_bob, f"/api/v1/rooms/{room_id}/join")
+    carol = UserFactory(username="carol")
+    invited = post(as_alice, f"/api/v1/rooms/{room_id}/invite", {"usernames": ["carol"]})
+    left = post(as_bob, f"/api/v1/rooms/{room_id}/leave")
+
+    assert created.status_code == 201
+    assert [(room["name"], room["is_member"]) for room in directory] == [("deals", False)]
+    assert joined.status_code == 200
+    assert [person["id"] for person in invited.json()["added"]] == [carol.pk]
+    assert left.status_code == 204
+    assert [m["username"] for m in as_alice.get(f"/api/v1/conversations/{room_id}").json()["members"]] == [
+        "alice",
+        "carol",
+    ]
+
+
+def test_an_outsider_gets_404_for_everything_of_a_conversation(alice, bob):
+    room = room_with(alice, name="board")
+    send(alice, room, "secret plans")
+    outsider = Client()
+    outsider.force_login(bob)
+
+    responses = [
+        outsider.get(f"/api/v1/conversations/{room.pk}"),
+        outsider.get(f"/api/v1/conversations/{room.pk}/messages"),
+        post(outsider, f"/api/v1/conversations/{room.pk}/messages", {"client_id": "x", "body": "hi"}),
+        post(outsider, f"/api/v1/conversations/{room.pk}/read", {"seq": 1}),
+        post(outsider, f"/api/v1/rooms/{room.pk}/invite", {"usernames": ["bob"]}),
+        post(outsider, f"/api/v1/rooms/{room.pk}/leave"),
+    ]
+
+    assert [response.status_code for response in responses] == [404] * len(responses)
+    assert all(response.json()["code"] == "not_a_member" for response in responses)
+    assert "secret" not in "".join(response.content.decode() for response in responses)
+    assert post(outsider, f"/api/v1/rooms/{room.pk}/join").status_code == 403  # private room
+    assert Message.objects.count() == 1
+
+
+def test_unauthenticated_requests_get_401_json():
+    response = Client().get("/api/v1/conversations")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthenticated"
+
+
+def test_a_session_post_without_csrf_is_refused(alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+
+    response = post(client, "/api/v1/rooms", {"name": "sneaky"})
+
+    assert response.status_code == 403
+
+
+def test_an_api_token_authenticates_until_revoked_or_the_user_is_deactivated(alice):
+    token_record, token = api_token_create(user=alice, name="bot")
+    bot = Client(HTTP_AUTHORIZATION=f"Bearer {token}", enforce_csrf_checks=True)
+
+    assert bot.get("/api/v1/me").json()["username"] == "alice"
+    assert post(bot, "/api/v1/rooms", {"name": "bot-room"}).status_code == 201  # no CSRF for tokens
+    assert Client(HTTP_AUTHORIZATION="Bearer pat_wrong").get("/api/v1/me").status_code == 401
+    alice.is_active = False
+    alice.save()
+    assert bot.get("/api/v1/me").status_code == 401
+    alice.is_active = True
+    alice.save()
+    api_token_revoke(token=token_record)
+    assert bot.get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "code"),
+    [
+        ("/api/v1/rooms", {"name": ""}, "invalid_request"),
+        ("/api/v1/rooms", {"name": "x", "members": ["nobody"]}, "user_not_found"),
+        ("/api/v1/conversations/direct", {}, "invalid_request"),
+        ("/api/v1/conversations/1/messages", {"client_id": "c", "body": "x" * 10_001}, "invalid_request"),
+        ("/api/v1/conversations/1/read", {"seq": "soon"}, "invalid_request"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx_with_a_code(as_alice, alice, path, payload, code):
+    room_with(alice)
+
+    response = post(as_alice, path, payload)
+
+    assert 400 <= response.status_code < 500
+    assert response.json()["code"] == code
+
+
+def test_malformed_input_never_causes_a_5xx(as_alice, alice):
+    room = room_with(alice)
+    ids = ["0", "-1", "abc", "99999999999999999999999", str(room.pk)]
+    bodies = ["", "{", "[]", "null", '"text"', '{"client_id": 5}', json.dumps({"usernames": "bob"}), "\x00"]
+    paths = [
+        "/api/v1/conversations/{id}",
+        "/api/v1/conversations/{id}/messages",
+        "/api/v1/conversations/{id}/read",
+        "/api/v1/rooms/{id}/join",
+        "/api/v1/rooms/{id}/invite",
+        "/api/v1/rooms/{id}/leave",
+        "/api/v1/conversations/direct",
+        "/api/v1/rooms",
+        "/api/v1/users?limit=-5",
+        "/api/v1/conversations/{id}/messages?before_seq=-1&limit=100000",
+    ]
+    statuses = set()
+    for path in paths:
+        for conversation_id in ids:
+            url = path.format(id=conversation_id)
+            statuses.add(as_alice.get(url).status_code)
+            for body in bodies:
+                statuses.add(as_alice.post(url, body, content_type="application/json").status_code)
+
+    assert max(statuses) < 500, statuses
+
+
+def test_the_openapi_schema_describes_every_endpoint(as_alice):
+    schema = Client().get("/api/v1/openapi.json").json()
+
+    assert schema["info"]["version"] == "1"
+    for path in (
+        "/api/v1/me",
+        "/api/v1/users",
+        "/api/v1/conversations",
+        "/api/v1/conversations/direct",
+        "/api/v1/conversations/{conversation_id}/messages",
+        "/api/v1/rooms",
+        "/api/v1/rooms/{room_id}/invite",
+    ):
+        assert path in schema["paths"]
