@@ -1,0 +1,94 @@
+"""Two real daphne workers sharing Redis and the database, driven by messenger/client.py.
+
+Delivery crosses workers, a resend is idempotent, and a client whose socket is killed mid-stream ends with
+every message exactly once, in seq order.
+"""
+
+import asyncio
+import time
+
+import pytest
+
+from accounts.tests.factories import TEST_PASSWORD, UserFactory
+from core.testing import start_daphne_worker
+from messenger.client import Client
+from messenger.models import Message
+
+pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started = [start_daphne_worker(tmp_path) for _ in range(2)]
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def people():
+    return [UserFactory(username=name) for name in ("alice", "bob", "carol")]
+
+
+async def eventually(condition, *, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def test_delivery_crosses_workers_to_every_tab_and_resends_are_idempotent(workers, people):
+    first, second = (worker.http_url for worker in workers)
+
+    async def scenario():
+        async with (
+            Client(first, "alice", TEST_PASSWORD) as alice,
+            Client(second, "bob", TEST_PASSWORD) as bob,
+            Client(second, "alice", TEST_PASSWORD) as alice_other_tab,
+        ):
+            room = await alice.create_room("desk", members=["bob"])
+            sent = await alice.send(room, "hello from worker one")
+            again = await alice.send(room, "hello from worker one", client_id=sent["client_id"])
+            await eventually(lambda: len(bob.messages(room)) == 1 and len(alice_other_tab.messages(room)) == 1)
+            await asyncio.sleep(0.3)  # room for a duplicate to show up, if one were coming
+            return room, sent, again, bob.messages(room), alice_other_tab.messages(room)
+
+    room, sent, again, seen_by_bob, seen_by_other_tab = asyncio.run(scenario())
+
+    assert (again["id"], again["seq"]) == (sent["id"], sent["seq"])
+    assert [m["body"] for m in seen_by_bob] == [m["body"] for m in seen_by_other_tab] == ["hello from worker one"]
+    assert Message.objects.filter(conversation_id=room).count() == 1
+
+
+def test_a_socket_killed_mid_stream_resyncs_and_ends_with_every_message_once_in_order(workers, people):
+    first, second = (worker.http_url for worker in workers)
+    stream = 40
+
+    async def scenario():
+        async with (
+            Client(first, "alice", TEST_PASSWORD) as alice,
+            Client(second, "bob", TEST_PASSWORD) as bob,
+            Client(first, "carol", TEST_PASSWORD) as carol,
+        ):
+            room = await alice.create_room("stream", members=["bob", "carol"])
+
+            async def talk(client, name):
+                for index in range(stream // 2):
+                    await client.send(room, f"{name} {index}")
+
+            async def drop_bob_midway():
+                await eventually(lambda: len(bob.messages(room)) >= 5)
+                await bob.kill_socket()
+
+            await asyncio.gather(talk(alice, "alice"), talk(carol, "carol"), drop_bob_midway())
+            for client in (alice, bob, carol):
+                await eventually(lambda client=client: len(client.messages(room)) == stream)
+            return bob.reconnects, [client.messages(room) for client in (alice, bob, carol)]
+
+    reconnects, views = asyncio.run(scenario())
+
+    assert reconnects >= 1
+    for messages in views:
+        assert [m["seq"] for m in messages] == list(range(1, stream + 1))  # every one, once, in order
+        assert len({m["id"] for m in messages}) == stream
