@@ -77,15 +77,19 @@ async def test_invisible_user_connecting_is_not_announced(store_kind):
     await presence.connection_closed(user_id=USER, connection_id="tab-1")
 
 
+async def swept_for(user_id: int) -> list[tuple[int, str]]:
+    """What a sweep announces about one user (other tests' leftovers in the shared store are not ours)."""
+    return [(change.user_id, change.state) for change in await presence.sweep_expired() if change.user_id == user_id]
+
+
 async def test_a_connection_nobody_refreshes_expires_and_the_sweep_announces_offline(store_kind, short_ttl):
     await presence.connection_opened(user_id=USER, connection_id="dead-worker-tab", choice="auto")
-    assert await presence.sweep_expired() == []  # still fresh
+    assert await swept_for(USER) == []  # still fresh
 
     await asyncio.sleep(0.4)
-    swept = await presence.sweep_expired()
 
-    assert [(change.user_id, change.state) for change in swept] == [(USER, "offline")]
-    assert await presence.sweep_expired() == []  # announced once, by whichever worker swept first
+    assert await swept_for(USER) == [(USER, "offline")]
+    assert await swept_for(USER) == []  # announced once, by whichever worker swept first
 
 
 async def test_heartbeats_keep_a_connection_alive(store_kind, short_ttl):
@@ -94,7 +98,7 @@ async def test_heartbeats_keep_a_connection_alive(store_kind, short_ttl):
         await asyncio.sleep(0.15)
         await presence.connection_refreshed(user_id=USER, connection_id="tab-1")
 
-    assert await presence.sweep_expired() == []
+    assert await swept_for(USER) == []
     assert (await presence.shown_states([USER]))[USER][0] == "available"
     await presence.connection_closed(user_id=USER, connection_id="tab-1")
 
