@@ -41,6 +41,7 @@ format: $(VENV)/.installed-dev
 
 # Benchmarks (docs/benchmarks.md). The archive benchmark fills a scratch database, never the demo one:
 # `make bench BENCH_DATABASE_URL=postgres://parley:parley@127.0.0.1:5432/parley_bench BENCH_MESSAGES=1000000`.
+# bench/steady_load.py needs PostgreSQL and Redis and runs a minute; run it by hand (docs/benchmarks.md).
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
 BENCH_MESSAGES ?= 100000
 bench: $(VENV)/.installed-dev

@@ -193,7 +193,9 @@ class RedisPresenceStore:
         loop = asyncio.get_running_loop()  # a client belongs to one event loop
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = redis.Redis.from_url(self.url, decode_responses=True)
+            client = self._clients[loop] = redis.Redis.from_url(
+                self.url, decode_responses=True, max_connections=settings.PARLEY_REDIS_MAX_CONNECTIONS
+            )
         return client
 
     def _user_key(self, user_id: int) -> str:

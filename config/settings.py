@@ -117,18 +117,33 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI every sync view and database_sync_to_async call may run in its own thread with its own
+    # connection; a bounded pool per worker keeps a burst of sign-ins from exhausting PostgreSQL's
+    # max_connections (requests wait up to `timeout` seconds for a connection instead of failing).
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("PARLEY_DB_POOL_SIZE", default=20),
+        "timeout": env.float("PARLEY_DB_POOL_TIMEOUT", default=10.0),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Unset REDIS_URL: the in-process layer, fine for one process. Set: every daphne worker shares Redis.
 REDIS_URL = env.str("REDIS_URL", default="")
 PARLEY_CHANNEL_PREFIX = env.str("PARLEY_CHANNEL_PREFIX", default="parley")
+# redis-py refuses a command once a pool holds this many connections (its default, 100, is soon reached by
+# a burst of sockets joining groups); Redis itself allows 10,000 clients.
+PARLEY_REDIS_MAX_CONNECTIONS = env.int("PARLEY_REDIS_MAX_CONNECTIONS", default=1000)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [{"address": REDIS_URL, "max_connections": PARLEY_REDIS_MAX_CONNECTIONS}],
                 "prefix": PARLEY_CHANNEL_PREFIX,
+                # Events a socket may have waiting before the layer drops more (default 100). Clients also
+                # resync when a live frame skips a seq, so a drop is repaired, but should stay rare.
+                "capacity": 1000,
                 # Events carry message text: Fernet-encrypt them so nothing readable sits in Redis.
                 "symmetric_encryption_keys": channel_layer_keys(_encryption_key_ring),
             },

@@ -143,6 +143,8 @@ class Client:
                 asyncio.create_task(self._after_connect())  # noqa: RUF006 (its replies come through this reader)
         elif kind in ("message", "message.updated"):
             self._keep(frame["message"])
+            if kind == "message" and self._has_gap(frame["message"]["conversation_id"]):
+                self._schedule_gap_sync()
         elif kind == "sync.result":
             for conversation in frame["conversations"]:
                 for message in conversation["messages"]:
@@ -177,6 +179,23 @@ class Client:
         existing = held.get(message["seq"])
         if existing is None or (message.get("edited_at") or "") >= (existing.get("edited_at") or ""):
             held[message["seq"]] = message
+
+    def _has_gap(self, conversation_id: int) -> bool:
+        held = self._messages.get(conversation_id, {})
+        return bool(held) and max(held) - min(held) + 1 != len(held)
+
+    def _schedule_gap_sync(self) -> None:
+        """A live frame skipped a seq (dropped, or still on its way): sync shortly, once, to fill the gap."""
+        if getattr(self, "_gap_sync", None) is None or self._gap_sync.done():
+            self._gap_sync = asyncio.create_task(self._fill_gaps())
+
+    async def _fill_gaps(self) -> None:
+        await asyncio.sleep(0.5)  # most gaps close by themselves: concurrent senders' frames cross
+        with contextlib.suppress(ClientError, ConnectionError, TimeoutError):
+            while any(self._has_gap(conversation) for conversation in self._messages):
+                result = await self.request({"type": "sync", "since": self.sync_point()}, wait_connected=False)
+                if not any(conversation["has_more"] for conversation in result["conversations"]):
+                    break
 
     def _fail_waiting(self, error: Exception) -> None:
         for future in self._waiting.values():

@@ -71,7 +71,9 @@ class ParleyConsumer(AsyncWebsocketConsumer):
             if command.type in PRESENCE_FRAMES:
                 reply = await self._presence(command)
             else:
-                reply = await database_sync_to_async(handlers.dispatch)(self.user, command)
+                # Not thread-sensitive: each frame's transaction runs in the executor's pool of threads (each
+                # with a pooled connection), so one socket's slow write does not queue every other socket's.
+                reply = await database_sync_to_async(handlers.dispatch, thread_sensitive=False)(self.user, command)
         except ParleyError as error:  # the one place a refusal becomes an error frame; the socket stays open
             await self.send_frame(protocol.error_frame(error, ref=protocol.safe_ref(frame)))
             return

@@ -44,6 +44,7 @@ def test_healthz_is_503_and_names_the_database_when_postgres_is_unreachable():
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DATABASE_URL=f"postgres://nobody@127.0.0.1:{free_port()}/nothing",
+        PARLEY_DB_POOL_TIMEOUT="1",  # fail fast: nothing will ever answer
         LOG_LEVEL="CRITICAL",
     )
 
