@@ -184,6 +184,9 @@ export class ChatView {
     this.loadingOlder = false;
     if (!conversation) return;
     this.unreadFrom = conversation.unread ? conversation.last_read_seq : null;
+    // Until its newest page arrives, a chat may hold only messages that came in live; when the page lands,
+    // place the view as for a fresh open (at the unread divider or the bottom), not where those few left it.
+    this.awaitingFirstPage = !this.store.thread(conversationId).loaded;
     this.renderHeader();
     this.render({ initial: true });
     this.renderTyping();
@@ -309,6 +312,10 @@ export class ChatView {
     const conversation = this.conversation;
     if (!conversation) return;
     const thread = this.store.thread(conversation.id);
+    if (this.awaitingFirstPage && thread.loaded) {
+      this.awaitingFirstPage = false;
+      initial = true;
+    }
     const wasAtBottom = initial || this.isAtBottom();
     const anchor = wasAtBottom ? null : this.scrollAnchor();
     const newest = thread.newestSeq;
