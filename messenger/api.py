@@ -105,6 +105,11 @@ class RoomIn(Schema):
     members: list[str] = Field(default_factory=list, max_length=1000)
 
 
+class RoomUpdateIn(Schema):
+    name: str | None = Field(None, min_length=1, max_length=80)
+    topic: str | None = Field(None, max_length=250)
+
+
 class InviteIn(Schema):
     usernames: list[str] = Field(..., min_length=1, max_length=1000)
 
@@ -186,6 +191,18 @@ def create_room(request: HttpRequest, data: RoomIn) -> Status:
         creator=request.user, name=data.name, topic=data.topic, is_public=data.is_public, member_usernames=data.members
     )
     return Status(201, selectors.conversation_for_member(user=request.user, conversation_id=room.pk))
+
+
+@api.patch("/rooms/{room_id}", summary="Rename a room or change its topic (owner, moderators)")
+def update_room(request: HttpRequest, room_id: int, data: RoomUpdateIn) -> dict:
+    room = services.room_update(user=request.user, conversation_id=_id(room_id), name=data.name, topic=data.topic)
+    return selectors.conversation_for_member(user=request.user, conversation_id=room.pk)
+
+
+@api.post("/rooms/{room_id}/archive", summary="Make a room read-only for good (owner)")
+def archive_room(request: HttpRequest, room_id: int) -> dict:
+    room = services.room_archive(user=request.user, conversation_id=_id(room_id))
+    return selectors.conversation_for_member(user=request.user, conversation_id=room.pk)
 
 
 @api.post("/rooms/{room_id}/join", summary="Join a public room")

@@ -70,6 +70,7 @@ def conversation_payload(
         "name": conversation.name,
         "topic": conversation.topic,
         "is_public": conversation.is_public,
+        "is_archived": conversation.is_archived,
         "last_seq": conversation.last_seq,
     }
     if members is not None:

@@ -117,6 +117,59 @@ def room_join(*, user: User, conversation_id: int) -> Conversation:
     return room
 
 
+def room_update(*, user: User, conversation_id: int, name: str | None = None, topic: str | None = None) -> Conversation:
+    """Rename a room or change its topic: its owner and moderators may."""
+    room = _managed_room(user, conversation_id)
+    changes = {}
+    if name is not None and name.strip() != room.name:
+        name = name.strip()
+        if not name or len(name) > 80:
+            raise RoomInvalid("A room needs a name of 1 to 80 characters.")
+        changes["name"] = [room.name, name]
+    if topic is not None and topic != room.topic:
+        if len(topic) > 250:
+            raise RoomInvalid("A topic is at most 250 characters.")
+        changes["topic"] = [room.topic, topic]
+    if not changes:
+        return room
+    try:
+        with transaction.atomic():
+            for field, (_, new) in changes.items():
+                setattr(room, field, new)
+            room.save(update_fields=list(changes))
+            _archive_membership(EventType.ROOM_RENAMED, room.pk, actor=user, content=changes)
+            _announce_room(room)
+    except IntegrityError:
+        raise RoomInvalid(f"A room named {name!r} exists already.") from None
+    return room
+
+
+def room_archive(*, user: User, conversation_id: int) -> Conversation:
+    """Make a room read-only for good: its history stays, nobody can post. Owner only."""
+    room = _managed_room(user, conversation_id, owner_only=True)
+    if room.is_archived:
+        return room
+    with transaction.atomic():
+        room.is_archived = True
+        room.save(update_fields=["is_archived"])
+        _archive_membership(EventType.ROOM_ARCHIVED, room.pk, actor=user, content={"name": room.name})
+        _announce_room(room)
+    return room
+
+
+def _managed_room(user: User, conversation_id: int, *, owner_only: bool = False) -> Conversation:
+    membership = membership_for(user=user, conversation_id=conversation_id)
+    allowed = {Membership.Role.OWNER} if owner_only else {Membership.Role.OWNER, Membership.Role.MODERATOR}
+    if membership.conversation.kind != Conversation.Kind.ROOM or membership.role not in allowed:
+        raise NotAllowed("Only the room's owner" + ("" if owner_only else " or a moderator") + " may do that.")
+    return membership.conversation
+
+
+def _announce_room(room: Conversation) -> None:
+    frame = {"type": "conversation.updated", "conversation": conversation_payload(room)}
+    transaction.on_commit(partial(fanout.to_conversation, room.pk, frame))
+
+
 def room_invite(*, inviter: User, conversation_id: int, usernames: list[str]) -> list[User]:
     """Add people to a room the inviter is in. Returns those who were not members yet."""
     membership = membership_for(user=inviter, conversation_id=conversation_id)
@@ -198,13 +251,17 @@ def _checked_body(body: str) -> str:
 def _next_seq(conversation_id: int) -> int:
     # One UPDATE ... RETURNING: its row lock makes concurrent senders in one conversation take turns until
     # commit, so seqs are unique and gap-free without a MAX()+1 scan (SQLite serializes writers anyway).
+    # An archived room has no row to update, which is how it refuses new messages at no extra cost.
     table = connection.ops.quote_name(Conversation._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",  # noqa: S608 (table name from the model)
+            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s AND NOT is_archived RETURNING last_seq",  # noqa: S608 (table name from the model)
             [conversation_id],
         )
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+    if row is None:
+        raise NotAllowed("This room is archived: it is read-only.")
+    return row[0]
 
 
 def message_send(

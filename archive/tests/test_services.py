@@ -12,6 +12,7 @@ from archive.models import GENESIS_HASH, ArchiveEntry, ArchiveImmutable
 from archive.selectors import entries_in_chain_order
 from archive.services import archive_record
 from messenger import services
+from messenger.errors import NotAllowed
 from messenger.models import Message
 from messenger.tests.factories import room_with, send
 
@@ -204,3 +205,28 @@ def test_many_writers_in_several_rooms_leave_chains_that_verify():
     assert report.is_intact, report.problems
     assert report.messages_checked == len(people) * 12
     assert report.entries_checked == len(rooms) + len(people) * 12 + len(people) * 3
+
+
+def test_renaming_and_archiving_a_room_are_archived_and_an_archived_room_takes_no_messages(alice, bob):
+    room = services.room_create(creator=alice, name="deals", topic="Q4", member_usernames=["bob"])
+
+    services.room_update(user=alice, conversation_id=room.pk, name="deals-2026", topic="Q1")
+    services.room_archive(user=alice, conversation_id=room.pk)
+
+    assert events(room)[1:] == [
+        ("room_renamed", {"name": ["deals", "deals-2026"], "topic": ["Q4", "Q1"]}),
+        ("room_archived", {"name": "deals-2026"}),
+    ]
+    with pytest.raises(NotAllowed):
+        send(bob, room, "anyone there?")
+    assert not Message.objects.filter(conversation=room).exists()
+
+
+def test_only_owners_and_moderators_manage_a_room(alice, bob):
+    room = services.room_create(creator=alice, name="desk", member_usernames=["bob"])
+
+    with pytest.raises(NotAllowed):
+        services.room_update(user=bob, conversation_id=room.pk, name="mine")
+    with pytest.raises(NotAllowed):
+        services.room_archive(user=bob, conversation_id=room.pk)
+    assert ArchiveEntry.objects.filter(conversation_id=room.pk).count() == 1

@@ -203,3 +203,21 @@ def test_the_openapi_schema_describes_every_endpoint(as_alice):
         "/api/v1/rooms/{room_id}/invite",
     ):
         assert path in schema["paths"]
+
+
+def test_a_room_owner_renames_and_archives_a_room(as_alice, alice, bob):
+    room = room_with(alice, bob, name="desk")
+    as_bob = Client()
+    as_bob.force_login(bob)
+
+    renamed = as_alice.patch(
+        f"/api/v1/rooms/{room.pk}", json.dumps({"topic": "rates"}), content_type="application/json"
+    )
+    refused = post(as_bob, f"/api/v1/rooms/{room.pk}/archive")
+    archived = post(as_alice, f"/api/v1/rooms/{room.pk}/archive")
+    late = post(as_bob, f"/api/v1/conversations/{room.pk}/messages", {"client_id": "late", "body": "hello?"})
+
+    assert renamed.json()["topic"] == "rates"
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_allowed")
+    assert archived.json()["is_archived"] is True
+    assert (late.status_code, late.json()["code"]) == (403, "not_allowed")
