@@ -404,6 +404,9 @@ connection.addEventListener("frame", (event) => {
       store.upsertConversation(frame.conversation);
       if (expected.delete(frame.conversation.id)) goTo(frame.conversation.id);
       break;
+    case "conversation.updated": // renamed, new topic, or archived
+      store.upsertConversation(frame.conversation);
+      break;
     case "conversation.left":
       store.removeConversation(frame.conversation_id);
       if (store.activeId === null && view.conversationId === frame.conversation_id) goTo(null);

@@ -209,14 +209,28 @@ export class ChatView {
       if (presence?.status_message) subtitle += ` · ${presence.status_message}`;
     } else if (conversation.kind === "room") {
       const count = conversation.member_count ?? conversation.members?.length;
-      subtitle = [conversation.topic, count ? `${count} member${count === 1 ? "" : "s"}` : "", conversation.is_public ? "Public room" : "Private room"]
+      subtitle = [
+        conversation.is_archived ? "Archived, read-only" : "",
+        conversation.topic,
+        count ? `${count} member${count === 1 ? "" : "s"}` : "",
+        conversation.is_public ? "Public room" : "Private room",
+      ]
         .filter(Boolean)
         .join(" · ");
     }
     const actions = el("div", { class: "chat-actions" });
-    if (conversation.kind === "room") {
+    // An archived room is read-only: no composer, no invitations.
+    const composer = document.getElementById("composer");
+    const archivedNote = document.getElementById("archived-note");
+    composer.hidden = Boolean(conversation.is_archived);
+    archivedNote.hidden = !conversation.is_archived;
+    if (conversation.kind === "room" && !conversation.is_archived) {
       actions.append(
         el("button", { type: "button", class: "ghost", onclick: () => this.handlers.invite(conversation.id) }, icon("personAdd"), el("span", { class: "label" }, "Invite")),
+      );
+    }
+    if (conversation.kind === "room") {
+      actions.append(
         el("button", { type: "button", class: "ghost", onclick: () => this.handlers.leave(conversation.id) }, icon("leave"), el("span", { class: "label" }, "Leave")),
       );
     }
