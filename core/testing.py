@@ -147,7 +147,7 @@ class SignedInSocket:
     async def send(self, frame: dict) -> None:
         await self.socket.send_json(frame)
 
-    async def next_frame(self, *, seconds: float = 5.0) -> dict:
+    async def next_frame(self, *, seconds: float = 10.0) -> dict:
         import asyncio
 
         message = await asyncio.wait_for(self.socket.receive(), seconds)
@@ -155,7 +155,7 @@ class SignedInSocket:
             raise ConnectionError(f"socket ended: {message.type.name}")
         return message.json()
 
-    async def wait_for(self, predicate, *, seconds: float = 5.0) -> dict:
+    async def wait_for(self, predicate, *, seconds: float = 10.0) -> dict:
         """The first frame matching `predicate`, skipping others; fails after `seconds`."""
         import asyncio
 
