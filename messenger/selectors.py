@@ -36,9 +36,14 @@ def message_for_member(*, user: User, message_id: int, for_update: bool = False)
 def conversation_for_member(*, user: User, conversation_id: int) -> dict[str, Any]:
     """One conversation as a member sees it, with its members."""
     membership = membership_for(user=user, conversation_id=conversation_id)
-    return conversation_payload(
+    payload = conversation_payload(
         membership.conversation, membership=membership, members=conversation_members(conversation_id=conversation_id)
     )
+    # Each member's read marker, so "seen by" survives a page reload.
+    markers = dict(Membership.objects.filter(conversation_id=conversation_id).values_list("user_id", "last_read_seq"))
+    for member in payload["members"]:
+        member["last_read_seq"] = markers.get(member["id"], 0)
+    return payload
 
 
 def conversation_ids_for(*, user: User) -> list[int]:

@@ -221,3 +221,16 @@ def test_a_room_owner_renames_and_archives_a_room(as_alice, alice, bob):
     assert (refused.status_code, refused.json()["code"]) == (403, "not_allowed")
     assert archived.json()["is_archived"] is True
     assert (late.status_code, late.json()["code"]) == (403, "not_allowed")
+
+
+def test_a_conversation_shows_each_members_read_marker_for_seen_by(as_alice, alice, bob):
+    from messenger import services
+
+    room = room_with(alice, bob)
+    send(alice, room, "one")
+    send(alice, room, "two")
+    services.read_mark(user=bob, conversation_id=room.pk, seq=1)
+
+    members = as_alice.get(f"/api/v1/conversations/{room.pk}").json()["members"]
+
+    assert {m["username"]: m["last_read_seq"] for m in members} == {"alice": 2, "bob": 1}
