@@ -86,3 +86,18 @@ def django_db_modify_db_settings() -> None:
 
 
 _RUN_ID = uuid.uuid4().hex
+
+
+@pytest.fixture
+def alice():
+    """A user called alice: most behaviour needs someone to do it."""
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def bob():
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(username="bob")

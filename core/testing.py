@@ -170,3 +170,32 @@ class SignedInSocket:
     async def close(self) -> None:
         await self.socket.close()
         await self.session.close()
+
+
+def run_in_threads(work, arguments: list, *, seconds: float = 120) -> list[BaseException]:
+    """Run `work(argument)` in one thread per argument, all released at once; return what they raised.
+
+    For concurrency tests: each thread gets its own database connection and closes it when done.
+    """
+    import threading
+
+    from django.db import connection as thread_connection
+
+    failures: list[BaseException] = []
+    start = threading.Barrier(len(arguments))
+
+    def run(argument) -> None:
+        try:
+            start.wait()
+            work(argument)
+        except BaseException as error:  # reported to the caller; a thread's exception is otherwise lost
+            failures.append(error)
+        finally:
+            thread_connection.close()
+
+    threads = [threading.Thread(target=run, args=(argument,)) for argument in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds)
+    return failures

@@ -9,16 +9,6 @@ from accounts.tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice():
-    return UserFactory(username="alice")
-
-
-@pytest.fixture
-def bob():
-    return UserFactory(username="bob")
-
-
 class TestPresenceChoose:
     def test_stores_the_choice_and_status_message(self, alice):
         services.presence_choose(user=alice, choice="busy", status_message="Quarter close")

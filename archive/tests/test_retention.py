@@ -20,16 +20,6 @@ pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)
 
 
-@pytest.fixture
-def alice():
-    return UserFactory(username="alice")
-
-
-@pytest.fixture
-def bob():
-    return UserFactory(username="bob")
-
-
 def backdate(conversation, days: int) -> None:
     """Make a conversation's archive and messages look `days` old (what time would do)."""
     from django.db import connection

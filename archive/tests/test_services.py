@@ -19,16 +19,6 @@ from messenger.tests.factories import room_with, send
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice():
-    return UserFactory(username="alice")
-
-
-@pytest.fixture
-def bob():
-    return UserFactory(username="bob")
-
-
 def events(conversation) -> list[tuple[str, dict]]:
     return [(e.event_type, e.content) for e in entries_in_chain_order(conversation_ids=[conversation.pk])]
 
@@ -172,33 +162,20 @@ def test_postgresql_lets_key_rotation_rewrite_only_the_payload(alice):
 
 @pytest.mark.django_db(transaction=True)
 def test_many_writers_in_several_rooms_leave_chains_that_verify():
-    import threading
-
     from archive.verification import archive_verify
+    from core.testing import run_in_threads
 
     people = UserFactory.create_batch(6)
     rooms = [room_with(*people, name=f"desk-{index}") for index in range(3)]
-    failures: list[BaseException] = []
-    start = threading.Barrier(len(people))
 
     def chatter(person):
-        try:
-            start.wait()
-            for index in range(12):
-                room = rooms[index % len(rooms)]
-                message = send(person, room, f"{person.username} {index}")
-                if index % 4 == 0:
-                    services.message_edit(editor=person, message_id=message.pk, body=f"{person.username} {index}!")
-        except BaseException as error:  # reported below; a thread's exception is otherwise lost
-            failures.append(error)
-        finally:
-            connection.close()
+        for index in range(12):
+            room = rooms[index % len(rooms)]
+            message = send(person, room, f"{person.username} {index}")
+            if index % 4 == 0:
+                services.message_edit(editor=person, message_id=message.pk, body=f"{person.username} {index}!")
 
-    threads = [threading.Thread(target=chatter, args=(person,)) for person in people]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    failures = run_in_threads(chatter, people)
 
     report = archive_verify()
     assert failures == []

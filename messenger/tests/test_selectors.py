@@ -10,16 +10,6 @@ from messenger.tests.factories import room_with, send
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice():
-    return UserFactory(username="alice")
-
-
-@pytest.fixture
-def bob():
-    return UserFactory(username="bob")
-
-
 def test_conversation_list_counts_unread_and_unread_mentions_per_conversation(alice, bob):
     room = room_with(alice, bob, name="deals")
     direct = services.direct_open(user=alice, other_username="bob")

@@ -2,15 +2,15 @@
 
 import asyncio
 import json
-import threading
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.tests.factories import UserFactory
 from core.ratelimit import TokenBucket
+from core.testing import run_in_threads
 from messenger import fanout, services
 from messenger.errors import BodyInvalid, NotAllowed, NotAMember, RateLimited, RoomInvalid, UserNotFound
 from messenger.models import Conversation, Membership, Mention, Message, MessageVersion
@@ -36,16 +36,6 @@ class Listener:
                 received.append(json.loads(event["text"]))
 
         return async_to_sync(drain)()
-
-
-@pytest.fixture
-def alice():
-    return UserFactory(username="alice")
-
-
-@pytest.fixture
-def bob():
-    return UserFactory(username="bob")
 
 
 @pytest.mark.django_db
@@ -172,24 +162,12 @@ def test_concurrent_senders_in_one_room_get_unique_gap_free_seqs():
     senders = UserFactory.create_batch(8)
     room = room_with(*senders)
     per_sender = 25
-    failures: list[BaseException] = []
-    start = threading.Barrier(len(senders))
 
     def send_many(sender):
-        try:
-            start.wait()
-            for index in range(per_sender):
-                send(sender, room, f"{sender.username} {index}")
-        except BaseException as error:  # reported below; a thread's exception is otherwise lost
-            failures.append(error)
-        finally:
-            connection.close()
+        for index in range(per_sender):
+            send(sender, room, f"{sender.username} {index}")
 
-    threads = [threading.Thread(target=send_many, args=(sender,)) for sender in senders]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    failures = run_in_threads(send_many, senders)
 
     assert failures == []
     seqs = sorted(Message.objects.filter(conversation=room).values_list("seq", flat=True))
