@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core import checks
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 
 from core import crypto
@@ -119,8 +119,20 @@ class EncryptedTextField(models.BinaryField):
         return None if value is None else Sealed(bytes(value))
 
     def to_python(self, value: Any) -> Any:
+        """Deserialization: "sealed:<base64>" (what value_to_string writes) back to ciphertext; text stays text."""
         if isinstance(value, str) and value.startswith(SERIALIZED_PREFIX):
-            return Sealed(base64.b64decode(value.removeprefix(SERIALIZED_PREFIX)))
+            try:
+                data = base64.b64decode(value.removeprefix(SERIALIZED_PREFIX), validate=True)
+                crypto.sealed_key_id(data)
+            except (ValueError, crypto.DecryptionError):
+                raise ValidationError(f"{self.model._meta.label}.{self.name}: not a sealed value.") from None
+            return Sealed(data)
+        return value
+
+    def clean(self, value: Any, model_instance: models.Model) -> Any:
+        """Validate the text as assigned, without to_python: a message may well start with "sealed:"."""
+        self.validate(value, model_instance)
+        self.run_validators(value)
         return value
 
     def value_to_string(self, obj: models.Model) -> str:

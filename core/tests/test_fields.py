@@ -1,11 +1,15 @@
 """Encrypted model fields: code sees text, the database sees ciphertext, and nothing leaks it."""
 
+import base64
+
 import pytest
 from django.core import serializers
 from django.db import connection
 
 from accounts.tests.factories import UserFactory
 from core.crypto import DecryptionError
+from core.fields import SERIALIZED_PREFIX
+from messenger import services
 from messenger.models import Message
 from messenger.tests.factories import room_with, send
 
@@ -66,17 +70,37 @@ def test_audit_logging_a_model_with_an_encrypted_field_never_stores_its_text(mes
     from auditlog.registry import auditlog
 
     from core.audit import audit_register
-    from messenger.models import MessageVersion
 
-    audit_register(MessageVersion)
+    audit_register(Message, serialize_data=True)
     try:
-        version = MessageVersion.objects.create(message=message, body=f"old {MARKER}")
-        version.body = f"older {MARKER}"
-        version.save()
+        created = send(message.sender, message.conversation, f"new {MARKER}")
+        services.message_edit(editor=message.sender, message_id=created.pk, body=f"edited {MARKER}")
     finally:
-        auditlog.unregister(MessageVersion)
+        auditlog.unregister(Message)
 
-    logged = list(LogEntry.objects.get_for_object(version).values_list("changes", "object_repr"))
-    assert logged  # the creation was audited...
-    assert "body" not in str(logged)  # ...without the field (a change to it alone is not even an entry)
+    logged = list(LogEntry.objects.get_for_object(created).values_list("changes", "object_repr", "serialized_data"))
+    assert len(logged) == 2  # the creation and the edit were audited...
+    assert "edited_at" in str(logged[-1])
+    assert "body" not in str(logged)  # ...without the field, in the changes or in the serialized row
     assert MARKER not in str(logged)
+    assert SERIALIZED_PREFIX not in str(logged)  # not even its ciphertext, which would outlive retention
+
+
+def test_text_that_looks_like_a_serialized_value_stays_text(message):
+    alice = message.sender
+    looks_sealed = send(alice, message.conversation, "sealed: the deal is done")
+    crafted = send(alice, message.conversation, "sealed:" + base64.b64encode(b"\x01\x02k1" + bytes(28)).decode())
+
+    for sent in (looks_sealed, crafted):
+        loaded = Message.objects.get(pk=sent.pk)
+        loaded.full_clean()
+        loaded.save()
+        assert Message.objects.get(pk=sent.pk).body == sent.body
+
+
+def test_a_corrupt_serialized_value_is_refused_on_load(message):
+    serialized = serializers.serialize("json", [Message.objects.get(pk=message.pk)])
+    corrupt = serialized.replace(SERIALIZED_PREFIX, SERIALIZED_PREFIX + "!", 1)
+
+    with pytest.raises(serializers.base.DeserializationError):
+        list(serializers.deserialize("json", corrupt))
