@@ -19,7 +19,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
+TAG_BYTES = 16
 KEY_BYTES = 32
+# The longest prefix sealed_key_id needs (a key id is at most 255 bytes in the format, 32 in practice).
+HEADER_MAX_BYTES = 2 + 255 + NONCE_BYTES + TAG_BYTES
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
@@ -107,9 +110,14 @@ def sealed_key_id(sealed: bytes) -> str:
     if len(sealed) < 2 or sealed[0] != FORMAT_VERSION:
         raise DecryptionError("Not a sealed value of a known format version.")
     length = sealed[1]
-    if len(sealed) < 2 + length + NONCE_BYTES + 16:
+    if len(sealed) < 2 + length + NONCE_BYTES + TAG_BYTES:
         raise DecryptionError("The sealed value is truncated.")
     return sealed[2 : 2 + length].decode("ascii", errors="replace")
+
+
+def sealed_overhead(key_id: str) -> int:
+    """How many bytes sealing adds under `key_id`: header, nonce and tag (a file's clear size without opening it)."""
+    return 2 + len(key_id.encode()) + NONCE_BYTES + TAG_BYTES
 
 
 def unseal(sealed: bytes, *, context: str, ring: KeyRing | None = None) -> bytes:

@@ -1,6 +1,7 @@
 """rotate_keys re-seals everything under the newest key, resumes after an interruption, and --check tells."""
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 
 from accounts.tests.factories import UserFactory
@@ -8,7 +9,8 @@ from archive.models import ArchiveEntry
 from archive.verification import archive_verify
 from core import crypto
 from core.crypto import new_key_entry
-from core.key_rotation import keys_rotate
+from core.key_rotation import NOT_SEALED, encrypted_fields, keys_rotate
+from core.storage import EncryptedFileSystemStorage
 from messenger import services
 from messenger.models import Message, MessageVersion
 from messenger.tests.factories import room_with, send
@@ -16,17 +18,33 @@ from messenger.tests.factories import room_with, send
 pytestmark = pytest.mark.django_db
 
 OLD, NEW = new_key_entry("old"), new_key_entry("new")
+FILES = {f"uploads/{index}/report.pdf": f"quarterly figures {index}".encode() for index in range(3)}
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Rotation walks MEDIA_ROOT: give each test its own, never the developer's var/media."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
 
 
 @pytest.fixture
-def data_under_the_old_key(settings):
+def data_under_the_old_key(settings, media_root):
     settings.PARLEY_ENCRYPTION_KEYS = OLD
     alice = UserFactory()
     room = room_with(alice)
     messages = [send(alice, room, f"message {index}") for index in range(7)]
     services.message_edit(editor=alice, message_id=messages[0].pk, body="edited")
+    storage = EncryptedFileSystemStorage(location=media_root)
+    for name, content in FILES.items():
+        storage.save(name, ContentFile(content))
     settings.PARLEY_ENCRYPTION_KEYS = f"{NEW},{OLD}"  # the operator adds a new primary key and restarts
     return messages
+
+
+def file_key_ids(media_root):
+    storage = EncryptedFileSystemStorage(location=media_root)
+    return {storage.sealed_key_id(name) for name in storage.sealed_names()}
 
 
 def key_ids(model, field="body"):
@@ -40,23 +58,41 @@ def test_old_data_reads_after_a_new_key_is_added_and_rotation_reseals_it(data_un
 
     assert report.finished
     assert key_ids(Message) == key_ids(MessageVersion) == key_ids(ArchiveEntry, "payload") == {"new"}
+    assert file_key_ids(settings.MEDIA_ROOT) == {"new"}
     settings.PARLEY_ENCRYPTION_KEYS = NEW  # the old key can go now
     assert [m.body for m in Message.objects.order_by("seq")] == ["edited"] + [f"message {i}" for i in range(1, 7)]
+    storage = EncryptedFileSystemStorage(location=settings.MEDIA_ROOT)
+    assert {name: storage.open(name).read() for name in FILES} == FILES
     assert archive_verify().is_intact  # re-sealing changed ciphertext, not what the hashes cover
 
 
-def test_an_interrupted_rotation_resumes_where_it_stopped(data_under_the_old_key):
+def test_an_interrupted_rotation_resumes_where_it_stopped(data_under_the_old_key, media_root):
     first = keys_rotate(batch_size=2, max_batches=2)
     assert not first.finished
+    assert first.rewritten == 4
     assert "old" in key_ids(Message) | key_ids(ArchiveEntry, "payload")
 
     second = keys_rotate(batch_size=2)
 
     assert second.finished
-    assert first.rewritten + second.rewritten == Message.objects.count() + MessageVersion.objects.count() + (
-        ArchiveEntry.objects.count()
-    )
-    assert key_ids(Message) == key_ids(ArchiveEntry, "payload") == {"new"}
+    values = Message.objects.count() + MessageVersion.objects.count() + ArchiveEntry.objects.count() + len(FILES)
+    assert first.rewritten + second.rewritten == values  # nothing re-sealed twice, nothing left out
+    assert key_ids(Message) == key_ids(ArchiveEntry, "payload") == file_key_ids(media_root) == {"new"}
+    assert keys_rotate(batch_size=2).rewritten == 0
+
+
+def test_a_rotation_stopped_in_the_files_resumes_there(data_under_the_old_key, media_root):
+    row_batches = sum(-(-model._base_manager.count() // 2) for model, _ in encrypted_fields())
+    first = keys_rotate(batch_size=2, max_batches=row_batches + 1)  # every row, then the first two files
+    assert not first.finished
+    storage = EncryptedFileSystemStorage(location=media_root)
+    assert sorted(storage.sealed_key_id(name) for name in FILES) == ["new", "new", "old"]
+
+    second = keys_rotate(batch_size=2)
+
+    assert second.finished
+    assert second.rewritten == 1
+    assert file_key_ids(media_root) == {"new"}
 
 
 def test_check_fails_while_a_retired_key_is_in_use_and_passes_after(data_under_the_old_key, capsys):
@@ -69,7 +105,19 @@ def test_check_fails_while_a_retired_key_is_in_use_and_passes_after(data_under_t
 
     output = capsys.readouterr().out
     assert "messenger.message.body: new: 7" in output
+    assert "new: 3" in output.split("files in")[-1]  # the last run's report
     assert "older keys can be removed" in output
+
+
+def test_check_fails_on_a_file_left_in_clear_and_rotation_reports_it(data_under_the_old_key, media_root, capsys):
+    (media_root / "uploads" / "dropped-in.txt").write_bytes(b"clear text nobody sealed")
+    call_command("rotate_keys", "--no-progress")
+
+    with pytest.raises(CommandError, match="not sealed"):
+        call_command("rotate_keys", "--check", "--no-progress")
+
+    assert f"{NOT_SEALED}: 1" in capsys.readouterr().out
+    assert (media_root / "uploads" / "dropped-in.txt").read_bytes() == b"clear text nobody sealed"  # untouched
 
 
 def test_a_value_changed_during_rotation_is_not_overwritten(data_under_the_old_key, settings):
