@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from core.crypto import new_key_entry
+from core.crypto import KeyRing, new_key_entry
 from core.testing import BASE_DIR
 
 CLEARED = {
@@ -77,6 +77,31 @@ def test_development_generates_a_secret_key_once_and_reuses_it(tmp_path):
     assert first.stdout == second.stdout
     assert len(first.stdout.strip()) >= 50
     assert (tmp_path / "var" / "secret_key").read_text().strip() == first.stdout.strip()
+
+
+PRINT_KEY_RING = [
+    "-c",
+    "import django; django.setup(); from django.conf import settings as s; print(s.PARLEY_ENCRYPTION_KEYS)",
+]
+
+
+def test_development_generates_an_encryption_key_once_and_warns_about_it(tmp_path):
+    first = run_django(PRINT_KEY_RING, tmp_path)
+    second = run_django(PRINT_KEY_RING, tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert "PARLEY_ENCRYPTION_KEYS is not set: generating a development key" in first.stderr
+    assert "generating" not in second.stderr
+    assert first.stdout == second.stdout  # the same key, so data sealed yesterday still opens
+    assert KeyRing.from_spec(first.stdout.strip()).primary_id == "dev1"
+    assert (tmp_path / "var" / "encryption_keys").stat().st_mode & 0o077 == 0
+
+
+def test_a_malformed_key_ring_is_refused_at_start(tmp_path):
+    result = run_django(PRINT_KEY_RING, tmp_path, PARLEY_ENCRYPTION_KEYS="k1:QUFB")
+
+    assert result.returncode != 0
+    assert "must be 32 bytes" in result.stderr
 
 
 def test_unknown_parley_env_is_refused(tmp_path):
