@@ -76,6 +76,9 @@ def django_db_modify_db_settings() -> None:
     """
     from django.conf import settings
 
+    # No connection pool in the test process: pooled connections outlive the tests and keep PostgreSQL from
+    # dropping the test database. (The daphne workers that tests start use the pool, as production does.)
+    settings.DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
     run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID", _RUN_ID)[:8]
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     test_settings = settings.DATABASES["default"].setdefault("TEST", {})
@@ -101,3 +104,19 @@ def bob():
     from accounts.tests.factories import UserFactory
 
     return UserFactory(username="bob")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_lingering_database_sessions(django_db_setup, django_db_blocker):
+    """End sessions other threads left open (socket handlers run in a thread pool) so the test database
+    can be dropped at the end instead of piling up on the server."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
