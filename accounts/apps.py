@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "People"
+
+    def ready(self) -> None:
+        from accounts.models import User
+        from core.audit import audit_register
+
+        # Who created, changed, deactivated or re-grouped an account (compliance; docs/compliance.md).
+        audit_register(User, exclude_fields=["password", "last_login", "last_seen_at"], m2m_fields={"groups"})

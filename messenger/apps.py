@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class MessengerConfig(AppConfig):
     name = "messenger"
     verbose_name = "Messenger"
+
+    def ready(self) -> None:
+        from core.audit import audit_register
+        from messenger.models import Conversation, Membership
+
+        # Room settings and membership changes; what was said is in the archive, never in the audit log.
+        audit_register(Conversation, exclude_fields=["last_seq"])
+        audit_register(Membership, exclude_fields=["last_read_seq"])
