@@ -14,7 +14,8 @@ from ninja import Field, NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
 
-from accounts.selectors import user_directory, user_for_api_token
+from accounts import services as people
+from accounts.selectors import buddy_list, user_directory, user_for_api_token
 from core.errors import ParleyError
 from messenger import selectors, services
 from messenger.payloads import message_payload, user_payload
@@ -131,6 +132,28 @@ def me(request: HttpRequest) -> dict:
 @api.get("/users", summary="The company directory: active people by name, department or title")
 def users(request: HttpRequest, params: Query[SearchQuery]) -> dict:
     return {"users": user_directory(search=params.search, limit=params.limit)}
+
+
+class ContactIn(Schema):
+    username: str = Field(..., min_length=1, max_length=150)
+    group: str = Field("Contacts", min_length=1, max_length=60)
+
+
+@api.get("/contacts", summary="The buddy list: the user's groups in order, each with its people")
+def contacts(request: HttpRequest) -> dict:
+    return {"groups": buddy_list(user=request.user)}
+
+
+@api.post("/contacts", summary="Add someone to the buddy list (or move them to another group)")
+def add_contact(request: HttpRequest, data: ContactIn) -> dict:
+    people.contact_add(owner=request.user, username=data.username, group_name=data.group)
+    return {"groups": buddy_list(user=request.user)}
+
+
+@api.delete("/contacts/{username}", response={204: None}, summary="Take someone off the buddy list")
+def remove_contact(request: HttpRequest, username: str) -> Status:
+    people.contact_remove(owner=request.user, username=username)
+    return Status(204, None)
 
 
 # ---- conversations and messages ------------------------------------------------------------------------------

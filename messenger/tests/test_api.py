@@ -234,3 +234,19 @@ def test_a_conversation_shows_each_members_read_marker_for_seen_by(as_alice, ali
     members = as_alice.get(f"/api/v1/conversations/{room.pk}").json()["members"]
 
     assert {m["username"]: m["last_read_seq"] for m in members} == {"alice": 2, "bob": 1}
+
+
+def test_the_buddy_list_adds_moves_and_removes_people(as_alice, bob):
+    added = post(as_alice, "/api/v1/contacts", {"username": "bob", "group": "Team"}).json()["groups"]
+    moved = post(as_alice, "/api/v1/contacts", {"username": "bob", "group": "Favourites"}).json()["groups"]
+    self_add = post(as_alice, "/api/v1/contacts", {"username": "alice"})
+    removed = as_alice.delete("/api/v1/contacts/bob")
+
+    assert [(g["name"], [c["username"] for c in g["contacts"]]) for g in added] == [("Team", ["bob"])]
+    assert [(g["name"], [c["username"] for c in g["contacts"]]) for g in moved] == [
+        ("Team", []),
+        ("Favourites", ["bob"]),
+    ]
+    assert (self_add.status_code, self_add.json()["code"]) == (400, "contact_invalid")
+    assert removed.status_code == 204
+    assert all(not g["contacts"] for g in as_alice.get("/api/v1/contacts").json()["groups"])
