@@ -73,6 +73,8 @@ class ArchiveEntry(models.Model):
     entry_hash = models.CharField(max_length=64)
 
     objects = ArchiveEntryQuerySet.as_manager()
+    # core.key_rotation turns this on to re-seal payloads under a new key; the trigger allows nothing else.
+    REKEY_SETTING = "parley.archive_rekey"
 
     class Meta:
         verbose_name_plural = "archive entries"
@@ -97,7 +99,6 @@ class ArchiveEntry(models.Model):
 
 # The setting the PostgreSQL trigger reads; only archive.retention sets it, transaction-locally.
 PURGE_SETTING = "parley.archive_purge"
-REKEY_SETTING = "parley.archive_rekey"
 ENTRY_TABLE = "archive_archiveentry"
 
 

@@ -188,10 +188,11 @@ def _reseal(model: type[models.Model], model_field: EncryptedTextField, stale: l
     """Re-seal each stale value; return the ones a concurrent write changed first (left for the next run)."""
     missed = []
     with transaction.atomic():
-        if connection.vendor == "postgresql" and model._meta.db_table == "archive_archiveentry":
-            # The archive's append-only trigger lets exactly this through: a new sealing of the same payload.
+        rekey_setting = getattr(model, "REKEY_SETTING", None)
+        if connection.vendor == "postgresql" and rekey_setting:
+            # An append-only table's trigger (the archive's) lets exactly this through: the same payload, sealed anew.
             with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL parley.archive_rekey = 'on'")
+                cursor.execute(f"SET LOCAL {rekey_setting} = 'on'")
         for pk, binding, sealed in stale:
             context = field_context(model, model_field.name, binding)
             resealed = crypto.seal(crypto.unseal(sealed.data, context=context, ring=ring), context=context, ring=ring)

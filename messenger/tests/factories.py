@@ -1,19 +1,8 @@
 import uuid
 
-import factory
-
 from accounts.tests.factories import UserFactory
 from messenger import services
 from messenger.models import Conversation
-
-
-class RoomFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Conversation
-
-    kind = Conversation.Kind.ROOM
-    name = factory.Sequence(lambda n: f"room-{n}")
-    is_public = False
 
 
 def room_with(*members, name: str | None = None, is_public: bool = False) -> Conversation:
@@ -33,4 +22,4 @@ def send(sender, conversation, body: str = "hello", **kwargs):
     )
 
 
-__all__ = ["RoomFactory", "UserFactory", "room_with", "send"]
+__all__ = ["UserFactory", "room_with", "send"]
