@@ -22,6 +22,8 @@ class User(AbstractUser):
     presence_choice = models.CharField(max_length=10, choices=PresenceChoice.choices, default=PresenceChoice.AUTO)
     # When the user was last seen online (their last socket closed or expired); shown for offline users.
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # A 256 px WebP made by accounts.services.avatar_set (resized, metadata stripped), sealed on disk.
+    avatar = models.FileField(upload_to="avatars/", blank=True)
 
     def __str__(self) -> str:
         return self.username

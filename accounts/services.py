@@ -126,3 +126,57 @@ def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
 
 def api_token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+# ---- profiles ---------------------------------------------------------------------------------------------
+
+AVATAR_SIZE = 256
+MAX_AVATAR_UPLOAD_BYTES = 5 * 1024 * 1024
+PROFILE_FIELDS = {"display_name": 150, "job_title": 100, "department": 100, "phone": 40, "status_message": 140}
+
+
+class ProfileInvalid(ParleyError):
+    code = "profile_invalid"
+
+
+def profile_update(*, user: User, **fields: str) -> User:
+    """Change the user's own profile fields (display name, title, department, phone, status message)."""
+    changes = {}
+    for name, value in fields.items():
+        if name not in PROFILE_FIELDS:
+            raise ProfileInvalid(f"{name!r} is not a profile field.")
+        value = value.strip()
+        if len(value) > PROFILE_FIELDS[name]:
+            raise ProfileInvalid(f"{name} is at most {PROFILE_FIELDS[name]} characters.")
+        changes[name] = value
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if changes:
+        user.save(update_fields=list(changes))
+    return user
+
+
+def avatar_set(*, user: User, upload: bytes) -> User:
+    """Store a square 256 px WebP made from the upload: resized, and re-encoded so no metadata (EXIF, GPS)
+    survives. Anything Pillow cannot read as an image is refused."""
+    import io
+
+    from django.core.files.base import ContentFile
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if len(upload) > MAX_AVATAR_UPLOAD_BYTES:
+        raise ProfileInvalid("A picture is at most 5 MB.")
+    try:
+        with Image.open(io.BytesIO(upload)) as image:
+            image = ImageOps.exif_transpose(image)  # keep the orientation the EXIF asked for, then drop it
+            image = ImageOps.fit(image.convert("RGB"), (AVATAR_SIZE, AVATAR_SIZE))
+            out = io.BytesIO()
+            image.save(out, format="WEBP", quality=85)  # a fresh encode: no EXIF, XMP or ICC from the upload
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise ProfileInvalid("That file is not a picture Parley can read.") from None
+    old = user.avatar.name if user.avatar else None
+    user.avatar.save(f"{user.pk}.webp", ContentFile(out.getvalue()), save=False)
+    user.save(update_fields=["avatar"])
+    if old and old != user.avatar.name:
+        user.avatar.storage.delete(old)
+    return user

@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import Field, NinjaAPI, Query, Schema, Status
+from ninja import Field, File, NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.files import UploadedFile
 from ninja.security import HttpBearer, django_auth
 
 from accounts import services as people
+from accounts.models import User
 from accounts.selectors import buddy_list, user_directory, user_for_api_token
 from core.errors import ParleyError
 from messenger import selectors, services
@@ -127,6 +129,37 @@ def _id(value: int) -> int:
 @api.get("/me", summary="The signed-in user")
 def me(request: HttpRequest) -> dict:
     return user_payload(request.user)
+
+
+class ProfileIn(Schema):
+    display_name: str | None = Field(None, max_length=150)
+    job_title: str | None = Field(None, max_length=100)
+    department: str | None = Field(None, max_length=100)
+    phone: str | None = Field(None, max_length=40)
+    status_message: str | None = Field(None, max_length=140)
+
+
+@api.patch("/me", summary="Change your own profile")
+def update_me(request: HttpRequest, data: ProfileIn) -> dict:
+    people.profile_update(user=request.user, **data.model_dump(exclude_none=True))
+    return user_payload(request.user)
+
+
+@api.post("/me/avatar", summary="Set your picture (any image; stored as a 256 px WebP without metadata)")
+def set_avatar(request: HttpRequest, picture: File[UploadedFile]) -> dict:
+    people.avatar_set(user=request.user, upload=picture.read())
+    return user_payload(request.user)
+
+
+@api.get("/users/{user_id}/avatar", summary="Someone's picture (WebP)", response={200: None})
+def avatar(request: HttpRequest, user_id: int) -> HttpResponse:
+    person = User.objects.filter(pk=_id(user_id), is_active=True).exclude(avatar="").first()
+    if person is None:
+        raise Http404
+    with person.avatar.open() as picture:
+        return HttpResponse(
+            picture.read(), content_type="image/webp", headers={"Cache-Control": "private, max-age=300"}
+        )
 
 
 @api.get("/users", summary="The company directory: active people by name, department or title")

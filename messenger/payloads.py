@@ -12,7 +12,12 @@ REPLY_EXCERPT_LENGTH = 140
 
 
 def user_payload(user: User) -> dict[str, Any]:
-    return {"id": user.pk, "username": user.username, "display_name": user.name_to_show}
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "display_name": user.name_to_show,
+        "avatar": f"/api/v1/users/{user.pk}/avatar" if user.avatar else None,
+    }
 
 
 def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -250,3 +250,40 @@ def test_the_buddy_list_adds_moves_and_removes_people(as_alice, bob):
     assert (self_add.status_code, self_add.json()["code"]) == (400, "contact_invalid")
     assert removed.status_code == 204
     assert all(not g["contacts"] for g in as_alice.get("/api/v1/contacts").json()["groups"])
+
+
+def test_a_profile_is_edited_and_a_picture_is_resized_stripped_and_sealed(as_alice, alice, bob, settings, tmp_path):
+    import io
+
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+    photo = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCamera GPS-MARKER"  # camera maker
+    Image.new("RGB", (1200, 800), "teal").save(photo, format="JPEG", exif=exif)
+
+    profile = as_alice.patch(
+        "/api/v1/me", json.dumps({"job_title": "Trader", "phone": "+41 44 000"}), content_type="application/json"
+    )
+    uploaded = as_alice.post("/api/v1/me/avatar", {"picture": photo_file(photo.getvalue())})
+    as_bob = Client()
+    as_bob.force_login(bob)
+    served = as_bob.get(uploaded.json()["avatar"])
+    junk = as_alice.post("/api/v1/me/avatar", {"picture": photo_file(b"not a picture")})
+
+    alice.refresh_from_db()
+    assert (alice.job_title, alice.phone) == ("Trader", "+41 44 000")
+    assert profile.status_code == 200
+    picture = Image.open(io.BytesIO(served.content))
+    assert (served.status_code, picture.format, picture.size) == (200, "WEBP", (256, 256))
+    assert b"GPS-MARKER" not in served.content
+    on_disk = (tmp_path / alice.avatar.name).read_bytes()
+    assert b"RIFF" not in on_disk[:16] and b"WEBP" not in on_disk  # sealed, not a picture on disk
+    assert (junk.status_code, junk.json()["code"]) == (400, "profile_invalid")
+
+
+def photo_file(content: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("photo.jpg", content, content_type="image/jpeg")

@@ -72,7 +72,7 @@ def test_history_shows_replies_reactions_and_hides_deleted_text(alice, bob):
     assert second["reply_to"] == {
         "id": quoted.pk,
         "seq": 1,
-        "sender": {"id": bob.pk, "username": "bob", "display_name": bob.display_name},
+        "sender": {"id": bob.pk, "username": "bob", "display_name": bob.display_name, "avatar": None},
         "excerpt": None,
         "deleted": True,
     }
