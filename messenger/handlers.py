@@ -95,6 +95,8 @@ def sync(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     catches up too. `has_more` asks the client to sync again from its new last seq.
     """
     since = _parse_since(payload["since"])
+    # Two queries per conversation that has news (its messages, their reactions): paid once per reconnect,
+    # only for conversations that moved, so the common case (nothing or one room) stays cheap.
     memberships = Membership.objects.filter(user=user).select_related("conversation")
     conversations = []
     for membership in memberships:
