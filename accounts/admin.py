@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import ApiToken, User
+from accounts.services import user_deactivate, user_reactivate
 
 
 @admin.register(User)
@@ -13,6 +14,17 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "display_name", "email", "department", "job_title", "is_active", "is_staff")
     list_filter = (*DjangoUserAdmin.list_filter, "department")
     search_fields = ("username", "display_name", "first_name", "last_name", "email", "department", "job_title")
+    actions = ("deactivate", "reactivate")
+
+    @admin.action(description="Deactivate the selected users (sign them out everywhere)")
+    def deactivate(self, request, queryset) -> None:
+        for user in queryset:  # one by one, through the service: a queryset update would skip the sign-out
+            user_deactivate(user=user)
+
+    @admin.action(description="Reactivate the selected users")
+    def reactivate(self, request, queryset) -> None:
+        for user in queryset:
+            user_reactivate(user=user)
 
 
 @admin.register(ApiToken)

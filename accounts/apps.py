@@ -6,6 +6,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "People"
 
     def ready(self) -> None:
+        from accounts import signals  # noqa: F401 (connects the deactivation receiver)
         from accounts.models import User
         from core.audit import audit_register
 

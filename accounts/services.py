@@ -180,3 +180,40 @@ def avatar_set(*, user: User, upload: bytes) -> User:
     if old and old != user.avatar.name:
         user.avatar.storage.delete(old)
     return user
+
+
+# ---- deactivation ------------------------------------------------------------------------------------------
+
+
+def user_deactivate(*, user: User) -> User:
+    """Switch an account off. Its sessions end and its live sockets close on every worker (see
+    `signed_out_everywhere`, run for any save that turns is_active off); its messages stay, archived."""
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    return user
+
+
+def user_reactivate(*, user: User) -> User:
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+    return user
+
+
+def signed_out_everywhere(*, user_id: int, reason: str) -> int:
+    """End every session of a user and close their sockets on every worker. Returns the sessions ended.
+
+    Django's database sessions are not indexed by user, so this reads the live ones in batches: fine for a
+    company's few thousand sessions; a sign-in record keyed by session would make it one query.
+    """
+    from django.contrib.sessions.models import Session
+
+    ended = []
+    live = Session.objects.filter(expire_date__gt=timezone.now()).only("session_key", "session_data")
+    for session in live.iterator(chunk_size=500):
+        if str(session.get_decoded().get("_auth_user_id")) == str(user_id):
+            ended.append(session.session_key)
+    Session.objects.filter(session_key__in=ended).delete()
+    fanout.close_user_sockets(user_id, reason=reason)
+    return len(ended)

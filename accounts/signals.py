@@ -1,0 +1,32 @@
+"""Deactivation takes effect at once, however it is done: admin, import, a command, or code calling save().
+
+A receiver is the right depth here (not the usual "call the service"): `is_active` is a Django field that
+admin forms and other code set directly. QuerySet.update(is_active=False) bypasses signals and is not
+supported for deactivation (docs/administration.md).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.db import transaction
+from django.db.models.signals import post_init, post_save
+from django.dispatch import receiver
+
+from accounts.models import User
+
+
+@receiver(post_init, sender=User)
+def _remember_active(sender, instance: User, **kwargs) -> None:
+    instance._was_active = instance.is_active
+
+
+@receiver(post_save, sender=User)
+def _sign_out_when_deactivated(sender, instance: User, created: bool, **kwargs) -> None:
+    was_active = getattr(instance, "_was_active", True)
+    instance._was_active = instance.is_active
+    if created or not was_active or instance.is_active:
+        return
+    from accounts.services import signed_out_everywhere
+
+    transaction.on_commit(partial(signed_out_everywhere, user_id=instance.pk, reason="deactivated"))
