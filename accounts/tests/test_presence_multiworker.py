@@ -87,3 +87,26 @@ def test_a_crashed_worker_users_go_offline_within_the_documented_bound(workers, 
 
     # The bound, plus slack for the announcement to travel on a busy 2-core machine.
     assert elapsed <= TTL + SWEEP + 3.0
+
+
+def test_deactivation_closes_the_users_sockets_on_both_workers_and_they_go_offline(workers, alice_and_bob):
+    _, bob = alice_and_bob
+
+    async def scenario():
+        watcher = await SignedInSocket.open(workers[0].http_url, "alice", TEST_PASSWORD)
+        tabs = [await SignedInSocket.open(worker.http_url, "bob", TEST_PASSWORD) for worker in workers]
+        await watcher.wait_for(presence_of(bob.pk, "available"))
+
+        await asyncio.to_thread(services.user_deactivate, user=bob)  # commits, then closes sockets everywhere
+        signed_out = [await tab.wait_for(lambda frame: frame["type"] == "signed_out") for tab in tabs]
+        ended = [await tab.socket.receive() for tab in tabs]
+        offline = await watcher.wait_for(presence_of(bob.pk, "offline"))
+        for tab in (*tabs, watcher):
+            await tab.close()
+        return signed_out, ended, offline
+
+    signed_out, ended, offline = asyncio.run(scenario())
+
+    assert [frame["reason"] for frame in signed_out] == ["deactivated", "deactivated"]
+    assert all(message.type.name in {"CLOSE", "CLOSED"} for message in ended)
+    assert offline["state"] == "offline"
