@@ -15,3 +15,47 @@ def role_group(name: str) -> Group:
         raise ValueError(f"{name!r} is not a Parley role")
     group, _ = Group.objects.get_or_create(name=name)
     return group
+
+
+# Separation of duties (docs/administration.md): IT manages accounts and rooms but never sees what was said;
+# compliance reviews what was said, holds and retention, but manages no accounts. "app.codename" each.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    EMPLOYEES: (),
+    IT_ADMINS: (
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+        "auth.view_group",
+        "accounts.view_apitoken",
+        "accounts.change_apitoken",
+        "messenger.view_conversation",
+        "messenger.change_conversation",
+        "messenger.view_membership",
+        "messenger.change_membership",
+        "auditlog.view_logentry",
+    ),
+    COMPLIANCE_OFFICERS: (
+        "accounts.view_user",
+        "archive.view_archiveentry",
+        "archive.view_archivecheckpoint",
+        "archive.view_retentionpolicy",
+        "archive.add_retentionpolicy",
+        "archive.change_retentionpolicy",
+        "archive.view_legalhold",
+        "archive.add_legalhold",
+        "archive.change_legalhold",
+        "auditlog.view_logentry",
+    ),
+}
+
+
+def role_permissions_apply() -> None:
+    """Give each role exactly its permissions (run after every migrate; tests call it after a flush)."""
+    from django.contrib.auth.models import Permission
+
+    for role, names in ROLE_PERMISSIONS.items():
+        wanted = []
+        for name in names:
+            app_label, codename = name.split(".")
+            wanted.extend(Permission.objects.filter(content_type__app_label=app_label, codename=codename))
+        role_group(role).permissions.set(wanted)
