@@ -25,4 +25,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
     CMD python -c "import os, urllib.request as r; host = os.environ['ALLOWED_HOSTS'].split(',')[0]; \
 r.urlopen(r.Request('http://127.0.0.1:8000/healthz', headers={'Host': host}), timeout=4)"
-CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers", "config.asgi:application"]
+# No --proxy-headers: the client address comes from PARLEY_TRUSTED_PROXY_HEADER (core/net.py), one rule for all.
+CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "config.asgi:application"]

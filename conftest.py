@@ -20,11 +20,18 @@ def _service_gap(marker: str) -> str | None:
             return "PostgreSQL is not configured (set DATABASE_URL=postgres://...)"
     if marker == "redis" and not settings.REDIS_URL:
         return "Redis is not configured (set REDIS_URL=redis://...)"
+    if marker == "clamd":
+        from core.antivirus import scanner_ping
+
+        if not settings.PARLEY_CLAMD_ADDRESS:
+            return "ClamAV is not configured (set PARLEY_CLAMD_ADDRESS=tcp://127.0.0.1:3310)"
+        if not scanner_ping():
+            return f"clamd does not answer at {settings.PARLEY_CLAMD_ADDRESS}"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("postgres", "redis"):
+    for marker in ("postgres", "redis", "clamd"):
         if item.get_closest_marker(marker) is None:
             continue
         gap = _service_gap(marker)

@@ -1,4 +1,4 @@
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 
 
@@ -24,6 +24,12 @@ class User(AbstractUser):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     # A 256 px WebP made by accounts.services.avatar_set (resized, metadata stripped), sealed on disk.
     avatar = models.FileField(upload_to="avatars/", blank=True)
+    # IT can require two-factor sign-in of one person; groups can require it of their members (GroupSignInPolicy).
+    two_factor_required = models.BooleanField(
+        "require two-factor sign-in",
+        default=False,
+        help_text="Members of IT Admins and Compliance Officers, and superusers, must use it whatever this says.",
+    )
 
     def __str__(self) -> str:
         return self.username
@@ -78,3 +84,38 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.user_id})"
+
+
+class GroupSignInPolicy(models.Model):
+    """How members of a group must sign in. IT Admins and Compliance Officers always need two factors."""
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="sign_in_policy")
+    two_factor_required = models.BooleanField("require two-factor sign-in", default=False)
+
+    class Meta:
+        verbose_name = "sign-in policy"
+        verbose_name_plural = "sign-in policy"
+
+    def __str__(self) -> str:
+        return f"Sign-in policy of {self.group}"
+
+
+class SignIn(models.Model):
+    """One sign-in: when, from where, with what, and the session it opened (so it can be signed out)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sign_ins")
+    session_key = models.CharField(max_length=40, db_index=True)
+    signed_in_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    second_factor_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # "signed_out", "ended_by_user", "password_changed", "signed_out_by_it", "deactivated"
+    end_reason = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        ordering = ["-signed_in_at"]
+        indexes = [models.Index(fields=["user", "ended_at"], name="sign_in_user_open")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} at {self.signed_in_at:%Y-%m-%d %H:%M} from {self.ip_address or 'unknown'}"

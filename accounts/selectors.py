@@ -1,12 +1,15 @@
-"""Reads about people: who someone watches for presence, the directory, buddy lists."""
+"""Reads about people: who someone watches for presence, the directory, buddy lists, how they must sign in."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, Q
+from django.contrib.auth.models import Group
+from django.db.models import Exists, OuterRef, Prefetch, Q
 
-from accounts.models import ApiToken, Contact, ContactGroup, User
+from accounts import roles
+from accounts.models import ApiToken, Contact, ContactGroup, SignIn, User
+from messenger.payloads import profile_payload
 
 PRESENCE_FIELDS = ("id", "status_message", "last_seen_at")
 
@@ -41,16 +44,7 @@ def buddy_list(*, user: User) -> list[dict[str, Any]]:
             "name": group.name,
             "position": group.position,
             "contacts": [
-                {
-                    "id": contact.person.pk,
-                    "username": contact.person.username,
-                    "display_name": contact.person.name_to_show,
-                    "job_title": contact.person.job_title,
-                    "department": contact.person.department,
-                    "status_message": contact.person.status_message,
-                }
-                for contact in group.contacts.all()
-                if contact.person.is_active
+                profile_payload(contact.person) for contact in group.contacts.all() if contact.person.is_active
             ],
         }
         for group in groups
@@ -89,13 +83,83 @@ def user_directory(*, search: str = "", limit: int = 50) -> list[dict[str, Any]]
             | Q(job_title__icontains=word)
         )
     return [
-        {
-            "id": person.pk,
-            "username": person.username,
-            "display_name": person.name_to_show,
-            "department": person.department,
-            "job_title": person.job_title,
-            "status_message": person.status_message,
-        }
-        for person in people.order_by("display_name", "username")[: max(1, min(limit, 200))]
+        profile_payload(person) for person in people.order_by("display_name", "username")[: max(1, min(limit, 200))]
     ]
+
+
+# ---- sign-in -----------------------------------------------------------------------------------------------
+
+# Roles whose members must always use two factors: they can change every account, or read what was said.
+TWO_FACTOR_ROLES = (roles.IT_ADMINS, roles.COMPLIANCE_OFFICERS)
+
+
+def _groups_requiring_two_factors() -> Q:
+    return Q(name__in=TWO_FACTOR_ROLES) | Q(sign_in_policy__two_factor_required=True)
+
+
+def two_factor_required(*, user: User) -> bool:
+    """Must this person sign in with a second factor? (One query at most.)"""
+    if user.two_factor_required or user.is_superuser:
+        return True
+    return Group.objects.filter(_groups_requiring_two_factors(), user=user).exists()
+
+
+def second_factor_device(*, user: User, session: Any) -> Any | None:
+    """The confirmed device this session proved with its second factor, or None.
+
+    The same check as django-otp's middleware, for transports that have a session but no request (sockets).
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.models import Device
+
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    if not persistent_id:
+        return None
+    device = Device.from_persistent_id(persistent_id)
+    if device is None or device.user_id != user.pk or not device.confirmed:
+        return None
+    return device
+
+
+def second_factor_owed(*, user: User, verified: bool) -> str | None:
+    """What a signed-in session must still do before it may be used: "verify", "enrol", or None.
+
+    "verify": the person has an authenticator and has not used it in this session. "enrol": they must use two
+    factors and have none yet. Anyone may enrol; once enrolled, every sign-in asks for the code. Asked on every
+    request of a session without a second factor, so it is one query.
+    """
+    if verified or not user.is_authenticated:
+        return None
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    enrolled = Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)) | Exists(
+        StaticDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    )
+    required_by_group = Exists(Group.objects.filter(_groups_requiring_two_factors(), user=OuterRef("pk")))
+    state = User.objects.filter(pk=user.pk).values(enrolled=enrolled, required_by_group=required_by_group).first()
+    if state is None:
+        return None
+    if state["enrolled"]:
+        return "verify"
+    if state["required_by_group"] or user.two_factor_required or user.is_superuser:
+        return "enrol"
+    return None
+
+
+def session_second_factor_owed(*, user: User, session: Any) -> str | None:
+    """second_factor_owed for a bare session (a socket's): "verify", "enrol" or None."""
+    return second_factor_owed(user=user, verified=second_factor_device(user=user, session=session) is not None)
+
+
+def sessions_active(*, user: User) -> list[SignIn]:
+    """The user's sign-ins whose session is still alive, newest first (one query)."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    live_keys = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
+    return list(SignIn.objects.filter(user=user, ended_at__isnull=True, session_key__in=live_keys))
+
+
+def sign_in_history(*, user: User, limit: int = 20) -> list[SignIn]:
+    return list(SignIn.objects.filter(user=user)[:limit])

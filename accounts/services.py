@@ -7,10 +7,17 @@ import secrets
 from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
+from django_otp import devices_for_user, verify_token
+from django_otp import login as otp_login
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import ApiToken, Contact, ContactGroup, PresenceChoice, User
+from accounts.models import ApiToken, Contact, ContactGroup, PresenceChoice, SignIn, User
 from core.errors import ParleyError
+from core.net import client_ip
 from messenger import fanout
 
 MAX_STATUS_MESSAGE_LENGTH = 140
@@ -204,16 +211,176 @@ def user_reactivate(*, user: User) -> User:
 def signed_out_everywhere(*, user_id: int, reason: str) -> int:
     """End every session of a user and close their sockets on every worker. Returns the sessions ended.
 
-    Django's database sessions are not indexed by user, so this reads the live ones in batches: fine for a
-    company's few thousand sessions; a sign-in record keyed by session would make it one query.
+    Sessions are found through their sign-in records, so this is a few queries however many sessions exist.
     """
     from django.contrib.sessions.models import Session
 
-    ended = []
-    live = Session.objects.filter(expire_date__gt=timezone.now()).only("session_key", "session_data")
-    for session in live.iterator(chunk_size=500):
-        if str(session.get_decoded().get("_auth_user_id")) == str(user_id):
-            ended.append(session.session_key)
-    Session.objects.filter(session_key__in=ended).delete()
+    open_sign_ins = SignIn.objects.filter(user_id=user_id, ended_at__isnull=True)
+    session_keys = list(open_sign_ins.values_list("session_key", flat=True))
+    ended, _ = Session.objects.filter(session_key__in=session_keys).delete()
+    open_sign_ins.update(ended_at=timezone.now(), end_reason=reason)
     fanout.close_user_sockets(user_id, reason=reason)
-    return len(ended)
+    return ended
+
+
+# ---- sign-in records and sessions ---------------------------------------------------------------------------
+
+MAX_USER_AGENT_LENGTH = 300
+
+
+class SessionInvalid(ParleyError):
+    code = "session_not_found"
+    http_status = 404
+
+
+def sign_in_record(*, user: User, request: HttpRequest) -> SignIn:
+    """Note a sign-in (called as Django signs someone in): time, address, browser, and the session it opened."""
+    return SignIn.objects.create(
+        user=user,
+        session_key=request.session.session_key or "",
+        ip_address=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT_LENGTH],
+    )
+
+
+def sign_in_ended(*, session_key: str, reason: str) -> None:
+    """A session ended by signing out: close the record and the sockets that session opened."""
+    if not session_key:
+        return
+    SignIn.objects.filter(session_key=session_key, ended_at__isnull=True).update(
+        ended_at=timezone.now(), end_reason=reason
+    )
+    transaction.on_commit(partial(fanout.close_session_sockets, session_key, reason=reason))
+
+
+def session_end(*, user: User, sign_in_id: int, reason: str = "ended_by_user") -> SignIn:
+    """Sign one of the user's own sessions out (from their sessions page): its cookie stops working and its
+    sockets close on every worker."""
+    from django.contrib.sessions.models import Session
+
+    sign_in = SignIn.objects.filter(pk=sign_in_id, user=user, ended_at__isnull=True).first()
+    if sign_in is None:
+        raise SessionInvalid("That session is not one of your active sessions.")
+    Session.objects.filter(session_key=sign_in.session_key).delete()
+    sign_in_ended(session_key=sign_in.session_key, reason=reason)
+    sign_in.refresh_from_db()
+    return sign_in
+
+
+def sessions_end_others(*, user: User, keep_session_key: str, reason: str = "ended_by_user") -> int:
+    """Sign out every session of the user but the one they are using. Returns how many ended."""
+    from django.contrib.sessions.models import Session
+
+    other_sign_ins = SignIn.objects.filter(user=user, ended_at__isnull=True).exclude(session_key=keep_session_key)
+    others = list(other_sign_ins.values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=others).delete()
+    other_sign_ins.update(ended_at=timezone.now(), end_reason=reason)
+    for session_key in others:
+        transaction.on_commit(partial(fanout.close_session_sockets, session_key, reason=reason))
+    return len(others)
+
+
+def session_key_changed(*, old_key: str, new_key: str) -> None:
+    """Django gave the session a new key (a password change does): keep its sign-in record and its open
+    sockets pointing at it."""
+    if old_key and new_key and old_key != new_key:
+        SignIn.objects.filter(session_key=old_key, ended_at__isnull=True).update(session_key=new_key)
+        transaction.on_commit(partial(fanout.session_rekeyed, old_key, new_key))
+
+
+def sign_in_unlock(*, username: str) -> int:
+    """Lift a lockout after too many failed passwords (IT, in admin). Returns the failure records cleared."""
+    from axes.utils import reset
+
+    return reset(username=username)
+
+
+# ---- two-factor sign-in -------------------------------------------------------------------------------------
+
+BACKUP_CODE_COUNT = 10
+AUTHENTICATOR_NAME = "Authenticator app"
+BACKUP_CODES_NAME = "Backup codes"
+
+
+class TwoFactorInvalid(ParleyError):
+    code = "two_factor_invalid"
+
+
+def two_factor_enrol_start(*, user: User, pending_device_id: int | None = None) -> TOTPDevice:
+    """An authenticator secret for the user to scan; it counts only once a code from it is confirmed.
+
+    The pending one is reused, so reloading the set-up page does not change a secret already scanned.
+    """
+    pending = TOTPDevice.objects.filter(user=user, confirmed=False)
+    device = pending.filter(pk=pending_device_id).first() if pending_device_id else None
+    if device is None:
+        pending.delete()
+        device = TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=False)
+    return device
+
+
+def two_factor_enrol_confirm(*, request: HttpRequest, device_id: int, token: str) -> list[str]:
+    """Confirm the scanned authenticator with a code from it, replace any older one, verify this session, and
+    return fresh backup codes (shown once)."""
+    user = request.user
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(pk=device_id, user=user, confirmed=False).first()
+        if device is None:
+            raise TwoFactorInvalid("That set-up has expired. Scan the new code and try again.")
+        if not device.verify_token(_normalized_token(token)):
+            raise TwoFactorInvalid("That code is not right. Check the time on your phone and enter a fresh one.")
+        TOTPDevice.objects.filter(user=user, confirmed=True).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        codes = backup_codes_renew(user=user)
+    _second_factor_passed(request, device)
+    return codes
+
+
+def two_factor_verify(*, request: HttpRequest, token: str) -> Device:
+    """Accept a code from the user's authenticator (or one of their backup codes) for this session.
+
+    Each device throttles wrong codes itself (django-otp doubles the wait after each failure).
+    """
+    token = _normalized_token(token)
+    for device in devices_for_user(request.user):
+        if verify_token(request.user, device.persistent_id, token):
+            _second_factor_passed(request, device)
+            return device
+    raise TwoFactorInvalid("That code is not right, or too many wrong codes were tried: wait a little and retry.")
+
+
+def backup_codes_renew(*, user: User) -> list[str]:
+    """Ten single-use codes for signing in without the phone; the old ones stop working."""
+    device, _ = StaticDevice.objects.get_or_create(user=user, name=BACKUP_CODES_NAME, defaults={"confirmed": True})
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+def two_factor_remove(*, user: User) -> None:
+    """The user turns two-factor sign-in off; refused when their role or IT requires it."""
+    from accounts.selectors import two_factor_required
+
+    if two_factor_required(user=user):
+        raise TwoFactorInvalid("Your account must use two-factor sign-in; ask IT if you lost your phone.")
+    two_factor_reset(user=user)
+
+
+def two_factor_reset(*, user: User) -> None:
+    """Forget the user's authenticator and backup codes (IT, for a lost phone): they enrol again at their next
+    request if they must use two factors."""
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+
+
+def _normalized_token(token: str) -> str:
+    return "".join(token.split()).lower()
+
+
+def _second_factor_passed(request: HttpRequest, device: Device) -> None:
+    otp_login(request, device)
+    SignIn.objects.filter(session_key=request.session.session_key, ended_at__isnull=True).update(
+        second_factor_at=timezone.now()
+    )

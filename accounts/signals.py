@@ -1,14 +1,17 @@
-"""Deactivation takes effect at once, however it is done: admin, import, a command, or code calling save().
+"""Receivers for what Django itself does to accounts: signing in and out, and saves that deactivate.
 
+Deactivation takes effect at once, however it is done: admin, import, a command, or code calling save().
 A receiver is the right depth here (not the usual "call the service"): `is_active` is a Django field that
 admin forms and other code set directly. QuerySet.update(is_active=False) bypasses signals and is not
-supported for deactivation (docs/administration.md).
+supported for deactivation (docs/administration.md). Likewise every sign-in, whichever view performs it, goes
+through django.contrib.auth.login, whose signal records it.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_init, post_save
 from django.dispatch import receiver
@@ -30,3 +33,17 @@ def _sign_out_when_deactivated(sender, instance: User, created: bool, **kwargs) 
     from accounts.services import signed_out_everywhere
 
     transaction.on_commit(partial(signed_out_everywhere, user_id=instance.pk, reason="deactivated"))
+
+
+@receiver(user_logged_in)
+def _record_sign_in(sender, request, user: User, **kwargs) -> None:
+    from accounts.services import sign_in_record
+
+    sign_in_record(user=user, request=request)
+
+
+@receiver(user_logged_out)
+def _end_sign_in(sender, request, user, **kwargs) -> None:
+    from accounts.services import sign_in_ended
+
+    sign_in_ended(session_key=request.session.session_key or "", reason="signed_out")

@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import json
 
+from auditlog.signals import accessed
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from archive.models import ArchiveCheckpoint, ArchiveEntry, LegalHold, RetentionPolicy
+from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.retention import legal_hold_release
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The archive is append-only: nobody adds, changes or deletes through the admin, superusers included."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from archive.selectors import shared_file_of
+from core.admin import ReadOnlyAdmin
+from messenger.files import file_response
+from messenger.models import Attachment
 
 
 @admin.register(ArchiveEntry)
@@ -43,11 +39,36 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
         "participants",
         "message_id",
         "content",
+        "shared_file",
         "prev_hash",
         "entry_hash",
     )
     readonly_fields = fields
     show_full_result_count = False  # counting millions of entries on every page load is not worth it
+
+    def get_urls(self):
+        download = self.admin_site.admin_view(self.shared_file_download)
+        return [path("<int:entry_id>/file/", download, name="archive_archiveentry_file"), *super().get_urls()]
+
+    @admin.display(description="shared file")
+    def shared_file(self, entry: ArchiveEntry) -> str:
+        if entry.event_type != EventType.FILE_SHARED:
+            return "—"
+        name = json.loads(entry.payload)["content"]["file"]["name"]
+        return format_html(
+            '<a href="{}">Download {}</a>', reverse("admin:archive_archiveentry_file", args=[entry.pk]), name
+        )
+
+    def shared_file_download(self, request: HttpRequest, entry_id: int) -> HttpResponse:
+        """The file a "file shared" entry records, for review; each download is audit-logged (access)."""
+        entry = get_object_or_404(ArchiveEntry, pk=entry_id, event_type=EventType.FILE_SHARED)
+        if not self.has_view_permission(request, entry):
+            raise PermissionDenied
+        attachment = shared_file_of(entry)
+        if attachment is None:
+            raise Http404("The file is no longer kept.")
+        accessed.send(sender=Attachment, instance=attachment)
+        return file_response(attachment, allow_inline=False)
 
     @admin.display(description="content")
     def content(self, entry: ArchiveEntry) -> str:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.models import User
 from archive.models import ENTRY_TABLE, PURGE_SETTING, ArchiveChain, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.services import archive_record
-from messenger.models import Conversation, Message, MessageVersion
+from messenger.models import Attachment, Conversation, Message, MessageVersion
 
 SCAN_CHUNK = 1000
 
@@ -173,7 +173,9 @@ def _purge_chain_prefix(conversation_id: int, rules: _Rules, report: RetentionRe
         to_position, last_hash = last_expired
         purged_message_ids = list(
             ArchiveEntry.objects.filter(
-                conversation_id=conversation_id, position__lte=to_position, event_type=EventType.MESSAGE_SENT
+                conversation_id=conversation_id,
+                position__lte=to_position,
+                event_type__in=(EventType.MESSAGE_SENT, EventType.FILE_SHARED),
             ).values_list("message_id", flat=True)
         )
         with connection.cursor() as cursor:
@@ -185,8 +187,9 @@ def _purge_chain_prefix(conversation_id: int, rules: _Rules, report: RetentionRe
             )
             if connection.vendor == "postgresql":
                 cursor.execute(f"SET LOCAL {PURGE_SETTING} = 'off'")
-        # What the archive no longer keeps cannot stay in the chat either.
+        # What the archive no longer keeps cannot stay in the chat either, files included.
         _delete_messages(purged_message_ids)
+        _delete_files(conversation_id, to_position)
         content = {
             "from_position": first.position,
             "to_position": to_position,
@@ -213,6 +216,15 @@ def _delete_messages(message_ids: list[int]) -> int:
     Message.objects.filter(reply_to_id__in=message_ids).update(reply_to=None)
     deleted, _ = Message.objects.filter(pk__in=message_ids).delete()
     return deleted
+
+
+def _delete_files(conversation_id: int, to_position: int) -> None:
+    """Files whose "file shared" entry was purged: rows first, then the sealed bytes once that commits."""
+    expired = Attachment.objects.filter(conversation_id=conversation_id, archive_position__lte=to_position)
+    stored_names = list(expired.values_list("file", flat=True))
+    expired.delete()
+    storage = Attachment._meta.get_field("file").storage
+    transaction.on_commit(lambda: [storage.delete(name) for name in stored_names])
 
 
 def _apply_live_retention(now: datetime) -> int:

@@ -12,6 +12,7 @@ from archive.chain import canonical_event
 from archive.models import ArchiveEntry
 from core.crypto import DecryptionError, unseal_text
 from core.fields import Sealed, field_context
+from messenger.models import Attachment
 
 STREAM_CHUNK = 2000
 
@@ -112,3 +113,9 @@ def open_entry(row: tuple) -> OpenedEntry:
 
 def _sealed_bytes(value: Sealed | bytes | memoryview) -> bytes:
     return value.data if isinstance(value, Sealed) else bytes(value)
+
+
+def shared_file_of(entry: ArchiveEntry) -> Attachment | None:
+    """The stored file a "file shared" entry records, while the archive still keeps it."""
+    uid = json.loads(entry.payload)["content"].get("file", {}).get("uid")
+    return Attachment.objects.filter(uid=uid, conversation_id=entry.conversation_id).first() if uid else None

@@ -123,10 +123,11 @@ def _conversations_with_entries() -> Iterator[int]:
 
 
 def _cross_check_messages(report: VerificationReport) -> int:
-    """Every message in the messenger has exactly one message_sent entry (merge of two sorted streams)."""
+    """Every message in the messenger has exactly one message_sent (or file_shared) entry (merge of two sorted
+    streams)."""
     messages = Message.objects.order_by("pk").values_list("pk", "conversation_id").iterator(chunk_size=5000)
     archived = (
-        ArchiveEntry.objects.filter(event_type=EventType.MESSAGE_SENT)
+        ArchiveEntry.objects.filter(event_type__in=(EventType.MESSAGE_SENT, EventType.FILE_SHARED))
         .order_by("message_id")
         .values_list("message_id", flat=True)
         .iterator(chunk_size=5000)

@@ -73,6 +73,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "auditlog",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "accounts",
     "messenger",
@@ -86,9 +90,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): this session passed its second factor
+    "accounts.middleware.SecondFactorMiddleware",  # a session that owes its second factor goes nowhere else
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",  # records who (the signed-in user) made each audited change
+    "axes.middleware.AxesMiddleware",  # answers a locked-out sign-in with the lockout page (last, as axes asks)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -162,6 +169,19 @@ PARLEY_SEND_BURST = env.int("PARLEY_SEND_BURST", default=30)
 PARLEY_PRESENCE_TTL_SECONDS = env.float("PARLEY_PRESENCE_TTL_SECONDS", default=20.0)
 PARLEY_PRESENCE_HEARTBEAT_SECONDS = env.float("PARLEY_PRESENCE_HEARTBEAT_SECONDS", default=5.0)
 PARLEY_PRESENCE_SWEEP_SECONDS = env.float("PARLEY_PRESENCE_SWEEP_SECONDS", default=2.0)
+# The browser reports a tab idle after this long without input; a user whose tabs are all idle shows as away.
+PARLEY_PRESENCE_IDLE_SECONDS = env.int("PARLEY_PRESENCE_IDLE_SECONDS", default=300)
+
+# File sharing (docs/files.md). Every upload is scanned by ClamAV's clamd before anyone can see it:
+# "tcp://host:3310" or "unix:///run/clamav/clamd.ctl". Required in production; unset in development means
+# files are shared unscanned (logged at the first upload).
+PARLEY_CLAMD_ADDRESS = env.str("PARLEY_CLAMD_ADDRESS", default="")
+if IS_PRODUCTION and not PARLEY_CLAMD_ADDRESS:
+    raise ImproperlyConfigured("PARLEY_CLAMD_ADDRESS is required when PARLEY_ENV=production.")
+PARLEY_CLAMD_TIMEOUT_SECONDS = env.float("PARLEY_CLAMD_TIMEOUT_SECONDS", default=30.0)
+PARLEY_MAX_UPLOAD_MB = env.int("PARLEY_MAX_UPLOAD_MB", default=25)
+# Django keeps uploads up to this size in memory (larger ones go to a temporary file, in clear, until sealed).
+FILE_UPLOAD_MAX_MEMORY_SIZE = PARLEY_MAX_UPLOAD_MB * 1024 * 1024
 
 # The compliance archive (docs/compliance.md). The signing key seals checkpoints (Ed25519, base64 of the raw
 # 32-byte private key); auditors get the public key from `manage.py archive_public_key`. Keys that signed
@@ -179,11 +199,37 @@ PARLEY_RETENTION_DEFAULT_DAYS = env.int("PARLEY_RETENTION_DEFAULT_DAYS", default
 PARLEY_RETENTION_FLOOR_DAYS = env.int("PARLEY_RETENTION_FLOOR_DAYS", default=3 * 365)
 
 AUTH_USER_MODEL = "accounts.User"
+
+# Sign-in security (docs/security.md). The client address comes from REMOTE_ADDR unless a proxy header is
+# named here: only set it when every request passes through your own load balancer, which must overwrite or
+# append to that header. With X-Forwarded-For, PARLEY_TRUSTED_PROXY_COUNT says how many of your proxies
+# appended to it (the client address is that many entries from the right).
+PARLEY_TRUSTED_PROXY_HEADER = env.str("PARLEY_TRUSTED_PROXY_HEADER", default="")
+PARLEY_TRUSTED_PROXY_COUNT = env.int("PARLEY_TRUSTED_PROXY_COUNT", default=1)
+# Lockout (django-axes): after this many failed passwords for one username, sign-in is refused for that
+# username until the cool-off passes or IT unlocks it in admin (0 minutes: only IT unlocks).
+AXES_FAILURE_LIMIT = env.int("PARLEY_LOGIN_FAILURE_LIMIT", default=5)
+_lockout_minutes = env.int("PARLEY_LOGIN_LOCKOUT_MINUTES", default=15)
+AXES_COOLOFF_TIME = _lockout_minutes / 60 if _lockout_minutes else None  # hours
+# By username, not address: a whole office shares one address behind NAT, and an attacker has many.
+# (axes warns that an address-free lockout can be dodged by rotating user agents; a username lockout cannot.)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_VERBOSE = False
+# Two-factor sign-in (django-otp, TOTP): the name authenticator apps show for Parley accounts.
+OTP_TOTP_ISSUER = env.str("PARLEY_TOTP_ISSUER", default="Parley")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -229,4 +275,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes logs every sign-in at INFO; Parley keeps its own sign-in records (accounts.SignIn).
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", app_shell, name="app"),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", api.urls),
+    path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -46,8 +46,31 @@ async def channel_layer_is_up() -> bool:
     return reply.get("token") == token
 
 
+async def virus_scanner_state() -> str:
+    """ "ok", "down", or "off" (development without clamd)."""
+    from core.antivirus import scanner_ping, scanning_enabled
+
+    if not scanning_enabled():
+        return "off"
+    try:
+        is_up = await asyncio.wait_for(sync_to_async(scanner_ping)(), CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        is_up = False
+    return "ok" if is_up else "down"
+
+
+# Without these nothing works; without the virus scanner only file sharing stops (it fails closed), so it is
+# reported but does not take a worker out of the load balancer.
+REQUIRED_CHECKS = ("database", "channel_layer")
+
+
 async def health_report() -> dict[str, str]:
-    """Run every check; the report names each dependency as "ok" or "down"."""
-    results = await asyncio.gather(database_is_up(), channel_layer_is_up())
-    names = ("database", "channel_layer")
-    return {name: "ok" if is_up else "down" for name, is_up in zip(names, results, strict=True)}
+    """Run every check; the report names each dependency as "ok" or "down" (the scanner may be "off")."""
+    database, channel_layer, scanner = await asyncio.gather(
+        database_is_up(), channel_layer_is_up(), virus_scanner_state()
+    )
+    return {
+        "database": "ok" if database else "down",
+        "channel_layer": "ok" if channel_layer else "down",
+        "virus_scanner": scanner,
+    }

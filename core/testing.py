@@ -20,11 +20,30 @@ BASE_DIR = Path(settings.BASE_DIR)
 TEST_ORIGIN = "http://localhost"
 
 
-def session_cookie_for(user) -> str:
-    """A `Cookie` header value for a signed-in session of `user`, as a browser would send it."""
+def session_cookie_for(user, *, second_factor: bool = False) -> str:
+    """A `Cookie` header value for a signed-in session of `user`, as a browser would send it (with its second
+    factor entered, if asked)."""
     client = Client()
-    client.force_login(user)
+    if second_factor:
+        force_login_with_second_factor(client, user)
+    else:
+        client.force_login(user)
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def force_login_with_second_factor(client: Client, user) -> None:
+    """Sign `client` in as `user` with a confirmed authenticator, as if they had entered its code: what IT
+    Admins, Compliance Officers and superusers need before any page opens."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="test authenticator", confirmed=True
+    )
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
 
 
 def socket_to_app(*, cookie: str | None = None, origin: str | None = TEST_ORIGIN) -> WebsocketCommunicator:
@@ -82,6 +101,8 @@ class DaphneWorker:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        # Captured by pytest and shown only when the test failed: what the worker said, for the post-mortem.
+        print(f"---- daphne worker on port {self.port}, end of its log ----\n{self.log()[-6000:]}")
 
 
 def start_daphne_worker(tmp_dir: Path, extra_env: dict[str, str] | None = None) -> DaphneWorker:

@@ -7,10 +7,11 @@ with a per-user API token. Errors are JSON `{"code", "message"}`, mapped in one 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import Field, File, NinjaAPI, Query, Schema, Status
+from ninja import Field, File, Form, NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer, django_auth
@@ -19,8 +20,8 @@ from accounts import services as people
 from accounts.models import User
 from accounts.selectors import buddy_list, user_directory, user_for_api_token
 from core.errors import ParleyError
-from messenger import selectors, services
-from messenger.payloads import message_payload, user_payload
+from messenger import files, selectors, services
+from messenger.payloads import message_payload, profile_payload, user_payload
 
 
 class ApiTokenAuth(HttpBearer):
@@ -126,9 +127,9 @@ def _id(value: int) -> int:
 # ---- people ------------------------------------------------------------------------------------------------
 
 
-@api.get("/me", summary="The signed-in user")
+@api.get("/me", summary="The signed-in user, with their profile")
 def me(request: HttpRequest) -> dict:
-    return user_payload(request.user)
+    return profile_payload(request.user)
 
 
 class ProfileIn(Schema):
@@ -142,13 +143,21 @@ class ProfileIn(Schema):
 @api.patch("/me", summary="Change your own profile")
 def update_me(request: HttpRequest, data: ProfileIn) -> dict:
     people.profile_update(user=request.user, **data.model_dump(exclude_none=True))
-    return user_payload(request.user)
+    return profile_payload(request.user)
 
 
 @api.post("/me/avatar", summary="Set your picture (any image; stored as a 256 px WebP without metadata)")
 def set_avatar(request: HttpRequest, picture: File[UploadedFile]) -> dict:
     people.avatar_set(user=request.user, upload=picture.read())
-    return user_payload(request.user)
+    return profile_payload(request.user)
+
+
+@api.get("/users/{user_id}", summary="Someone's profile card: name, title, department, phone, status message")
+def user_profile(request: HttpRequest, user_id: int) -> dict:
+    person = User.objects.filter(pk=_id(user_id), is_active=True).first()
+    if person is None:
+        raise Http404
+    return profile_payload(person)
 
 
 @api.get("/users/{user_id}/avatar", summary="Someone's picture (WebP)", response={200: None})
@@ -231,6 +240,34 @@ def send(request: HttpRequest, conversation_id: int, data: MessageIn) -> Status:
 @api.post("/conversations/{conversation_id}/read", summary="Move the read marker forward")
 def read(request: HttpRequest, conversation_id: int, data: ReadIn) -> dict:
     return {"seq": services.read_mark(user=request.user, conversation_id=_id(conversation_id), seq=data.seq)}
+
+
+# ---- files -------------------------------------------------------------------------------------------------
+
+
+@api.post(
+    "/conversations/{conversation_id}/files",
+    response={201: dict},
+    summary="Share a file with an optional caption: virus-scanned first, then posted as a message",
+)
+def share_file(
+    request: HttpRequest, conversation_id: int, file: File[UploadedFile], client_id: Form[str], body: Form[str] = ""
+) -> Status:
+    message = files.file_share(
+        sender=request.user,
+        conversation_id=_id(conversation_id),
+        client_id=client_id,
+        name=file.name or "",
+        content_type=file.content_type or "",
+        data=file.read(),
+        body=body,
+    )
+    return Status(201, message_payload(message))
+
+
+@api.get("/files/{file_id}", response={200: None}, summary="A shared file (members of its conversation only)")
+def download_file(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
+    return files.file_response(selectors.attachment_for_member(user=request.user, uid=file_id))
 
 
 # ---- rooms -------------------------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ class MessengerConfig(AppConfig):
 
     def ready(self) -> None:
         from core.audit import audit_register
-        from messenger.models import Conversation, Membership
+        from messenger.models import Attachment, Conversation, Membership
 
         # Room settings and membership changes; what was said is in the archive, never in the audit log.
         audit_register(Conversation, exclude_fields=["last_seq"])
         audit_register(Membership, exclude_fields=["last_read_seq"])
+        # Who opened a shared file from the archive review (an "access" entry; the file's metadata only).
+        audit_register(Attachment, include_fields=["name", "size", "sha256"])

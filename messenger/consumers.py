@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from accounts import presence_actions
+from accounts.selectors import session_second_factor_owed
 from core.errors import ParleyError
 from messenger import fanout, handlers, protocol, selectors
 
@@ -30,6 +31,9 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)  # before accept: the handshake is refused
+            return
+        if await database_sync_to_async(session_second_factor_owed)(user=user, session=self.scope.get("session")):
+            await self.close(code=CLOSE_UNAUTHENTICATED)  # signed in with a password only: the page asks for a code
             return
         self.user = user
         self.groups_joined: set[str] = set()
@@ -116,6 +120,14 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         """The user was deactivated or this session signed out: tell the client why, then close."""
         await self.send_frame({"type": "signed_out", "reason": event["reason"]})
         await self.close(code=CLOSE_SIGNED_OUT)
+
+    async def session_rekey(self, event: dict[str, Any]) -> None:
+        """This socket's session got a new key: follow it (see fanout.session_rekeyed)."""
+        old_groups = [group for group in self.groups_joined if group.startswith(fanout.session_group(""))]
+        await self._join(event["group"])
+        for group in old_groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.discard(group)
 
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)

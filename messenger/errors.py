@@ -31,3 +31,19 @@ class RoomInvalid(ParleyError):
 class UserNotFound(ParleyError):
     code = "user_not_found"
     http_status = 404
+
+
+class FileInvalid(ParleyError):
+    code = "file_invalid"
+
+
+class FileTooLarge(ParleyError):
+    code = "file_too_large"
+    http_status = 413
+
+
+class FileInfected(ParleyError):
+    """The virus scanner found something: the file was not shared, and the attempt is in the archive."""
+
+    code = "file_infected"
+    http_status = 422

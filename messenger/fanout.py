@@ -21,6 +21,7 @@ JOIN = "conversation.join"
 LEAVE = "conversation.leave"
 CLOSE = "socket.close"
 WATCH = "presence.watch"
+REKEY = "session.rekey"
 
 
 def conversation_group(conversation_id: int) -> str:
@@ -80,6 +81,12 @@ def close_user_sockets(user_id: int, *, reason: str) -> None:
 def close_session_sockets(session_key: str, *, reason: str) -> None:
     """Close the sockets opened with one browser session (that session was signed out)."""
     _group_send(session_group(session_key), {"type": CLOSE, "reason": reason})
+
+
+def session_rekeyed(old_key: str, new_key: str) -> None:
+    """A session got a new key (a password change): its open sockets move to the new key's group, so signing
+    that session out later still closes them."""
+    _group_send(session_group(old_key), {"type": REKEY, "group": session_group(new_key)})
 
 
 async def to_presence_watchers(user_id: int, frame: dict[str, Any]) -> None:

@@ -65,6 +65,29 @@ class Membership(models.Model):
         return f"{self.user_id} in {self.conversation_id} ({self.role})"
 
 
+class Attachment(models.Model):
+    """A file shared in a conversation: scanned by ClamAV first, sealed on disk (core.storage).
+
+    It lives as long as the archive keeps its "file shared" entry (`archive_position`), not as long as the chat
+    message: live-chat retention may drop the message while the archive still holds the file.
+    """
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="attachments")
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    file = models.FileField(upload_to="files/%Y/%m/")
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    scanned = models.BooleanField(default=True)  # False only when shared with scanning off (development)
+    archive_position = models.BigIntegerField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} in conversation {self.conversation_id}"
+
+
 class Message(models.Model):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="messages")
@@ -74,6 +97,9 @@ class Message(models.Model):
     client_id = models.CharField(max_length=64)
     body = EncryptedTextField()
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    attachment = models.OneToOneField(
+        Attachment, null=True, blank=True, on_delete=models.PROTECT, related_name="message"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import User
-from messenger.models import Conversation, Membership, Message
+from messenger.models import Attachment, Conversation, Membership, Message
 from messenger.rendering import render_body
 
 REPLY_EXCERPT_LENGTH = 140
@@ -20,8 +20,20 @@ def user_payload(user: User) -> dict[str, Any]:
     }
 
 
+def profile_payload(user: User) -> dict[str, Any]:
+    """Someone as the directory, a buddy list and a profile card show them: the user plus their profile."""
+    return {
+        **user_payload(user),
+        "job_title": user.job_title,
+        "department": user.department,
+        "phone": user.phone,
+        "status_message": user.status_message,
+    }
+
+
 def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """`message.sender` and, when set, `message.reply_to` (with its sender) should be loaded already."""
+    """`message.sender` and, when set, `message.reply_to` (with its sender) and `message.attachment` should be
+    loaded already."""
     deleted = message.deleted_at is not None
     return {
         "id": message.pk,
@@ -37,6 +49,17 @@ def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None 
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
         "deleted": deleted,
         "reactions": reactions or [],
+        "attachment": attachment_payload(message.attachment) if message.attachment_id and not deleted else None,
+    }
+
+
+def attachment_payload(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "id": str(attachment.uid),
+        "name": attachment.name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "url": f"/api/v1/files/{attachment.uid}",
     }
 
 

@@ -8,7 +8,7 @@ from django.db.models import Count, F, Prefetch, Q
 
 from accounts.models import User
 from messenger.errors import NotAMember
-from messenger.models import Conversation, Membership, Message, Reaction
+from messenger.models import Attachment, Conversation, Membership, Message, Reaction
 from messenger.payloads import conversation_payload, message_payload, reactions_payload
 
 HISTORY_PAGE_MAX = 200
@@ -22,9 +22,37 @@ def membership_for(*, user: User, conversation_id: int) -> Membership:
         raise NotAMember("You are not a member of that conversation.") from None
 
 
+def conversation_member_ids(*, conversation_id: int) -> list[int]:
+    """Who is in a conversation now (also the membership check of the send path: one query)."""
+    return list(Membership.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True))
+
+
+def message_resent(*, sender: User, client_id: str) -> Message | None:
+    """The message a client already sent under this client_id, if any (resends are answered with it)."""
+    return (
+        Message.objects.select_related("sender", "reply_to__sender", "attachment")
+        .filter(sender=sender, client_id=client_id)
+        .first()
+    )
+
+
+def attachment_for_member(*, user: User, uid: Any) -> Attachment:
+    """A file shown in one of the user's conversations (not one whose message was deleted or expired)."""
+    attachment = (
+        Attachment.objects.filter(
+            uid=uid, conversation__memberships__user=user, message__isnull=False, message__deleted_at__isnull=True
+        )
+        .only("uid", "name", "content_type", "file")
+        .first()
+    )
+    if attachment is None:
+        raise NotAMember("No such file in your conversations.")
+    return attachment
+
+
 def message_for_member(*, user: User, message_id: int, for_update: bool = False) -> Message:
     """A message in one of the user's conversations, with its sender: the one access check for a message."""
-    messages = Message.objects.select_related("sender", "reply_to__sender")
+    messages = Message.objects.select_related("sender", "reply_to__sender", "attachment")
     if for_update:
         messages = messages.select_for_update(of=("self",))
     message = messages.filter(pk=message_id, conversation__memberships__user=user).first()
@@ -87,7 +115,7 @@ def conversation_list_for(*, user: User) -> list[dict[str, Any]]:
 
 
 def _with_everything_shown(messages):
-    return messages.select_related("sender", "reply_to__sender").prefetch_related(
+    return messages.select_related("sender", "reply_to__sender", "attachment").prefetch_related(
         Prefetch("reactions", queryset=Reaction.objects.order_by("created_at", "pk"))
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -19,9 +20,25 @@ from archive.services import archive_chain_start, archive_record
 from core.ratelimit import TokenBucket
 from messenger import fanout, protocol
 from messenger.errors import BodyInvalid, NotAllowed, NotAMember, RateLimited, RoomInvalid, UserNotFound
-from messenger.models import MAX_BODY_LENGTH, Conversation, Membership, Mention, Message, MessageVersion, Reaction
+from messenger.models import (
+    MAX_BODY_LENGTH,
+    Attachment,
+    Conversation,
+    Membership,
+    Mention,
+    Message,
+    MessageVersion,
+    Reaction,
+)
 from messenger.payloads import conversation_payload, message_payload, user_payload
-from messenger.selectors import conversation_members, membership_for, message_for_member, reactions_of
+from messenger.selectors import (
+    conversation_member_ids,
+    conversation_members,
+    membership_for,
+    message_for_member,
+    message_resent,
+    reactions_of,
+)
 
 MAX_CLIENT_ID_LENGTH = 64
 MAX_EMOJI_LENGTH = 32
@@ -119,7 +136,14 @@ def room_join(*, user: User, conversation_id: int) -> Conversation:
 
 def room_update(*, user: User, conversation_id: int, name: str | None = None, topic: str | None = None) -> Conversation:
     """Rename a room or change its topic: its owner and moderators may."""
-    room = _managed_room(user, conversation_id)
+    return do_room_update(actor=user, room=_managed_room(user, conversation_id), name=name, topic=topic)
+
+
+def do_room_update(
+    *, actor: User, room: Conversation, name: str | None = None, topic: str | None = None
+) -> Conversation:
+    """Rename a room or change its topic, archived and announced. Callers have checked that `actor` may:
+    room_update for members, the admin (IT's change permission on rooms) for IT."""
     changes = {}
     if name is not None and name.strip() != room.name:
         name = name.strip()
@@ -137,7 +161,7 @@ def room_update(*, user: User, conversation_id: int, name: str | None = None, to
             for field, (_, new) in changes.items():
                 setattr(room, field, new)
             room.save(update_fields=list(changes))
-            _archive_membership(EventType.ROOM_RENAMED, room.pk, actor=user, content=changes)
+            _archive_membership(EventType.ROOM_RENAMED, room.pk, actor=actor, content=changes)
             _announce_room(room)
     except IntegrityError:
         raise RoomInvalid(f"A room named {name!r} exists already.") from None
@@ -146,13 +170,17 @@ def room_update(*, user: User, conversation_id: int, name: str | None = None, to
 
 def room_archive(*, user: User, conversation_id: int) -> Conversation:
     """Make a room read-only for good: its history stays, nobody can post. Owner only."""
-    room = _managed_room(user, conversation_id, owner_only=True)
+    return do_room_archive(actor=user, room=_managed_room(user, conversation_id, owner_only=True))
+
+
+def do_room_archive(*, actor: User, room: Conversation) -> Conversation:
+    """Archive a room (checked by the caller, as for do_room_update)."""
     if room.is_archived:
         return room
     with transaction.atomic():
         room.is_archived = True
         room.save(update_fields=["is_archived"])
-        _archive_membership(EventType.ROOM_ARCHIVED, room.pk, actor=user, content={"name": room.name})
+        _archive_membership(EventType.ROOM_ARCHIVED, room.pk, actor=actor, content={"name": room.name})
         _announce_room(room)
     return room
 
@@ -173,9 +201,13 @@ def _announce_room(room: Conversation) -> None:
 def room_invite(*, inviter: User, conversation_id: int, usernames: list[str]) -> list[User]:
     """Add people to a room the inviter is in. Returns those who were not members yet."""
     membership = membership_for(user=inviter, conversation_id=conversation_id)
-    room = membership.conversation
-    if room.kind != Conversation.Kind.ROOM:
+    if membership.conversation.kind != Conversation.Kind.ROOM:
         raise NotAllowed("People are added to rooms; a direct chat stays between its two people.")
+    return do_members_add(actor=inviter, room=membership.conversation, usernames=usernames, via="invite")
+
+
+def do_members_add(*, actor: User, room: Conversation, usernames: list[str], via: str) -> list[User]:
+    """Add people to a room (checked by the caller), archived and announced. Returns the newcomers."""
     with transaction.atomic():
         invited = _active_users(usernames)
         present = set(Membership.objects.filter(conversation=room, user__in=invited).values_list("user_id", flat=True))
@@ -183,9 +215,7 @@ def room_invite(*, inviter: User, conversation_id: int, usernames: list[str]) ->
         Membership.objects.bulk_create(Membership(conversation=room, user=person) for person in newcomers)
         if newcomers:
             added = [person.pk for person in newcomers]
-            _archive_membership(
-                EventType.MEMBER_ADDED, room.pk, actor=inviter, content={"added": added, "via": "invite"}
-            )
+            _archive_membership(EventType.MEMBER_ADDED, room.pk, actor=actor, content={"added": added, "via": via})
             transaction.on_commit(partial(_announce_joined, room, newcomers))
     return newcomers
 
@@ -194,17 +224,31 @@ def conversation_leave(*, user: User, conversation_id: int) -> None:
     membership = membership_for(user=user, conversation_id=conversation_id)
     if membership.conversation.kind != Conversation.Kind.ROOM:
         raise NotAllowed("A direct chat cannot be left.")
+    do_member_remove(actor=user, membership=membership)
+
+
+def do_member_remove(*, actor: User, membership: Membership) -> None:
+    """Take someone out of a room (they left, or IT removed them), archived and announced."""
+    conversation_id, person = membership.conversation_id, membership.user
     with transaction.atomic():
         membership.delete()
-        _archive_membership(EventType.MEMBER_REMOVED, conversation_id, actor=user, content={"removed": [user.pk]})
+        content = {"removed": [person.pk]} if actor.pk == person.pk else {"removed": [person.pk], "by": actor.pk}
+        _archive_membership(EventType.MEMBER_REMOVED, conversation_id, actor=actor, content=content)
         frame = {"type": "conversation.left", "conversation_id": conversation_id}
-        transaction.on_commit(partial(fanout.conversation_left, user.pk, conversation_id, frame))
-        members_frame = {"type": "member.left", "conversation_id": conversation_id, "user": user_payload(user)}
+        transaction.on_commit(partial(fanout.conversation_left, person.pk, conversation_id, frame))
+        members_frame = {"type": "member.left", "conversation_id": conversation_id, "user": user_payload(person)}
         transaction.on_commit(partial(fanout.to_conversation, conversation_id, members_frame))
 
 
-def _participant_ids(conversation_id: int) -> list[int]:
-    return list(Membership.objects.filter(conversation_id=conversation_id).values_list("user_id", flat=True))
+def do_member_role_set(*, membership: Membership, role: str) -> Membership:
+    """Make a member owner, moderator or plain member (IT, e.g. when a room's owner leaves the company).
+    Membership is audit-logged, so the change and who made it are kept."""
+    if role not in Membership.Role.values:
+        raise RoomInvalid(f"A member's role is one of {', '.join(Membership.Role.values)}.")
+    if membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
 
 
 def _archive_membership(event_type: str, conversation_id: int, *, actor: User, content: dict) -> None:
@@ -213,7 +257,7 @@ def _archive_membership(event_type: str, conversation_id: int, *, actor: User, c
         event_type=event_type,
         conversation_id=conversation_id,
         actor_id=actor.pk,
-        participants=_participant_ids(conversation_id),
+        participants=conversation_member_ids(conversation_id=conversation_id),
         content=content,
     )
 
@@ -265,21 +309,29 @@ def _next_seq(conversation_id: int) -> int:
 
 
 def message_send(
-    *, sender: User, conversation_id: int, client_id: str, body: str, reply_to_id: int | None = None
+    *,
+    sender: User,
+    conversation_id: int,
+    client_id: str,
+    body: str,
+    reply_to_id: int | None = None,
+    attachment: Attachment | None = None,
 ) -> Message:
     """Store and archive a message once per (sender, client_id); deliver it to every member after commit.
 
     A fixed number of queries whatever the room size: participants (which is also the membership check),
     resend check, seq, insert, the sender's read marker, and three for the archive (chain, entry, head);
-    plus one for a quoted message and two for @mentions when there are any.
+    plus one for a quoted message and two for @mentions when there are any. With an `attachment` (stored
+    and scanned by messenger.files.file_share) the body may be empty and the archive entry is "file shared".
     """
     if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
         raise BodyInvalid(f"client_id must be 1 to {MAX_CLIENT_ID_LENGTH} characters.", code="client_id_invalid")
-    _checked_body(body)
-    participants = _participant_ids(conversation_id)
+    if attachment is None or body:
+        _checked_body(body)
+    participants = conversation_member_ids(conversation_id=conversation_id)
     if sender.pk not in participants:
         raise NotAMember("You are not a member of that conversation.")
-    existing = _resent(sender, client_id)
+    existing = message_resent(sender=sender, client_id=client_id)
     if existing is not None:
         return existing
     if not send_rate_limit.allow(sender.pk):
@@ -303,32 +355,46 @@ def message_send(
                 client_id=client_id,
                 body=body,
                 reply_to=reply_to,
+                attachment=attachment,
             )
             # You have read what you wrote.
             Membership.objects.filter(conversation_id=conversation_id, user=sender).update(last_read_seq=seq)
             _record_mentions(message, body)
-            archive_record(
-                event_type=EventType.MESSAGE_SENT,
+            content = {"body": body, "seq": seq, "reply_to": reply_to_id}
+            if attachment is not None:
+                content["file"] = attachment_archive_content(attachment)
+            entry = archive_record(
+                event_type=EventType.MESSAGE_SENT if attachment is None else EventType.FILE_SHARED,
                 conversation_id=conversation_id,
                 actor_id=sender.pk,
                 participants=participants,
                 message_id=message.pk,
-                content={"body": body, "seq": seq, "reply_to": reply_to_id},
+                content=content,
             )
+            if attachment is not None:
+                attachment.archive_position = entry.position
+                attachment.save(update_fields=["archive_position"])
             frame = protocol.message_frame(message_payload(message))
             transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
     except IntegrityError:
-        existing = _resent(sender, client_id)  # the same client_id raced in on another socket
+        existing = message_resent(sender=sender, client_id=client_id)  # the same client_id raced in on another socket
         if existing is None:
             raise
         return existing
     return message
 
 
-def _resent(sender: User, client_id: str) -> Message | None:
-    return (
-        Message.objects.select_related("sender", "reply_to__sender").filter(sender=sender, client_id=client_id).first()
-    )
+def attachment_archive_content(attachment: Attachment) -> dict[str, Any]:
+    """What the archive keeps about a file: enough to find and verify the stored, sealed copy."""
+    return {
+        "uid": str(attachment.uid),
+        "name": attachment.name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "stored_as": attachment.file.name,
+        "scanned": attachment.scanned,
+    }
 
 
 def _record_mentions(message: Message, body: str) -> None:
@@ -375,7 +441,7 @@ def _archive_message_change(event_type: str, message: Message, editor: User, con
         event_type=event_type,
         conversation_id=message.conversation_id,
         actor_id=editor.pk,
-        participants=_participant_ids(message.conversation_id),
+        participants=conversation_member_ids(conversation_id=message.conversation_id),
         message_id=message.pk,
         content={**content, "seq": message.seq},
     )

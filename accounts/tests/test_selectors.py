@@ -1,6 +1,7 @@
 import pytest
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import services
+from accounts import roles, selectors, services
 from accounts.selectors import buddy_list
 from accounts.tests.factories import UserFactory
 
@@ -24,6 +25,7 @@ def test_buddy_list_is_grouped_in_order_with_people_sorted_and_inactive_people_h
         ("Favourites", ["mia"]),
     ]
     assert groups[0]["contacts"][0]["job_title"] == "Trader"
+    assert set(groups[0]["contacts"][0]) >= {"phone", "status_message", "avatar", "department"}
 
 
 def test_buddy_list_costs_two_queries_however_many_contacts(django_assert_num_queries):
@@ -33,3 +35,22 @@ def test_buddy_list_costs_two_queries_however_many_contacts(django_assert_num_qu
 
     with django_assert_num_queries(2):
         buddy_list(user=owner)
+
+
+@pytest.mark.parametrize("enrolled", [False, True])
+def test_what_a_session_owes_costs_one_query(alice, enrolled, django_assert_num_queries):
+    if enrolled:
+        TOTPDevice.objects.create(user=alice, name="phone", confirmed=True)
+
+    with django_assert_num_queries(1):
+        owed = selectors.second_factor_owed(user=alice, verified=False)
+
+    assert owed == ("verify" if enrolled else None)
+
+
+def test_a_verified_session_owes_nothing_and_costs_nothing(alice, django_assert_num_queries):
+    alice.groups.add(roles.role_group(roles.IT_ADMINS))
+
+    with django_assert_num_queries(0):
+        assert selectors.second_factor_owed(user=alice, verified=True) is None
+    assert selectors.second_factor_owed(user=alice, verified=False) == "enrol"

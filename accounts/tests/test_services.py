@@ -1,10 +1,14 @@
 """Writes about people: presence choices and the buddy list."""
 
 import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
 
 from accounts import services
-from accounts.models import Contact, ContactGroup, User
+from accounts.models import Contact, ContactGroup, SignIn, User
 from accounts.tests.factories import UserFactory
+from core.testing import session_cookie_for, socket_to_app
+from messenger import fanout
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +76,80 @@ class TestBuddyList:
         services.contact_group_rename(owner=alice, old_name="Team", new_name="Desk")
 
         assert set(ContactGroup.objects.filter(owner=alice).values_list("name", flat=True)) == {"Desk", "Friends"}
+
+
+# ---- sessions --------------------------------------------------------------------------------------------
+
+
+async def open_socket_for(cookie: str):
+    socket = socket_to_app(cookie=cookie)
+    assert (await socket.connect())[0]
+    return socket
+
+
+async def closes_with(socket, reason: str) -> bool:
+    while (frame := await socket.receive_json_from(timeout=3))["type"] != "signed_out":
+        pass
+    return frame["reason"] == reason and (await socket.receive_output(timeout=3))["type"] == "websocket.close"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_signing_one_session_out_closes_its_sockets_and_no_others():
+    dana = await database_sync_to_async(UserFactory)(username="dana")
+    laptop_cookie = await database_sync_to_async(session_cookie_for)(dana)
+    phone_cookie = await database_sync_to_async(session_cookie_for)(dana)
+    laptop, phone = await open_socket_for(laptop_cookie), await open_socket_for(phone_cookie)
+    phone_key = phone_cookie.split("=", 1)[1]
+    phone_sign_in = await database_sync_to_async(SignIn.objects.get)(session_key=phone_key)
+
+    await database_sync_to_async(services.session_end)(user=dana, sign_in_id=phone_sign_in.pk)
+
+    assert await closes_with(phone, "ended_by_user")
+    await laptop.send_json_to({"type": "ping", "ref": "still-here"})
+    while (frame := await laptop.receive_json_from(timeout=3))["type"] != "pong":
+        pass
+    assert frame["ref"] == "still-here"
+    await laptop.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_it_signing_someone_out_everywhere_ends_every_session_and_socket():
+    dana = await database_sync_to_async(UserFactory)(username="dana")
+    sockets = [await open_socket_for(await database_sync_to_async(session_cookie_for)(dana)) for _ in range(2)]
+
+    ended = await database_sync_to_async(services.signed_out_everywhere)(user_id=dana.pk, reason="signed_out_by_it")
+
+    assert ended == 2
+    for socket in sockets:
+        assert await closes_with(socket, "signed_out_by_it")
+    assert not await database_sync_to_async(SignIn.objects.filter(user=dana, ended_at__isnull=True).exists)()
+
+
+def test_ending_a_session_that_is_not_yours_is_refused(alice, bob):
+    client = Client()
+    client.force_login(bob)
+
+    with pytest.raises(services.SessionInvalid):
+        services.session_end(user=alice, sign_in_id=SignIn.objects.get(user=bob).pk)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_session_given_a_new_key_keeps_its_sockets_reachable_under_the_new_key():
+    dana = await database_sync_to_async(UserFactory)(username="dana")
+    cookie = await database_sync_to_async(session_cookie_for)(dana)
+    socket = await open_socket_for(cookie)
+    old_key = cookie.split("=", 1)[1]
+
+    await database_sync_to_async(services.session_key_changed)(old_key=old_key, new_key="rekeyed-session")
+
+    # The socket follows the new key once it has handled the move; ask until it has.
+    for _ in range(50):
+        await database_sync_to_async(fanout.close_session_sockets)("rekeyed-session", reason="ended_by_user")
+        if await socket.receive_nothing(timeout=0.2):  # (a receive that times out would end the app)
+            continue
+        if (await socket.receive_json_from())["type"] == "signed_out":
+            break
+    else:
+        pytest.fail("the socket never heard of its session's new key")
+    assert (await socket.receive_output(timeout=3))["type"] == "websocket.close"
+    assert await database_sync_to_async(SignIn.objects.filter(session_key="rekeyed-session").exists)()

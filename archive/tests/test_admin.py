@@ -1,10 +1,12 @@
 """Compliance review in the admin: entries are readable and nothing can change them, even for superusers."""
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
 from archive.models import ArchiveEntry, LegalHold
+from core.testing import force_login_with_second_factor
 from messenger.tests.factories import room_with, send
 
 pytestmark = pytest.mark.django_db
@@ -12,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def superuser_client(client):
-    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    force_login_with_second_factor(client, UserFactory(username="root", is_staff=True, is_superuser=True))
     return client
 
 
@@ -79,3 +81,45 @@ def test_a_retention_policy_below_the_floor_is_refused_in_the_admin(superuser_cl
 
     assert response.status_code == 200
     assert "At least 1095 days" in response.content.decode()
+
+
+def test_a_reviewer_downloads_a_shared_file_from_its_entry_and_the_access_is_logged(superuser_client, settings):
+    from auditlog.models import LogEntry
+
+    from messenger.files import file_share
+
+    settings.PARLEY_CLAMD_ADDRESS = ""
+    sender = UserFactory(username="sam")
+    room = room_with(sender)
+    message = file_share(
+        sender=sender, conversation_id=room.pk, client_id="c1", name="deal.xlsx", content_type="", data=b"figures"
+    )
+    entry = ArchiveEntry.objects.get(message_id=message.pk)
+
+    page = superuser_client.get(reverse("admin:archive_archiveentry_change", args=[entry.pk])).content.decode()
+    download = superuser_client.get(reverse("admin:archive_archiveentry_file", args=[entry.pk]))
+
+    assert "Download deal.xlsx" in page
+    assert download.status_code == 200
+    assert download.content == b"figures"
+    assert download["Content-Disposition"].startswith("attachment")
+    assert LogEntry.objects.filter(action=LogEntry.Action.ACCESS, object_pk=str(message.attachment.pk)).count() == 1
+
+
+def test_an_it_admin_cannot_download_files_from_the_archive(settings):
+    from accounts import roles
+    from messenger.files import file_share
+
+    settings.PARLEY_CLAMD_ADDRESS = ""
+    roles.role_permissions_apply()
+    ivy = UserFactory(username="ivy", is_staff=True)
+    ivy.groups.add(roles.role_group(roles.IT_ADMINS))
+    client = Client()
+    force_login_with_second_factor(client, ivy)
+    room = room_with(UserFactory(username="sam"))
+    message = file_share(
+        sender=room.created_by, conversation_id=room.pk, client_id="c1", name="a.txt", content_type="", data=b"x"
+    )
+    entry = ArchiveEntry.objects.get(message_id=message.pk)
+
+    assert client.get(reverse("admin:archive_archiveentry_file", args=[entry.pk])).status_code == 403

@@ -12,7 +12,8 @@ from archive.models import ArchiveEntry
 from archive.retention import apply_retention, legal_hold_open, legal_hold_release, retention_policy_set
 from archive.selectors import entries_in_chain_order
 from archive.verification import archive_verify
-from messenger.models import Message
+from messenger.files import file_share
+from messenger.models import Attachment, Message
 from messenger.tests.factories import room_with, send
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +183,35 @@ def test_opening_changing_and_releasing_a_hold_is_audit_logged(alice, bob):
     assert any("users" in change for change in changes)
     assert any(change.get("reason") == ["inquiry", "inquiry, widened"] for change in changes)
     assert any("released_at" in change for change in changes)
+
+
+def test_a_shared_file_outlives_its_chat_message_and_goes_with_its_archive_entry(
+    alice, bob, settings, django_capture_on_commit_callbacks
+):
+    settings.PARLEY_CLAMD_ADDRESS = ""  # shared unscanned: this test is about retention, not scanning
+    settings.PARLEY_RETENTION_FLOOR_DAYS = 1000
+    room = room_with(alice, bob)
+    message = file_share(
+        sender=alice, conversation_id=room.pk, client_id="f1", name="deck.pdf", content_type="", data=b"%PDF deck"
+    )
+    stored_as = message.attachment.file.name
+    storage = message.attachment.file.storage
+    backdate(room, 40)
+    rehash(room)
+    policy = retention_policy_set(name="ephemeral", scope="room", room=room, archive_days=2000, live_days=30)
+
+    apply_retention()  # the chat forgets the message; the archive still holds the file
+    assert not Message.objects.filter(conversation=room).exists()
+    assert Attachment.objects.filter(conversation=room).exists()
+    assert storage.exists(stored_as)
+
+    policy.delete()
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 1001
+    backdate(room, 1002)
+    rehash(room)
+    with django_capture_on_commit_callbacks(execute=True):
+        apply_retention()
+
+    assert not Attachment.objects.filter(conversation=room).exists()
+    assert not storage.exists(stored_as)
+    assert archive_verify().is_intact

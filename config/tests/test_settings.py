@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from django.conf import settings
 
 from core.crypto import KeyRing, new_key_entry
 from core.testing import BASE_DIR
@@ -36,6 +37,7 @@ PRODUCTION = {
     "PARLEY_ENV": "production",
     "PARLEY_ENCRYPTION_KEYS": new_key_entry("k1"),
     "PARLEY_ARCHIVE_SIGNING_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    "PARLEY_CLAMD_ADDRESS": "tcp://clamav:3310",
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "chat.example.com",
 }
@@ -118,5 +120,9 @@ def test_check_deploy_prints_no_warnings_in_production_mode(tmp_path, database_u
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "System check identified no issues (0 silenced)." in result.stdout
+    # One check is silenced on purpose: axes.W006 asks for lockout by address, which would lock out a whole
+    # office behind one NAT address (config/settings.py, docs/security.md). Nothing else may be.
+    assert settings.SILENCED_SYSTEM_CHECKS == ["axes.W006"]
+    assert "System check identified no issues (1 silenced)." in result.stdout
     assert "WARNING" not in result.stdout + result.stderr
+

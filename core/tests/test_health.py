@@ -7,7 +7,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from core.health import REQUIRED_CHECKS
 from core.testing import BASE_DIR, free_port
+
+required_ok = {"database": "ok", "channel_layer": "ok"}
 
 
 @pytest.mark.django_db
@@ -15,7 +18,8 @@ def test_healthz_is_200_when_database_and_channel_layer_answer(client):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "channel_layer": "ok"}}
+    assert response.json()["status"] == "ok"
+    assert response.json()["checks"] | {"virus_scanner": None} == required_ok | {"virus_scanner": None}
 
 
 @pytest.mark.django_db
@@ -30,7 +34,10 @@ def test_healthz_is_503_and_names_the_channel_layer_when_redis_is_unreachable(cl
     response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "channel_layer": "down"}
+    assert {name: response.json()["checks"][name] for name in REQUIRED_CHECKS} == {
+        "database": "ok",
+        "channel_layer": "down",
+    }
 
 
 def test_healthz_is_503_and_names_the_database_when_postgres_is_unreachable():
@@ -54,7 +61,10 @@ def test_healthz_is_503_and_names_the_database_when_postgres_is_unreachable():
 
     status, body = result.stdout.split(" ", 1)
     assert status == "503", result.stderr
-    assert json.loads(body)["checks"] == {"database": "down", "channel_layer": "ok"}
+    assert {name: json.loads(body)["checks"][name] for name in REQUIRED_CHECKS} == {
+        "database": "down",
+        "channel_layer": "ok",
+    }
 
 
 @pytest.mark.redis
@@ -76,3 +86,19 @@ def test_tests_run_on_postgresql_when_database_url_says_so():
 
     assert connection.vendor == "postgresql"
     assert version.startswith("PostgreSQL")
+
+
+@pytest.mark.django_db
+def test_healthz_reports_a_down_virus_scanner_but_stays_ready(client, settings):
+    settings.PARLEY_CLAMD_ADDRESS = "tcp://127.0.0.1:9"
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["virus_scanner"] == "down"
+
+
+@pytest.mark.django_db
+@pytest.mark.clamd
+def test_healthz_reports_a_running_virus_scanner(client):
+    assert client.get("/healthz").json()["checks"]["virus_scanner"] == "ok"

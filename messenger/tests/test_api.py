@@ -34,10 +34,33 @@ def post(client, path, data=None, **extra):
     return client.post(path, json.dumps(data or {}), content_type="application/json", **extra)
 
 
-def test_me_and_the_directory(as_alice, bob):
-    assert as_alice.get("/api/v1/me").json()["username"] == "alice"
-    found = as_alice.get("/api/v1/users", {"search": "trad"}).json()["users"]
-    assert [person["username"] for person in found] == ["bob"]
+def test_me_the_directory_and_a_profile_card_carry_the_profile(as_alice, alice, bob):
+    for person, title, phone in ((alice, "Sales lead", "+41 1"), (bob, "Trader", "+41 2")):
+        person.job_title, person.phone, person.status_message = title, phone, f"{title} at work"
+        person.save()
+    fields = ("username", "display_name", "job_title", "department", "phone", "status_message", "avatar")
+
+    me = as_alice.get("/api/v1/me").json()
+    found = as_alice.get("/api/v1/users", {"search": "trader"}).json()["users"]
+    card = as_alice.get(f"/api/v1/users/{bob.pk}")
+    bob.is_active = False
+    bob.save()
+    gone = as_alice.get(f"/api/v1/users/{bob.pk}")
+    nobody = as_alice.get("/api/v1/users/999999")
+
+    assert [me[field] for field in fields] == [
+        "alice",
+        "Alice Archer",
+        "Sales lead",
+        "Sales",
+        "+41 1",
+        "Sales lead at work",
+        None,
+    ]
+    bob_card = ["bob", "Bob Bauer", "Trader", "Trading", "+41 2", "Trader at work", None]
+    assert [[person[field] for field in fields] for person in found] == [bob_card]
+    assert [card.json()[field] for field in fields] == bob_card
+    assert (gone.status_code, nobody.status_code) == (404, 404)
 
 
 def test_direct_chat_send_history_and_read(as_alice, alice, bob):
@@ -167,6 +190,7 @@ def test_malformed_input_never_causes_a_5xx(as_alice, alice):
     ids = ["0", "-1", "abc", "99999999999999999999999", str(room.pk)]
     bodies = ["", "{", "[]", "null", '"text"', '{"client_id": 5}', json.dumps({"usernames": "bob"}), "\x00"]
     paths = [
+        "/api/v1/users/{id}",
         "/api/v1/conversations/{id}",
         "/api/v1/conversations/{id}/messages",
         "/api/v1/conversations/{id}/read",
@@ -196,6 +220,7 @@ def test_the_openapi_schema_describes_every_endpoint(as_alice):
     for path in (
         "/api/v1/me",
         "/api/v1/users",
+        "/api/v1/users/{user_id}",
         "/api/v1/conversations",
         "/api/v1/conversations/direct",
         "/api/v1/conversations/{conversation_id}/messages",

@@ -1,4 +1,5 @@
-"""The browser client in Debian's Chromium against a real daphne: two people sign in and chat live.
+"""The browser client in Debian's Chromium against a real daphne: two people sign in and chat live, watch each
+other come and go on the buddy list, add contacts and edit their profiles.
 
 Playwright's sync API runs its own event loop, and Django refuses ORM calls from a thread with a running loop,
 so every database write happens before the browser starts; the test database is flushed after it closed.
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from accounts.services import contact_add
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from core.testing import start_daphne_worker
 from messenger import services
@@ -31,6 +33,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 15_000
+# A short presence TTL, so a contact whose tab closed is offline within TTL + SWEEP however it went away.
+TTL, HEARTBEAT, SWEEP = 3.0, 1.0, 0.5
+FAST_PRESENCE = {
+    "PARLEY_PRESENCE_TTL_SECONDS": str(TTL),
+    "PARLEY_PRESENCE_HEARTBEAT_SECONDS": str(HEARTBEAT),
+    "PARLEY_PRESENCE_SWEEP_SECONDS": str(SWEEP),
+}
 # Left behind for a person to look at: what the chat looks like after the conversation above.
 SCREENSHOT = Path(tempfile.gettempdir()) / "parley-chat.png"
 
@@ -45,12 +54,12 @@ def require_chromium() -> None:
 
 
 @contextmanager
-def chromium(tmp_path: Path) -> Iterator[tuple]:
-    """A real daphne on the test database and a headless Chromium; yields (browser, base url, errors)."""
+def chromium(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[tuple]:
+    """A real daphne on the test database and a headless Chromium; yields (browser, base url)."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=TIMEOUT_MS)
-    worker = start_daphne_worker(tmp_path)
+    worker = start_daphne_worker(tmp_path, extra_env)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -84,6 +93,22 @@ def signed_in_page(browser, base_url: str, username: str, errors: list[str]):
     return page
 
 
+def alice_and_bob_in_their_direct_chat(browser, base_url: str, errors: list[str]) -> tuple:
+    """alice and bob signed in, each with their direct chat open (made by `direct_chat_of_alice_and_bob`)."""
+    alice = signed_in_page(browser, base_url, "alice", errors)
+    bob = signed_in_page(browser, base_url, "bob", errors)
+    alice.get_by_role("link", name=re.compile(r"^Bob\b")).click()
+    bob.get_by_role("link", name=re.compile(r"^Alice Archer\b")).click()
+    return alice, bob
+
+
+def direct_chat_of_alice_and_bob() -> None:
+    """Database side of alice_and_bob_in_their_direct_chat; call it before the browser starts."""
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    UserFactory(username="bob", display_name="Bob")
+    direct_open(user=alice, other_username="bob")
+
+
 def message_in(page, text: str):
     """The message whose text contains `text`."""
     return page.locator("#message-list .message").filter(has_text=text)
@@ -100,17 +125,11 @@ def test_two_people_chat_live_typing_message_and_seen_by(tmp_path):
     require_chromium()
     from playwright.sync_api import expect
 
-    alice_user = UserFactory(username="alice", display_name="Alice Archer")
-    UserFactory(username="bob", display_name="Bob")
-    direct_open(user=alice_user, other_username="bob")
+    direct_chat_of_alice_and_bob()
     errors: list[str] = []
 
     with chromium(tmp_path) as (browser, base_url):
-        alice = signed_in_page(browser, base_url, "alice", errors)
-        bob = signed_in_page(browser, base_url, "bob", errors)
-
-        alice.get_by_role("link", name=re.compile(r"^Bob\b")).click()
-        bob.get_by_role("link", name=re.compile(r"^Alice Archer\b")).click()
+        alice, bob = alice_and_bob_in_their_direct_chat(browser, base_url, errors)
         expect(bob.get_by_role("heading", name="Alice Archer")).to_be_visible()
         bob.evaluate("window.sameDocument = true")  # gone if the page reloads
 
@@ -225,3 +244,252 @@ def test_unread_badges_mentions_replies_reactions_edit_and_delete_in_a_room(tmp_
         expect(alice_page.locator("#message-list .message.deleted")).to_contain_text("This message was deleted.")
 
     assert errors == []
+
+
+def contact_row(page, group: str, name: str):
+    """The row of `name` in the buddy-list group `group`."""
+    heading = page.get_by_role("button", name=re.compile(rf"^{re.escape(group)} \d"))  # "Team 1/2"
+    return page.locator(".contact-group", has=heading).locator(".contact-row", has_text=name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_buddy_list_shows_a_contact_come_online_change_status_and_leave_without_a_reload(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    UserFactory(username="bob", display_name="Bob Bauer", status_message="Back at 3")
+    contact_add(owner=alice, username="bob", group_name="Team")
+    errors: list[str] = []
+
+    with chromium(tmp_path, FAST_PRESENCE) as (browser, base_url):
+        alice_page = signed_in_page(browser, base_url, "alice", errors)
+        alice_page.evaluate("window.sameDocument = true")  # gone if the page reloads
+        bob_row = contact_row(alice_page, "Team", "Bob Bauer")
+        team_count = alice_page.locator(".contact-group .group-count")
+        expect(bob_row.locator(".presence-dot")).to_have_class(re.compile(r"\boffline\b"))
+        expect(bob_row.locator(".contact-status")).to_have_text("Offline · Back at 3")  # never seen yet
+        expect(team_count).to_have_text("0/1")
+
+        bob_page = signed_in_page(browser, base_url, "bob", errors)
+        expect(bob_row.locator(".presence-dot")).to_have_class(re.compile(r"\bavailable\b"))
+        expect(bob_row.locator(".contact-status")).to_have_text("Available · Back at 3")
+        expect(team_count).to_have_text("1/1")
+
+        # Bob's new status message reaches Alice live, not only on her next reload.
+        bob_page.get_by_role("button", name=re.compile(r"^Edit your profile")).click()
+        bob_page.get_by_label("Status message").fill("Out for lunch")
+        bob_page.locator("#dialog-profile").get_by_role("button", name="Save").click()
+        expect(bob_row.locator(".contact-status")).to_have_text("Available · Out for lunch")
+
+        bob_page.context.close()
+        bound_ms = int((TTL + SWEEP) * 1000) + 3_000  # the documented bound, and room for a busy machine
+        expect(bob_row.locator(".presence-dot")).to_have_class(re.compile(r"\boffline\b"), timeout=bound_ms)
+        expect(bob_row.locator(".contact-status")).to_have_text(re.compile(r"^Last seen at \d.* · Out for lunch$"))
+        expect(team_count).to_have_text("0/1")
+        assert alice_page.evaluate("window.sameDocument") is True
+
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tab_left_alone_for_the_idle_time_shows_its_user_away_until_they_touch_it(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    UserFactory(username="bob", display_name="Bob Bauer")
+    contact_add(owner=alice, username="bob", group_name="Team")
+    errors: list[str] = []
+
+    with chromium(tmp_path, {**FAST_PRESENCE, "PARLEY_PRESENCE_IDLE_SECONDS": "2"}) as (browser, base_url):
+        alice_page = signed_in_page(browser, base_url, "alice", errors)
+        bob_row = contact_row(alice_page, "Team", "Bob Bauer")
+        bob_page = signed_in_page(browser, base_url, "bob", errors)
+
+        expect(bob_row.locator(".presence-dot")).to_have_class(re.compile(r"\baway\b"), timeout=8_000)
+        bob_page.mouse.move(200, 200)
+        bob_page.keyboard.press("Shift")
+        expect(bob_row.locator(".presence-dot")).to_have_class(re.compile(r"\bavailable\b"))
+
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_colleague_found_in_the_directory_joins_a_new_group_opens_a_chat_and_is_moved_and_removed(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    UserFactory(username="bob", display_name="Bob Bauer", department="Sales")
+    UserFactory(username="carol", display_name="Carol Chen", department="Platform", job_title="SRE", phone="+41 44 123")
+    UserFactory(username="dave", display_name="Dave Dorn", department="Research", job_title="Platform architect")
+    contact_add(owner=alice, username="bob", group_name="Friends")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        page = signed_in_page(browser, base_url, "alice", errors)
+        expect(contact_row(page, "Friends", "Bob Bauer")).to_be_visible()
+
+        # The directory finds people by department (Carol) and by title (Dave), not Bob.
+        page.get_by_role("button", name="Add a contact").click()
+        dialog = page.locator("#dialog-add-contact")
+        dialog.get_by_label("Find a colleague").fill("platform")
+        options = dialog.get_by_role("option")
+        expect(options).to_have_count(2)
+        expect(options.first).to_contain_text("Carol Chen")
+        expect(options.first).to_contain_text("SRE, Platform")
+        expect(options.last).to_contain_text("Dave Dorn")
+        options.first.click()
+        expect(dialog.locator(".chosen-person")).to_contain_text("Carol Chen")
+        dialog.get_by_label("Group").fill("Team")
+        dialog.get_by_role("button", name="Add contact").click()
+        expect(dialog).to_be_hidden()
+        carol = contact_row(page, "Team", "Carol Chen")
+        expect(carol).to_be_visible()
+        expect(contact_row(page, "Friends", "Bob Bauer")).to_be_visible()
+
+        # A click on her opens (creating it) the direct chat; its header shows her profile card.
+        carol.get_by_role("button", name=re.compile(r"^Carol Chen,")).click()
+        expect(page.get_by_role("heading", name="Carol Chen", level=1)).to_be_visible()
+        expect(page).to_have_url(re.compile(r"#/c/\d+$"))
+        expect(page.locator("#direct-list").get_by_role("link", name=re.compile(r"^Carol Chen\b"))).to_be_visible()
+        page.locator("#chat-header").get_by_role("button", name="Profile").click()
+        card = page.locator("#dialog-person")
+        expect(card.locator(".person-facts")).to_have_text("TitleSREDepartmentPlatformPhone+41 44 123Username@carol")
+        expect(card.locator(".person-presence")).to_have_text("Offline")
+
+        # Moved to another group from the card, then taken off the buddy list.
+        card.get_by_label("Group on your buddy list").fill("Friends")
+        card.get_by_role("button", name="Move", exact=True).click()
+        expect(contact_row(page, "Friends", "Carol Chen")).to_be_visible()
+        expect(contact_row(page, "Team", "Carol Chen")).to_have_count(0)
+        card.get_by_role("button", name="Remove from contacts").click()
+        expect(card.get_by_role("button", name="Add contact")).to_be_visible()
+        card.get_by_role("button", name="Close").click()
+        expect(page.locator(".contact-row", has_text="Carol Chen")).to_have_count(0)
+
+        page.reload()
+        expect(page.locator("#app[data-ready=true]")).to_be_attached()
+        expect(page.locator(".contact-group .group-name")).to_have_text(["Friends", "Team"])
+        expect(page.locator(".contact-name")).to_have_text(["Bob Bauer"])
+
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_profile_edit_and_a_new_picture_stay_after_a_reload_and_a_bad_file_is_refused_clearly(tmp_path):
+    require_chromium()
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    UserFactory(username="alice", display_name="Alice Archer", job_title="Trader")
+    picture = tmp_path / "me.png"
+    Image.new("RGB", (64, 48), "orange").save(picture)
+    not_a_picture = tmp_path / "notes.png"
+    not_a_picture.write_bytes(b"just some notes")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        page = signed_in_page(browser, base_url, "alice", errors)
+        me_avatar = page.locator("#me-avatar img")
+        expect(me_avatar).to_have_count(0)
+        page.get_by_role("button", name=re.compile(r"^Edit your profile")).click()
+        dialog = page.locator("#dialog-profile")
+        expect(dialog.get_by_label("Job title")).to_have_value("Trader")
+        dialog.get_by_label("Job title").fill("Head of Platform")
+        dialog.get_by_label("Status message").fill("In Berlin this week")
+
+        dialog.get_by_label("Picture").set_input_files(str(not_a_picture))
+        dialog.get_by_role("button", name="Save").click()
+        expect(dialog.get_by_role("alert")).to_have_text(
+            "Your details were saved, but not the picture: That file is not a picture Parley can read."
+        )
+        expect(dialog).to_be_visible()
+
+        dialog.get_by_label("Picture").set_input_files(str(picture))
+        dialog.get_by_role("button", name="Save").click()
+        expect(dialog).to_be_hidden()
+        expect(page.locator("#me-detail")).to_have_text("Head of Platform · In Berlin this week")
+        expect(me_avatar).to_have_js_property("naturalWidth", 256)  # the server's square, not the upload
+
+        page.reload()
+        expect(page.locator("#app[data-ready=true]")).to_be_attached()
+        expect(page.locator("#me-detail")).to_have_text("Head of Platform · In Berlin this week")
+        expect(me_avatar).to_have_js_property("naturalWidth", 256)
+        page.get_by_role("button", name=re.compile(r"^Edit your profile")).click()
+        expect(dialog.get_by_label("Job title")).to_have_value("Head of Platform")
+        expect(dialog.get_by_label("Status message")).to_have_value("In Berlin this week")
+        expect(dialog.get_by_label("Display name")).to_have_value("Alice Archer")
+        expect(dialog.locator(".profile-avatar img")).to_have_js_property("naturalWidth", 256)
+
+    # The refused upload is the one console error: Chromium logs every 4xx answer to fetch.
+    refused = [error for error in errors if "status of 400" in error]
+    assert len(refused) == 1 and [error for error in errors if error not in refused] == []
+
+
+def png_file(path: Path) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (53, 99, 233)).save(path, format="PNG")
+    return path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_picture_shared_with_a_caption_appears_live_for_the_other_person(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    direct_chat_of_alice_and_bob()
+    picture = png_file(tmp_path / "chart.png")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):  # scanned when PARLEY_CLAMD_ADDRESS is set (always in CI)
+        alice, bob = alice_and_bob_in_their_direct_chat(browser, base_url, errors)
+
+        alice.locator("#composer-input").fill("Q3 chart")
+        alice.locator("#composer-file").set_input_files(str(picture))
+
+        shared = message_in(bob, "Q3 chart")
+        image = shared.locator(".attachment.picture img")
+        expect(image).to_be_visible()
+        expect(image).to_have_attribute("alt", "chart.png")
+        bob.wait_for_function("(img) => img.complete && img.naturalWidth === 64", arg=image.element_handle())
+        expect(message_in(alice, "Q3 chart").locator(".attachment.picture img")).to_be_visible()
+        expect(alice.locator("#composer-input")).to_have_value("")  # the caption went with the file
+        expect(alice.locator("#uploads")).to_be_hidden()
+        download = bob.request.get(image.get_attribute("src"))
+        assert download.status == 200
+        assert download.headers["content-type"] == "image/png"
+
+    assert errors == []
+
+
+@pytest.mark.clamd
+@pytest.mark.django_db(transaction=True)
+def test_an_infected_file_is_refused_with_the_scanners_reason_and_nothing_is_posted(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    from messenger.tests.test_files import EICAR
+
+    direct_chat_of_alice_and_bob()
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        alice, bob = alice_and_bob_in_their_direct_chat(browser, base_url, errors)
+
+        alice.locator("#composer-file").set_input_files(
+            files=[{"name": "invoice.pdf", "mimeType": "application/pdf", "buffer": EICAR}]
+        )
+
+        refusal = alice.locator("#uploads .upload.failed")
+        expect(refusal).to_contain_text("invoice.pdf")
+        expect(refusal).to_contain_text("virus scanner found")
+        refusal.get_by_role("button", name="Dismiss").click()
+        expect(alice.locator("#uploads")).to_be_hidden()
+        expect(bob.locator("#message-list .message")).to_have_count(0)
+        expect(alice.locator("#message-list .message")).to_have_count(0)
+
+    refused = [error for error in errors if "status of 422" in error]
+    assert len(refused) == 1 and [error for error in errors if error not in refused] == []

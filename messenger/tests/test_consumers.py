@@ -5,6 +5,7 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 
+from accounts import roles
 from accounts.tests.factories import UserFactory
 from core.testing import session_cookie_for, socket_to_app
 from messenger import fanout, services
@@ -308,3 +309,18 @@ async def test_closing_a_users_sockets_closes_every_tab_with_a_reason(chat):
         assert await next_of_type(socket, "signed_out") == {"type": "signed_out", "reason": "deactivated"}
         assert (await socket.receive_output(timeout=3))["type"] == "websocket.close"
     assert (await request(chat["bob_socket"], {"type": "ping"}))["type"] == "pong"  # others are untouched
+
+
+async def test_a_session_that_owes_its_second_factor_gets_no_socket_until_it_is_entered():
+    it_admin = await create_user(username="ivy")
+    await database_sync_to_async(lambda: it_admin.groups.add(roles.role_group(roles.IT_ADMINS)))()
+
+    password_only = socket_to_app(cookie=await database_sync_to_async(session_cookie_for)(it_admin))
+    refused, code = await password_only.connect()
+    verified = socket_to_app(cookie=await database_sync_to_async(session_cookie_for)(it_admin, second_factor=True))
+    accepted, _ = await verified.connect()
+
+    assert not refused
+    assert code == 4401
+    assert accepted
+    await verified.disconnect()

@@ -36,3 +36,13 @@ def test_wrong_password_shows_an_error_and_no_app(client):
 
     assert response.status_code == 200
     assert b"didn't match" in response.content
+
+
+def test_the_app_tells_the_browser_the_configured_idle_time_and_links_to_sign_in_security(client, settings):
+    settings.PARLEY_PRESENCE_IDLE_SECONDS = 120
+    client.force_login(UserFactory(username="bob"))
+
+    page = client.get("/").content.decode()
+
+    assert 'data-idle-after-seconds="120"' in page
+    assert 'href="/accounts/security/"' in page

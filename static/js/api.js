@@ -21,9 +21,11 @@ function errorText(data, status) {
   return status >= 500 ? "The server had a problem; try again in a moment." : `Request failed (${status}).`;
 }
 
+// `body` is sent as JSON, or as multipart when it is FormData (a file upload; the browser sets the boundary).
 async function request(method, path, body) {
+  const isForm = body instanceof FormData;
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (body !== undefined && !isForm) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
   let response;
   try {
@@ -31,7 +33,7 @@ async function request(method, path, body) {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || isForm ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, "Cannot reach the server. Check your connection.", "network");
@@ -62,9 +64,40 @@ function query(params) {
   return text ? `?${text}` : "";
 }
 
+// A file upload with progress (fetch cannot report upload progress): resolves to the shared message.
+function upload(path, form, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/v1${path}`);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-CSRFToken", csrfToken());
+    xhr.responseType = "json";
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener("load", () => {
+      if (xhr.status === 401) location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`);
+      if (xhr.status >= 200 && xhr.status < 300) resolve(xhr.response);
+      else reject(new ApiError(xhr.status, errorText(xhr.response, xhr.status), xhr.response?.code || ""));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, "Cannot reach the server. Check your connection.", "network")));
+    xhr.send(form);
+  });
+}
+
 export const api = {
   me: () => request("GET", "/me"),
+  updateMe: (fields) => request("PATCH", "/me", fields),
+  setPicture: (file) => {
+    const form = new FormData();
+    form.append("picture", file);
+    return request("POST", "/me/avatar", form);
+  },
   users: async (search) => listIn(await request("GET", `/users${query({ search })}`), "users"),
+  user: (id) => request("GET", `/users/${id}`),
+  contacts: async () => listIn(await request("GET", "/contacts"), "groups"),
+  addContact: async (username, group) => listIn(await request("POST", "/contacts", { username, group }), "groups"),
+  removeContact: (username) => request("DELETE", `/contacts/${encodeURIComponent(username)}`),
   conversations: async () => listIn(await request("GET", "/conversations"), "conversations"),
   conversation: (id) => request("GET", `/conversations/${id}`),
   openDirect: (username) => request("POST", "/conversations/direct", { username }),
@@ -77,4 +110,11 @@ export const api = {
   invite: (id, usernames) => request("POST", `/rooms/${id}/invite`, { usernames }),
   leaveRoom: (id) => request("POST", `/rooms/${id}/leave`, {}),
   markRead: (id, seq) => request("POST", `/conversations/${id}/read`, { seq }),
+  shareFile: (id, { file, clientId, body }, onProgress) => {
+    const form = new FormData();
+    form.append("file", file, file.name || "pasted-image.png");
+    form.append("client_id", clientId);
+    form.append("body", body || "");
+    return upload(`/conversations/${id}/files`, form, onProgress);
+  },
 };

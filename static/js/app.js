@@ -4,25 +4,30 @@
 import { api } from "./api.js";
 import { Composer } from "./composer.js";
 import { Dialogs } from "./dialogs.js";
-import { hueOf, initials, newClientId } from "./format.js";
+import { newClientId } from "./format.js";
 import { askForNotifications, notificationsUndecided, notifyMessage, updateTitle } from "./notify.js";
-import { ChatView, ReactionPicker, renderSidebar } from "./render.js";
+import { BuddyList, ChatView, ReactionPicker, renderMe, renderSidebar } from "./render.js";
 import { Connection } from "./socket.js";
 import { Store } from "./store.js";
+import { Uploads } from "./uploads.js";
 
 const PAGE_SIZE = 50;
 const MAX_PAGE = 200; // messenger.selectors.HISTORY_PAGE_MAX
-const IDLE_AFTER_MS = 5 * 60_000;
 
 const root = document.getElementById("app");
+// After this long without input in any tab the user shows as away (PARLEY_PRESENCE_IDLE_SECONDS).
+const IDLE_AFTER_MS = Number(root.dataset.idleAfterSeconds || 300) * 1000;
 const store = new Store({
   id: Number(root.dataset.userId),
   username: root.dataset.username,
   display_name: root.dataset.displayName,
 });
-const meAvatar = document.getElementById("me-avatar");
-meAvatar.textContent = initials(store.me);
-meAvatar.style.setProperty("--hue", hueOf(store.me.id));
+const meCard = {
+  avatarNode: document.getElementById("me-avatar"),
+  nameNode: document.getElementById("me-name"),
+  detailNode: document.getElementById("me-detail"),
+};
+renderMe(store, meCard);
 const connection = new Connection(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/`);
 
 const sidebar = {
@@ -65,7 +70,7 @@ connection.addEventListener("signedout", () => {
 
 // ---- rendering, batched: many store changes in one task give one render ------------------------------------------
 
-const dirty = { sidebar: false, header: false, messages: false, typing: false };
+const dirty = { sidebar: false, header: false, messages: false, typing: false, buddies: false, me: false, person: false };
 let flushQueued = false;
 
 store.addEventListener("change", (event) => {
@@ -76,6 +81,9 @@ store.addEventListener("change", (event) => {
   if ((what === "messages" || what === "reads") && conversationId === store.activeId) dirty.messages = true;
   if (what === "conversations" && isActive) dirty.messages = true; // members' names, for "seen by" and reactions
   if (what === "typing" && conversationId === store.activeId) dirty.typing = true;
+  if (what === "presence" || what === "contacts" || what === "people") dirty.buddies = dirty.person = true;
+  if (what === "people") dirty.header = true; // a fetched profile may bring a newer status message
+  if (what === "me") dirty.me = true;
   if (!flushQueued) {
     flushQueued = true;
     queueMicrotask(flush);
@@ -85,12 +93,15 @@ store.addEventListener("change", (event) => {
 function flush() {
   flushQueued = false;
   if (dirty.sidebar) renderSidebar(store, { ...sidebar, filter: sidebar.filter.value });
+  if (dirty.buddies) buddies.render(sidebar.filter.value);
+  if (dirty.me) renderMe(store, meCard);
+  if (dirty.person) dialogs.personChanged();
   if (store.activeId !== null && view.conversationId === store.activeId) {
     if (dirty.header) view.renderHeader();
     if (dirty.messages) view.render();
     if (dirty.typing) view.renderTyping();
   }
-  dirty.sidebar = dirty.header = dirty.messages = dirty.typing = false;
+  for (const key of Object.keys(dirty)) dirty[key] = false;
   updateTitle(store);
 }
 
@@ -113,6 +124,7 @@ const view = new ChatView(store, {
   leave: (conversationId) => leaveRoom(conversationId),
   back: () => goTo(null),
   focusComposer: () => composer.focus(),
+  showPerson: (userId) => dialogs.openPerson(userId),
 });
 
 const picker = new ReactionPicker((message, emoji) => {
@@ -138,8 +150,63 @@ const dialogs = new Dialogs({
   store,
   openConversation: (id) => goTo(id),
   expectConversation: (id) => expected.add(id),
+  openDirectWith: (person) => openDirectWith(person),
+  // The profile is saved over HTTP; presence.set tells contacts the new status message at once.
+  statusChanged: (text) => connection.notify({ type: "presence.set", choice: presenceChoice.value, status_message: text }),
 });
 const expected = new Set(); // conversations to open as soon as their `conversation` frame arrives
+
+const buddies = new BuddyList(store, {
+  root: document.getElementById("buddy-list"),
+  storageKey: `parley.collapsed-groups.${store.me.id}`,
+  handlers: {
+    openDirect: (person) => openDirectWith(person),
+    showPerson: (userId) => dialogs.openPerson(userId),
+  },
+});
+
+// ---- files: the attach button, dropping on the conversation, pasting a picture -------------------------------
+
+const uploads = new Uploads(document.getElementById("uploads"), {
+  share: async (conversationId, entry, onProgress) => {
+    const message = await api.shareFile(conversationId, entry, onProgress);
+    receive(message, { live: true }); // also arrives over the socket; the store keeps it once
+  },
+});
+const fileInput = document.getElementById("composer-file");
+
+function shareFiles(files) {
+  if (store.activeId === null || !files?.length) return;
+  uploads.add(store.activeId, files, composer.takeText());
+  view.scrollToBottom();
+}
+
+document.getElementById("attach-button").addEventListener("click", () => fileInput.click());
+fileInput.addEventListener("change", () => {
+  shareFiles([...fileInput.files]);
+  fileInput.value = "";
+});
+document.getElementById("composer-input").addEventListener("paste", (event) => {
+  const files = [...(event.clipboardData?.files || [])];
+  if (!files.length) return; // plain text pastes as usual
+  event.preventDefault();
+  shareFiles(files);
+});
+const conversationPane = document.getElementById("conversation");
+conversationPane.addEventListener("dragover", (event) => {
+  if (!event.dataTransfer?.types.includes("Files")) return;
+  event.preventDefault();
+  conversationPane.classList.add("dropping");
+});
+conversationPane.addEventListener("dragleave", (event) => {
+  if (!conversationPane.contains(event.relatedTarget)) conversationPane.classList.remove("dropping");
+});
+conversationPane.addEventListener("drop", (event) => {
+  conversationPane.classList.remove("dropping");
+  if (!event.dataTransfer?.files.length) return;
+  event.preventDefault();
+  shareFiles([...event.dataTransfer.files]);
+});
 
 // ---- messages in and out --------------------------------------------------------------------------------------
 
@@ -284,6 +351,31 @@ function refreshConversations() {
   return refreshing;
 }
 
+// The buddy list's click on a person: their direct chat, created on the server the first time.
+async function openDirectWith(person) {
+  const known = store.directWith(person.id);
+  if (known) return goTo(known.id);
+  try {
+    const conversation = await api.openDirect(person.username);
+    store.upsertConversation(conversation);
+    goTo(conversation.id);
+  } catch (error) {
+    say(`The chat with ${person.display_name || person.username} could not be opened: ${error.message}`);
+  }
+}
+
+let refreshingContacts = null;
+function refreshContacts() {
+  refreshingContacts ??= api
+    .contacts()
+    .then((groups) => store.setContactGroups(groups))
+    .catch((error) => say(`Your contacts could not be loaded: ${error.message}`))
+    .finally(() => {
+      refreshingContacts = null;
+    });
+  return refreshingContacts;
+}
+
 async function leaveRoom(conversationId) {
   const conversation = store.conversations.get(conversationId);
   const sure = await dialogs.confirm({
@@ -328,6 +420,7 @@ function show(id) {
   root.classList.toggle("show-chat", id !== null);
   store.setActive(id);
   view.show(id);
+  uploads.show(id);
   if (id === null) {
     updateTitle(store);
     return;
@@ -361,7 +454,7 @@ connection.addEventListener("hello", async () => {
   for (const entry of store.outbox.values()) if (entry.status === "sending") send(entry);
   // After a reconnect, fetch the list again: unread counts, and rooms joined or left meanwhile. The first
   // connect follows the list fetched by start(), and the sync covered the moments in between.
-  if (reconnects++ > 0) await refreshConversations();
+  if (reconnects++ > 0) await Promise.all([refreshConversations(), refreshContacts()]);
   if (store.activeId !== null) {
     if (!store.thread(store.activeId).loaded) loadNewest(store.activeId);
     view.afterScroll();
@@ -477,7 +570,10 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-sidebar.filter.addEventListener("input", () => renderSidebar(store, { ...sidebar, filter: sidebar.filter.value }));
+sidebar.filter.addEventListener("input", () => {
+  renderSidebar(store, { ...sidebar, filter: sidebar.filter.value });
+  buddies.render(sidebar.filter.value);
+});
 sidebar.filter.addEventListener("keydown", (event) => {
   if (event.key === "Enter") {
     event.preventDefault();
@@ -485,10 +581,13 @@ sidebar.filter.addEventListener("keydown", (event) => {
   } else if (event.key === "Escape") {
     sidebar.filter.value = "";
     renderSidebar(store, { ...sidebar, filter: "" });
+    buddies.render("");
   }
 });
 
 document.getElementById("new-direct").addEventListener("click", () => dialogs.openDirect());
+document.getElementById("add-contact").addEventListener("click", () => dialogs.openAddContact());
+document.getElementById("edit-profile").addEventListener("click", () => dialogs.openProfile());
 document.getElementById("new-room").addEventListener("click", () => dialogs.openRoom());
 document.getElementById("browse-rooms").addEventListener("click", () => dialogs.openDirectory());
 document.getElementById("welcome-direct").addEventListener("click", () => dialogs.openDirect());
@@ -510,11 +609,17 @@ window.addEventListener("hashchange", route);
 // ---- start -------------------------------------------------------------------------------------------------
 
 async function start() {
+  const me = api
+    .me()
+    .then((profile) => store.setMe(profile))
+    .catch(() => {}); // the page already shows the name; title and picture come with the profile dialog
+  const contacts = refreshContacts();
   try {
     store.setConversations(await api.conversations());
   } catch (error) {
     say(`Conversations could not be loaded: ${error.message}`);
   }
+  await Promise.all([me, contacts]);
   flush();
   await route();
   connection.start();

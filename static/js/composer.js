@@ -57,6 +57,16 @@ export class Composer {
     this.resize();
   }
 
+  // The typed text, handed over as the caption of shared files: the box empties as if it had been sent.
+  takeText() {
+    if (this.mode === "edit" || !this.input.value.trim()) return "";
+    const text = this.input.value;
+    this.input.value = "";
+    this.setMode("new", null);
+    this.resize();
+    return text;
+  }
+
   // Switch the box to another conversation, keeping what was typed in the previous one.
   switchTo(conversationId, placeholder) {
     if (this.conversationId !== null) {

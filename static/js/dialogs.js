@@ -1,10 +1,14 @@
-// The modal dialogs: start a direct chat (people picker), create a room, invite people, browse rooms, confirm.
+// The modal dialogs: start a direct chat (people picker), create a room, invite people, browse rooms, add a
+// contact, someone's profile card (with moving or removing them on the buddy list), your own profile, confirm.
 // Native <dialog> elements from app.html: Escape closes them and focus returns to what opened them.
 
 import { api } from "./api.js";
 import { clear, el, icon } from "./dom.js";
 import { displayName } from "./format.js";
-import { avatar } from "./render.js";
+import { avatar, fillAvatar, presenceState, presenceText } from "./render.js";
+
+const PROFILE_FIELDS = ["display_name", "job_title", "department", "phone", "status_message"];
+const DEFAULT_CONTACT_GROUP = "Contacts"; // accounts.services.DEFAULT_CONTACT_GROUP
 
 const SEARCH_DEBOUNCE_MS = 180;
 
@@ -75,14 +79,20 @@ class PeoplePicker {
     if (id !== this.searchId) return; // a newer search is on its way
     const excluded = new Set([this.me.username, ...this.exclude(), ...this.selected.keys()]);
     this.options = people.filter((person) => !excluded.has(person.username)).slice(0, 30);
+    this.found = people.length;
     this.render();
+  }
+
+  emptyText() {
+    if (this.found) return "Everyone found is already added.";
+    return this.input.value.trim() ? "Nobody found by that name." : "Nobody else here yet.";
   }
 
   render() {
     clear(this.results);
     this.active = this.options.length ? 0 : -1;
     if (!this.options.length) {
-      this.renderMessage(this.input.value.trim() ? "Nobody found by that name." : "Nobody else here yet.");
+      this.renderMessage(this.emptyText());
       return;
     }
     this.options.forEach((person, index) => {
@@ -191,10 +201,12 @@ class PeoplePicker {
 }
 
 export class Dialogs {
-  constructor({ store, openConversation, expectConversation }) {
+  constructor({ store, openConversation, expectConversation, openDirectWith, statusChanged }) {
     this.store = store;
     this.openConversation = openConversation;
     this.expectConversation = expectConversation; // (id) => the app opens it when its frame arrives
+    this.openDirectWith = openDirectWith; // (person) => opens, or first creates, the direct chat
+    this.statusChanged = statusChanged; // (text) => tells the people watching the user's presence
 
     this.direct = document.getElementById("dialog-direct");
     this.directPicker = new PeoplePicker(this.direct.querySelector(".people-picker"), {
@@ -223,6 +235,33 @@ export class Dialogs {
       this.rooms.close();
       this.openRoom();
     });
+
+    this.addContact = document.getElementById("dialog-add-contact");
+    this.contactPicker = new PeoplePicker(this.addContact.querySelector(".people-picker"), {
+      me: store.me,
+      multi: false,
+      onPick: (person) => this.chooseContact(person),
+      exclude: () => store.contactGroups.flatMap((group) => group.contacts.map((person) => person.username)),
+    });
+    this.addContact.querySelector("form").addEventListener("submit", (event) => this.saveContact(event));
+    this.addContact.querySelector("[data-action=change-person]").addEventListener("click", () => this.chooseContact(null));
+    this.groupNames = document.getElementById("contact-group-names");
+
+    this.person = document.getElementById("dialog-person");
+    this.personId = null;
+    this.person.querySelector("[data-action=message]").addEventListener("click", () => {
+      const person = this.store.personOf(this.personId);
+      this.person.close();
+      this.openDirectWith(person);
+    });
+    this.person.querySelector("form").addEventListener("submit", (event) => this.moveContact(event));
+    this.person.querySelector("[data-action=remove-contact]").addEventListener("click", () => this.removeContact());
+    this.person.addEventListener("close", () => {
+      this.personId = null;
+    });
+
+    this.profile = document.getElementById("dialog-profile");
+    this.profile.querySelector("form").addEventListener("submit", (event) => this.saveProfile(event));
 
     this.confirmDialog = document.getElementById("dialog-confirm");
 
@@ -385,6 +424,213 @@ export class Dialogs {
     } catch (failure) {
       showError(this.rooms.querySelector(".form-error"), failure);
       button.disabled = false;
+    }
+  }
+
+  // ---- the buddy list: add someone from the directory to a group (an existing one or a new name)
+
+  openAddContact() {
+    const form = this.addContact.querySelector("form");
+    form.reset();
+    this.fillGroupNames();
+    form.elements.group.value = this.store.contactGroups[0]?.name || DEFAULT_CONTACT_GROUP;
+    openDialog(this.addContact);
+    this.chooseContact(null);
+  }
+
+  fillGroupNames() {
+    clear(this.groupNames);
+    for (const group of this.store.contactGroups) this.groupNames.append(el("option", { value: group.name }));
+  }
+
+  // Show who was picked in place of the search, or (person null) the search again.
+  chooseContact(person) {
+    this.contactChoice = person;
+    const picker = this.addContact.querySelector(".people-picker");
+    const chosen = this.addContact.querySelector(".chosen-person");
+    picker.hidden = Boolean(person);
+    chosen.hidden = !person;
+    if (person) {
+      const details = [person.job_title, person.department].filter(Boolean).join(", ");
+      const card = chosen.querySelector(".chosen-card");
+      clear(card);
+      card.append(
+        avatar(person, { size: "small" }),
+        el(
+          "span",
+          { class: "person-text" },
+          el("span", { class: "person-name" }, displayName(person)),
+          el("span", { class: "person-detail" }, `@${person.username}${details ? ` · ${details}` : ""}`),
+        ),
+      );
+      this.addContact.querySelector("form").elements.group.select();
+      this.addContact.querySelector("form").elements.group.focus();
+    } else {
+      this.contactPicker.reset();
+      this.contactPicker.input.focus();
+    }
+  }
+
+  async saveContact(event) {
+    event.preventDefault();
+    const form = event.target;
+    const error = form.querySelector(".form-error");
+    if (!this.contactChoice) {
+      showError(error, new Error("Pick someone from the directory first."));
+      return;
+    }
+    const submit = form.querySelector("[type=submit]");
+    submit.disabled = true;
+    try {
+      const groups = await api.addContact(this.contactChoice.username, form.elements.group.value.trim());
+      this.store.setContactGroups(groups);
+      this.addContact.close();
+    } catch (failure) {
+      showError(error, failure);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  // ---- someone's profile card: who they are, whether they are there, and their place on the buddy list
+
+  openPerson(userId) {
+    this.personId = userId;
+    const form = this.person.querySelector("form");
+    form.reset();
+    this.fillGroupNames();
+    this.renderPerson();
+    this.renderContactForm();
+    openDialog(this.person);
+    this.person.querySelector("[data-action=message]").focus();
+    api
+      .user(userId)
+      .then((person) => {
+        this.store.rememberPerson(person); // the app re-renders the card through personChanged()
+      })
+      .catch((failure) => {
+        if (this.personId === userId) showError(this.person.querySelector(".form-error"), failure);
+      });
+  }
+
+  // Called by the app when presence, profiles or the buddy list changed: keep an open card current.
+  personChanged() {
+    if (this.personId === null) return;
+    this.renderPerson();
+    if (!this.person.querySelector("form").contains(document.activeElement)) this.renderContactForm(); // not while typing
+  }
+
+  renderPerson() {
+    const person = this.store.personOf(this.personId) || { id: this.personId, username: "" };
+    const state = presenceState(this.store, person.id);
+    const picture = this.person.querySelector(".person-avatar");
+    fillAvatar(picture, person);
+    picture.append(el("span", { class: `presence-dot ${state}` }));
+    this.person.querySelector(".person-card-name").textContent = displayName(person);
+    this.person.querySelector(".person-presence").textContent = presenceText(this.store, person.id);
+    const facts = this.person.querySelector(".person-facts");
+    clear(facts);
+    const rows = [
+      ["Title", person.job_title],
+      ["Department", person.department],
+      ["Phone", person.phone ? el("a", { href: `tel:${person.phone.replace(/[^\d+]/g, "")}` }, person.phone) : ""],
+      ["Username", person.username ? `@${person.username}` : ""],
+    ];
+    for (const [term, value] of rows) {
+      if (value) facts.append(el("dt", {}, term), el("dd", {}, value));
+    }
+    this.person.querySelector("[data-action=message]").hidden = person.id === this.store.me.id;
+  }
+
+  renderContactForm() {
+    const form = this.person.querySelector("form");
+    const group = this.store.contactGroupOf(this.personId);
+    form.hidden = this.personId === this.store.me.id;
+    form.querySelector(".contact-form-label").textContent = group ? "Group on your buddy list" : "Add to your buddy list, in the group";
+    form.elements.group.value = group || this.store.contactGroups[0]?.name || DEFAULT_CONTACT_GROUP;
+    form.querySelector("[type=submit]").textContent = group ? "Move" : "Add contact";
+    form.querySelector("[data-action=remove-contact]").hidden = !group;
+  }
+
+  async moveContact(event) {
+    event.preventDefault();
+    const form = event.target;
+    const error = this.person.querySelector(".form-error");
+    const person = this.store.personOf(this.personId);
+    showError(error, null);
+    try {
+      this.store.setContactGroups(await api.addContact(person.username, form.elements.group.value.trim()));
+      this.fillGroupNames();
+      this.renderContactForm();
+    } catch (failure) {
+      showError(error, failure);
+    }
+  }
+
+  async removeContact() {
+    const person = this.store.personOf(this.personId);
+    const error = this.person.querySelector(".form-error");
+    showError(error, null);
+    try {
+      await api.removeContact(person.username);
+      this.store.setContactGroups(await api.contacts());
+      this.renderContactForm();
+    } catch (failure) {
+      showError(error, failure);
+    }
+  }
+
+  // ---- your own profile: the fields, and a picture
+
+  async openProfile() {
+    const form = this.profile.querySelector("form");
+    form.reset();
+    this.fillProfile(form);
+    openDialog(this.profile);
+    form.elements.display_name.focus();
+    try {
+      this.store.setMe(await api.me());
+      this.fillProfile(form, { onlyUntouched: true });
+    } catch (failure) {
+      showError(form.querySelector(".form-error"), failure);
+    }
+  }
+
+  fillProfile(form, { onlyUntouched = false } = {}) {
+    for (const name of PROFILE_FIELDS) {
+      const input = form.elements[name];
+      if (onlyUntouched && input.value !== input.defaultValue) continue; // typed in while /me was on its way
+      input.value = input.defaultValue = this.store.me[name] ?? "";
+    }
+    fillAvatar(this.profile.querySelector(".profile-avatar"), this.store.me);
+  }
+
+  async saveProfile(event) {
+    event.preventDefault();
+    const form = event.target;
+    const error = form.querySelector(".form-error");
+    const submit = form.querySelector("[type=submit]");
+    const fields = Object.fromEntries(PROFILE_FIELDS.map((name) => [name, form.elements[name].value.trim()]));
+    const statusBefore = this.store.me.status_message ?? "";
+    const picture = form.elements.picture.files[0];
+    showError(error, null);
+    submit.disabled = true;
+    let saved = false;
+    try {
+      this.store.setMe(await api.updateMe(fields));
+      saved = true;
+      if (this.store.me.status_message !== statusBefore) this.statusChanged(this.store.me.status_message);
+      if (picture) {
+        const profile = await api.setPicture(picture);
+        // A new picture keeps its address; a fresh query string makes this tab load it instead of the cached one.
+        this.store.setMe({ ...profile, avatar: profile.avatar && `${profile.avatar}?v=${Date.now()}` });
+      }
+      this.profile.close();
+    } catch (failure) {
+      showError(error, saved ? new Error(`Your details were saved, but not the picture: ${failure.message}`) : failure);
+      if (saved) this.fillProfile(form);
+    } finally {
+      submit.disabled = false;
     }
   }
 

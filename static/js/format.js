@@ -99,3 +99,22 @@ export function plainExcerpt(text, length = 120) {
 export function newClientId() {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }
+
+// "2.4 MB": a file size for people.
+export function fileSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+// What a message says in one line (notifications, screen-reader announcements): its text, or the file it shares.
+export function messageText(message) {
+  if (message.body) return message.body;
+  return message.attachment ? `📎 ${message.attachment.name}` : "";
+}

@@ -1,7 +1,7 @@
 // Telling the user about new messages outside the page: the tab title's unread count, and a desktop
 // notification (the browser's Notification API) while the tab is hidden.
 
-import { displayName, plainExcerpt } from "./format.js";
+import { displayName, messageText, plainExcerpt } from "./format.js";
 
 export function updateTitle(store) {
   const total = store.totalUnread();
@@ -36,7 +36,7 @@ export function notifyMessage(store, message, { onOpen }) {
     conversation.kind === "room" ? `${displayName(message.sender)} in ${store.titleOf(conversation)}` : displayName(message.sender);
   try {
     const notification = new Notification(title, {
-      body: plainExcerpt(message.body, 180),
+      body: plainExcerpt(messageText(message), 180),
       tag: `parley-message-${message.id}`,
     });
     notification.addEventListener("click", () => {

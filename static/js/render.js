@@ -1,6 +1,6 @@
-// Everything the user sees of the state: the sidebar lists, the chat header, the message list with its quotes,
-// reactions and "seen by", the typing line. Reads the store, calls back into app.js for every action;
-// never talks to the network itself.
+// Everything the user sees of the state: the sidebar lists and buddy list, the chat header, the message list
+// with its quotes, reactions and "seen by", the typing line. Reads the store, calls back into app.js for every
+// action; never talks to the network itself.
 
 import { clear, el, icon } from "./dom.js";
 import {
@@ -13,12 +13,43 @@ import {
   fullTimeOf,
   hueOf,
   initials,
+  fileSize,
   lastSeenText,
   listOfNames,
+  messageText,
   plainExcerpt,
   shortWhen,
   timeOf,
 } from "./format.js";
+
+// Shown in the chat (the server serves exactly these inline, messenger/files.py); anything else is a download.
+const PICTURE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+const SOUND_TYPES = new Set(["audio/mpeg", "audio/ogg", "audio/wav", "audio/webm", "audio/aac", "audio/flac", "audio/mp4"]);
+
+function buildAttachment(file) {
+  if (PICTURE_TYPES.has(file.content_type)) {
+    return el(
+      "a",
+      { class: "attachment picture", href: file.url, target: "_blank", rel: "noopener", title: `${file.name} (${fileSize(file.size)})` },
+      el("img", { src: file.url, alt: file.name, loading: "lazy" }),
+    );
+  }
+  if (SOUND_TYPES.has(file.content_type)) {
+    return el(
+      "div",
+      { class: "attachment sound" },
+      el("span", { class: "attachment-name" }, file.name),
+      el("audio", { controls: true, preload: "metadata", src: file.url }),
+    );
+  }
+  return el(
+    "a",
+    { class: "attachment file", href: file.url, download: file.name },
+    icon("file"),
+    el("span", { class: "attachment-name" }, file.name),
+    el("span", { class: "attachment-size" }, fileSize(file.size)),
+  );
+}
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "✅", "👀", "🚀"];
 const GROUP_WITHIN_MS = 5 * 60_000;
@@ -28,14 +59,39 @@ const LOAD_OLDER_WITHIN_PX = 400;
 // ---- people ---------------------------------------------------------------------------------------------------
 
 export function avatar(user, { presence = null, size = "" } = {}) {
-  const node = el("span", { class: `avatar ${size}`, "aria-hidden": "true" }, initials(user));
-  node.style.setProperty("--hue", hueOf(user?.id ?? 0));
+  const node = el("span", { class: `avatar ${size}`, "aria-hidden": "true" });
+  fillAvatar(node, user);
   if (presence) node.append(el("span", { class: `presence-dot ${presence}` }));
   return node;
 }
 
+// Initials on the person's colour, and their picture over them when they have one.
+export function fillAvatar(node, user) {
+  clear(node);
+  node.append(initials(user));
+  node.style.setProperty("--hue", hueOf(user?.id ?? 0));
+  if (user?.avatar) node.append(el("img", { src: user.avatar, alt: "", decoding: "async" }));
+}
+
 export function presenceState(store, userId) {
   return store.presenceOf(userId)?.state || "offline";
+}
+
+// "Available · In Berlin", "Last seen yesterday at 17:02": someone's presence in a list, a header or a card.
+export function presenceText(store, userId) {
+  const presence = store.presenceOf(userId);
+  const state = presence?.state || "offline";
+  const text = state === "offline" ? lastSeenText(presence?.last_seen) : PRESENCE_LABELS[state];
+  const status = store.statusMessageOf(userId);
+  return status ? `${text} · ${status}` : text;
+}
+
+// The sidebar's card for the signed-in user: picture, name, title and status message.
+export function renderMe(store, { avatarNode, nameNode, detailNode }) {
+  fillAvatar(avatarNode, store.me);
+  nameNode.textContent = displayName(store.me);
+  detailNode.textContent = [store.me.job_title, store.me.status_message].filter(Boolean).join(" · ");
+  detailNode.hidden = !detailNode.textContent;
 }
 
 // ---- the sidebar ----------------------------------------------------------------------------------------------
@@ -45,7 +101,7 @@ function conversationPreview(store, conversation) {
   if (!message) return conversation.kind === "room" ? conversation.topic || "" : "";
   if (message.deleted) return "Message deleted";
   const who = message.sender.id === store.me.id ? "You: " : conversation.kind === "room" ? `${firstName(message.sender)}: ` : "";
-  return who + plainExcerpt(message.body, 80);
+  return who + plainExcerpt(messageText(message), 80);
 }
 
 function conversationItem(store, conversation, { active, filter }) {
@@ -104,6 +160,113 @@ export function renderSidebar(store, { directList, roomList, filter = "" }) {
       list.append(el("li", { class: "list-empty" }, kind === "direct" ? "No direct chats yet" : "No rooms yet"));
     }
     if (focused) list.querySelector(`[data-conversation-id="${CSS.escape(focused)}"]`)?.focus();
+  }
+}
+
+// ---- the buddy list: the user's contact groups in order, each person with their presence ------------------------
+
+export class BuddyList {
+  constructor(store, { root, storageKey, handlers }) {
+    this.store = store;
+    this.root = root;
+    this.handlers = handlers; // openDirect(person), showPerson(userId)
+    this.storageKey = storageKey;
+    this.collapsed = new Set(readJson(storageKey, [])); // group names, remembered per user in this browser
+    this.filter = "";
+    root.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-action]");
+      if (!button || !root.contains(button)) return;
+      const userId = Number(button.dataset.userId);
+      if (button.dataset.action === "toggle-group") this.toggle(button.dataset.group);
+      else if (button.dataset.action === "open-direct") this.handlers.openDirect(this.store.personOf(userId));
+      else if (button.dataset.action === "show-person") this.handlers.showPerson(userId);
+    });
+  }
+
+  toggle(name) {
+    if (!this.collapsed.delete(name)) this.collapsed.add(name);
+    try {
+      localStorage.setItem(this.storageKey, JSON.stringify([...this.collapsed]));
+    } catch {
+      // storage full or off: the groups stay as they are for this page only
+    }
+    this.render();
+  }
+
+  // Rebuilt whole on every change: a buddy list is tens of people, and app.js batches renders per task.
+  render(filter = this.filter) {
+    this.filter = filter;
+    const needle = filter.trim().toLowerCase();
+    const focused = this.root.contains(document.activeElement) ? document.activeElement : null;
+    const refocus = focused?.dataset.action ? focusSelector(focused) : null;
+    clear(this.root);
+    if (!this.store.contactGroups.length) {
+      this.root.append(el("p", { class: "list-empty" }, "No contacts yet"));
+      return;
+    }
+    for (const group of this.store.contactGroups) {
+      const collapsed = this.collapsed.has(group.name);
+      const online = group.contacts.filter((person) => presenceState(this.store, person.id) !== "offline").length;
+      const list = el("ul", { class: "contact-list", hidden: collapsed });
+      for (const person of group.contacts) list.append(this.item(this.store.personOf(person.id) || person, needle));
+      if (!group.contacts.length) list.append(el("li", { class: "list-empty" }, "Nobody in this group"));
+      this.root.append(
+        el(
+          "section",
+          { class: "contact-group" },
+          el(
+            "h3",
+            { class: "group-heading" },
+            el(
+              "button",
+              { type: "button", class: "group-toggle", "aria-expanded": collapsed ? "false" : "true", dataset: { action: "toggle-group", group: group.name } },
+              icon("chevron"),
+              el("span", { class: "group-name" }, group.name),
+              el("span", { class: "group-count", title: `${online} of ${group.contacts.length} online` }, `${online}/${group.contacts.length}`),
+            ),
+          ),
+          list,
+        ),
+      );
+    }
+    if (refocus) this.root.querySelector(refocus)?.focus();
+  }
+
+  item(person, needle) {
+    const state = presenceState(this.store, person.id);
+    const name = displayName(person);
+    const line = presenceText(this.store, person.id);
+    const row = el(
+      "li",
+      { class: `contact-row ${state}`, dataset: { userId: person.id } },
+      el(
+        "button",
+        { type: "button", class: "contact-item", title: `Chat with ${name}`, "aria-label": `${name}, ${line}`, dataset: { action: "open-direct", userId: person.id } },
+        avatar(person, { presence: state, size: "small" }),
+        el("span", { class: "contact-text" }, el("span", { class: "contact-name" }, name), el("span", { class: "contact-status" }, line)),
+      ),
+      el(
+        "button",
+        { type: "button", class: "ghost icon-button contact-more", title: "Profile, move or remove", "aria-label": `About ${name}`, dataset: { action: "show-person", userId: person.id } },
+        icon("info"),
+      ),
+    );
+    row.hidden = Boolean(needle) && !`${name} ${person.username}`.toLowerCase().includes(needle);
+    return row;
+  }
+}
+
+function focusSelector(element) {
+  const { action, userId, group } = element.dataset;
+  if (action === "toggle-group") return `[data-action="toggle-group"][data-group="${CSS.escape(group)}"]`;
+  return `[data-action="${action}"][data-user-id="${CSS.escape(userId)}"]`;
+}
+
+function readJson(key, fallback) {
+  try {
+    return JSON.parse(localStorage.getItem(key)) ?? fallback;
+  } catch {
+    return fallback;
   }
 }
 
@@ -203,10 +366,7 @@ export class ChatView {
     const other = conversation.kind === "direct" ? this.store.otherMember(conversation) : null;
     let subtitle = "";
     if (other) {
-      const presence = this.store.presenceOf(other.id);
-      const state = presence?.state || "offline";
-      subtitle = state === "offline" ? lastSeenText(presence?.last_seen) : PRESENCE_LABELS[state];
-      if (presence?.status_message) subtitle += ` · ${presence.status_message}`;
+      subtitle = presenceText(this.store, other.id);
     } else if (conversation.kind === "room") {
       const count = conversation.member_count ?? conversation.members?.length;
       subtitle = [
@@ -224,6 +384,11 @@ export class ChatView {
     const archivedNote = document.getElementById("archived-note");
     composer.hidden = Boolean(conversation.is_archived);
     archivedNote.hidden = !conversation.is_archived;
+    if (other) {
+      actions.append(
+        el("button", { type: "button", class: "ghost", onclick: () => this.handlers.showPerson(other.id) }, icon("info"), el("span", { class: "label" }, "Profile")),
+      );
+    }
     if (conversation.kind === "room" && !conversation.is_archived) {
       actions.append(
         el("button", { type: "button", class: "ghost", onclick: () => this.handlers.invite(conversation.id) }, icon("personAdd"), el("span", { class: "label" }, "Invite")),
@@ -437,6 +602,7 @@ export class ChatView {
         continued ? el("span", { class: "visually-hidden" }, `${displayName(message.sender)}, ${timeOf(message.created_at)}`) : meta,
         message.reply_to ? this.buildQuote(message.reply_to) : null,
         body,
+        message.attachment && !message.deleted ? buildAttachment(message.attachment) : null,
         continued && message.edited_at && !message.deleted ? el("span", { class: "edited" }, "(edited)") : null,
         this.buildReactions(message),
       ),
@@ -605,7 +771,7 @@ export class ChatView {
   // Tell screen readers about a new message from someone else, once.
   announce(message) {
     const where = this.store.titleOf(this.store.conversations.get(message.conversation_id));
-    this.announcer.textContent = `${displayName(message.sender)} in ${where}: ${plainExcerpt(message.body, 200)}`;
+    this.announcer.textContent = `${displayName(message.sender)} in ${where}: ${plainExcerpt(messageText(message), 200)}`;
   }
 }
 

@@ -4,7 +4,7 @@
 // Messages are kept by (conversation_id, seq), the protocol's identity: a message that arrives twice (once
 // live, once in a sync.result or a history page) is stored once. Every change dispatches a "change" event
 // whose detail says what changed: {what: "conversations" | "messages" | "typing" | "reads" | "presence" |
-// "active", conversationId}.
+// "active" | "me" | "contacts" | "people", conversationId}.
 
 import { displayName, mentionsUser } from "./format.js";
 
@@ -63,6 +63,8 @@ export class Store extends EventTarget {
     this.reads = new Map(); // conversation id -> Map(user id -> seq)
     this.typing = new Map(); // conversation id -> Map(user id -> {user, until})
     this.presence = new Map(); // user id -> {state, version, status_message, last_seen}
+    this.contactGroups = []; // the buddy list: [{name, contacts: [person]}], in the user's order
+    this.people = new Map(); // user id -> profile (title, department, phone, …) from the buddy list or a card
     this.outbox = new Map(); // client_id -> {client_id, conversation_id, body, reply_to, created_at, status, error}
     this.activeId = null;
   }
@@ -385,5 +387,56 @@ export class Store extends EventTarget {
 
   presenceOf(userId) {
     return this.presence.get(userId) || null;
+  }
+
+  // ---- people: the user's own profile, the buddy list, profile cards ---------------------------------------
+
+  setMe(profile) {
+    Object.assign(this.me, profile);
+    this.changed("me");
+  }
+
+  setContactGroups(groups) {
+    this.contactGroups = groups.map((group) => ({ name: group.name, contacts: group.contacts || [] }));
+    for (const group of this.contactGroups) for (const person of group.contacts) this.mergePerson(person);
+    this.changed("contacts");
+  }
+
+  // The group someone is in on the buddy list, or null.
+  contactGroupOf(userId) {
+    return this.contactGroups.find((group) => group.contacts.some((person) => person.id === userId))?.name ?? null;
+  }
+
+  rememberPerson(person) {
+    this.mergePerson(person);
+    this.changed("people");
+  }
+
+  mergePerson(person) {
+    this.people.set(person.id, { ...this.people.get(person.id), ...person });
+  }
+
+  // What the tab knows about someone: a profile if one was fetched, else a member of some conversation.
+  personOf(userId) {
+    if (userId === this.me.id) return this.me;
+    const known = this.people.get(userId);
+    if (known) return known;
+    for (const conversation of this.conversations.values()) {
+      const member = conversation.members?.find((person) => person.id === userId);
+      if (member) return member;
+    }
+    return null;
+  }
+
+  // The status message as live as it gets: presence frames carry changes, profiles the last one fetched.
+  statusMessageOf(userId) {
+    return this.presenceOf(userId)?.status_message ?? this.people.get(userId)?.status_message ?? "";
+  }
+
+  directWith(userId) {
+    for (const conversation of this.conversations.values()) {
+      if (conversation.kind === "direct" && this.otherMember(conversation)?.id === userId) return conversation;
+    }
+    return null;
   }
 }

@@ -22,8 +22,9 @@ class Command(BaseCommand):
                 return
             raise CommandError("Users exist already; the demo company is seeded only into an empty database.")
         logins = demo_company_seed(password=password)
-        self.stdout.write(self.style.SUCCESS("Seeded the demo company. Sign in at http://127.0.0.1:8000/ as:"))
+        self.stdout.write(self.style.SUCCESS("Seeded the demo company. Sign in as:"))
         self.stdout.write("  " + ", ".join(logins.usernames))
         self.stdout.write(f"  password for all of them: {logins.password}")
-        self.stdout.write("  (admin is a superuser; itadmin and compliance hold the IT Admins and Compliance roles)")
+        self.stdout.write("  (admin is a superuser; itadmin and compliance hold the IT Admins and Compliance roles;")
+        self.stdout.write("  those three set up two-factor sign-in with an authenticator app at their first sign-in)")
         self.stdout.write("This is shown once. Forgot it? `make reset-demo` starts over with a fresh database.")

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("security/", views.security, name="account_security"),
+    path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
+    path("two-factor/verify/", views.two_factor_verify, name="two_factor_verify"),
+    path("two-factor/remove/", views.two_factor_remove, name="two_factor_remove"),
+    path("two-factor/backup-codes/", views.backup_codes_renew, name="backup_codes_renew"),
+    path("sessions/<int:sign_in_id>/sign-out/", views.session_sign_out, name="session_sign_out"),
+    path("sessions/sign-out-others/", views.sessions_sign_out_others, name="sessions_sign_out_others"),
+    # Before django.contrib.auth.urls, so this one (which also signs out other sessions) wins.
+    path("password_change/", views.PasswordChange.as_view(), name="password_change"),
+]

@@ -1,0 +1,173 @@
+"""Sign-in security pages: two-factor set-up and codes, the user's sessions and sign-in history, password.
+
+Thin, like every transport: read the form, call a service, render what it returns. Refusals from the services
+(ParleyError) are shown on the same page, never as a server error.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import PasswordChangeView
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from core.errors import ParleyError
+
+PENDING_DEVICE_SESSION_KEY = "parley_pending_totp_device"
+FRESH_BACKUP_CODES_SESSION_KEY = "parley_fresh_backup_codes"
+
+
+@login_required
+def security(request: HttpRequest) -> HttpResponse:
+    """The user's own security page: two-factor status, active sessions, recent sign-ins, password."""
+    user = request.user
+    context = {
+        "two_factor_enrolled": user.is_verified(),
+        "two_factor_required": selectors.two_factor_required(user=user),
+        "sessions": selectors.sessions_active(user=user),
+        "history": selectors.sign_in_history(user=user),
+        "current_session_key": request.session.session_key,
+        "backup_codes": request.session.pop(FRESH_BACKUP_CODES_SESSION_KEY, None),
+    }
+    return render(request, "accounts/security.html", context)
+
+
+@login_required
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Scan a QR code into an authenticator app, then confirm with a code from it."""
+    device = services.two_factor_enrol_start(
+        user=request.user, pending_device_id=request.session.get(PENDING_DEVICE_SESSION_KEY)
+    )
+    request.session[PENDING_DEVICE_SESSION_KEY] = device.pk
+    error = None
+    if request.method == "POST":
+        try:
+            codes = services.two_factor_enrol_confirm(
+                request=request, device_id=device.pk, token=request.POST.get("token", "")
+            )
+        except ParleyError as refusal:
+            error = refusal.message
+        else:
+            request.session.pop(PENDING_DEVICE_SESSION_KEY, None)
+            request.session[FRESH_BACKUP_CODES_SESSION_KEY] = codes
+            messages.success(request, "Two-factor sign-in is on. Keep your backup codes somewhere safe.")
+            return redirect("account_security")
+    context = {
+        "qr_svg": _qr_svg(device.config_url),
+        "secret": _grouped(base64.b32encode(device.bin_key).decode()),
+        "error": error,
+        "required": selectors.two_factor_required(user=request.user),
+        "next": _safe_next(request),
+    }
+    return render(request, "accounts/two_factor_setup.html", context, status=400 if error else 200)
+
+
+@login_required
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The second step of signing in: a code from the authenticator app or a backup code."""
+    if request.user.is_verified():
+        return redirect(_safe_next(request))
+    error = None
+    if request.method == "POST":
+        try:
+            services.two_factor_verify(request=request, token=request.POST.get("token", ""))
+        except ParleyError as refusal:
+            error = refusal.message
+        else:
+            return redirect(_safe_next(request))
+    context = {"error": error, "next": _safe_next(request)}
+    return render(request, "accounts/two_factor_verify.html", context, status=400 if error else 200)
+
+
+@login_required
+@require_POST
+def two_factor_remove(request: HttpRequest) -> HttpResponse:
+    try:
+        services.two_factor_remove(user=request.user)
+    except ParleyError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, "Two-factor sign-in is off.")
+    return redirect("account_security")
+
+
+@login_required
+@require_POST
+def backup_codes_renew(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_verified():
+        messages.error(request, "Turn on two-factor sign-in first.")
+    else:
+        request.session[FRESH_BACKUP_CODES_SESSION_KEY] = services.backup_codes_renew(user=request.user)
+        messages.success(request, "New backup codes; the old ones no longer work.")
+    return redirect("account_security")
+
+
+@login_required
+@require_POST
+def session_sign_out(request: HttpRequest, sign_in_id: int) -> HttpResponse:
+    try:
+        services.session_end(user=request.user, sign_in_id=sign_in_id)
+    except ParleyError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, "That session is signed out.")
+    return redirect("account_security")
+
+
+@login_required
+@require_POST
+def sessions_sign_out_others(request: HttpRequest) -> HttpResponse:
+    ended = services.sessions_end_others(user=request.user, keep_session_key=request.session.session_key)
+    messages.success(request, f"Signed out {ended} other session{'' if ended == 1 else 's'}.")
+    return redirect("account_security")
+
+
+class PasswordChange(PasswordChangeView):
+    """Django's password change, which also signs out the user's other sessions (a changed password usually
+    means the old one may be known) and keeps this session's sign-in record."""
+
+    template_name = "registration/password_change_form.html"
+    success_url = reverse_lazy("account_security")
+
+    def form_valid(self, form):
+        old_key = self.request.session.session_key
+        response = super().form_valid(form)  # gives this session a new key
+        new_key = self.request.session.session_key
+        services.session_key_changed(old_key=old_key, new_key=new_key)
+        services.sessions_end_others(user=self.request.user, keep_session_key=new_key, reason="password_changed")
+        messages.success(self.request, "Password changed. Your other sessions were signed out.")
+        return response
+
+
+def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
+    """What django-axes answers a locked-out username with (429), in the app's look."""
+    minutes = round(settings.AXES_COOLOFF_TIME * 60) if settings.AXES_COOLOFF_TIME else None
+    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("app")
+
+
+def _qr_svg(data: str) -> str:
+    # Inline SVG (no script, no style): the QR holds the otpauth:// URL, the markup only paths.
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    return mark_safe(image.to_string(encoding="unicode"))  # noqa: S308 (made here, from a URL we encode)
+
+
+def _grouped(secret: str) -> str:
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))

@@ -1,0 +1,119 @@
+"""Rooms and memberships for IT. Never messages: no admin page here shows what was said.
+
+Every change goes through the messenger's do_* services, so it is archived and announced to the room exactly as
+the same change made in the app; the admin's permissions (IT Admins: change rooms and memberships) are the check.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+
+from core.errors import ParleyError
+from messenger import services
+from messenger.models import Conversation, Membership
+
+
+@admin.register(Conversation)
+class RoomAdmin(admin.ModelAdmin):
+    """Rooms (direct chats are people's own and are not listed): rename, change the topic, archive."""
+
+    list_display = ("name", "is_public", "is_archived", "member_count", "created_by", "created_at")
+    list_filter = ("is_public", "is_archived")
+    search_fields = ("name", "topic")
+    fields = ("name", "topic", "is_public", "is_archived", "created_by", "created_at", "members")
+    readonly_fields = ("is_public", "is_archived", "created_by", "created_at", "members")
+    actions = ("archive_rooms",)
+
+    def get_queryset(self, request):
+        rooms = super().get_queryset(request).filter(kind=Conversation.Kind.ROOM)
+        return rooms.select_related("created_by").annotate(member_count=Count("memberships"))
+
+    @admin.display(description="members", ordering="member_count")
+    def member_count(self, room: Conversation) -> int:
+        return room.member_count
+
+    @admin.display(description="members (change them under Memberships, where each change is archived)")
+    def members(self, room: Conversation) -> str:
+        people = room.memberships.select_related("user").order_by("user__username")
+        return ", ".join(f"{m.user.get_username()} ({m.role})" for m in people) or "nobody"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # rooms are created in the app, by the people who will use them
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a room's history is a business record: archive it instead
+
+    def save_model(self, request, obj: Conversation, form, change: bool) -> None:
+        saved = Conversation.objects.get(pk=obj.pk)  # the form already set the new values on obj
+        try:
+            services.do_room_update(actor=request.user, room=saved, name=obj.name, topic=obj.topic)
+        except ParleyError as refusal:
+            self.message_user(request, refusal.message, messages.ERROR)
+
+    @admin.action(description="Archive the selected rooms (read-only from now on)", permissions=["change"])
+    def archive_rooms(self, request, queryset) -> None:
+        for room in queryset:
+            services.do_room_archive(actor=request.user, room=room)
+        self.message_user(request, "Archived; their history stays and nobody can post.")
+
+
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ("conversation", "user", "role")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "conversation" in self.fields:
+            self.fields["conversation"].queryset = Conversation.objects.filter(
+                kind=Conversation.Kind.ROOM, is_archived=False
+            )
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    """Add people to rooms, remove them, or change their role (say, a new owner when the old one left)."""
+
+    form = MembershipForm
+    list_display = ("conversation", "user", "role", "joined_at")
+    list_filter = ("role",)
+    search_fields = ("conversation__name", "user__username")
+    list_select_related = ("conversation", "user")
+    autocomplete_fields = ("user",)
+    actions = ("remove_members",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(conversation__kind=Conversation.Kind.ROOM)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("conversation", "user") if obj else ()
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # removal must be archived: the action below does it
+        return actions
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: Membership, form, change: bool) -> None:
+        try:
+            if change:
+                services.do_member_role_set(membership=Membership.objects.get(pk=obj.pk), role=obj.role)
+                return
+            services.do_members_add(
+                actor=request.user, room=obj.conversation, usernames=[obj.user.get_username()], via="admin"
+            )
+            added = Membership.objects.get(conversation=obj.conversation, user=obj.user)
+            services.do_member_role_set(membership=added, role=obj.role)
+            obj.pk = added.pk
+        except ParleyError as refusal:
+            self.message_user(request, refusal.message, messages.ERROR)
+
+    @admin.action(description="Remove the selected people from their rooms", permissions=["change"])
+    def remove_members(self, request, queryset) -> None:
+        for membership in queryset.select_related("user"):
+            services.do_member_remove(actor=request.user, membership=membership)
+        self.message_user(request, "Removed; each removal is in the archive.")

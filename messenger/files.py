@@ -1,0 +1,147 @@
+"""Sharing files in a conversation: size check, virus scan, sealed storage, then a message that carries it.
+
+The scan happens before anything is stored or shown, outside any transaction (clamd may take a while on a
+large file). An infected file is refused and the attempt is archived as "file quarantined" (with its name,
+size, SHA-256 and what clamd found); its bytes are not kept. A clean one is saved sealed (the default storage,
+core.storage) and shared as a message whose archive entry is "file shared", in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import unicodedata
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
+
+from accounts.models import User
+from archive.models import EventType
+from archive.services import archive_record
+from core.antivirus import scan_bytes
+from messenger.errors import FileInfected, FileInvalid, FileTooLarge, NotAMember
+from messenger.models import Attachment, Message
+from messenger.selectors import conversation_member_ids, message_resent
+from messenger.services import message_send
+
+MAX_NAME_LENGTH = 255
+OCTET_STREAM = "application/octet-stream"
+# Served inline (shown in the chat); anything else is downloaded as application/octet-stream.
+INLINE_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/wav",
+    "audio/webm",
+    "audio/aac",
+    "audio/flac",
+    "audio/mp4",
+}
+
+
+def file_share(
+    *,
+    sender: User,
+    conversation_id: int,
+    client_id: str,
+    name: str,
+    content_type: str,
+    data: bytes,
+    body: str = "",
+) -> Message:
+    """Scan, store and share one file (with an optional caption). Idempotent per (sender, client_id)."""
+    participants = conversation_member_ids(conversation_id=conversation_id)
+    if sender.pk not in participants:
+        raise NotAMember("You are not a member of that conversation.")
+    existing = message_resent(sender=sender, client_id=client_id)
+    if existing is not None:
+        return existing
+    name = _clean_name(name)
+    limit = settings.PARLEY_MAX_UPLOAD_MB * 1024 * 1024
+    if not data:
+        raise FileInvalid("The file is empty.")
+    if len(data) > limit:
+        raise FileTooLarge(f"Files are at most {settings.PARLEY_MAX_UPLOAD_MB} MB.")
+    content_type = (content_type or "application/octet-stream")[:100]
+    digest = hashlib.sha256(data).hexdigest()
+
+    verdict = scan_bytes(data)
+    if not verdict.clean:
+        with transaction.atomic():
+            archive_record(
+                event_type=EventType.FILE_QUARANTINED,
+                conversation_id=conversation_id,
+                actor_id=sender.pk,
+                participants=participants,
+                content={
+                    "file": {"name": name, "content_type": content_type, "size": len(data), "sha256": digest},
+                    "signature": verdict.signature,
+                },
+            )
+        raise FileInfected(f"{name} was not shared: the virus scanner found {verdict.signature}.")
+
+    attachment = Attachment(
+        conversation_id=conversation_id,
+        uploader=sender,
+        name=name,
+        content_type=content_type,
+        size=len(data),
+        sha256=digest,
+        scanned=verdict.scanned,
+    )
+    attachment.file.save(_storage_name(name), ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            attachment.save()
+            message = message_send(
+                sender=sender, conversation_id=conversation_id, client_id=client_id, body=body, attachment=attachment
+            )
+            if message.attachment_id != attachment.pk:  # the same client_id won a race on another socket
+                raise _AlreadyShared(message)
+    except _AlreadyShared as race:
+        attachment.file.delete(save=False)
+        return race.message
+    except BaseException:
+        attachment.file.delete(save=False)
+        raise
+    return message
+
+
+def file_response(attachment: Attachment, *, allow_inline: bool = True) -> HttpResponse:
+    """The file as an HTTP response: pictures and sound inline (when allowed), anything else as a download
+    of application/octet-stream, and never able to run anything if opened on its own."""
+    inline = allow_inline and attachment.content_type in INLINE_TYPES
+    with attachment.file.open() as stored:
+        response = HttpResponse(stored.read(), content_type=attachment.content_type if inline else OCTET_STREAM)
+    response["Content-Disposition"] = content_disposition_header(not inline, attachment.name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+class _AlreadyShared(Exception):
+    def __init__(self, message: Message) -> None:
+        self.message = message
+
+
+def _clean_name(name: str) -> str:
+    """The name people see: no path, no control characters, at most 255 characters."""
+    name = os.path.basename((name or "").replace("\\", "/"))
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    if not name:
+        raise FileInvalid("A file needs a name.")
+    return name[-MAX_NAME_LENGTH:]
+
+
+def _storage_name(name: str) -> str:
+    # The stored name is not the shown one: a random prefix and only safe characters, keeping the extension.
+    _, extension = os.path.splitext(name)
+    safe_extension = "".join(ch for ch in extension.lower() if ch.isalnum() or ch == ".")[:10]
+    return f"{os.urandom(16).hex()}{safe_extension}"

@@ -1,0 +1,107 @@
+"""IT manages rooms in admin: every change is archived and reaches the room, and no page shows a message."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts import roles
+from accounts.tests.factories import UserFactory
+from archive.models import ArchiveEntry, EventType
+from core.testing import force_login_with_second_factor
+from messenger.models import Conversation, Membership
+from messenger.tests.factories import room_with, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def it_admin() -> Client:
+    roles.role_permissions_apply()
+    person = UserFactory(username="ivy", is_staff=True)
+    person.groups.add(roles.role_group(roles.IT_ADMINS))
+    client = Client()
+    force_login_with_second_factor(client, person)
+    return client
+
+
+@pytest.fixture
+def room(alice, bob):
+    room = room_with(alice, bob, name="trading-desk")
+    send(alice, room, "confidential figures")
+    return room
+
+
+def archived(room, event_type):
+    return ArchiveEntry.objects.filter(conversation_id=room.pk, event_type=event_type)
+
+
+def test_the_room_pages_list_rooms_only_and_never_show_messages(it_admin, room, alice, bob):
+    from messenger.services import direct_open
+
+    direct_open(user=alice, other_username="bob")
+
+    listing = it_admin.get(reverse("admin:messenger_conversation_changelist")).content.decode()
+    page = it_admin.get(reverse("admin:messenger_conversation_change", args=[room.pk])).content.decode()
+
+    assert "trading-desk" in listing
+    assert "direct" not in listing.lower().split("<tbody>")[-1]
+    assert "alice" in page and "bob" in page  # the members
+    assert "confidential figures" not in listing + page
+
+
+def test_it_renames_a_room_and_the_rename_is_archived(it_admin, room):
+    response = it_admin.post(
+        reverse("admin:messenger_conversation_change", args=[room.pk]), {"name": "fx-desk", "topic": "FX only"}
+    )
+
+    assert response.status_code == 302
+    room.refresh_from_db()
+    assert (room.name, room.topic) == ("fx-desk", "FX only")
+    assert archived(room, EventType.ROOM_RENAMED).count() == 1
+
+
+def test_it_archives_rooms_with_an_action(it_admin, room):
+    it_admin.post(
+        reverse("admin:messenger_conversation_changelist"), {"action": "archive_rooms", "_selected_action": [room.pk]}
+    )
+
+    room.refresh_from_db()
+    assert room.is_archived
+    assert archived(room, EventType.ROOM_ARCHIVED).count() == 1
+
+
+def test_it_adds_someone_as_owner_and_removes_someone_both_archived(it_admin, room, bob):
+    carol = UserFactory(username="carol")
+
+    added = it_admin.post(
+        reverse("admin:messenger_membership_add"), {"conversation": room.pk, "user": carol.pk, "role": "owner"}
+    )
+    it_admin.post(
+        reverse("admin:messenger_membership_changelist"),
+        {"action": "remove_members", "_selected_action": [Membership.objects.get(conversation=room, user=bob).pk]},
+    )
+
+    assert added.status_code == 302
+    assert Membership.objects.get(conversation=room, user=carol).role == "owner"
+    assert not Membership.objects.filter(conversation=room, user=bob).exists()
+    assert archived(room, EventType.MEMBER_ADDED).count() == 1  # carol (the first members came with room_created)
+    assert archived(room, EventType.MEMBER_REMOVED).count() == 1
+
+
+def test_rooms_cannot_be_deleted_in_admin(it_admin, room):
+    response = it_admin.post(reverse("admin:messenger_conversation_delete", args=[room.pk]), {"post": "yes"})
+
+    assert response.status_code == 403
+    assert Conversation.objects.filter(pk=room.pk).exists()
+
+
+def test_a_compliance_officer_cannot_change_rooms(room):
+    roles.role_permissions_apply()
+    officer = UserFactory(is_staff=True)
+    officer.groups.add(roles.role_group(roles.COMPLIANCE_OFFICERS))
+    client = Client()
+    force_login_with_second_factor(client, officer)
+
+    response = client.post(reverse("admin:messenger_conversation_change", args=[room.pk]), {"name": "x", "topic": ""})
+
+    assert response.status_code == 403
