@@ -194,7 +194,7 @@ class RedisPresenceStore:
         client = self._clients.get(loop)
         if client is None:
             client = self._clients[loop] = redis.Redis.from_url(
-                self.url, decode_responses=True, max_connections=settings.PARLEY_REDIS_MAX_CONNECTIONS
+                self.url, decode_responses=True, **settings.REDIS_CONNECTION_OPTIONS
             )
         return client
 

@@ -141,12 +141,20 @@ PARLEY_CHANNEL_PREFIX = env.str("PARLEY_CHANNEL_PREFIX", default="parley")
 # redis-py refuses a command once a pool holds this many connections (its default, 100, is soon reached by
 # a burst of sockets joining groups); Redis itself allows 10,000 clients.
 PARLEY_REDIS_MAX_CONNECTIONS = env.int("PARLEY_REDIS_MAX_CONNECTIONS", default=1000)
+# redis-py 8 gives up on a read after 5 s by default, the same 5 s channels-redis blocks in BZPOPMIN waiting
+# for events, so an idle socket's consumer died whenever Redis answered "nothing yet" a moment late. Wait
+# longer than any blocking pop, yet not forever, so a dead connection to Redis is still noticed.
+PARLEY_REDIS_SOCKET_TIMEOUT_SECONDS = 30.0
+REDIS_CONNECTION_OPTIONS = {
+    "max_connections": PARLEY_REDIS_MAX_CONNECTIONS,
+    "socket_timeout": PARLEY_REDIS_SOCKET_TIMEOUT_SECONDS,
+}
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": PARLEY_REDIS_MAX_CONNECTIONS}],
+                "hosts": [{"address": REDIS_URL, **REDIS_CONNECTION_OPTIONS}],
                 "prefix": PARLEY_CHANNEL_PREFIX,
                 # Events a socket may have waiting before the layer drops more (default 100). Clients also
                 # resync when a live frame skips a seq, so a drop is repaired, but should stay rare.
