@@ -16,9 +16,11 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiToken, Contact, ContactGroup, PresenceChoice, SignIn, User
+from accounts.selectors import buddy_list
 from core.errors import ParleyError
 from core.net import client_ip
 from messenger import fanout
+from messenger.payloads import profile_payload
 
 MAX_STATUS_MESSAGE_LENGTH = 140
 
@@ -71,12 +73,15 @@ def contact_add(*, owner: User, username: str, group_name: str = DEFAULT_CONTACT
         contact, created = Contact.objects.update_or_create(owner=owner, person=person, defaults={"group": group})
         if created:
             transaction.on_commit(partial(fanout.watch_presence, owner.pk, person.pk))
+        _announce_buddy_list(owner)
     return contact
 
 
 def contact_remove(*, owner: User, username: str) -> None:
     """Take someone off the buddy list. Their presence may still show where you share a conversation."""
-    Contact.objects.filter(owner=owner, person__username=username).delete()
+    removed, _ = Contact.objects.filter(owner=owner, person__username=username).delete()
+    if removed:
+        _announce_buddy_list(owner)
 
 
 def contact_group_rename(*, owner: User, old_name: str, new_name: str) -> ContactGroup:
@@ -90,6 +95,7 @@ def contact_group_rename(*, owner: User, old_name: str, new_name: str) -> Contac
                 group.save(update_fields=["name"])
         except IntegrityError:
             raise ContactInvalid(f"You have a group named {new_name!r} already.") from None
+        _announce_buddy_list(owner)
     return group
 
 
@@ -101,6 +107,12 @@ def contact_group_delete(*, owner: User, name: str) -> None:
     if group.contacts.exists():
         raise ContactInvalid("Move or remove the people in this group first.")
     group.delete()
+    _announce_buddy_list(owner)
+
+
+def _announce_buddy_list(owner: User) -> None:
+    """The owner's other tabs and devices redraw the buddy list (read after commit, so it is the final one)."""
+    transaction.on_commit(lambda: fanout.to_user(owner.pk, {"type": "contacts", "groups": buddy_list(user=owner)}))
 
 
 def _checked_group_name(name: str) -> str:
@@ -160,7 +172,12 @@ def profile_update(*, user: User, **fields: str) -> User:
         setattr(user, name, value)
     if changes:
         user.save(update_fields=list(changes))
+        _announce_profile(user)
     return user
+
+
+def _announce_profile(user: User) -> None:
+    transaction.on_commit(partial(fanout.profile_changed, user.pk, profile_payload(user)))
 
 
 def avatar_set(*, user: User, upload: bytes) -> User:
@@ -186,6 +203,7 @@ def avatar_set(*, user: User, upload: bytes) -> User:
     user.save(update_fields=["avatar"])
     if old and old != user.avatar.name:
         user.avatar.storage.delete(old)
+    _announce_profile(user)
     return user
 
 

@@ -21,7 +21,7 @@ from accounts.models import User
 from accounts.selectors import buddy_list, user_directory, user_for_api_token
 from core.errors import ParleyError
 from messenger import files, selectors, services
-from messenger.payloads import message_payload, profile_payload, user_payload
+from messenger.payloads import avatar_version, message_payload, profile_payload, user_payload
 
 
 class ApiTokenAuth(HttpBearer):
@@ -165,10 +165,11 @@ def avatar(request: HttpRequest, user_id: int) -> HttpResponse:
     person = User.objects.filter(pk=_id(user_id), is_active=True).exclude(avatar="").first()
     if person is None:
         raise Http404
+    # The URL names the picture's version (payloads.avatar_version): that one never changes, so keep it.
+    current = request.GET.get("v") == avatar_version(person)
+    cache = "private, max-age=31536000, immutable" if current else "private, no-cache"
     with person.avatar.open() as picture:
-        return HttpResponse(
-            picture.read(), content_type="image/webp", headers={"Cache-Control": "private, max-age=300"}
-        )
+        return HttpResponse(picture.read(), content_type="image/webp", headers={"Cache-Control": cache})
 
 
 @api.get("/users", summary="The company directory: active people by name, department or title")

@@ -89,6 +89,13 @@ def session_rekeyed(old_key: str, new_key: str) -> None:
     _group_send(session_group(old_key), {"type": REKEY, "group": session_group(new_key)})
 
 
+def profile_changed(user_id: int, profile: dict[str, Any]) -> None:
+    """Everyone who sees this user's presence, and the user's own other tabs, get the new profile."""
+    text = encode_frame({"type": "user.updated", "user": profile})
+    _group_send(presence_group(user_id), {"type": DELIVER, "text": text})
+    _group_send(user_group(user_id), {"type": DELIVER, "text": text})
+
+
 async def to_presence_watchers(user_id: int, frame: dict[str, Any]) -> None:
     """One group_send per presence change, however many people watch this user."""
     await get_channel_layer().group_send(presence_group(user_id), {"type": DELIVER, "text": encode_frame(frame)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from accounts.models import User
@@ -16,8 +17,13 @@ def user_payload(user: User) -> dict[str, Any]:
         "id": user.pk,
         "username": user.username,
         "display_name": user.name_to_show,
-        "avatar": f"/api/v1/users/{user.pk}/avatar" if user.avatar else None,
+        "avatar": f"/api/v1/users/{user.pk}/avatar?v={avatar_version(user)}" if user.avatar else None,
     }
+
+
+def avatar_version(user: User) -> str:
+    """Changes with every new picture (each is stored under a new name), so browsers may cache one forever."""
+    return hashlib.sha256(user.avatar.name.encode()).hexdigest()[:12]
 
 
 def profile_payload(user: User) -> dict[str, Any]:

@@ -153,3 +153,50 @@ async def test_a_session_given_a_new_key_keeps_its_sockets_reachable_under_the_n
         pytest.fail("the socket never heard of its session's new key")
     assert (await socket.receive_output(timeout=3))["type"] == "websocket.close"
     assert await database_sync_to_async(SignIn.objects.filter(session_key="rekeyed-session").exists)()
+
+
+# ---- live announcements: a profile to everyone who sees the person, a buddy list to the owner's other tabs --
+
+
+async def next_of_type(socket, frame_type: str) -> dict:
+    while (frame := await socket.receive_json_from(timeout=3))["type"] != frame_type:
+        pass
+    return frame
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_profile_change_reaches_contacts_and_the_persons_own_other_tabs():
+    alice = await database_sync_to_async(UserFactory)(username="alice")
+    bob = await database_sync_to_async(UserFactory)(username="bob")
+    await database_sync_to_async(services.contact_add)(owner=alice, username="bob")
+    alices_tab = await open_socket_for(await database_sync_to_async(session_cookie_for)(alice))
+    bobs_tab = await open_socket_for(await database_sync_to_async(session_cookie_for)(bob))
+
+    await database_sync_to_async(services.profile_update)(user=bob, job_title="Head of Desk")
+
+    for socket in (alices_tab, bobs_tab):
+        profile = (await next_of_type(socket, "user.updated"))["user"]
+        assert (profile["id"], profile["job_title"]) == (bob.pk, "Head of Desk")
+        await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_buddy_list_change_reaches_the_owners_other_tabs():
+    alice = await database_sync_to_async(UserFactory)(username="alice")
+    await database_sync_to_async(UserFactory)(username="bob")
+    other_tab = await open_socket_for(await database_sync_to_async(session_cookie_for)(alice))
+
+    await database_sync_to_async(services.contact_add)(owner=alice, username="bob", group_name="Team")
+    added = await next_of_type(other_tab, "contacts")
+    await database_sync_to_async(services.contact_group_rename)(owner=alice, old_name="Team", new_name="Desk")
+    renamed = await next_of_type(other_tab, "contacts")
+    await database_sync_to_async(services.contact_remove)(owner=alice, username="bob")
+    removed = await next_of_type(other_tab, "contacts")
+
+    def listing(frame):
+        return [(group["name"], [person["username"] for person in group["contacts"]]) for group in frame["groups"]]
+
+    assert listing(added) == [("Team", ["bob"])]
+    assert listing(renamed) == [("Desk", ["bob"])]
+    assert listing(removed) == [("Desk", [])]
+    await other_tab.disconnect()

@@ -308,6 +308,29 @@ def test_a_profile_is_edited_and_a_picture_is_resized_stripped_and_sealed(as_ali
     assert (junk.status_code, junk.json()["code"]) == (400, "profile_invalid")
 
 
+def test_a_picture_url_is_cached_for_good_and_a_new_picture_gets_a_new_url(as_alice, alice, settings, tmp_path):
+    import io
+
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+
+    def upload(colour: str) -> str:
+        photo = io.BytesIO()
+        Image.new("RGB", (64, 64), colour).save(photo, format="PNG")
+        return as_alice.post("/api/v1/me/avatar", {"picture": photo_file(photo.getvalue())}).json()["avatar"]
+
+    first = upload("red")
+    second = upload("blue")
+    current = as_alice.get(second)
+    superseded = as_alice.get(first)
+
+    assert first != second
+    assert current["Cache-Control"] == "private, max-age=31536000, immutable"
+    assert superseded.status_code == 200 and superseded["Cache-Control"] == "private, no-cache"
+    assert superseded.content == current.content  # an old URL shows the current picture, never a stale one
+
+
 def photo_file(content: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 

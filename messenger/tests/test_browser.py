@@ -378,6 +378,53 @@ def test_a_colleague_found_in_the_directory_joins_a_new_group_opens_a_chat_and_i
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_colleagues_new_name_and_picture_and_a_buddy_list_edited_elsewhere_show_without_a_reload(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    bob = UserFactory(username="bob", display_name="Bob Bauer")
+    contact_add(owner=alice, username="bob", group_name="Team")
+    send(bob, direct_open(user=alice, other_username="bob"), "numbers are in")
+    picture = png_file(tmp_path / "bob.png")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        laptop = signed_in_page(browser, base_url, "alice", errors)
+        phone = signed_in_page(browser, base_url, "alice", errors)
+        for page in (laptop, phone):
+            page.evaluate("window.sameDocument = true")  # gone if the page reloads
+        laptop.get_by_role("link", name=re.compile(r"^Bob Bauer\b")).click()
+        expect(message_in(laptop, "numbers are in")).to_contain_text("Bob Bauer")
+
+        bob_page = signed_in_page(browser, base_url, "bob", errors)
+        bob_page.get_by_role("button", name=re.compile(r"^Edit your profile")).click()
+        profile = bob_page.locator("#dialog-profile")
+        profile.get_by_label("Display name").fill("Robert Bauer")
+        profile.get_by_label("Picture").set_input_files(str(picture))
+        profile.get_by_role("button", name="Save").click()
+        expect(profile).to_be_hidden()
+
+        # His new name and picture reach Alice's buddy list, the chat header and his message, without a reload.
+        row = contact_row(laptop, "Team", "Robert Bauer")
+        expect(row.locator(".avatar img")).to_have_js_property("naturalWidth", 256)
+        expect(laptop.get_by_role("heading", name="Robert Bauer", level=1)).to_be_visible()
+        expect(message_in(laptop, "numbers are in").locator(".avatar img")).to_have_js_property("naturalWidth", 256)
+        expect(message_in(laptop, "numbers are in")).to_contain_text("Robert Bauer")
+
+        # Alice moves him to another group on her laptop; her phone's buddy list follows.
+        laptop.locator("#chat-header").get_by_role("button", name="Profile").click()
+        card = laptop.locator("#dialog-person")
+        card.get_by_label("Group on your buddy list").fill("Desk")
+        card.get_by_role("button", name="Move", exact=True).click()
+        expect(contact_row(phone, "Desk", "Robert Bauer")).to_be_visible()
+        expect(phone.locator(".contact-group .group-name")).to_have_text(["Team", "Desk"])
+        assert [page.evaluate("window.sameDocument") for page in (laptop, phone)] == [True, True]
+
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_profile_edit_and_a_new_picture_stay_after_a_reload_and_a_bad_file_is_refused_clearly(tmp_path):
     require_chromium()
     from PIL import Image

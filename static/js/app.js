@@ -84,6 +84,10 @@ store.addEventListener("change", (event) => {
   if (what === "presence" || what === "contacts" || what === "people") dirty.buddies = dirty.person = true;
   if (what === "people") dirty.header = true; // a fetched profile may bring a newer status message
   if (what === "me") dirty.me = true;
+  if (what === "profile") {
+    Object.assign(dirty, { sidebar: true, header: true, messages: true, buddies: true, person: true });
+    if (conversationId === store.me.id) dirty.me = true;
+  }
   if (!flushQueued) {
     flushQueued = true;
     queueMicrotask(flush);
@@ -512,6 +516,12 @@ connection.addEventListener("frame", (event) => {
       break;
     case "presence":
       store.setPresence(frame);
+      break;
+    case "user.updated": // someone's name, picture or details changed (the user's own, from another tab, too)
+      store.updatePerson(frame.user);
+      break;
+    case "contacts": // the buddy list changed in another tab or device
+      store.setContactGroups(frame.groups);
       break;
     default:
       break; // frame types added later are ignored by this version of the client

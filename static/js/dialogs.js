@@ -621,9 +621,7 @@ export class Dialogs {
       saved = true;
       if (this.store.me.status_message !== statusBefore) this.statusChanged(this.store.me.status_message);
       if (picture) {
-        const profile = await api.setPicture(picture);
-        // A new picture keeps its address; a fresh query string makes this tab load it instead of the cached one.
-        this.store.setMe({ ...profile, avatar: profile.avatar && `${profile.avatar}?v=${Date.now()}` });
+        this.store.setMe(await api.setPicture(picture)); // a new picture comes with a new address
       }
       this.profile.close();
     } catch (failure) {

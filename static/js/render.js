@@ -464,6 +464,7 @@ export class ChatView {
         JSON.stringify(message.reactions),
         JSON.stringify(message.reply_to),
         displayName(message.sender),
+        message.sender.avatar,
       ].join("|");
       items.push({ key: `m-${message.seq}`, version, build: () => this.buildMessage(message, { continued }) });
       previous = message;

@@ -4,7 +4,7 @@
 // Messages are kept by (conversation_id, seq), the protocol's identity: a message that arrives twice (once
 // live, once in a sync.result or a history page) is stored once. Every change dispatches a "change" event
 // whose detail says what changed: {what: "conversations" | "messages" | "typing" | "reads" | "presence" |
-// "active" | "me" | "contacts" | "people", conversationId}.
+// "active" | "me" | "contacts" | "people" | "profile", conversationId}.
 
 import { displayName, mentionsUser } from "./format.js";
 
@@ -405,6 +405,25 @@ export class Store extends EventTarget {
   // The group someone is in on the buddy list, or null.
   contactGroupOf(userId) {
     return this.contactGroups.find((group) => group.contacts.some((person) => person.id === userId))?.name ?? null;
+  }
+
+  // Someone changed their profile (a user.updated frame): every copy of them this tab holds takes it, in the
+  // buddy list, conversation members and message senders, so names and pictures change everywhere at once.
+  updatePerson(person) {
+    const { id, display_name, avatar } = person;
+    const update = (copy) => {
+      if (copy?.id === id) Object.assign(copy, { display_name, avatar });
+    };
+    if (id === this.me.id) Object.assign(this.me, person);
+    else if (this.people.has(id)) this.mergePerson(person);
+    for (const group of this.contactGroups) {
+      for (const contact of group.contacts) if (contact.id === id) Object.assign(contact, person);
+    }
+    for (const conversation of this.conversations.values()) conversation.members?.forEach(update);
+    for (const thread of this.threads.values()) for (const message of thread.bySeq.values()) update(message.sender);
+    const presence = this.presence.get(id);
+    if (presence) presence.status_message = person.status_message;
+    this.changed("profile", id);
   }
 
   rememberPerson(person) {
