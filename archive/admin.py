@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
 
-from auditlog.signals import accessed
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from archive.export import archive_export
+from archive.forms import ArchiveSearchForm
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.retention import legal_hold_release
-from archive.selectors import shared_file_of
+from archive.selectors import archive_search, conversations_matching, review_rows, shared_file_of
+from archive.services import archive_access_record
 from core.admin import ReadOnlyAdmin
 from messenger.files import file_response
-from messenger.models import Attachment
+
+REVIEW_LIMIT = 200  # hits shown per search; narrow it, or export, for more
 
 
 @admin.register(ArchiveEntry)
@@ -48,7 +54,74 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
 
     def get_urls(self):
         download = self.admin_site.admin_view(self.shared_file_download)
-        return [path("<int:entry_id>/file/", download, name="archive_archiveentry_file"), *super().get_urls()]
+        review = self.admin_site.admin_view(self.review_view)
+        export = self.admin_site.admin_view(self.export_view)
+        return [
+            path("<int:entry_id>/file/", download, name="archive_archiveentry_file"),
+            path("review/", review, name="archive_archiveentry_review"),
+            path("review/export/", export, name="archive_archiveentry_export"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if response.status_code == 200:  # shown, not refused or missing: that someone read it is recorded
+            entry = response.context_data["original"]
+            archive_access_record(user=request.user, action="entry_view", target=entry, details={})
+        return response
+
+    def review_view(self, request: HttpRequest) -> HttpResponse:
+        """Search by people, conversations, dates and words; read the hits as a transcript. Audit-logged."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = ArchiveSearchForm(request.GET if request.GET else None)
+        result = rows = None
+        if form.is_valid():
+            search = form.search()
+            result = archive_search(search=search, limit=REVIEW_LIMIT)
+            rows = review_rows(result.hits)
+            details = {"criteria": search.criteria(), "shown": len(rows), "more": result.more}
+            archive_access_record(user=request.user, action="search", details=details)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Search and review the archive",
+            "form": form,
+            "result": result,
+            "rows": rows,
+            "limit": REVIEW_LIMIT,
+            "query": request.GET.urlencode(),
+        }
+        return TemplateResponse(request, "admin/archive/archiveentry/review.html", context)
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """The conversations a search matches, as a verifiable export (docs/compliance.md). Audit-logged."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = ArchiveSearchForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Fix the search before exporting it.")
+            return redirect("admin:archive_archiveentry_review")
+        search = form.search()
+        conversation_ids = conversations_matching(search=search)
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it) An export can be large: on disk.
+        out = io.TextIOWrapper(spool, encoding="utf-8")
+        counts = archive_export(
+            out=out,
+            conversation_ids=conversation_ids,
+            since=search.since,
+            until=search.until,
+            requested_by=request.user.get_username(),
+        )
+        out.flush()
+        out.detach()
+        details = {"criteria": search.criteria(), "conversation_ids": conversation_ids, **counts}
+        archive_access_record(user=request.user, action="export", details=details)
+        spool.seek(0)
+        name = f"parley-archive-{timezone.now():%Y%m%d-%H%M%S}.jsonl"
+        return FileResponse(spool, as_attachment=True, filename=name, content_type="application/jsonl")
 
     @admin.display(description="shared file")
     def shared_file(self, entry: ArchiveEntry) -> str:
@@ -67,7 +140,7 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
         attachment = shared_file_of(entry)
         if attachment is None:
             raise Http404("The file is no longer kept.")
-        accessed.send(sender=Attachment, instance=attachment)
+        archive_access_record(user=request.user, action="file_download", target=attachment, details={"entry": entry.pk})
         return file_response(attachment, allow_inline=False)
 
     @admin.display(description="content")

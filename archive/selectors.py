@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from django.db import connection
+from django.db.models import Q
 
 from archive.chain import canonical_event
 from archive.models import ArchiveEntry
@@ -119,3 +123,138 @@ def shared_file_of(entry: ArchiveEntry) -> Attachment | None:
     """The stored file a "file shared" entry records, while the archive still keeps it."""
     uid = json.loads(entry.payload)["content"].get("file", {}).get("uid")
     return Attachment.objects.filter(uid=uid, conversation_id=entry.conversation_id).first() if uid else None
+
+
+# ---- search and review --------------------------------------------------------------------------------------
+
+# A search opens every entry the metadata filters leave (words can only be matched in the clear), at a cost per
+# entry like verify_archive's (docs/benchmarks.md); past this many it stops and says so rather than hold a
+# request for long. Dates, people and conversations narrow what it opens.
+MAX_SCANNED = 500_000
+
+
+@dataclass(frozen=True)
+class ArchiveSearch:
+    """What a compliance officer looks for. Every field narrows; an empty search is every entry."""
+
+    people: tuple[int, ...] = ()  # entries by, or in a conversation with, any of these users
+    conversation_ids: tuple[int, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None  # inclusive, as in an export
+    words: str = ""  # every word must occur (any case) in the entry's text: message, old text, file or room name
+
+    def criteria(self) -> dict[str, Any]:
+        """The search as the audit log records it."""
+        return {
+            "people": list(self.people),
+            "conversation_ids": list(self.conversation_ids),
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "words": self.words,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[OpenedEntry]
+    scanned: int
+    more: bool  # stopped at the limit (more hits) or at MAX_SCANNED (not everything was looked at)
+
+
+def archive_search(*, search: ArchiveSearch, limit: int = 200, max_scanned: int = MAX_SCANNED) -> SearchResult:
+    """The first `limit` matching entries, oldest first."""
+    scan = _Scan(search, max_scanned=max_scanned)
+    hits = list(itertools.islice(scan, limit + 1))
+    return SearchResult(hits=hits[:limit], scanned=scan.scanned, more=len(hits) > limit or scan.stopped)
+
+
+def conversations_matching(*, search: ArchiveSearch) -> list[int] | None:
+    """Every conversation with a matching entry, or None for all of them (no scan limit: an export reads them
+    all anyway)."""
+    if not (search.people or search.words):  # the metadata alone decides, without opening anything
+        return list(search.conversation_ids) or None
+    return sorted({hit.conversation_id for hit in _Scan(search, max_scanned=None)})
+
+
+class _Scan:
+    """Matching entries, oldest first: metadata filtered in the database, words matched after opening each
+    entry (streamed, constant memory). Counts what it looked at; `stopped` if it gave up at `max_scanned`."""
+
+    def __init__(self, search: ArchiveSearch, *, max_scanned: int | None) -> None:
+        self.search = search
+        self.max_scanned = max_scanned
+        self.scanned = 0
+        self.stopped = False
+
+    def __iter__(self) -> Iterator[OpenedEntry]:
+        search = self.search
+        rows = ArchiveEntry.objects.order_by("occurred_at", "pk")
+        if search.since:
+            rows = rows.filter(occurred_at__gte=search.since)
+        if search.until:
+            rows = rows.filter(occurred_at__lte=search.until)
+        if search.conversation_ids:
+            rows = rows.filter(conversation_id__in=search.conversation_ids)
+        people = set(search.people)
+        people_in_python = bool(people) and not connection.features.supports_json_field_contains  # SQLite
+        if people and not people_in_python:
+            involved = Q(actor_id__in=people)
+            for person in people:
+                involved |= Q(participants__contains=[person])
+            rows = rows.filter(involved)
+        words = search.words.casefold().split()
+        for row in rows.values_list(*FIELDS).iterator(chunk_size=STREAM_CHUNK):
+            if self.scanned == self.max_scanned:
+                self.stopped = True
+                return
+            self.scanned += 1
+            if people_in_python and row[5] not in people and people.isdisjoint(row[7]):
+                continue
+            try:
+                opened = open_entry(row)
+            except (DecryptionError, ValueError, KeyError):
+                continue  # verify_archive reports entries that do not open
+            if all(word in entry_text(opened.content).casefold() for word in words):
+                yield opened
+
+
+def entry_text(content: Any) -> str:
+    """Every piece of text in an entry's content (message bodies, edits' old and new text, file and room names),
+    for matching words; ids and numbers are left out."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return "\n".join(entry_text(value) for value in content.values())
+    if isinstance(content, list):
+        return "\n".join(entry_text(value) for value in content)
+    return ""
+
+
+def review_rows(hits: list[OpenedEntry]) -> list[dict[str, Any]]:
+    """Search hits as a transcript, people and conversations by name (two queries for any number of hits)."""
+    from accounts.models import User
+    from messenger.models import Conversation
+
+    conversations = Conversation.objects.in_bulk({hit.conversation_id for hit in hits})
+    named = {hit.actor_id for hit in hits if hit.actor_id is not None}
+    for hit in hits:
+        conversation = conversations.get(hit.conversation_id)
+        if conversation is None or not conversation.name:  # a direct chat is named by its two people
+            named.update(hit.participants)
+    people = User.objects.in_bulk(named)
+
+    def username(user_id: int | None) -> str:
+        if user_id is None:
+            return "Parley"
+        person = people.get(user_id)
+        return person.get_username() if person else f"user {user_id}"
+
+    rows = []
+    for hit in hits:
+        conversation = conversations.get(hit.conversation_id)
+        if conversation is not None and conversation.name:
+            where = f"#{conversation.name}"
+        else:
+            where = "direct: " + ", ".join(sorted(username(user_id) for user_id in hit.participants))
+        rows.append({"entry": hit, "who": username(hit.actor_id), "where": where, "text": entry_text(hit.content)})
+    return rows

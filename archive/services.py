@@ -7,7 +7,7 @@ import json
 import secrets
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from archive.chain import canonical_event, entry_hash
@@ -61,6 +61,28 @@ def archive_record(
     )
     ArchiveChain.objects.filter(pk=conversation_id).update(head_hash=digest)
     return entry
+
+
+def archive_access_record(
+    *, user: Any, action: str, details: dict[str, Any], target: models.Model | None = None
+) -> None:
+    """Record that someone looked into the archive (searched it, opened an entry, exported, downloaded a file).
+
+    It goes to the audit log, whose rows every checkpoint seals (archive.checkpoints), so who saw what stays
+    provable like the archive itself.
+    """
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    LogEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(target or ArchiveEntry),
+        object_pk=str(target.pk) if target else "",
+        object_id=target.pk if target and isinstance(target.pk, int) else None,
+        object_repr=str(target) if target else f"archive {action}",
+        action=LogEntry.Action.ACCESS,
+        actor=user,
+        additional_data={"archive_access": action, **details},
+    )
 
 
 def archive_chain_start(*, conversation_id: int) -> None:

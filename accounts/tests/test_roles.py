@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 
 ARCHIVE_PAGES = [
     "admin:archive_archiveentry_changelist",
+    "admin:archive_archiveentry_review",
     "admin:archive_archivecheckpoint_changelist",
     "admin:archive_legalhold_changelist",
     "admin:archive_retentionpolicy_changelist",

@@ -1,5 +1,7 @@
 """Compliance review in the admin: entries are readable and nothing can change them, even for superusers."""
 
+import json
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -123,3 +125,90 @@ def test_an_it_admin_cannot_download_files_from_the_archive(settings):
     entry = ArchiveEntry.objects.get(message_id=message.pk)
 
     assert client.get(reverse("admin:archive_archiveentry_file", args=[entry.pk])).status_code == 403
+
+
+# ---- search, review and export, every look audit-logged ------------------------------------------------------
+
+
+@pytest.fixture
+def officer_client(client):
+    from accounts import roles
+
+    roles.role_permissions_apply()
+    officer = UserFactory(username="olga", is_staff=True)
+    officer.groups.add(roles.role_group(roles.COMPLIANCE_OFFICERS))
+    force_login_with_second_factor(client, officer)
+    return client
+
+
+@pytest.fixture
+def desk():
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    room = room_with(alice, bob, name="desk")
+    send(alice, room, "Buy 500 ACME before the call")
+    send(bob, room_with(bob, name="notes"), "nothing about shares")
+    return room
+
+
+def archive_accesses(action: str):
+    from auditlog.models import LogEntry
+
+    return LogEntry.objects.filter(action=LogEntry.Action.ACCESS, additional_data__archive_access=action)
+
+
+def test_an_officer_searches_by_person_and_words_and_the_search_is_audit_logged(officer_client, desk):
+    page = officer_client.get(reverse("admin:archive_archiveentry_review"), {"people": "alice", "words": "acme"})
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Buy 500 ACME before the call" in text and "#desk" in text
+    assert "nothing about shares" not in text
+    (logged,) = archive_accesses("search")
+    assert logged.actor.username == "olga"
+    assert logged.additional_data["criteria"]["words"] == "acme"
+    assert logged.additional_data["shown"] == 1
+
+
+def test_a_search_for_someone_unknown_says_so_and_looks_at_nothing(officer_client, desk):
+    page = officer_client.get(reverse("admin:archive_archiveentry_review"), {"people": "mallory"})
+
+    assert page.status_code == 200
+    assert "No user named mallory." in page.content.decode()
+    assert not archive_accesses("search").exists()
+
+
+def test_opening_an_entry_is_audit_logged(officer_client, entry):
+    officer_client.get(reverse("admin:archive_archiveentry_change", args=[entry.pk]))
+
+    (logged,) = archive_accesses("entry_view")
+    assert (logged.object_pk, logged.actor.username) == (str(entry.pk), "olga")
+
+
+def test_an_export_of_a_search_verifies_and_holds_only_the_matching_conversations(officer_client, desk):
+    from archive import signing
+    from archive.verify_export import verify
+
+    response = officer_client.post(reverse("admin:archive_archiveentry_export"), {"words": "acme"})
+
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith('attachment; filename="parley-archive-')
+    assert verify(lines, signing.public_key_hex()) == []
+    records = [json.loads(line) for line in lines]
+    assert records[0]["header"]["requested_by"] == "olga"
+    assert {record["entry"]["conversation"] for record in records if "entry" in record} == {desk.pk}
+    (logged,) = archive_accesses("export")
+    assert logged.additional_data["conversation_ids"] == [desk.pk]
+
+
+def test_an_export_is_a_post_and_it_admins_can_neither_search_nor_export(officer_client, desk):
+    from accounts import roles
+
+    assert officer_client.get(reverse("admin:archive_archiveentry_export")).status_code == 405
+    it_admin = Client()
+    ivy = UserFactory(username="ivy", is_staff=True)
+    ivy.groups.add(roles.role_group(roles.IT_ADMINS))
+    force_login_with_second_factor(it_admin, ivy)
+    assert it_admin.post(reverse("admin:archive_archiveentry_export"), {"words": "acme"}).status_code == 403
+    assert it_admin.get(reverse("admin:archive_archiveentry_review"), {"words": "acme"}).status_code == 403
+    assert not archive_accesses("export").exists()

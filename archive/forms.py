@@ -1,0 +1,70 @@
+"""What a compliance officer types to search the archive, checked and turned into an ArchiveSearch."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+
+from django import forms
+from django.utils import timezone
+
+from accounts.models import User
+from archive.selectors import ArchiveSearch
+from messenger.models import Conversation
+
+SEPARATORS = re.compile(r"[\s,]+")
+
+
+class ArchiveSearchForm(forms.Form):
+    people = forms.CharField(
+        required=False, help_text="Usernames, separated by commas: what they wrote and what was said where they were."
+    )
+    conversations = forms.CharField(required=False, help_text="Room names or conversation ids, separated by commas.")
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    words = forms.CharField(
+        required=False, max_length=200, help_text="Every word must occur, in any case: messages, edits, file names."
+    )
+
+    def clean_people(self) -> tuple[int, ...]:
+        usernames = _tokens(self.cleaned_data["people"])
+        found = dict(User.objects.filter(username__in=usernames).values_list("username", "pk"))
+        unknown = [name for name in usernames if name not in found]
+        if unknown:
+            raise forms.ValidationError(f"No user named {', '.join(unknown)}.")
+        return tuple(found[name] for name in usernames)
+
+    def clean_conversations(self) -> tuple[int, ...]:
+        tokens = _tokens(self.cleaned_data["conversations"])
+        ids = {int(token) for token in tokens if token.isdigit()}
+        names = [token.removeprefix("#") for token in tokens if not token.isdigit()]
+        rooms = dict(Conversation.objects.filter(kind=Conversation.Kind.ROOM, name__in=names).values_list("name", "pk"))
+        unknown = [name for name in names if name not in rooms]
+        existing = set(Conversation.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        unknown += [str(pk) for pk in sorted(ids - existing)]
+        if unknown:
+            raise forms.ValidationError(f"No conversation {', '.join(unknown)}.")
+        return tuple(sorted(ids | set(rooms.values())))
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError("“From” is after “To”.")
+        return cleaned
+
+    def search(self) -> ArchiveSearch:
+        """The search, dates as whole days in the server's time zone (`To` included)."""
+        data = self.cleaned_data
+        zone = timezone.get_current_timezone()
+        return ArchiveSearch(
+            people=data["people"],
+            conversation_ids=data["conversations"],
+            since=datetime.combine(data["since"], time.min, zone) if data["since"] else None,
+            until=datetime.combine(data["until"], time.max, zone) if data["until"] else None,
+            words=data["words"].strip(),
+        )
+
+
+def _tokens(text: str) -> list[str]:
+    return list(dict.fromkeys(token for token in SEPARATORS.split(text.strip()) if token))
