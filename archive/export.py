@@ -1,12 +1,15 @@
 """Exporting the archive for review or for a third party, in a form they can verify without the server.
 
 An export is a JSON Lines file: a header line, one line per entry (its clear content and every field its hash
-covers), then the checkpoints (documents and signatures) and the public keys. `archive/verify_export.py`
+covers; after a file-sharing entry in range, a line with the file's bytes), then the checkpoints (documents and
+signatures) and the public keys. `archive/verify_export.py`
 checks such a file with nothing but Python and the `cryptography` package.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -16,8 +19,9 @@ from django.utils import timezone
 
 from archive import signing
 from archive.checkpoints import archive_checkpoint_create
-from archive.models import ArchiveCheckpoint
-from archive.selectors import OpenedEntry, Unopenable, entries_in_chain_order
+from archive.models import ArchiveCheckpoint, EventType
+from archive.selectors import OpenedEntry, Unopenable, entries_in_chain_order, kept_file
+from messenger.models import Attachment
 
 EXPORT_FORMAT = "parley-archive-export/1"
 
@@ -44,7 +48,7 @@ def archive_export(
         "until": until.isoformat() if until else None,
     }
     out.write(json.dumps({"header": header}, ensure_ascii=False) + "\n")
-    counts = {"entries": 0, "in_range": 0, "checkpoints": 0}
+    counts = {"entries": 0, "in_range": 0, "files": 0, "checkpoints": 0}
     for line in _entry_lines(conversation_ids, since, until, counts):
         out.write(line + "\n")
     for sealed in ArchiveCheckpoint.objects.filter(pk__lte=checkpoint.pk).order_by("pk").iterator():
@@ -79,6 +83,23 @@ def _entry_lines(
         counts["entries"] += 1
         counts["in_range"] += in_range
         yield json.dumps({"entry": _entry_document(entry), "in_range": in_range}, ensure_ascii=False)
+        if in_range and entry.event_type == EventType.FILE_SHARED:
+            attachment = kept_file(conversation_id=entry.conversation_id, content=entry.content)
+            if attachment is not None:  # a file lost from storage is left out; the verifier names it
+                counts["files"] += 1
+                yield json.dumps({"file": _file_document(entry, attachment)})
+
+
+def _file_document(entry: OpenedEntry, attachment: Attachment) -> dict[str, Any]:
+    """The shared file's bytes (opened, one file in memory at a time), tied to its entry by position and hash."""
+    with attachment.file.open() as stored:
+        data = stored.read()
+    return {
+        "conversation": entry.conversation_id,
+        "position": entry.position,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "data": base64.b64encode(data).decode(),
+    }
 
 
 def _entry_document(entry: OpenedEntry) -> dict[str, Any]:

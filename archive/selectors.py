@@ -121,8 +121,12 @@ def _sealed_bytes(value: Sealed | bytes | memoryview) -> bytes:
 
 def shared_file_of(entry: ArchiveEntry) -> Attachment | None:
     """The stored file a "file shared" entry records, while the archive still keeps it."""
-    uid = json.loads(entry.payload)["content"].get("file", {}).get("uid")
-    return Attachment.objects.filter(uid=uid, conversation_id=entry.conversation_id).first() if uid else None
+    return kept_file(conversation_id=entry.conversation_id, content=json.loads(entry.payload)["content"])
+
+
+def kept_file(*, conversation_id: int, content: dict[str, Any]) -> Attachment | None:
+    uid = content.get("file", {}).get("uid")
+    return Attachment.objects.filter(uid=uid, conversation_id=conversation_id).first() if uid else None
 
 
 # ---- search and review --------------------------------------------------------------------------------------

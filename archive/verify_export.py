@@ -3,13 +3,15 @@
 
 Needs only Python 3.11+ and the `cryptography` package. Checks that every entry's SHA-256 hash matches its
 canonical form, that each entry links to the one before it, that every checkpoint is signed by the given
-Ed25519 public key and follows the checkpoint before it, and that every chain head a checkpoint sealed is
-the entry found at that position. Exit status 0 means the export is intact. Deliberately free of Django and
-of Parley's own modules: an auditor can read all of it.
+Ed25519 public key and follows the checkpoint before it, that every chain head a checkpoint sealed is the
+entry found at that position, and that every file shared in the exported range is there, byte for byte the
+file its entry (and so the entry's hash) names by SHA-256. Exit status 0 means the export is intact.
+Deliberately free of Django and of Parley's own modules: an auditor can read all of it.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sys
@@ -43,6 +45,7 @@ def verify(lines: list[str], public_key_hex: str) -> list[str]:
     hashes: dict[tuple[int, int], str] = {}
     last: dict[int, tuple[int, str]] = {}
     purges: dict[int, list[dict]] = {}
+    files_owed: dict[tuple[int, int], str] = {}  # in-range file-sharing entries -> the file's SHA-256
     checkpoints = []
     for line in lines:
         record = json.loads(line)
@@ -58,10 +61,22 @@ def verify(lines: list[str], public_key_hex: str) -> list[str]:
                 problems.append(f"conversation {key[0]}: the first entry does not start the chain")
             if entry["event"] == "purge":
                 purges.setdefault(entry["conversation"], []).append(entry["content"])
+            if entry["event"] == "file_shared" and record.get("in_range"):
+                files_owed[key] = entry["content"]["file"]["sha256"]
             hashes[key] = entry["hash"]
             last[entry["conversation"]] = (entry["position"], entry["hash"])
+        elif "file" in record:
+            shared = record["file"]
+            key = (shared["conversation"], shared["position"])
+            expected = files_owed.pop(key, None)
+            if expected is None:
+                problems.append(f"conversation {key[0]} position {key[1]}: a file no file-sharing entry names")
+            elif hashlib.sha256(base64.b64decode(shared["data"])).hexdigest() != expected:
+                problems.append(f"conversation {key[0]} position {key[1]}: the file is not the one that was shared")
         elif "checkpoint" in record:
             checkpoints.append(record["checkpoint"])
+    for conversation, position in files_owed:
+        problems.append(f"conversation {conversation} position {position}: the shared file is not in the export")
     public_key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
     previous_hash = GENESIS
     for checkpoint in checkpoints:

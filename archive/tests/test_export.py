@@ -1,5 +1,6 @@
 """An export verifies with the standalone verifier and the public key alone; tampering with it is found."""
 
+import base64
 import json
 import subprocess
 import sys
@@ -67,3 +68,47 @@ def test_the_wrong_public_key_fails_every_checkpoint(export_lines):
     other_key = "ab" * 32
 
     assert any("signature is not valid" in problem for problem in verify(lines, other_key))
+
+
+@pytest.fixture
+def export_with_a_file(tmp_path, settings):
+    from messenger.files import file_share
+
+    settings.PARLEY_CLAMD_ADDRESS = ""  # the scan itself is tested against a real clamd in messenger/tests
+    settings.MEDIA_ROOT = tmp_path / "media"
+    alice = UserFactory(username="alice")
+    file_share(
+        sender=alice,
+        conversation_id=room_with(alice).pk,
+        client_id="c1",
+        name="deal.xlsx",
+        content_type="",
+        data=b"figures",
+    )
+    path = tmp_path / "export.jsonl"
+    call_command("export_archive", str(path))
+    return path.read_text().splitlines()
+
+
+def file_lines(lines: list[str]) -> list[int]:
+    return [index for index, line in enumerate(lines) if line.startswith('{"file"')]
+
+
+def test_an_export_carries_each_shared_file_and_the_verifier_checks_it(export_with_a_file):
+    lines = export_with_a_file
+    (index,) = file_lines(lines)
+
+    assert base64.b64decode(json.loads(lines[index])["file"]["data"]) == b"figures"
+    assert verify(lines, signing.public_key_hex()) == []
+
+
+def test_a_swapped_or_missing_file_is_found(export_with_a_file):
+    lines = export_with_a_file
+    (index,) = file_lines(lines)
+    record = json.loads(lines[index])
+    record["file"]["data"] = base64.b64encode(b"other figures").decode()
+    swapped = [*lines[:index], json.dumps(record), *lines[index + 1 :]]
+    missing = [*lines[:index], *lines[index + 1 :]]
+
+    assert any("not the one that was shared" in problem for problem in verify(swapped, signing.public_key_hex()))
+    assert any("not in the export" in problem for problem in verify(missing, signing.public_key_hex()))

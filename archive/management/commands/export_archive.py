@@ -35,6 +35,6 @@ class Command(BaseCommand):
                 requested_by=requested_by,
             )
         self.stdout.write(
-            f"wrote {counts['entries']} entries ({counts['in_range']} in range) and "
+            f"wrote {counts['entries']} entries ({counts['in_range']} in range), {counts['files']} shared files and "
             f"{counts['checkpoints']} checkpoints to {output}"
         )
