@@ -44,12 +44,16 @@ format: $(VENV)/.installed-dev
 # bench/steady_load.py needs PostgreSQL and Redis and runs a minute; run it by hand (docs/benchmarks.md).
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
 BENCH_MESSAGES ?= 100000
+# The search benchmark builds its own messages, so it gets a scratch database of its own.
+BENCH_SEARCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench-search.sqlite3
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/crypto.py
 	rm -f var/bench.sqlite3
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/presence.py --contacts 500
 	rm -f var/bench.sqlite3
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/archive.py --messages $(BENCH_MESSAGES) --rooms 100
+	rm -f var/bench-search.sqlite3
+	DATABASE_URL=$(BENCH_SEARCH_DATABASE_URL) $(BIN)/python bench/search.py --messages 200000 --rooms 20
 
 reset-demo:
 	rm -f var/parley.sqlite3 var/parley.sqlite3-wal var/parley.sqlite3-shm

@@ -92,6 +92,11 @@ class EncryptedTextField(models.BinaryField):
     def context_for(self, instance: models.Model) -> str:
         return field_context(type(instance), self.name, getattr(instance, self.bind_to))
 
+    def open(self, value: Sealed, *, binding: Any) -> str:
+        """Open a value read without a model instance (`values_list`), given its row's binding key: for
+        streaming many rows without building an instance for each."""
+        return crypto.unseal_text(value.data, context=field_context(self.model, self.name, binding))
+
     def sealed_value(self, instance: models.Model) -> bytes | None:
         """The ciphertext for the instance's current value, sealing clear text that was assigned."""
         value = instance.__dict__.get(self.attname)

@@ -88,6 +88,13 @@ class HistoryQuery(Schema):
     limit: int = Field(50, ge=1, le=200)
 
 
+class MessageSearchQuery(Schema):
+    q: str = Field(..., max_length=200, pattern=r"\S")  # at least one word
+    conversation_id: int | None = Field(None, ge=1, le=2**62)
+    before: int | None = Field(None, ge=1, le=2**62)
+    limit: int = Field(20, ge=1, le=selectors.SEARCH_PAGE_MAX)
+
+
 class DirectIn(Schema):
     username: str = Field(..., min_length=1, max_length=150)
 
@@ -224,6 +231,17 @@ def history(request: HttpRequest, conversation_id: int, params: Query[HistoryQue
         user=request.user, conversation_id=_id(conversation_id), before_seq=params.before_seq, limit=params.limit
     )
     return {"messages": messages}
+
+
+@api.get("/messages/search", summary="Messages in your conversations holding every word, newest first")
+def search_messages(request: HttpRequest, params: Query[MessageSearchQuery]) -> dict:
+    return selectors.message_search(
+        user=request.user,
+        words=params.q,
+        conversation_id=params.conversation_id,
+        before_id=params.before,
+        limit=params.limit,
+    )
 
 
 @api.post("/conversations/{conversation_id}/messages", response={201: dict}, summary="Send a message")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Count, F, Prefetch, Q
@@ -167,3 +168,65 @@ def room_directory(*, user: User, search: str = "") -> list[dict[str, Any]]:
 def reactions_of(*, message_id: int) -> list[dict[str, Any]]:
     rows = Reaction.objects.filter(message_id=message_id).order_by("created_at", "pk").values_list("emoji", "user_id")
     return reactions_payload(list(rows))
+
+
+# ---- search -----------------------------------------------------------------------------------------------
+
+SEARCH_PAGE_MAX = 50
+# Bodies are encrypted at rest and there is deliberately no index of their words (a word index would tell a
+# database thief which messages share words), so a search opens messages newest first until it has a page.
+# Past this many it stops and hands back where to go on, so one request stays short (docs/benchmarks.md).
+SEARCH_MAX_SCANNED = 100_000
+SEARCH_FIRST_PAGE = 200
+SEARCH_CHUNK = 2000
+
+
+def message_search(
+    *,
+    user: User,
+    words: str,
+    conversation_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = 20,
+    max_scanned: int = SEARCH_MAX_SCANNED,
+) -> dict[str, Any]:
+    """Messages in the user's conversations whose text (or file name) holds every word, in any case; newest
+    first. `next_before` is where a further call goes on (more hits, or the scan limit reached), else None."""
+    needles = words.casefold().split()
+    limit = max(1, min(limit, SEARCH_PAGE_MAX))
+    # A subquery, not a join: the database then walks the primary key backwards and stops at a page.
+    mine = Membership.objects.filter(user=user).values("conversation_id")
+    candidates = Message.objects.filter(conversation_id__in=mine, deleted_at__isnull=True)
+    if conversation_id is not None:
+        membership_for(user=user, conversation_id=conversation_id)
+        candidates = candidates.filter(conversation_id=conversation_id)
+    if before_id is not None:
+        candidates = candidates.filter(pk__lt=before_id)
+    body_field = Message._meta.get_field("body")
+    hit_ids: list[int] = []
+    next_before = None
+    for scanned, (pk, uid, body, file_name) in enumerate(_newest_first(candidates), start=1):
+        text = f"{body_field.open(body, binding=uid)}\n{file_name or ''}".casefold()
+        if all(needle in text for needle in needles):
+            hit_ids.append(pk)
+        if len(hit_ids) == limit or scanned == max_scanned:
+            next_before = pk
+            break
+    hits = _with_everything_shown(Message.objects.filter(pk__in=hit_ids).order_by("-pk"))
+    return {"messages": message_payloads(list(hits)), "next_before": next_before}
+
+
+def _newest_first(messages) -> Iterator[tuple]:
+    """(pk, uid, sealed body, file name) of `messages`, newest first, in pages by primary key (each an index
+    walk that stops at its LIMIT): a search that finds its hits among the newest reads only those, where one
+    big cursor made the database plan for reading everything. A small first page, then bigger ones. Tuples,
+    not instances: building a model per row cost more than opening its body."""
+    rows_wanted = messages.order_by("-pk").values_list("pk", "uid", "body", "attachment__name")
+    page_size, before = SEARCH_FIRST_PAGE, None
+    while True:
+        page = rows_wanted if before is None else rows_wanted.filter(pk__lt=before)
+        rows = list(page[:page_size])
+        yield from rows
+        if len(rows) < page_size:
+            return
+        page_size, before = SEARCH_CHUNK, rows[-1][0]

@@ -335,3 +335,19 @@ def photo_file(content: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("photo.jpg", content, content_type="image/jpeg")
+
+
+def test_message_search_pages_through_hits_and_refuses_an_empty_query(as_alice, alice, bob):
+    room = room_with(alice, bob, name="deals")
+    for body in ("quarterly numbers", "lunch?", "Quarterly review"):
+        send(bob, room, body)
+
+    first = as_alice.get("/api/v1/messages/search", {"q": "quarterly", "limit": 1}).json()
+    rest = as_alice.get("/api/v1/messages/search", {"q": "quarterly", "before": first["next_before"]}).json()
+    blank = as_alice.get("/api/v1/messages/search", {"q": "   "})
+
+    assert [message["body"] for message in first["messages"]] == ["Quarterly review"]
+    assert first["messages"][0]["conversation_id"] == room.pk
+    assert [message["body"] for message in rest["messages"]] == ["quarterly numbers"]
+    assert rest["next_before"] is None
+    assert (blank.status_code, blank.json()["code"]) == (422, "invalid_request")

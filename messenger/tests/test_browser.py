@@ -425,6 +425,43 @@ def test_a_colleagues_new_name_and_picture_and_a_buddy_list_edited_elsewhere_sho
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_search_finds_an_old_message_and_opens_the_room_at_it(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    bob = UserFactory(username="bob", display_name="Bob Bauer")
+    room = room_with(alice, bob, name="deals")
+    send(bob, room, "The quarterly forecast is attached")
+    for index in range(120):  # the hit is far beyond the first page of history
+        services.send_rate_limit.reset()  # seeding is not what the rate limit is for
+        send(alice if index % 2 else bob, room, f"chatter {index}")
+    send(bob, room_with(bob, name="elsewhere"), "another quarterly forecast alice cannot see")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        page = signed_in_page(browser, base_url, "alice", errors)
+        page.keyboard.press("Control+Shift+F")
+        dialog = page.locator("#dialog-search")
+        dialog.get_by_label(re.compile(r"^Words to find")).fill("QUARTERLY forecast")
+        dialog.get_by_role("button", name="Search", exact=True).click()
+        hits = dialog.locator(".search-hit")
+        expect(hits).to_have_count(1)
+        expect(dialog.locator(".search-state")).to_have_text("1 message found.")
+        expect(hits.first).to_contain_text("Bob Bauer in deals")
+        expect(hits.first.locator("mark")).to_have_text(["quarterly", "forecast"])
+
+        hits.first.click()
+        expect(dialog).to_be_hidden()
+        expect(page.get_by_role("heading", name="deals", level=1)).to_be_visible()
+        found = message_in(page, "The quarterly forecast is attached")
+        expect(found).to_be_in_viewport()
+        expect(found).to_have_class(re.compile(r"\bflash\b"))
+
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_profile_edit_and_a_new_picture_stay_after_a_reload_and_a_bad_file_is_refused_clearly(tmp_path):
     require_chromium()
     from PIL import Image

@@ -115,3 +115,66 @@ def test_room_directory_searches_names_and_topics(alice):
     services.room_create(creator=alice, name="social", topic="lunch", is_public=True)
 
     assert [room["name"] for room in selectors.room_directory(user=alice, search="income")] == ["trading-desk"]
+
+
+# ---- search ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def talk(alice, bob):
+    """alice and bob in #deals; carol alone in #private; one of bob's messages deleted."""
+    carol = UserFactory(username="carol")
+    deals = room_with(alice, bob, name="deals")
+    send(alice, deals, "Quarterly numbers are in")
+    send(bob, deals, "quarterly review at NOON")
+    gone = send(bob, deals, "quarterly secret, deleted")
+    services.message_delete(editor=bob, message_id=gone.pk)
+    send(carol, room_with(carol, name="private"), "my quarterly notes")
+    return deals
+
+
+def bodies(result) -> list[str]:
+    return [message["body"] for message in result["messages"]]
+
+
+def test_search_finds_every_word_in_any_case_newest_first_in_the_users_conversations(alice, talk):
+    result = selectors.message_search(user=alice, words="QUARTERLY")
+
+    assert bodies(result) == ["quarterly review at NOON", "Quarterly numbers are in"]  # not deleted, not carol's
+    assert bodies(selectors.message_search(user=alice, words="quarterly noon")) == ["quarterly review at NOON"]
+
+
+def test_search_pages_on_from_where_it_stopped(alice, talk):
+    first = selectors.message_search(user=alice, words="quarterly", limit=1)
+    second = selectors.message_search(user=alice, words="quarterly", before_id=first["next_before"], limit=1)
+
+    assert bodies(first) == ["quarterly review at NOON"]
+    assert bodies(second) == ["Quarterly numbers are in"]
+
+
+def test_search_stops_at_its_scan_limit_and_says_where_to_go_on(alice, talk):
+    stopped = selectors.message_search(user=alice, words="numbers", max_scanned=1)
+    resumed = selectors.message_search(user=alice, words="numbers", before_id=stopped["next_before"])
+
+    assert bodies(stopped) == [] and stopped["next_before"] is not None
+    assert bodies(resumed) == ["Quarterly numbers are in"] and resumed["next_before"] is None
+
+
+def test_search_in_one_conversation_requires_membership(alice, bob, talk):
+    daves_room = room_with(UserFactory(username="dave"), name="elsewhere")
+
+    assert bodies(selectors.message_search(user=bob, words="numbers", conversation_id=talk.pk)) == [
+        "Quarterly numbers are in"
+    ]
+    with pytest.raises(NotAMember):
+        selectors.message_search(user=alice, words="quarterly", conversation_id=daves_room.pk)
+
+
+def test_search_costs_the_same_queries_however_many_hits(alice, talk, django_assert_num_queries):
+    for index in range(5):
+        send(alice, talk, f"quarterly item {index}")
+
+    with django_assert_num_queries(3):  # the scan, the hits, their reactions
+        result = selectors.message_search(user=alice, words="quarterly")
+
+    assert len(result["messages"]) == 7

@@ -157,6 +157,7 @@ const dialogs = new Dialogs({
   openDirectWith: (person) => openDirectWith(person),
   // The profile is saved over HTTP; presence.set tells contacts the new status message at once.
   statusChanged: (text) => connection.notify({ type: "presence.set", choice: presenceChoice.value, status_message: text }),
+  showMessage: (conversationId, seq) => showFound(conversationId, seq),
 });
 const expected = new Set(); // conversations to open as soon as their `conversation` frame arrives
 
@@ -309,13 +310,18 @@ function markRead(conversationId, seq) {
 
 // ---- history ----------------------------------------------------------------------------------------------
 
-async function loadNewest(conversationId) {
-  try {
-    const page = await api.messages(conversationId, { limit: PAGE_SIZE });
-    store.addHistory(conversationId, page, { older: page.length === PAGE_SIZE });
-  } catch (error) {
-    say(`Messages could not be loaded: ${error.message}`);
+// The newest page of a conversation; one request per conversation while it is on its way.
+const loadingNewest = new Map();
+function loadNewest(conversationId) {
+  if (!loadingNewest.has(conversationId)) {
+    const loading = api
+      .messages(conversationId, { limit: PAGE_SIZE })
+      .then((page) => store.addHistory(conversationId, page, { older: page.length === PAGE_SIZE }))
+      .catch((error) => say(`Messages could not be loaded: ${error.message}`))
+      .finally(() => loadingNewest.delete(conversationId));
+    loadingNewest.set(conversationId, loading);
   }
+  return loadingNewest.get(conversationId);
 }
 
 async function loadOlder(conversationId, limit = PAGE_SIZE) {
@@ -339,6 +345,17 @@ async function jumpTo(conversationId, seq) {
     flush();
   }
   if (!view.reveal(seq)) say("That message is no longer available.");
+}
+
+// A search hit: open its conversation (a new history entry, so Back returns), then show the message there.
+async function showFound(conversationId, seq) {
+  if (store.activeId !== conversationId) {
+    history.pushState(null, "", `#/c/${conversationId}`);
+    await route();
+  }
+  if (!store.thread(conversationId).loaded) await loadNewest(conversationId);
+  flush();
+  await jumpTo(conversationId, seq);
 }
 
 // ---- conversations ----------------------------------------------------------------------------------------
@@ -566,6 +583,9 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "?" && !isTyping(event.target) && !document.querySelector("dialog[open]")) {
     event.preventDefault();
     shortcuts.showModal();
+  } else if ((event.ctrlKey || event.metaKey) && event.shiftKey && event.key.toLowerCase() === "f") {
+    event.preventDefault();
+    dialogs.openSearch();
   } else if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k") {
     event.preventDefault();
     sidebar.filter.focus();
@@ -595,6 +615,7 @@ sidebar.filter.addEventListener("keydown", (event) => {
   }
 });
 
+document.getElementById("search-messages").addEventListener("click", () => dialogs.openSearch());
 document.getElementById("new-direct").addEventListener("click", () => dialogs.openDirect());
 document.getElementById("add-contact").addEventListener("click", () => dialogs.openAddContact());
 document.getElementById("edit-profile").addEventListener("click", () => dialogs.openProfile());

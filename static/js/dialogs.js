@@ -4,7 +4,7 @@
 
 import { api } from "./api.js";
 import { clear, el, icon } from "./dom.js";
-import { displayName } from "./format.js";
+import { dayLabel, displayName, messageText, plainExcerpt, timeOf } from "./format.js";
 import { avatar, fillAvatar, presenceState, presenceText } from "./render.js";
 
 const PROFILE_FIELDS = ["display_name", "job_title", "department", "phone", "status_message"];
@@ -201,8 +201,9 @@ class PeoplePicker {
 }
 
 export class Dialogs {
-  constructor({ store, openConversation, expectConversation, openDirectWith, statusChanged }) {
+  constructor({ store, openConversation, expectConversation, openDirectWith, statusChanged, showMessage }) {
     this.store = store;
+    this.showMessage = showMessage; // (conversationId, seq) => opens the conversation at that message
     this.openConversation = openConversation;
     this.expectConversation = expectConversation; // (id) => the app opens it when its frame arrives
     this.openDirectWith = openDirectWith; // (person) => opens, or first creates, the direct chat
@@ -262,6 +263,17 @@ export class Dialogs {
 
     this.profile = document.getElementById("dialog-profile");
     this.profile.querySelector("form").addEventListener("submit", (event) => this.saveProfile(event));
+
+    this.search = document.getElementById("dialog-search");
+    this.searchForm = this.search.querySelector("form");
+    this.searchResults = this.search.querySelector(".search-results");
+    this.searchState = this.search.querySelector(".search-state");
+    this.searchMore = this.search.querySelector("[data-action=more]");
+    this.searchForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.searchMessages();
+    });
+    this.searchMore.addEventListener("click", () => this.searchMessages({ more: true }));
 
     this.confirmDialog = document.getElementById("dialog-confirm");
 
@@ -425,6 +437,76 @@ export class Dialogs {
       showError(this.rooms.querySelector(".form-error"), failure);
       button.disabled = false;
     }
+  }
+
+  // ---- message search: newest first, a page at a time; a hit opens its conversation at the message
+
+  openSearch() {
+    openDialog(this.search);
+    const input = this.searchForm.elements.q;
+    input.focus();
+    input.select();
+  }
+
+  async searchMessages({ more = false } = {}) {
+    const error = this.search.querySelector(".form-error");
+    const words = this.searchForm.elements.q.value.trim();
+    if (!words) return;
+    if (!more) {
+      this.searchBefore = null;
+      this.searchFound = 0;
+      clear(this.searchResults);
+    }
+    const id = (this.searchId = (this.searchId || 0) + 1);
+    showError(error, null);
+    this.searchMore.hidden = true;
+    this.searchState.textContent = "Searching…";
+    let page;
+    try {
+      page = await api.searchMessages({ q: words, before: this.searchBefore });
+    } catch (failure) {
+      if (id === this.searchId) this.searchState.textContent = "";
+      showError(error, failure);
+      return;
+    }
+    if (id !== this.searchId) return; // a newer search started meanwhile
+    for (const message of page.messages) this.searchResults.append(this.searchHit(message, words));
+    this.searchFound += page.messages.length;
+    this.searchBefore = page.next_before;
+    this.searchMore.hidden = page.next_before === null;
+    const found = this.searchFound;
+    this.searchState.textContent = found
+      ? `${found} message${found === 1 ? "" : "s"} found${page.next_before === null ? "." : " so far."}`
+      : page.next_before === null
+        ? "No messages match."
+        : "Nothing yet among the newest messages; look further back with “More results”.";
+  }
+
+  searchHit(message, words) {
+    const conversation = this.store.conversations.get(message.conversation_id);
+    const where = conversation ? this.store.titleOf(conversation) : "a conversation";
+    return el(
+      "li",
+      {},
+      el(
+        "button",
+        {
+          type: "button",
+          class: "search-hit",
+          onclick: () => {
+            this.search.close();
+            this.showMessage(message.conversation_id, message.seq);
+          },
+        },
+        el(
+          "span",
+          { class: "search-hit-meta" },
+          el("strong", {}, displayName(message.sender)),
+          ` in ${where} · ${dayLabel(message.created_at)} ${timeOf(message.created_at)}`,
+        ),
+        el("span", { class: "search-hit-text" }, ...marked(plainExcerpt(messageText(message), 240), words)),
+      ),
+    );
   }
 
   // ---- the buddy list: add someone from the directory to a group (an existing one or a new name)
@@ -647,4 +729,26 @@ export class Dialogs {
       dialog.addEventListener("close", () => resolve(dialog.returnValue === "confirm"), { once: true });
     });
   }
+}
+
+// `text` as nodes, each occurrence of a searched word (any case) in a <mark>: built with text nodes, never HTML.
+function marked(text, words) {
+  const needles = [...new Set(words.toLowerCase().split(/\s+/).filter(Boolean))];
+  const lower = text.toLowerCase();
+  const nodes = [];
+  let at = 0;
+  while (at < text.length) {
+    let next = -1;
+    let length = 0;
+    for (const needle of needles) {
+      const found = lower.indexOf(needle, at);
+      if (found !== -1 && (next === -1 || found < next)) [next, length] = [found, needle.length];
+    }
+    if (next === -1) break;
+    if (next > at) nodes.push(text.slice(at, next));
+    nodes.push(el("mark", {}, text.slice(next, next + length)));
+    at = next + length;
+  }
+  if (at < text.length) nodes.push(text.slice(at));
+  return nodes;
 }
