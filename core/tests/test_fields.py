@@ -58,6 +58,17 @@ def test_a_ciphertext_copied_into_another_row_does_not_open(message):
         Message.objects.get(pk=other.pk).body  # noqa: B018
 
 
+
+def test_a_value_read_without_an_instance_opens_with_its_rows_binding_only(message):
+    other = send(message.sender, message.conversation, "harmless")
+    field = Message._meta.get_field("body")
+    uid, sealed = Message.objects.filter(pk=message.pk).values_list("uid", "body").get()
+
+    assert field.open(sealed, binding=uid) == f"the {MARKER} figures"
+    with pytest.raises(DecryptionError):
+        field.open(sealed, binding=other.uid)
+
+
 def test_clear_text_is_never_written_or_compared_in_sql(message):
     with pytest.raises(ValueError, match="encrypted"):
         Message.objects.filter(pk=message.pk).update(body="plain")
