@@ -58,7 +58,6 @@ def test_a_ciphertext_copied_into_another_row_does_not_open(message):
         Message.objects.get(pk=other.pk).body  # noqa: B018
 
 
-
 def test_a_value_read_without_an_instance_opens_with_its_rows_binding_only(message):
     other = send(message.sender, message.conversation, "harmless")
     field = Message._meta.get_field("body")
