@@ -199,7 +199,11 @@ def avatar_set(*, user: User, upload: bytes) -> User:
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         raise ProfileInvalid("That file is not a picture Parley can read.") from None
     old = user.avatar.name if user.avatar else None
-    user.avatar.save(f"{user.pk}.webp", ContentFile(out.getvalue()), save=False)
+    picture = out.getvalue()
+    # Named by its content, so a new picture always gets a new name and URL (messenger.payloads.avatar_version),
+    # even when an earlier one's name has been freed.
+    digest = hashlib.sha256(picture).hexdigest()[:16]
+    user.avatar.save(f"{user.pk}-{digest}.webp", ContentFile(picture), save=False)
     user.save(update_fields=["avatar"])
     if old and old != user.avatar.name:
         user.avatar.storage.delete(old)

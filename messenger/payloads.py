@@ -22,7 +22,8 @@ def user_payload(user: User) -> dict[str, Any]:
 
 
 def avatar_version(user: User) -> str:
-    """Changes with every new picture (each is stored under a new name), so browsers may cache one forever."""
+    """Changes with every new picture (each is stored under a name made from its content, by
+    accounts.services.avatar_set), so browsers may cache one forever."""
     return hashlib.sha256(user.avatar.name.encode()).hexdigest()[:12]
 
 
