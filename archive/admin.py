@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from archive.export import archive_export
+from archive.export import ExportBlocked, archive_export
 from archive.forms import ArchiveSearchForm
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.retention import legal_hold_release
@@ -108,13 +109,19 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
         conversation_ids = conversations_matching(search=search)
         spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it) An export can be large: on disk.
         out = io.TextIOWrapper(spool, encoding="utf-8")
-        counts = archive_export(
-            out=out,
-            conversation_ids=conversation_ids,
-            since=search.since,
-            until=search.until,
-            requested_by=request.user.get_username(),
-        )
+        try:
+            counts = archive_export(
+                out=out,
+                conversation_ids=conversation_ids,
+                since=search.since,
+                until=search.until,
+                requested_by=request.user.get_username(),
+            )
+        except ExportBlocked as blocked:
+            out.close()
+            messages.error(request, str(blocked))
+            search_again = urlencode({name: request.POST.get(name, "") for name in form.fields})
+            return redirect(f"{reverse('admin:archive_archiveentry_review')}?{search_again}")
         out.flush()
         out.detach()
         details = {"criteria": search.criteria(), "conversation_ids": conversation_ids, **counts}

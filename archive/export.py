@@ -26,6 +26,11 @@ from messenger.models import Attachment
 EXPORT_FORMAT = "parley-archive-export/1"
 
 
+class ExportBlocked(Exception):
+    """An entry does not open (altered, or sealed under a key no longer configured): an export would be
+    incomplete, so none is made."""
+
+
 def archive_export(
     *,
     out: IO[str],
@@ -76,8 +81,9 @@ def _entry_lines(
 ) -> Iterator[str]:
     for entry in entries_in_chain_order(conversation_ids=conversation_ids):
         if isinstance(entry, Unopenable):
-            raise RuntimeError(
-                f"conversation {entry.conversation_id} position {entry.position} does not open: run verify_archive"
+            raise ExportBlocked(
+                f"Conversation {entry.conversation_id} position {entry.position} does not open: run verify_archive. "
+                "Nothing was exported."
             )
         in_range = (since is None or entry.occurred_at >= since) and (until is None or entry.occurred_at <= until)
         counts["entries"] += 1

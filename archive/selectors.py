@@ -163,13 +163,15 @@ class SearchResult:
     hits: list[OpenedEntry]
     scanned: int
     more: bool  # stopped at the limit (more hits) or at MAX_SCANNED (not everything was looked at)
+    unopenable: int = 0  # entries that did not open (altered?): verify_archive names them
 
 
 def archive_search(*, search: ArchiveSearch, limit: int = 200, max_scanned: int = MAX_SCANNED) -> SearchResult:
     """The first `limit` matching entries, oldest first."""
     scan = _Scan(search, max_scanned=max_scanned)
     hits = list(itertools.islice(scan, limit + 1))
-    return SearchResult(hits=hits[:limit], scanned=scan.scanned, more=len(hits) > limit or scan.stopped)
+    more = len(hits) > limit or scan.stopped
+    return SearchResult(hits=hits[:limit], scanned=scan.scanned, more=more, unopenable=scan.unopenable)
 
 
 def conversations_matching(*, search: ArchiveSearch) -> list[int] | None:
@@ -189,6 +191,7 @@ class _Scan:
         self.max_scanned = max_scanned
         self.scanned = 0
         self.stopped = False
+        self.unopenable = 0
 
     def __iter__(self) -> Iterator[OpenedEntry]:
         search = self.search
@@ -217,7 +220,8 @@ class _Scan:
             try:
                 opened = open_entry(row)
             except (DecryptionError, ValueError, KeyError):
-                continue  # verify_archive reports entries that do not open
+                self.unopenable += 1  # shown as a warning; verify_archive names them
+                continue
             if all(word in entry_text(opened.content).casefold() for word in words):
                 yield opened
 

@@ -212,3 +212,19 @@ def test_an_export_is_a_post_and_it_admins_can_neither_search_nor_export(officer
     assert it_admin.post(reverse("admin:archive_archiveentry_export"), {"words": "acme"}).status_code == 403
     assert it_admin.get(reverse("admin:archive_archiveentry_review"), {"words": "acme"}).status_code == 403
     assert not archive_accesses("export").exists()
+
+
+def test_an_export_with_an_entry_that_does_not_open_is_refused_with_a_reason(officer_client, desk):
+    from archive.tests.tampering import swap_payload_of
+
+    first, second = ArchiveEntry.objects.filter(event_type="message_sent").order_by("pk")[:2]
+    swap_payload_of(second.pk, with_payload_of=first.pk)
+
+    response = officer_client.post(
+        reverse("admin:archive_archiveentry_export"), {"words": "", "people": ""}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "does not open: run verify_archive. Nothing was exported." in response.content.decode()
+    assert "csrfmiddlewaretoken" not in response.redirect_chain[0][0]
+    assert not archive_accesses("export").exists()

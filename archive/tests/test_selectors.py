@@ -89,3 +89,16 @@ def test_hits_read_as_a_transcript_with_names_in_two_queries(desk, django_assert
         ("#desk", "bob", "message_edited"),  # its old text said noon
         ("direct: carol, dave", "carol", "message_sent"),
     ]
+
+
+def test_an_entry_that_does_not_open_is_counted_not_shown(desk):
+    from archive.models import ArchiveEntry
+    from archive.tests.tampering import swap_payload_of
+
+    first, second = ArchiveEntry.objects.filter(event_type="message_sent").order_by("pk")[:2]
+    swap_payload_of(second.pk, with_payload_of=first.pk)
+
+    result = archive_search(search=ArchiveSearch(words="acme"))
+
+    assert bodies(result) == ["Buy 500 ACME before the call"]
+    assert result.unopenable == 1

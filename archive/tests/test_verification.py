@@ -10,20 +10,11 @@ from django.db import connection
 
 from accounts.tests.factories import UserFactory
 from archive.models import ArchiveChain, ArchiveEntry
+from archive.tests.tampering import tamper
 from archive.verification import archive_verify
 from messenger.tests.factories import room_with, send
 
 pytestmark = pytest.mark.django_db
-
-
-def tamper(*statements: str, params=()) -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE archive_archiveentry DISABLE TRIGGER archive_entry_append_only")
-        for statement in statements:
-            cursor.execute(statement, params)
-        if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE archive_archiveentry ENABLE TRIGGER archive_entry_append_only")
 
 
 @pytest.fixture

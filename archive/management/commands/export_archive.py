@@ -3,7 +3,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from archive.export import archive_export
+from archive.export import ExportBlocked, archive_export
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -26,14 +26,17 @@ class Command(BaseCommand):
         parser.add_argument("--requested-by", default="operator", help="Recorded in the export header.")
 
     def handle(self, *args, output, conversation, since, until, requested_by, **options):
-        with open(output, "w", encoding="utf-8") as out:
-            counts = archive_export(
-                out=out,
-                conversation_ids=conversation,
-                since=_moment(since),
-                until=_moment(until),
-                requested_by=requested_by,
-            )
+        try:
+            with open(output, "w", encoding="utf-8") as out:
+                counts = archive_export(
+                    out=out,
+                    conversation_ids=conversation,
+                    since=_moment(since),
+                    until=_moment(until),
+                    requested_by=requested_by,
+                )
+        except ExportBlocked as blocked:
+            raise CommandError(str(blocked)) from None
         self.stdout.write(
             f"wrote {counts['entries']} entries ({counts['in_range']} in range), {counts['files']} shared files and "
             f"{counts['checkpoints']} checkpoints to {output}"
