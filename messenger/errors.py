@@ -33,6 +33,10 @@ class UserNotFound(ParleyError):
     http_status = 404
 
 
+class SearchInvalid(ParleyError):
+    code = "search_invalid"
+
+
 class FileInvalid(ParleyError):
     code = "file_invalid"
 

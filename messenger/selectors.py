@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Count, F, Prefetch, Q
+from django.utils import timezone
 
 from accounts.models import User
-from messenger.errors import NotAMember
+from messenger.errors import NotAMember, SearchInvalid
 from messenger.models import Attachment, Conversation, Membership, Message, Reaction
 from messenger.payloads import conversation_payload, message_payload, reactions_payload
 
@@ -191,12 +193,16 @@ def message_search(
     max_scanned: int = SEARCH_MAX_SCANNED,
 ) -> dict[str, Any]:
     """Messages in the user's conversations whose text (or file name) holds every word, in any case; newest
-    first. `next_before` is where a further call goes on (more hits, or the scan limit reached), else None."""
-    needles = words.casefold().split()
+    first. `next_before` is where a further call goes on (more hits, or the scan limit reached), else None.
+
+    As in Slack, `from:username`, `in:room`, `on:`, `after:` and `before:` a date (YYYY-MM-DD, the server's
+    time zone) narrow the search in the database, before anything is opened.
+    """
+    needles, narrowing = _search_terms(words, user=user)
     limit = max(1, min(limit, SEARCH_PAGE_MAX))
     # A subquery, not a join: the database then walks the primary key backwards and stops at a page.
     mine = Membership.objects.filter(user=user).values("conversation_id")
-    candidates = Message.objects.filter(conversation_id__in=mine, deleted_at__isnull=True)
+    candidates = Message.objects.filter(conversation_id__in=mine, deleted_at__isnull=True, **narrowing)
     if conversation_id is not None:
         membership_for(user=user, conversation_id=conversation_id)
         candidates = candidates.filter(conversation_id=conversation_id)
@@ -230,3 +236,43 @@ def _newest_first(messages) -> Iterator[tuple]:
         if len(rows) < page_size:
             return
         page_size, before = SEARCH_CHUNK, rows[-1][0]
+
+
+SEARCH_FILTERS = ("from", "in", "after", "before", "on")
+
+
+def _search_terms(text: str, *, user: User) -> tuple[list[str], dict[str, Any]]:
+    """The words to match, and the ORM filters the `name:value` terms ask for."""
+    needles: list[str] = []
+    narrowing: dict[str, Any] = {}
+    for term in text.split():
+        name, _, value = term.partition(":")
+        name = name.casefold()
+        if name not in SEARCH_FILTERS or not value:
+            needles.append(term.casefold())
+        elif name == "from":
+            sender = User.objects.filter(username=value.removeprefix("@")).first()
+            if sender is None:
+                raise SearchInvalid(f"No user named {value.removeprefix('@')!r}.")
+            narrowing["sender"] = sender
+        elif name == "in":
+            room = Conversation.objects.filter(
+                kind=Conversation.Kind.ROOM, name=value.removeprefix("#"), memberships__user=user
+            ).first()
+            if room is None:
+                raise SearchInvalid(f"You are in no room named {value.removeprefix('#')!r}.")
+            narrowing["conversation"] = room
+        else:
+            try:
+                day = datetime.combine(date.fromisoformat(value), time.min, timezone.get_current_timezone())
+            except ValueError:
+                raise SearchInvalid(f"{name}: takes a date like 2026-11-25, not {value!r}.") from None
+            next_day = day + timedelta(days=1)
+            # As Slack reads them: after a day is from the next one on; before a day ends when it begins.
+            if name in ("after", "on"):
+                narrowing["created_at__gte"] = next_day if name == "after" else day
+            if name in ("before", "on"):
+                narrowing["created_at__lt"] = day if name == "before" else next_day
+    if not needles and not narrowing:
+        raise SearchInvalid("Type a word to search for.")
+    return needles, narrowing

@@ -346,9 +346,11 @@ def test_message_search_pages_through_hits_and_refuses_an_empty_query(as_alice, 
     first = as_alice.get("/api/v1/messages/search", {"q": "quarterly", "limit": 1}).json()
     rest = as_alice.get("/api/v1/messages/search", {"q": "quarterly", "before": first["next_before"]}).json()
     blank = as_alice.get("/api/v1/messages/search", {"q": "   "})
+    nobody = as_alice.get("/api/v1/messages/search", {"q": "from:nobody"})
 
     assert [message["body"] for message in first["messages"]] == ["Quarterly review"]
     assert first["messages"][0]["conversation_id"] == room.pk
     assert [message["body"] for message in rest["messages"]] == ["quarterly numbers"]
     assert rest["next_before"] is None
     assert (blank.status_code, blank.json()["code"]) == (422, "invalid_request")
+    assert (nobody.status_code, nobody.json()["code"]) == (400, "search_invalid")

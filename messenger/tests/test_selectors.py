@@ -4,7 +4,7 @@ import pytest
 
 from accounts.tests.factories import UserFactory
 from messenger import selectors, services
-from messenger.errors import NotAMember
+from messenger.errors import NotAMember, SearchInvalid
 from messenger.tests.factories import room_with, send
 
 pytestmark = pytest.mark.django_db
@@ -178,3 +178,38 @@ def test_search_costs_the_same_queries_however_many_hits(alice, talk, django_ass
         result = selectors.message_search(user=alice, words="quarterly")
 
     assert len(result["messages"]) == 7
+
+
+def test_search_narrows_by_sender_room_and_day_as_slack_does(alice, bob, talk):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    direct = services.direct_open(user=alice, other_username="bob")
+    send(bob, direct, "quarterly in private")
+    today = timezone.localdate()
+    yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
+
+    def found(words: str) -> list[str]:
+        return bodies(selectors.message_search(user=alice, words=words))
+
+    assert found("quarterly from:@bob") == ["quarterly in private", "quarterly review at NOON"]
+    assert found("quarterly in:#deals") == ["quarterly review at NOON", "Quarterly numbers are in"]
+    assert found("from:alice") == ["Quarterly numbers are in"]  # no words: everything the filters leave
+    assert found(f"quarterly on:{today}") == found(f"quarterly after:{yesterday} before:{tomorrow}") != []
+    assert found(f"quarterly after:{today}") == found(f"quarterly before:{today}") == []
+
+
+@pytest.mark.parametrize(
+    ("words", "complaint"),
+    [
+        ("from:nobody", "No user named 'nobody'."),
+        ("in:private", "You are in no room named 'private'."),  # carol's room: alice is not in it
+        ("after:yesterday", "after: takes a date like 2026-11-25, not 'yesterday'."),
+    ],
+)
+def test_a_search_filter_that_cannot_apply_says_why(alice, talk, words, complaint):
+    with pytest.raises(SearchInvalid) as refused:
+        selectors.message_search(user=alice, words=words)
+
+    assert refused.value.message == complaint
