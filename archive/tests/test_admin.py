@@ -5,6 +5,7 @@ import json
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from archive.models import ArchiveEntry, LegalHold
@@ -163,6 +164,8 @@ def test_an_officer_searches_by_person_and_words_and_the_search_is_audit_logged(
     assert page.status_code == 200
     assert "Buy 500 ACME before the call" in text and "#desk" in text
     assert "nothing about shares" not in text
+    today = timezone.localdate().isoformat()
+    assert f'href="?conversations={desk.pk}&amp;since={today}&amp;until={today}"' in text  # the day in context
     (logged,) = archive_accesses("search")
     assert logged.actor.username == "olga"
     assert logged.additional_data["criteria"]["words"] == "acme"
