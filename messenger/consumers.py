@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -24,6 +25,8 @@ from messenger import fanout, handlers, protocol, selectors
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SIGNED_OUT = 4403
 PRESENCE_FRAMES = {"presence.tab", "presence.set"}
+# Channel-layer groups joined or left concurrently: each in flight holds one pooled Redis connection.
+GROUPS_AT_ONCE = 50
 
 
 class ParleyConsumer(AsyncWebsocketConsumer):
@@ -37,15 +40,16 @@ class ParleyConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.groups_joined: set[str] = set()
-        await self._join(fanout.user_group(user.pk))
+        # The user's own group first: a conversation joined from now on arrives there, one joined before is
+        # in the list read next.
         session_key = self.scope["session"].session_key
-        if session_key:
-            await self._join(fanout.session_group(session_key))
-        for conversation_id in await database_sync_to_async(selectors.conversation_ids_for)(user=user):
-            await self._join(fanout.conversation_group(conversation_id))
+        await self._join_all(
+            [fanout.user_group(user.pk), *([fanout.session_group(session_key)] if session_key else [])]
+        )
+        conversation_ids = await database_sync_to_async(selectors.conversation_ids_for)(user=user)
+        await self._join_all(fanout.conversation_group(conversation_id) for conversation_id in conversation_ids)
         watched, snapshot = await presence_actions.presence_connect(user=user, connection_id=self.channel_name)
-        for user_id in watched:
-            await self._join(fanout.presence_group(user_id))
+        await self._join_all(fanout.presence_group(user_id) for user_id in watched)
         await self.accept()
         await self.send_frame(protocol.hello_frame(user_id=user.pk, username=user.get_username()))
         await self.send_frame(snapshot)
@@ -58,8 +62,10 @@ class ParleyConsumer(AsyncWebsocketConsumer):
                 await self.heartbeat
         if hasattr(self, "user"):
             await presence_actions.presence_disconnect(user_id=self.user.pk, connection_id=self.channel_name)
-        for group in getattr(self, "groups_joined", ()):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        groups = list(getattr(self, "groups_joined", ()))
+        for start in range(0, len(groups), GROUPS_AT_ONCE):
+            batch = groups[start : start + GROUPS_AT_ONCE]
+            await asyncio.gather(*(self.channel_layer.group_discard(group, self.channel_name) for group in batch))
 
     async def _beat(self) -> None:
         """Keep this socket's presence alive; when the worker dies, the beats stop and the sweep notices."""
@@ -132,6 +138,15 @@ class ParleyConsumer(AsyncWebsocketConsumer):
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined.add(group)
+
+    async def _join_all(self, groups: Iterable[str]) -> None:
+        """Join many groups concurrently, a batch at a time: a user with 500 contacts watches 500 presence
+        groups, and one Redis round trip after another made signing in take 0.2 ms per contact."""
+        groups = list(groups)
+        for start in range(0, len(groups), GROUPS_AT_ONCE):
+            batch = groups[start : start + GROUPS_AT_ONCE]
+            self.groups_joined.update(batch)  # before: a partly failed batch is still discarded at disconnect
+            await asyncio.gather(*(self.channel_layer.group_add(group, self.channel_name) for group in batch))
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
