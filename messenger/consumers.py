@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from autobahn.exception import Disconnected as SocketClosed  # daphne's, when sending on a closed socket
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -150,3 +151,10 @@ class ParleyConsumer(AsyncWebsocketConsumer):
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        """A frame for a socket the browser has just closed (dispatched before the disconnect queued behind it)
+        is dropped. Raised, it ended the consumer before `disconnect` ran, so the user stayed online until the
+        presence TTL ran out and stayed in their groups (daphne raises it; django/channels#1820)."""
+        with contextlib.suppress(SocketClosed):
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)

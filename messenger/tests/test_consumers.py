@@ -324,3 +324,17 @@ async def test_a_session_that_owes_its_second_factor_gets_no_socket_until_it_is_
     assert code == 4401
     assert accepted
     await verified.disconnect()
+
+
+async def test_a_frame_for_a_socket_the_browser_just_closed_is_dropped_so_disconnect_still_runs():
+    from autobahn.exception import Disconnected
+
+    from messenger.consumers import ParleyConsumer
+
+    async def closed_socket(message):
+        raise Disconnected("Attempt to send on a closed protocol")  # what daphne raises then
+
+    consumer = ParleyConsumer()
+    consumer.base_send = closed_socket
+
+    await consumer.deliver_frame({"type": "deliver.frame", "text": '{"type": "presence"}'})  # does not raise
