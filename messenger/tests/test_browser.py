@@ -462,6 +462,45 @@ def test_a_search_finds_an_old_message_and_opens_the_room_at_it(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_owner_renames_and_archives_a_room_and_members_see_it_live(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    bob = UserFactory(username="bob", display_name="Bob Bauer")
+    room_with(alice, bob, name="launch")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        owner = signed_in_page(browser, base_url, "alice", errors)
+        member = signed_in_page(browser, base_url, "bob", errors)
+        for page in (owner, member):
+            page.locator("#room-list").get_by_role("link", name=re.compile(r"^launch\b")).click()
+        expect(member.locator("#chat-header").get_by_role("button", name="Settings")).to_have_count(0)
+
+        owner.locator("#chat-header").get_by_role("button", name="Settings").click()
+        settings = owner.locator("#dialog-room-settings")
+        settings.get_by_label("Name").fill("launch-q3")
+        settings.get_by_label(re.compile(r"^Topic")).fill("Ship it by Friday")
+        settings.get_by_role("button", name="Save").click()
+        expect(settings).to_be_hidden()
+        for page in (owner, member):
+            expect(page.get_by_role("heading", name="launch-q3", level=1)).to_be_visible()
+            expect(page.locator("#chat-header .chat-subtitle")).to_contain_text("Ship it by Friday")
+            expect(page.locator("#room-list").get_by_role("link", name=re.compile(r"^launch-q3\b"))).to_be_visible()
+
+        owner.locator("#chat-header").get_by_role("button", name="Settings").click()
+        settings.get_by_role("button", name="Archive room…").click()
+        owner.locator("#dialog-confirm").get_by_role("button", name="Archive room").click()
+        for page in (owner, member):
+            expect(page.locator("#archived-note")).to_be_visible()
+            expect(page.locator("#composer")).to_be_hidden()
+        expect(owner.locator("#chat-header").get_by_role("button", name="Settings")).to_have_count(0)
+
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_profile_edit_and_a_new_picture_stay_after_a_reload_and_a_bad_file_is_refused_clearly(tmp_path):
     require_chromium()
     from PIL import Image

@@ -126,6 +126,7 @@ const view = new ChatView(store, {
   discard: (clientId) => store.outboxDiscard(clientId),
   invite: (conversationId) => dialogs.openInvite(conversationId),
   leave: (conversationId) => leaveRoom(conversationId),
+  roomSettings: (conversationId) => dialogs.openRoomSettings(conversationId),
   back: () => goTo(null),
   focusComposer: () => composer.focus(),
   showPerson: (userId) => dialogs.openPerson(userId),

@@ -275,6 +275,10 @@ export class Dialogs {
     });
     this.searchMore.addEventListener("click", () => this.searchMessages({ more: true }));
 
+    this.roomSettings = document.getElementById("dialog-room-settings");
+    this.roomSettings.querySelector("form").addEventListener("submit", (event) => this.saveRoomSettings(event));
+    this.roomSettings.querySelector("[data-action=archive-room]").addEventListener("click", () => this.archiveRoom());
+
     this.confirmDialog = document.getElementById("dialog-confirm");
 
     for (const dialog of document.querySelectorAll("dialog")) {
@@ -436,6 +440,57 @@ export class Dialogs {
     } catch (failure) {
       showError(this.rooms.querySelector(".form-error"), failure);
       button.disabled = false;
+    }
+  }
+
+  // ---- room settings: name and topic (owner, moderators), archiving (owner)
+
+  openRoomSettings(conversationId) {
+    const room = this.store.conversations.get(conversationId);
+    this.settingsFor = conversationId;
+    const form = this.roomSettings.querySelector("form");
+    form.elements.name.value = room.name;
+    form.elements.topic.value = room.topic || "";
+    showError(form.querySelector(".form-error"), null);
+    this.roomSettings.querySelector("[data-action=archive-room]").hidden = room.role !== "owner";
+    openDialog(this.roomSettings);
+    form.elements.name.focus();
+  }
+
+  async saveRoomSettings(event) {
+    event.preventDefault();
+    const form = event.target;
+    const submit = form.querySelector("[type=submit]");
+    submit.disabled = true;
+    try {
+      const room = await api.updateRoom(this.settingsFor, {
+        name: form.elements.name.value.trim(),
+        topic: form.elements.topic.value.trim(),
+      });
+      this.store.upsertConversation(room);
+      this.roomSettings.close();
+    } catch (failure) {
+      showError(form.querySelector(".form-error"), failure);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  async archiveRoom() {
+    const id = this.settingsFor;
+    const room = this.store.conversations.get(id);
+    this.roomSettings.close();
+    const sure = await this.confirm({
+      title: `Archive ${this.store.titleOf(room)}?`,
+      text: "Its history stays readable for its members, and the compliance archive keeps it; nobody can post in it again. This cannot be undone.",
+      action: "Archive room",
+    });
+    if (!sure) return;
+    try {
+      this.store.upsertConversation(await api.archiveRoom(id));
+    } catch (failure) {
+      this.openRoomSettings(id);
+      showError(this.roomSettings.querySelector(".form-error"), failure);
     }
   }
 

@@ -393,6 +393,11 @@ export class ChatView {
       actions.append(
         el("button", { type: "button", class: "ghost", onclick: () => this.handlers.invite(conversation.id) }, icon("personAdd"), el("span", { class: "label" }, "Invite")),
       );
+      if (conversation.role === "owner" || conversation.role === "moderator") {
+        actions.append(
+          el("button", { type: "button", class: "ghost", onclick: () => this.handlers.roomSettings(conversation.id) }, icon("edit"), el("span", { class: "label" }, "Settings")),
+        );
+      }
     }
     if (conversation.kind === "room") {
       actions.append(
