@@ -121,6 +121,10 @@ class RoomUpdateIn(Schema):
     topic: str | None = Field(None, max_length=250)
 
 
+class MemberRoleIn(Schema):
+    role: str = Field(..., pattern="^(moderator|member)$")
+
+
 class InviteIn(Schema):
     usernames: list[str] = Field(..., min_length=1, max_length=1000)
 
@@ -315,6 +319,22 @@ def update_room(request: HttpRequest, room_id: int, data: RoomUpdateIn) -> dict:
 def archive_room(request: HttpRequest, room_id: int) -> dict:
     room = services.room_archive(user=request.user, conversation_id=_id(room_id))
     return selectors.conversation_for_member(user=request.user, conversation_id=room.pk)
+
+
+@api.delete(
+    "/rooms/{room_id}/members/{username}",
+    response={204: None},
+    summary="Take someone out of a room (owner: anyone else; moderator: plain members)",
+)
+def remove_member(request: HttpRequest, room_id: int, username: str) -> Status:
+    services.room_member_remove(user=request.user, conversation_id=_id(room_id), username=username)
+    return Status(204, None)
+
+
+@api.patch("/rooms/{room_id}/members/{username}", summary="Make a member a moderator or a plain member (owner)")
+def set_member_role(request: HttpRequest, room_id: int, username: str, data: MemberRoleIn) -> dict:
+    services.room_member_role_set(user=request.user, conversation_id=_id(room_id), username=username, role=data.role)
+    return selectors.conversation_for_member(user=request.user, conversation_id=_id(room_id))
 
 
 @api.post("/rooms/{room_id}/join", summary="Join a public room")

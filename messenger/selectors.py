@@ -70,10 +70,11 @@ def conversation_for_member(*, user: User, conversation_id: int) -> dict[str, An
     payload = conversation_payload(
         membership.conversation, membership=membership, members=conversation_members(conversation_id=conversation_id)
     )
-    # Each member's read marker, so "seen by" survives a page reload.
-    markers = dict(Membership.objects.filter(conversation_id=conversation_id).values_list("user_id", "last_read_seq"))
+    # Each member's read marker, so "seen by" survives a page reload, and role, for the room's settings.
+    rows = Membership.objects.filter(conversation_id=conversation_id).values_list("user_id", "last_read_seq", "role")
+    markers = {user_id: (seq, role) for user_id, seq, role in rows}
     for member in payload["members"]:
-        member["last_read_seq"] = markers.get(member["id"], 0)
+        member["last_read_seq"], member["role"] = markers.get(member["id"], (0, Membership.Role.MEMBER))
     return payload
 
 

@@ -186,11 +186,16 @@ def do_room_archive(*, actor: User, room: Conversation) -> Conversation:
 
 
 def _managed_room(user: User, conversation_id: int, *, owner_only: bool = False) -> Conversation:
+    return _manager_membership(user, conversation_id, owner_only=owner_only).conversation
+
+
+def _manager_membership(user: User, conversation_id: int, *, owner_only: bool = False) -> Membership:
+    """The user's membership of a room they own (or moderate, unless `owner_only`); refused otherwise."""
     membership = membership_for(user=user, conversation_id=conversation_id)
     allowed = {Membership.Role.OWNER} if owner_only else {Membership.Role.OWNER, Membership.Role.MODERATOR}
     if membership.conversation.kind != Conversation.Kind.ROOM or membership.role not in allowed:
         raise NotAllowed("Only the room's owner" + ("" if owner_only else " or a moderator") + " may do that.")
-    return membership.conversation
+    return membership
 
 
 def _announce_room(room: Conversation) -> None:
@@ -225,6 +230,46 @@ def conversation_leave(*, user: User, conversation_id: int) -> None:
     if membership.conversation.kind != Conversation.Kind.ROOM:
         raise NotAllowed("A direct chat cannot be left.")
     do_member_remove(actor=user, membership=membership)
+
+
+def room_member_remove(*, user: User, conversation_id: int, username: str) -> None:
+    """Take someone out of a room: its owner may remove anyone else, a moderator plain members."""
+    manager, target = _member_to_manage(user, conversation_id, username)
+    if target.role == Membership.Role.OWNER or (
+        manager.role == Membership.Role.MODERATOR and target.role == Membership.Role.MODERATOR
+    ):
+        raise NotAllowed(f"You cannot remove the room's {target.role}.")
+    do_member_remove(actor=user, membership=target)
+
+
+def room_member_role_set(*, user: User, conversation_id: int, username: str, role: str) -> Membership:
+    """The owner makes a member a moderator (who may rename the room and remove plain members) or back."""
+    _, target = _member_to_manage(user, conversation_id, username, owner_only=True)
+    if role not in (Membership.Role.MODERATOR, Membership.Role.MEMBER) or target.role == Membership.Role.OWNER:
+        raise RoomInvalid("A member is made a moderator or a plain member; an owner stays owner.")
+    membership = do_member_role_set(membership=target, role=role)
+    # Their own tabs learn their new role (the buttons they get depend on it); only that field, so nothing
+    # else they hold (unread counts) is overwritten.
+    frame = {"type": "conversation.updated", "conversation": {"id": conversation_id, "role": role}}
+    transaction.on_commit(partial(fanout.to_user, target.user_id, frame))
+    return membership
+
+
+def _member_to_manage(
+    user: User, conversation_id: int, username: str, *, owner_only: bool = False
+) -> tuple[Membership, Membership]:
+    """The manager's membership of the room (see _manager_membership) and that of someone else in it."""
+    manager = _manager_membership(user, conversation_id, owner_only=owner_only)
+    target = (
+        Membership.objects.select_related("user", "conversation")
+        .filter(conversation_id=conversation_id, user__username=username)
+        .first()
+    )
+    if target is None:
+        raise RoomInvalid(f"{username!r} is not in this room.")
+    if target.user_id == user.pk:
+        raise NotAllowed("That is you: leave the room instead.")
+    return manager, target
 
 
 def do_member_remove(*, actor: User, membership: Membership) -> None:

@@ -354,3 +354,23 @@ def test_message_search_pages_through_hits_and_refuses_an_empty_query(as_alice, 
     assert rest["next_before"] is None
     assert (blank.status_code, blank.json()["code"]) == (422, "invalid_request")
     assert (nobody.status_code, nobody.json()["code"]) == (400, "search_invalid")
+
+
+def test_a_rooms_owner_makes_a_moderator_and_removes_a_member(as_alice, alice, bob):
+    room = room_with(alice, bob, UserFactory(username="carol"), name="desk")
+
+    promoted = as_alice.patch(
+        f"/api/v1/rooms/{room.pk}/members/bob", json.dumps({"role": "moderator"}), content_type="application/json"
+    )
+    removed = as_alice.delete(f"/api/v1/rooms/{room.pk}/members/carol")
+    refused = as_alice.delete(f"/api/v1/rooms/{room.pk}/members/alice")
+
+    assert promoted.status_code == 200
+    assert {member["username"]: member["role"] for member in promoted.json()["members"]} == {
+        "alice": "owner",
+        "bob": "moderator",
+        "carol": "member",
+    }
+    assert removed.status_code == 204
+    assert not room.memberships.filter(user__username="carol").exists()
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_allowed")

@@ -501,6 +501,48 @@ def test_the_owner_renames_and_archives_a_room_and_members_see_it_live(tmp_path)
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_owner_makes_a_moderator_and_removes_a_member_who_loses_the_room_at_once(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    room_with(
+        alice,
+        UserFactory(username="bob", display_name="Bob Bauer"),
+        UserFactory(username="carol", display_name="Carol Chen"),
+        name="desk",
+    )
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        pages = {name: signed_in_page(browser, base_url, name, errors) for name in ("alice", "bob", "carol")}
+        for page in pages.values():
+            page.locator("#room-list").get_by_role("link", name=re.compile(r"^desk\b")).click()
+        owner, bob_page, carol_page = pages["alice"], pages["bob"], pages["carol"]
+
+        owner.locator("#chat-header").get_by_role("button", name="Settings").click()
+        members = owner.locator("#dialog-room-settings .room-member")
+        expect(members).to_have_count(3)
+        expect(members.first).to_contain_text("Alice Archer (you)Owner")
+        members.filter(has_text="Bob Bauer").get_by_role("button", name="Make moderator").click()
+        expect(members.filter(has_text="Bob Bauer")).to_contain_text("Moderator")
+        expect(bob_page.locator("#chat-header").get_by_role("button", name="Settings")).to_be_visible()  # live
+
+        members.filter(has_text="Carol Chen").get_by_role("button", name="Remove").click()
+        owner.locator("#dialog-confirm").get_by_role("button", name="Remove").click()
+        expect(members).to_have_count(2)
+        expect(carol_page.locator("#room-list").get_by_role("link", name=re.compile(r"^desk\b"))).to_have_count(0)
+
+        # A moderator removes plain members only, and changes no one's role.
+        bob_page.locator("#chat-header").get_by_role("button", name="Settings").click()
+        bob_members = bob_page.locator("#dialog-room-settings .room-member")
+        expect(bob_members).to_have_count(2)
+        expect(bob_page.locator("#dialog-room-settings .room-members button")).to_have_count(0)
+
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_profile_edit_and_a_new_picture_stay_after_a_reload_and_a_bad_file_is_refused_clearly(tmp_path):
     require_chromium()
     from PIL import Image

@@ -312,3 +312,46 @@ class TestConversations:
         assert not room.memberships.filter(user=bob).exists()
         with pytest.raises(NotAMember):
             send(bob, room)
+
+
+@pytest.mark.django_db
+class TestRoomMembers:
+    @pytest.fixture
+    def room(self, alice, bob):
+        """alice owns it; bob moderates it; carol and dave are members."""
+        room = room_with(alice, bob, UserFactory(username="carol"), UserFactory(username="dave"), name="desk")
+        services.room_member_role_set(user=alice, conversation_id=room.pk, username="bob", role="moderator")
+        return room
+
+    def roles(self, room) -> dict[str, str]:
+        return dict(room.memberships.values_list("user__username", "role"))
+
+    def test_the_owner_makes_moderators_and_removes_anyone_else_archived(self, alice, room):
+        from archive.models import ArchiveEntry
+
+        services.room_member_role_set(user=alice, conversation_id=room.pk, username="carol", role="moderator")
+        services.room_member_remove(user=alice, conversation_id=room.pk, username="bob")
+
+        assert self.roles(room) == {"alice": "owner", "carol": "moderator", "dave": "member"}
+        removal = ArchiveEntry.objects.filter(conversation_id=room.pk, event_type="member_removed").get()
+        assert removal.actor_id == alice.pk
+
+    def test_a_moderator_removes_plain_members_only_and_changes_no_roles(self, bob, room):
+        services.room_member_remove(user=bob, conversation_id=room.pk, username="dave")
+
+        with pytest.raises(NotAllowed):
+            services.room_member_remove(user=bob, conversation_id=room.pk, username="alice")
+        with pytest.raises(NotAllowed):
+            services.room_member_role_set(user=bob, conversation_id=room.pk, username="carol", role="moderator")
+        assert self.roles(room) == {"alice": "owner", "bob": "moderator", "carol": "member"}
+
+    def test_members_manage_nobody_and_nobody_manages_themselves(self, alice, room):
+        dave = room.memberships.get(user__username="dave").user
+        with pytest.raises(NotAllowed):
+            services.room_member_remove(user=dave, conversation_id=room.pk, username="carol")
+        with pytest.raises(NotAllowed):
+            services.room_member_remove(user=alice, conversation_id=room.pk, username="alice")
+        with pytest.raises(RoomInvalid):
+            services.room_member_remove(user=alice, conversation_id=room.pk, username="nobody")
+        with pytest.raises(RoomInvalid):
+            services.room_member_role_set(user=alice, conversation_id=room.pk, username="dave", role="owner")

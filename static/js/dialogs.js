@@ -453,8 +453,83 @@ export class Dialogs {
     form.elements.topic.value = room.topic || "";
     showError(form.querySelector(".form-error"), null);
     this.roomSettings.querySelector("[data-action=archive-room]").hidden = room.role !== "owner";
+    this.renderRoomMembers();
     openDialog(this.roomSettings);
     form.elements.name.focus();
+    // The members with their roles, fresh: someone may have joined or been promoted since the tab loaded them.
+    api
+      .conversation(conversationId)
+      .then((details) => {
+        this.store.upsertConversation(details);
+        if (this.settingsFor === conversationId) this.renderRoomMembers();
+      })
+      .catch((failure) => showError(form.querySelector(".form-error"), failure));
+  }
+
+  // Owners and moderators first, then by name; buttons for what the user's role allows on each person.
+  renderRoomMembers() {
+    const room = this.store.conversations.get(this.settingsFor);
+    const list = this.roomSettings.querySelector(".room-members");
+    clear(list);
+    const rank = { owner: 0, moderator: 1, member: 2 };
+    const members = [...(room.members || [])].sort(
+      (a, b) => (rank[a.role] ?? 2) - (rank[b.role] ?? 2) || displayName(a).localeCompare(displayName(b)),
+    );
+    for (const member of members) {
+      const role = member.role || "member";
+      const isMe = member.id === this.store.me.id;
+      const actions = [];
+      if (room.role === "owner" && !isMe && role !== "owner") {
+        const next = role === "moderator" ? "member" : "moderator";
+        const label = next === "moderator" ? "Make moderator" : "Make member";
+        actions.push(el("button", { type: "button", class: "ghost small", onclick: () => this.setMemberRole(member, next) }, label));
+      }
+      const removable = room.role === "owner" ? role !== "owner" : room.role === "moderator" && role === "member";
+      if (removable && !isMe) {
+        actions.push(el("button", { type: "button", class: "ghost small danger-text", onclick: () => this.removeMember(member) }, "Remove"));
+      }
+      list.append(
+        el(
+          "li",
+          { class: "room-member" },
+          avatar(member, { size: "small" }),
+          el("span", { class: "room-member-name" }, displayName(member), isMe ? " (you)" : ""),
+          role === "member" ? null : el("span", { class: "room-member-role" }, role === "owner" ? "Owner" : "Moderator"),
+          ...actions,
+        ),
+      );
+    }
+  }
+
+  async setMemberRole(member, role) {
+    try {
+      this.store.upsertConversation(await api.setMemberRole(this.settingsFor, member.username, role));
+      this.renderRoomMembers();
+    } catch (failure) {
+      showError(this.roomSettings.querySelector(".form-error"), failure);
+    }
+  }
+
+  async removeMember(member) {
+    const id = this.settingsFor;
+    const room = this.store.conversations.get(id);
+    this.roomSettings.close();
+    const sure = await this.confirm({
+      title: `Remove ${displayName(member)} from ${this.store.titleOf(room)}?`,
+      text: "They lose the room and its history; an invitation brings them back. The removal is archived.",
+      action: "Remove",
+    });
+    if (sure) {
+      try {
+        await api.removeMember(id, member.username);
+        this.store.memberLeft(id, member);
+      } catch (failure) {
+        this.openRoomSettings(id);
+        showError(this.roomSettings.querySelector(".form-error"), failure);
+        return;
+      }
+    }
+    this.openRoomSettings(id);
   }
 
   async saveRoomSettings(event) {
