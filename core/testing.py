@@ -58,6 +58,14 @@ def socket_to_app(*, cookie: str | None = None, origin: str | None = TEST_ORIGIN
     return WebsocketCommunicator(application, "/ws/", headers=headers)
 
 
+async def next_of_type(socket: WebsocketCommunicator, frame_type: str, *, seconds: float = 3) -> dict:
+    """The next frame of `frame_type` on a socket from socket_to_app, skipping the others."""
+    while True:
+        frame = await socket.receive_json_from(timeout=seconds)
+        if frame["type"] == frame_type:
+            return frame
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -109,6 +109,10 @@ class ReadIn(Schema):
     seq: int = Field(..., ge=0, le=2**62)
 
 
+class MuteIn(Schema):
+    is_muted: bool
+
+
 class RoomIn(Schema):
     name: str = Field(..., min_length=1, max_length=80)
     topic: str = Field("", max_length=250)
@@ -263,6 +267,12 @@ def send(request: HttpRequest, conversation_id: int, data: MessageIn) -> Status:
 @api.post("/conversations/{conversation_id}/read", summary="Move the read marker forward")
 def read(request: HttpRequest, conversation_id: int, data: ReadIn) -> dict:
     return {"seq": services.read_mark(user=request.user, conversation_id=_id(conversation_id), seq=data.seq)}
+
+
+@api.post("/conversations/{conversation_id}/mute", summary="Mute or unmute a conversation for yourself")
+def mute(request: HttpRequest, conversation_id: int, data: MuteIn) -> dict:
+    services.membership_mute(user=request.user, conversation_id=_id(conversation_id), is_muted=data.is_muted)
+    return {"is_muted": data.is_muted}
 
 
 # ---- files -------------------------------------------------------------------------------------------------

@@ -569,5 +569,9 @@ def typing_notify(*, user: User, conversation_id: int) -> None:
 
 
 def membership_mute(*, user: User, conversation_id: int, is_muted: bool) -> None:
+    """Mute (no desktop notifications, unread not counted in the tab title; mentions still are) or unmute a
+    conversation for this user; their other tabs follow."""
     membership = membership_for(user=user, conversation_id=conversation_id)
     Membership.objects.filter(pk=membership.pk).update(is_muted=is_muted)
+    frame = {"type": "conversation.updated", "conversation": {"id": conversation_id, "is_muted": is_muted}}
+    transaction.on_commit(partial(fanout.to_user, user.pk, frame))

@@ -7,7 +7,7 @@ from django.test import Client
 from accounts import services
 from accounts.models import Contact, ContactGroup, SignIn, User
 from accounts.tests.factories import UserFactory
-from core.testing import session_cookie_for, socket_to_app
+from core.testing import next_of_type, session_cookie_for, socket_to_app
 from messenger import fanout
 
 pytestmark = pytest.mark.django_db
@@ -156,12 +156,6 @@ async def test_a_session_given_a_new_key_keeps_its_sockets_reachable_under_the_n
 
 
 # ---- live announcements: a profile to everyone who sees the person, a buddy list to the owner's other tabs --
-
-
-async def next_of_type(socket, frame_type: str) -> dict:
-    while (frame := await socket.receive_json_from(timeout=3))["type"] != frame_type:
-        pass
-    return frame
 
 
 @pytest.mark.django_db(transaction=True)

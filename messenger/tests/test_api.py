@@ -374,3 +374,15 @@ def test_a_rooms_owner_makes_a_moderator_and_removes_a_member(as_alice, alice, b
     assert removed.status_code == 204
     assert not room.memberships.filter(user__username="carol").exists()
     assert (refused.status_code, refused.json()["code"]) == (403, "not_allowed")
+
+
+def test_a_conversation_is_muted_and_unmuted_for_the_user_alone(as_alice, alice, bob):
+    room = room_with(alice, bob)
+
+    muted = post(as_alice, f"/api/v1/conversations/{room.pk}/mute", {"is_muted": True})
+    listing = {item["id"]: item for item in as_alice.get("/api/v1/conversations").json()["conversations"]}
+    post(as_alice, f"/api/v1/conversations/{room.pk}/mute", {"is_muted": False})
+
+    assert (muted.status_code, muted.json()) == (200, {"is_muted": True})
+    assert listing[room.pk]["is_muted"] is True
+    assert not room.memberships.filter(is_muted=True).exists()

@@ -543,6 +543,33 @@ def test_the_owner_makes_a_moderator_and_removes_a_member_who_loses_the_room_at_
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_muted_room_stays_muted_in_the_users_other_tab_without_a_reload(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    room_with(alice, UserFactory(username="bob"), name="chatter")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        laptop = signed_in_page(browser, base_url, "alice", errors)
+        phone = signed_in_page(browser, base_url, "alice", errors)
+        laptop.locator("#room-list").get_by_role("link", name=re.compile(r"^chatter\b")).click()
+
+        laptop.locator("#chat-header").get_by_role("button", name="Mute").click()
+        expect(laptop.locator("#chat-header").get_by_role("button", name="Unmute")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        for page in (laptop, phone):
+            expect(page.locator("#room-list .conversation-item")).to_have_class(re.compile(r"\bis-muted\b"))
+
+        laptop.locator("#chat-header").get_by_role("button", name="Unmute").click()
+        expect(phone.locator("#room-list .conversation-item")).not_to_have_class(re.compile(r"\bis-muted\b"))
+
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_profile_edit_and_a_new_picture_stay_after_a_reload_and_a_bad_file_is_refused_clearly(tmp_path):
     require_chromium()
     from PIL import Image

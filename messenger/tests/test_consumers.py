@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 
 from accounts import roles
 from accounts.tests.factories import UserFactory
-from core.testing import session_cookie_for, socket_to_app
+from core.testing import next_of_type, session_cookie_for, socket_to_app
 from messenger import fanout, services
 from messenger.models import Message
 from messenger.tests.factories import room_with
@@ -43,13 +43,6 @@ async def request(socket, frame: dict) -> dict:
         reply = await socket.receive_json_from(timeout=3)
         if reply.get("ref") == ref:
             return reply
-
-
-async def next_of_type(socket, frame_type: str) -> dict:
-    while True:
-        frame = await socket.receive_json_from(timeout=3)
-        if frame["type"] == frame_type:
-            return frame
 
 
 @pytest.fixture
@@ -338,3 +331,20 @@ async def test_a_frame_for_a_socket_the_browser_just_closed_is_dropped_so_discon
     consumer.base_send = closed_socket
 
     await consumer.deliver_frame({"type": "deliver.frame", "text": '{"type": "presence"}'})  # does not raise
+
+
+async def test_muting_a_conversation_reaches_the_users_other_tabs_and_no_one_else(chat):
+    second_tab = await open_socket(chat["alice"])
+
+    await database_sync_to_async(services.membership_mute)(
+        user=chat["alice"], conversation_id=chat["room"].pk, is_muted=True
+    )
+
+    for socket in (chat["alice_socket"], second_tab):
+        frame = await next_of_type(socket, "conversation.updated")
+        assert frame["conversation"] == {"id": chat["room"].pk, "is_muted": True}
+    bob_heard = []
+    while not await chat["bob_socket"].receive_nothing(timeout=0.3):
+        bob_heard.append((await chat["bob_socket"].receive_json_from())["type"])
+    assert "conversation.updated" not in bob_heard
+    await second_tab.disconnect()

@@ -115,6 +115,7 @@ export const api = {
   setMemberRole: (id, username, role) => request("PATCH", `/rooms/${id}/members/${encodeURIComponent(username)}`, { role }),
   removeMember: (id, username) => request("DELETE", `/rooms/${id}/members/${encodeURIComponent(username)}`),
   markRead: (id, seq) => request("POST", `/conversations/${id}/read`, { seq }),
+  mute: (id, isMuted) => request("POST", `/conversations/${id}/mute`, { is_muted: isMuted }),
   shareFile: (id, { file, clientId, body }, onProgress) => {
     const form = new FormData();
     form.append("file", file, file.name || "pasted-image.png");

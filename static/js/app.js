@@ -127,6 +127,7 @@ const view = new ChatView(store, {
   invite: (conversationId) => dialogs.openInvite(conversationId),
   leave: (conversationId) => leaveRoom(conversationId),
   roomSettings: (conversationId) => dialogs.openRoomSettings(conversationId),
+  mute: (conversationId, isMuted) => mute(conversationId, isMuted),
   back: () => goTo(null),
   focusComposer: () => composer.focus(),
   showPerson: (userId) => dialogs.openPerson(userId),
@@ -396,6 +397,15 @@ function refreshContacts() {
       refreshingContacts = null;
     });
   return refreshingContacts;
+}
+
+async function mute(conversationId, isMuted) {
+  try {
+    await api.mute(conversationId, isMuted);
+    store.upsertConversation({ id: conversationId, is_muted: isMuted }); // other tabs hear it from the server
+  } catch (error) {
+    say(`That did not work: ${error.message}`);
+  }
 }
 
 async function leaveRoom(conversationId) {

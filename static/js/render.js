@@ -389,6 +389,15 @@ export class ChatView {
         el("button", { type: "button", class: "ghost", onclick: () => this.handlers.showPerson(other.id) }, icon("info"), el("span", { class: "label" }, "Profile")),
       );
     }
+    const muted = Boolean(conversation.is_muted);
+    actions.append(
+      el(
+        "button",
+        { type: "button", class: "ghost", "aria-pressed": String(muted), title: muted ? "Notify me again" : "No notifications; mentions still count", onclick: () => this.handlers.mute(conversation.id, !muted) },
+        icon("bell"),
+        el("span", { class: "label" }, muted ? "Unmute" : "Mute"),
+      ),
+    );
     if (conversation.kind === "room" && !conversation.is_archived) {
       actions.append(
         el("button", { type: "button", class: "ghost", onclick: () => this.handlers.invite(conversation.id) }, icon("personAdd"), el("span", { class: "label" }, "Invite")),
