@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -240,17 +241,22 @@ def _newest_first(messages) -> Iterator[tuple]:
 
 
 SEARCH_FILTERS = ("from", "in", "after", "before", "on")
+# name:value, name:"a value with spaces", "an exact phrase", or a word.
+SEARCH_TERM = re.compile(r'(\w+):"([^"]*)"|"([^"]+)"|(\S+)')
 
 
 def _search_terms(text: str, *, user: User) -> tuple[list[str], dict[str, Any]]:
-    """The words to match, and the ORM filters the `name:value` terms ask for."""
+    """The words (or quoted phrases) to match, and the ORM filters the `name:value` terms ask for."""
     needles: list[str] = []
     narrowing: dict[str, Any] = {}
-    for term in text.split():
-        name, _, value = term.partition(":")
+    for quoted_name, quoted_value, phrase, word in SEARCH_TERM.findall(text):
+        if phrase:
+            needles.append(phrase.casefold())
+            continue
+        name, _, value = word.partition(":") if word else (quoted_name, ":", quoted_value)
         name = name.casefold()
         if name not in SEARCH_FILTERS or not value:
-            needles.append(term.casefold())
+            needles.append((word or f'{quoted_name}:"{quoted_value}"').casefold())
         elif name == "from":
             sender = User.objects.filter(username=value.removeprefix("@")).first()
             if sender is None:

@@ -443,13 +443,13 @@ def test_a_search_finds_an_old_message_and_opens_the_room_at_it(tmp_path):
         page = signed_in_page(browser, base_url, "alice", errors)
         page.keyboard.press("Control+Shift+F")
         dialog = page.locator("#dialog-search")
-        dialog.get_by_label(re.compile(r"^Words to find")).fill("QUARTERLY forecast")
+        dialog.get_by_label(re.compile(r"^Words to find")).fill('"QUARTERLY forecast" in:deals')
         dialog.get_by_role("button", name="Search", exact=True).click()
         hits = dialog.locator(".search-hit")
         expect(hits).to_have_count(1)
         expect(dialog.locator(".search-state")).to_have_text("1 message found.")
         expect(hits.first).to_contain_text("Bob Bauer in deals")
-        expect(hits.first.locator("mark")).to_have_text(["quarterly", "forecast"])
+        expect(hits.first.locator("mark")).to_have_text(["quarterly forecast"])  # the phrase, not the filter
 
         hits.first.click()
         expect(dialog).to_be_hidden()

@@ -213,3 +213,15 @@ def test_a_search_filter_that_cannot_apply_says_why(alice, talk, words, complain
         selectors.message_search(user=alice, words=words)
 
     assert refused.value.message == complaint
+
+
+def test_search_takes_quoted_phrases_and_quoted_room_names(alice, bob):
+    launch = room_with(alice, bob, name="Q3 launch")
+    send(bob, launch, "the numbers are in, review at noon")
+    send(bob, launch, "noon review of the numbers")
+
+    def found(words: str) -> list[str]:
+        return bodies(selectors.message_search(user=alice, words=words))
+
+    assert found('"review at noon"') == ["the numbers are in, review at noon"]
+    assert found('noon in:"Q3 launch"') == ["noon review of the numbers", "the numbers are in, review at noon"]

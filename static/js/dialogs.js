@@ -863,7 +863,7 @@ export class Dialogs {
 
 // `text` as nodes, each occurrence of a searched word (any case) in a <mark>: built with text nodes, never HTML.
 function marked(text, words) {
-  const needles = [...new Set(words.toLowerCase().split(/\s+/).filter(Boolean))];
+  const needles = [...new Set(searchedWords(words))];
   const lower = text.toLowerCase();
   const nodes = [];
   let at = 0;
@@ -881,4 +881,17 @@ function marked(text, words) {
   }
   if (at < text.length) nodes.push(text.slice(at));
   return nodes;
+}
+
+// What the server matches (messenger.selectors.SEARCH_TERM): quoted phrases and words, not the filters.
+const SEARCH_FILTERS = new Set(["from", "in", "after", "before", "on"]);
+function searchedWords(query) {
+  const needles = [];
+  for (const [, quotedName, quotedValue, phrase, word] of query.matchAll(/(\w+):"([^"]*)"|"([^"]+)"|(\S+)/g)) {
+    const [name, value] = word ? [word.split(":")[0], word.slice(word.indexOf(":") + 1)] : [quotedName, quotedValue];
+    const isFilter = (word ? word.includes(":") : true) && value && SEARCH_FILTERS.has(name.toLowerCase());
+    if (phrase) needles.push(phrase.toLowerCase());
+    else if (!isFilter) needles.push((word || `${quotedName}:"${quotedValue}"`).toLowerCase());
+  }
+  return needles.filter(Boolean);
 }
