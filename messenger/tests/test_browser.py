@@ -462,6 +462,45 @@ def test_a_search_finds_an_old_message_and_opens_the_room_at_it(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_room_created_with_an_invitation_appears_for_the_invited_person_at_once(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    UserFactory(username="alice", display_name="Alice Archer")
+    UserFactory(username="bob", display_name="Bob Bauer")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        alice = signed_in_page(browser, base_url, "alice", errors)
+        bob = signed_in_page(browser, base_url, "bob", errors)
+
+        alice.get_by_role("button", name="Create a room").click()
+        dialog = alice.locator("#dialog-room")
+        dialog.get_by_label("Name").fill("launch")
+        dialog.get_by_label(re.compile(r"^Topic")).fill("Ship it by Friday")
+        dialog.get_by_label("Invite people").fill("bob")
+        dialog.get_by_role("option", name=re.compile(r"Bob Bauer")).click()
+        dialog.get_by_role("button", name="Create room").click()
+        expect(dialog).to_be_hidden()
+        expect(alice.get_by_role("heading", name="launch", level=1)).to_be_visible()
+
+        bobs_room = bob.locator("#room-list").get_by_role("link", name=re.compile(r"^launch\b"))
+        expect(bobs_room).to_be_visible()
+        bobs_room.click()
+        expect(bob.locator("#chat-header .chat-subtitle")).to_contain_text("Ship it by Friday")
+
+        dialog_again = alice.locator("#dialog-room")
+        alice.get_by_role("button", name="Create a room").click()
+        dialog_again.get_by_label("Name").fill("launch")
+        dialog_again.get_by_role("button", name="Create room").click()
+        expect(dialog_again.get_by_role("alert")).to_contain_text("launch")  # the name is taken: said, not lost
+        expect(dialog_again).to_be_visible()
+
+    refused = [error for error in errors if "status of 400" in error]
+    assert len(refused) == 1 and [error for error in errors if error not in refused] == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_owner_renames_and_archives_a_room_and_members_see_it_live(tmp_path):
     require_chromium()
     from playwright.sync_api import expect
