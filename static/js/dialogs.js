@@ -25,6 +25,19 @@ function showError(node, error) {
   node.hidden = !error;
 }
 
+// A form's action with its submit button disabled meanwhile; a refusal shows in the form's error line.
+async function submitting(form, action) {
+  const submit = form.querySelector("[type=submit]");
+  submit.disabled = true;
+  try {
+    await action();
+  } catch (failure) {
+    showError(form.querySelector(".form-error"), failure);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
 function openDialog(dialog) {
   dialog.querySelectorAll(".form-error").forEach((node) => showError(node, null));
   dialog.showModal();
@@ -322,10 +335,7 @@ export class Dialogs {
   async createRoom(event) {
     event.preventDefault();
     const form = event.target;
-    const error = form.querySelector(".form-error");
-    const submit = form.querySelector("[type=submit]");
-    submit.disabled = true;
-    try {
+    await submitting(form, async () => {
       const room = await api.createRoom({
         name: form.elements.name.value.trim(),
         topic: form.elements.topic.value.trim(),
@@ -335,11 +345,7 @@ export class Dialogs {
       this.store.upsertConversation(room);
       this.room.close();
       this.openConversation(room.id);
-    } catch (failure) {
-      showError(error, failure);
-    } finally {
-      submit.disabled = false;
-    }
+    });
   }
 
   openInvite(conversationId) {
@@ -535,20 +541,14 @@ export class Dialogs {
   async saveRoomSettings(event) {
     event.preventDefault();
     const form = event.target;
-    const submit = form.querySelector("[type=submit]");
-    submit.disabled = true;
-    try {
+    await submitting(form, async () => {
       const room = await api.updateRoom(this.settingsFor, {
         name: form.elements.name.value.trim(),
         topic: form.elements.topic.value.trim(),
       });
       this.store.upsertConversation(room);
       this.roomSettings.close();
-    } catch (failure) {
-      showError(form.querySelector(".form-error"), failure);
-    } finally {
-      submit.disabled = false;
-    }
+    });
   }
 
   async archiveRoom() {
@@ -691,17 +691,10 @@ export class Dialogs {
       showError(error, new Error("Pick someone from the directory first."));
       return;
     }
-    const submit = form.querySelector("[type=submit]");
-    submit.disabled = true;
-    try {
-      const groups = await api.addContact(this.contactChoice.username, form.elements.group.value.trim());
-      this.store.setContactGroups(groups);
+    await submitting(form, async () => {
+      this.store.setContactGroups(await api.addContact(this.contactChoice.username, form.elements.group.value.trim()));
       this.addContact.close();
-    } catch (failure) {
-      showError(error, failure);
-    } finally {
-      submit.disabled = false;
-    }
+    });
   }
 
   // ---- someone's profile card: who they are, whether they are there, and their place on the buddy list
