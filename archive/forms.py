@@ -13,6 +13,7 @@ from archive.selectors import ArchiveSearch
 from messenger.models import Conversation
 
 SEPARATORS = re.compile(r"[\s,]+")
+MAX_ID = 2**62  # larger numbers are no conversation's id, and more than the database's integers hold
 
 
 class ArchiveSearchForm(forms.Form):
@@ -36,10 +37,12 @@ class ArchiveSearchForm(forms.Form):
 
     def clean_conversations(self) -> tuple[int, ...]:
         tokens = _tokens(self.cleaned_data["conversations"])
-        ids = {int(token) for token in tokens if token.isdigit()}
-        names = [token.removeprefix("#") for token in tokens if not token.isdigit()]
+        numbers = [token for token in tokens if token.isascii() and token.isdigit()]
+        ids = {int(token) for token in numbers if int(token) <= MAX_ID}
+        names = [token.removeprefix("#") for token in tokens if token not in numbers]
         rooms = dict(Conversation.objects.filter(kind=Conversation.Kind.ROOM, name__in=names).values_list("name", "pk"))
         unknown = [name for name in names if name not in rooms]
+        unknown += [token for token in numbers if int(token) > MAX_ID]
         existing = set(Conversation.objects.filter(pk__in=ids).values_list("pk", flat=True))
         unknown += [str(pk) for pk in sorted(ids - existing)]
         if unknown:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, File, Form, NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -51,6 +52,13 @@ def _error(request: HttpRequest, status: int, code: str, message: str, **extra: 
 @api.exception_handler(ParleyError)
 def parley_error(request: HttpRequest, error: ParleyError) -> HttpResponse:
     return _error(request, error.http_status, error.code, error.message)
+
+
+@api.exception_handler(DataError)
+def unstorable(request: HttpRequest, error: DataError) -> HttpResponse:
+    """A value the database refused (the checks at the door should have caught it): the request changed
+    nothing (its transaction rolled back) and is told so, never a 500."""
+    return _error(request, 400, "invalid_request", "A value in the request cannot be stored.")
 
 
 @api.exception_handler(ValidationError)

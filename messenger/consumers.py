@@ -16,10 +16,11 @@ from autobahn.exception import Disconnected as SocketClosed  # daphne's, when se
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DataError
 
 from accounts import presence_actions
 from accounts.selectors import session_second_factor_owed
-from core.errors import ParleyError
+from core.errors import ParleyError, ProtocolError
 from messenger import fanout, handlers, protocol, selectors
 
 # Close codes in the 4000-4999 range are ours; the browser client reads them to decide whether to retry.
@@ -87,6 +88,10 @@ class ParleyConsumer(AsyncWebsocketConsumer):
                 reply = await database_sync_to_async(handlers.dispatch, thread_sensitive=False)(self.user, command)
         except ParleyError as error:  # the one place a refusal becomes an error frame; the socket stays open
             await self.send_frame(protocol.error_frame(error, ref=protocol.safe_ref(frame)))
+            return
+        except DataError:  # a value the database refused (rolled back); protocol's checks should catch it first
+            refusal = ProtocolError("A value in the frame cannot be stored.")
+            await self.send_frame(protocol.error_frame(refusal, ref=protocol.safe_ref(frame)))
             return
         await self.send_frame(protocol.with_ref(reply, command.ref))
 

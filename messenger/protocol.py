@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import ParleyError, ProtocolError
+from core.text import NUL_REFUSED, contains_nul
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024
@@ -63,6 +64,8 @@ def decode_client_frame(text: str | None) -> dict[str, Any]:
         raise ProtocolError(f"The frame is not valid JSON: {error.msg}.") from None
     if not isinstance(frame, dict):
         raise ProtocolError("A frame must be a JSON object.")
+    if contains_nul(frame):
+        raise ProtocolError(NUL_REFUSED)
     return frame
 
 

@@ -231,3 +231,10 @@ def test_an_export_with_an_entry_that_does_not_open_is_refused_with_a_reason(off
     assert "does not open: run verify_archive. Nothing was exported." in response.content.decode()
     assert "csrfmiddlewaretoken" not in response.redirect_chain[0][0]
     assert not archive_accesses("export").exists()
+
+
+def test_a_conversation_number_no_conversation_can_have_is_refused_clearly(officer_client, desk):
+    page = officer_client.get(reverse("admin:archive_archiveentry_review"), {"conversations": "9" * 30})
+
+    assert page.status_code == 200
+    assert f"No conversation {'9' * 30}." in page.content.decode()

@@ -386,3 +386,17 @@ def test_a_conversation_is_muted_and_unmuted_for_the_user_alone(as_alice, alice,
     assert (muted.status_code, muted.json()) == (200, {"is_muted": True})
     assert listing[room.pk]["is_muted"] is True
     assert not room.memberships.filter(is_muted=True).exists()
+
+
+def test_a_value_the_database_refuses_is_a_400_not_a_500(as_alice, alice, monkeypatch):
+    from django.db import DataError
+
+    from messenger import services
+
+    def refused(**kwargs):
+        raise DataError("value too long for type character varying(64)")
+
+    monkeypatch.setattr(services, "message_send", refused)
+    response = post(as_alice, f"/api/v1/conversations/{room_with(alice).pk}/messages", {"client_id": "c", "body": "x"})
+
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_request")
