@@ -272,6 +272,8 @@ def _search_terms(text: str, *, user: User) -> tuple[list[str], dict[str, Any]]:
         else:
             try:
                 day = datetime.combine(date.fromisoformat(value), time.min, timezone.get_current_timezone())
+                if not 1 < day.year < 9999:  # the first and last years overflow in time-zone arithmetic
+                    raise ValueError(value)
             except ValueError:
                 raise SearchInvalid(f"{name}: takes a date like 2026-11-25, not {value!r}.") from None
             next_day = day + timedelta(days=1)

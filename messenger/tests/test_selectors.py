@@ -206,6 +206,8 @@ def test_search_narrows_by_sender_room_and_day_as_slack_does(alice, bob, talk):
         ("from:nobody", "No user named 'nobody'."),
         ("in:private", "You are in no room named 'private'."),  # carol's room: alice is not in it
         ("after:yesterday", "after: takes a date like 2026-11-25, not 'yesterday'."),
+        ("on:9999-12-31", "on: takes a date like 2026-11-25, not '9999-12-31'."),
+        ("before:0001-01-01", "before: takes a date like 2026-11-25, not '0001-01-01'."),
     ],
 )
 def test_a_search_filter_that_cannot_apply_says_why(alice, talk, words, complaint):
