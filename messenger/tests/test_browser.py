@@ -74,12 +74,15 @@ def chromium(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Iterato
         worker.stop()
 
 
-def signed_in_page(browser, base_url: str, username: str, errors: list[str]):
-    """A fresh browser profile that signs in through the login page and waits for the app to be live."""
+def signed_in_page(browser, base_url: str, username: str, errors: list[str], socket_route=None):
+    """A fresh browser profile that signs in through the login page and waits for the app to be live.
+    `socket_route` (a Playwright WebSocketRoute handler) stands between the page and the server's socket."""
     from playwright.sync_api import expect
 
     context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 800})
     page = context.new_page()
+    if socket_route is not None:
+        page.route_web_socket(re.compile(r"/ws/$"), socket_route)
     page.set_default_timeout(TIMEOUT_MS)
     page.on("pageerror", lambda error: errors.append(f"{username}: {error}"))
     page.on("console", lambda message: message.type == "error" and errors.append(f"{username}: {message.text}"))
@@ -157,6 +160,49 @@ def test_two_people_chat_live_typing_message_and_seen_by(tmp_path):
         expect(alice.get_by_role("link", name=re.compile(r"^Bob\b")).locator(".badge")).to_have_count(0)
 
         alice.screenshot(path=str(SCREENSHOT))
+
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_frame_lost_on_the_way_is_fetched_without_a_reconnect(tmp_path):
+    """The channel layer drops events for a socket whose queue is full; the tab notices the skipped seq."""
+    require_chromium()
+    import json
+
+    from playwright.sync_api import expect
+
+    direct_chat_of_alice_and_bob()
+    dropped: list[int] = []
+
+    def drop_one_message_frame(route):
+        server = route.connect_to_server()
+
+        def to_page(text):
+            frame = json.loads(text) if isinstance(text, str) else {}
+            if frame.get("type") == "message" and "lost on the way" in frame["message"]["body"] and not dropped:
+                dropped.append(frame["message"]["seq"])
+                return
+            route.send(text)
+
+        server.on_message(to_page)
+
+    errors: list[str] = []
+    with chromium(tmp_path) as (browser, base_url):
+        alice = signed_in_page(browser, base_url, "alice", errors)
+        bob = signed_in_page(browser, base_url, "bob", errors, socket_route=drop_one_message_frame)
+        alice.get_by_role("link", name=re.compile(r"^Bob\b")).click()
+        bob.get_by_role("link", name=re.compile(r"^Alice Archer\b")).click()
+        composer = alice.get_by_role("textbox", name=re.compile(r"^Message"))
+        for text in ("first", "lost on the way", "third"):
+            composer.fill(text)
+            composer.press("Enter")
+            expect(message_with_body(alice, text)).to_be_visible()
+
+        expect(message_with_body(bob, "third")).to_be_visible()
+        expect(message_with_body(bob, "lost on the way")).to_be_visible()  # fetched by sync, no reload
+        expect(bob.locator("#connection-state")).to_have_text("Online")
+        assert len(dropped) == 1
 
     assert errors == []
 

@@ -493,16 +493,52 @@ connection.addEventListener("hello", async () => {
   }
 });
 
-// `sync` with the last seq this tab has per conversation; repeat while the server says there is more.
-async function catchUp() {
+// `sync` from a seq per conversation (by default the last this tab has of each); repeat while the server
+// says a conversation has more, from the last message it sent. Every conversation is named each time: one the
+// tab leaves out, the server sends from its start.
+async function catchUp(since = store.syncPoint()) {
   for (let round = 0; round < 50; round++) {
-    const reply = await connection.request({ type: "sync", since: store.syncPoint() });
-    let more = false;
+    const reply = await connection.request({ type: "sync", since });
+    const more = {};
     for (const entry of reply.conversations) {
       for (const message of entry.messages) receive(message, { live: false });
-      more ||= entry.has_more;
+      if (entry.has_more && entry.messages.length) more[String(entry.conversation_id)] = entry.messages.at(-1).seq;
     }
-    if (!more) return;
+    if (!Object.keys(more).length) return;
+    since = { ...store.syncPoint(), ...more };
+  }
+}
+
+// A live message that skips seqs: the ones between were dropped on the way (a full channel-layer queue) or
+// are still coming (another sender's frame overtaken). Wait a moment, then fetch only what is still missing,
+// once for all such conversations, rather than a sync per frame that would add load when there is least.
+const GAP_WAIT_MS = 1500;
+const gaps = new Map(); // conversation id -> the first seq missing
+let gapTimer = null;
+
+function noteGap(message) {
+  const lastSeq = store.conversations.get(message.conversation_id)?.last_seq || 0;
+  if (lastSeq === 0 || message.seq <= lastSeq + 1) return;
+  gaps.set(message.conversation_id, Math.min(gaps.get(message.conversation_id) ?? Infinity, lastSeq + 1));
+  gapTimer ??= setTimeout(fillGaps, GAP_WAIT_MS);
+}
+
+async function fillGaps() {
+  gapTimer = null;
+  const since = {};
+  for (const [conversationId, first] of gaps) {
+    const thread = store.thread(conversationId);
+    const last = store.conversations.get(conversationId)?.last_seq || 0;
+    let seq = first;
+    while (seq <= last && thread.bySeq.has(seq)) seq += 1;
+    if (seq <= last) since[String(conversationId)] = seq - 1;
+  }
+  gaps.clear();
+  if (!Object.keys(since).length) return; // every missing frame arrived meanwhile
+  try {
+    await catchUp({ ...store.syncPoint(), ...since });
+  } catch {
+    // the socket dropped: the reconnect's own catch-up covers the gap
   }
 }
 
@@ -510,6 +546,7 @@ connection.addEventListener("frame", (event) => {
   const frame = event.detail;
   switch (frame.type) {
     case "message":
+      noteGap(frame.message);
       receive(frame.message, { live: true });
       break;
     case "message.updated":
