@@ -22,10 +22,9 @@ from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
 from core.antivirus import scan_bytes
-from messenger.errors import FileInfected, FileInvalid, FileTooLarge, NotAMember
+from messenger.errors import FileInfected, FileInvalid, FileTooLarge
 from messenger.models import Attachment, Message
-from messenger.selectors import conversation_member_ids, message_resent
-from messenger.services import message_send
+from messenger.services import message_send, sender_checked
 
 MAX_NAME_LENGTH = 255
 OCTET_STREAM = "application/octet-stream"
@@ -56,10 +55,7 @@ def file_share(
     body: str = "",
 ) -> Message:
     """Scan, store and share one file (with an optional caption). Idempotent per (sender, client_id)."""
-    participants = conversation_member_ids(conversation_id=conversation_id)
-    if sender.pk not in participants:
-        raise NotAMember("You are not a member of that conversation.")
-    existing = message_resent(sender=sender, client_id=client_id)
+    participants, existing = sender_checked(sender=sender, conversation_id=conversation_id, client_id=client_id)
     if existing is not None:
         return existing
     name = _clean_name(name)

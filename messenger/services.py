@@ -353,6 +353,15 @@ def _next_seq(conversation_id: int) -> int:
     return row[0]
 
 
+def sender_checked(*, sender: User, conversation_id: int, client_id: str) -> tuple[list[int], Message | None]:
+    """The conversation's members (refusing a sender who is not one), and the message this `client_id` of the
+    sender's already made, if it is a resend: the checks every way of sending starts with."""
+    participants = conversation_member_ids(conversation_id=conversation_id)
+    if sender.pk not in participants:
+        raise NotAMember("You are not a member of that conversation.")
+    return participants, message_resent(sender=sender, client_id=client_id)
+
+
 def message_send(
     *,
     sender: User,
@@ -373,10 +382,7 @@ def message_send(
         raise BodyInvalid(f"client_id must be 1 to {MAX_CLIENT_ID_LENGTH} characters.", code="client_id_invalid")
     if attachment is None or body:
         _checked_body(body)
-    participants = conversation_member_ids(conversation_id=conversation_id)
-    if sender.pk not in participants:
-        raise NotAMember("You are not a member of that conversation.")
-    existing = message_resent(sender=sender, client_id=client_id)
+    participants, existing = sender_checked(sender=sender, conversation_id=conversation_id, client_id=client_id)
     if existing is not None:
         return existing
     if not send_rate_limit.allow(sender.pk):
