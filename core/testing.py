@@ -46,11 +46,17 @@ def force_login_with_second_factor(client: Client, user) -> None:
     session.save()
 
 
-def socket_to_app(*, cookie: str | None = None, origin: str | None = TEST_ORIGIN) -> WebsocketCommunicator:
+def socket_to_app(
+    *,
+    cookie: str | None = None,
+    origin: str | None = TEST_ORIGIN,
+    host: str = "localhost",
+    extra_headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> WebsocketCommunicator:
     """A WebSocket to /ws/ through the whole ASGI application (origin check, auth, routing)."""
     from config.asgi import application
 
-    headers = [(b"host", b"localhost")]
+    headers = [(b"host", host.encode()), *extra_headers]
     if origin is not None:
         headers.append((b"origin", origin.encode()))
     if cookie is not None:

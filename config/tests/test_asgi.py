@@ -56,3 +56,55 @@ async def test_signed_in_socket_without_an_origin_header_is_refused():
     connected, _ = await socket.connect()
 
     assert not connected
+
+
+# ---- the Origin check compares scheme, host and port (issue 11) ---------------------------------------------
+
+
+async def connects(**socket_options) -> bool:
+    socket = socket_to_app(cookie=await signed_in_cookie(), **socket_options)
+    connected, _ = await socket.connect()
+    if connected:
+        await socket.disconnect()
+    return connected
+
+
+async def test_socket_from_our_origin_with_its_port_is_accepted():
+    assert await connects(host="localhost:8000", origin="http://localhost:8000")
+
+
+async def test_socket_from_a_page_on_another_port_of_our_host_is_refused():
+    assert not await connects(host="localhost:8000", origin="http://localhost:8081")
+    assert not await connects(host="localhost", origin="http://localhost:8081")
+
+
+async def test_socket_from_an_https_page_to_a_plain_http_site_is_refused():
+    assert not await connects(host="localhost", origin="https://localhost")
+
+
+async def test_socket_whose_host_is_not_an_allowed_host_is_refused_even_from_that_hosts_page():
+    assert not await connects(host="evil.example", origin="http://evil.example")
+
+
+async def test_socket_from_an_origin_in_csrf_trusted_origins_is_accepted(settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["http://localhost:3000", "https://*.parley.example"]
+
+    assert await connects(host="localhost", origin="http://localhost:3000")
+    assert await connects(host="localhost", origin="https://chat.parley.example")
+    assert not await connects(host="localhost", origin="http://chat.parley.example")
+
+
+async def test_socket_through_a_tls_proxy_is_accepted_from_the_https_page_and_refused_from_http(settings):
+    settings.ALLOWED_HOSTS = ["parley.example"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    behind_tls = ((b"x-forwarded-proto", b"https"),)
+
+    assert await connects(host="parley.example", origin="https://parley.example", extra_headers=behind_tls)
+    assert not await connects(host="parley.example", origin="http://parley.example", extra_headers=behind_tls)
+
+
+async def test_a_forwarded_proto_header_is_not_believed_unless_the_operator_trusts_it(settings):
+    settings.SECURE_PROXY_SSL_HEADER = None
+    claims_tls = ((b"x-forwarded-proto", b"https"),)
+
+    assert not await connects(host="localhost", origin="https://localhost", extra_headers=claims_tls)
