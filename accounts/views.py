@@ -151,7 +151,7 @@ class PasswordChange(PasswordChangeView):
 
 
 def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
-    """What django-axes answers a locked-out username with (429), in the app's look."""
+    """What django-axes answers a locked-out sign-in with (429), in the app's look."""
     minutes = round(settings.AXES_COOLOFF_TIME * 60) if settings.AXES_COOLOFF_TIME else None
     return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
 

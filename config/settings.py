@@ -215,15 +215,19 @@ AUTH_USER_MODEL = "accounts.User"
 # appended to it (the client address is that many entries from the right).
 PARLEY_TRUSTED_PROXY_HEADER = env.str("PARLEY_TRUSTED_PROXY_HEADER", default="")
 PARLEY_TRUSTED_PROXY_COUNT = env.int("PARLEY_TRUSTED_PROXY_COUNT", default=1)
-# Lockout (django-axes): after this many failed passwords for one username, sign-in is refused for that
-# username until the cool-off passes or IT unlocks it in admin (0 minutes: only IT unlocks).
+# Lockout (django-axes, accounts/lockout.py): after this many failed passwords for one username from one
+# address, sign-in is refused for that username from that address until the cool-off passes or IT unlocks it
+# in admin (0 minutes: only IT unlocks). Failures elsewhere cannot lock a person out where they work, and a
+# whole office behind one NAT address is not locked out by one colleague's typos.
 AXES_FAILURE_LIMIT = env.int("PARLEY_LOGIN_FAILURE_LIMIT", default=5)
 _lockout_minutes = env.int("PARLEY_LOGIN_LOCKOUT_MINUTES", default=15)
 AXES_COOLOFF_TIME = _lockout_minutes / 60 if _lockout_minutes else None  # hours
-# By username, not address: a whole office shares one address behind NAT, and an attacker has many.
-# (axes warns that an address-free lockout can be dodged by rotating user agents; a username lockout cannot.)
-AXES_LOCKOUT_PARAMETERS = ["username"]
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# ...and after this many failed passwords from one address for any usernames, that address may not sign in
+# at all (password spraying: a few guesses at many accounts). Higher than the username limit, since an
+# office shares an address; 0 turns it off.
+PARLEY_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("PARLEY_LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+AXES_HANDLER = "accounts.lockout.ParleyAxesHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"

@@ -355,3 +355,72 @@ def test_signing_out_closes_the_record():
     client.post(reverse("logout"))
 
     assert SignIn.objects.get(user__username="dana").end_reason == "signed_out"
+
+
+# ---- lockout by username from an address, and per address (issue 11) ---------------------------------------
+
+
+def test_wrong_passwords_from_one_address_lock_the_username_there_but_not_from_another_address():
+    UserFactory(username="alice")
+    for _ in range(5):
+        sign_in("alice", "wrong", REMOTE_ADDR="10.0.0.1")
+
+    attacker = Client(REMOTE_ADDR="10.0.0.1")
+    refused = attacker.post(LOGIN, {"username": "alice", "password": TEST_PASSWORD})
+    assert refused.status_code == 429
+    assert "locked" in refused.content.decode()
+    assert not is_signed_in(attacker)
+
+    assert is_signed_in(sign_in("alice", REMOTE_ADDR="10.0.0.2"))
+
+
+def test_wrong_passwords_behind_the_trusted_proxy_count_for_the_forwarded_address(settings):
+    settings.PARLEY_TRUSTED_PROXY_HEADER = "X-Forwarded-For"
+    UserFactory(username="alice")
+    for _ in range(5):
+        sign_in("alice", "wrong", REMOTE_ADDR="172.16.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+
+    assert not is_signed_in(sign_in("alice", REMOTE_ADDR="172.16.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9"))
+    assert is_signed_in(sign_in("alice", REMOTE_ADDR="172.16.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7"))
+
+
+def test_spraying_many_usernames_from_one_address_is_stopped_at_the_address_limit(settings):
+    settings.PARLEY_LOGIN_ADDRESS_FAILURE_LIMIT = 30
+    UserFactory(username="alice")
+    answers = [
+        Client(REMOTE_ADDR="10.0.0.66").post(LOGIN, {"username": f"user{n}", "password": "Summer2026!"}).status_code
+        for n in range(30)
+    ]
+    assert 429 not in answers[:29]  # each username was tried once: no username limit was reached
+    assert answers[29] == 429  # the 30th failure from the address locks it
+
+    sprayer = Client(REMOTE_ADDR="10.0.0.66")
+    refused = sprayer.post(LOGIN, {"username": "alice", "password": TEST_PASSWORD})
+    assert refused.status_code == 429
+    assert not is_signed_in(sprayer)
+    assert is_signed_in(sign_in("alice", REMOTE_ADDR="10.0.0.67"))
+
+
+def test_a_colleagues_typos_behind_the_office_address_stay_below_the_address_limit():
+    UserFactory(username="erin")
+    for colleague in ("dana", "frank", "gina"):
+        for _ in range(4):
+            sign_in(colleague, "wrong", REMOTE_ADDR="10.0.0.9")
+
+    assert is_signed_in(sign_in("erin", REMOTE_ADDR="10.0.0.9"))
+
+
+def test_it_unlocks_a_username_locked_from_one_address():
+    alice = UserFactory(username="alice")
+    for _ in range(5):
+        sign_in("alice", "wrong", REMOTE_ADDR="10.0.0.1")
+    assert not is_signed_in(sign_in("alice", REMOTE_ADDR="10.0.0.1"))
+    it_admin = Client()
+    roles.role_permissions_apply()
+    force_login_with_second_factor(it_admin, member_of(roles.IT_ADMINS))
+
+    it_admin.post(
+        reverse("admin:accounts_user_changelist"), {"action": "unlock_sign_in", "_selected_action": [alice.pk]}
+    )
+
+    assert is_signed_in(sign_in("alice", REMOTE_ADDR="10.0.0.1"))
