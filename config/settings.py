@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from core.crypto import KeyRing, channel_layer_keys, new_key_entry
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "ninja",  # /api/v1/docs serves Swagger UI from ninja's own static files, never from a CDN
     "auditlog",
     "axes",
     "django_otp",
@@ -85,6 +87,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # before WhiteNoise, so static files carry the policy too
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.RejectNulCharactersMiddleware",  # U+0000 anywhere in a request: 400, never a database error
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -98,6 +101,23 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",  # records who (the signed-in user) made each audited change
     "axes.middleware.AxesMiddleware",  # answers a locked-out sign-in with the lockout page (last, as axes asks)
 ]
+
+# Content-Security-Policy on every response (django-csp): a second wall behind the server-side sanitizing of
+# messages, so only our own scripts and styles ever run, and no other site may frame a page. A response that
+# sets its own policy keeps it (shared files: a sandbox, messenger/files.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],  # the API and the socket (CSP 3: 'self' covers ws:/wss: to this host)
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.contrib.auth.decorators import login_required
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, File, Form, NinjaAPI, Query, Schema, Status
@@ -39,6 +40,8 @@ api = NinjaAPI(
     description="Conversations, messages and rooms of the signed-in user. Live traffic: the WebSocket at /ws/.",
     urls_namespace="api-v1",
     auth=[ApiTokenAuth(), django_auth],
+    # The interactive docs and the schema are for people who may use the API: signed in, or sent to sign in.
+    docs_decorator=login_required,
 )
 
 
