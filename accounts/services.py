@@ -16,6 +16,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import roles
 from accounts.models import ApiToken, Contact, ContactGroup, PresenceChoice, SignIn, User
 from accounts.selectors import buddy_list, is_privileged, privileged_group_names
 from core.audit import audit_record
@@ -530,4 +531,22 @@ def account_reset_check(*, actor: User | None, user: User, what: str) -> None:
         raise SuperuserOnly(
             f"Only a superuser may reset the {what} of {user.get_username()}: it is a privileged account "
             "(superuser, staff, IT Admin or Compliance Officer)."
+        )
+
+
+def admin_membership_check(*, actor: User | None, person: User) -> None:
+    """Refuse (SuperuserOnly) a non-superuser making themselves or any IT Admin a member of a room from admin.
+
+    IT manages rooms but never reads them: a membership would open the room's whole history. In the app,
+    colleagues may still invite an IT Admin (they are employees too); this is for admin-originated changes.
+    """
+    if actor is None or actor.is_superuser:
+        return
+    if person.pk == actor.pk:
+        raise SuperuserOnly(
+            "You cannot make yourself a member of a room from admin: IT manages rooms, it does not read them."
+        )
+    if person.groups.filter(name=roles.IT_ADMINS).exists():
+        raise SuperuserOnly(
+            f"{person.get_username()} is an IT Admin: only a superuser makes an IT Admin a member of a room from admin."
         )
