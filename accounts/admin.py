@@ -1,19 +1,28 @@
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html_join
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import ApiToken, GroupSignInPolicy, SignIn, User
 from accounts.services import (
+    SuperuserOnly,
+    account_reset_check,
+    api_token_revoke,
+    privileges_change_check,
     sign_in_unlock,
-    signed_out_everywhere,
     two_factor_reset,
     user_deactivate,
     user_reactivate,
+    user_sign_out_everywhere,
 )
 from accounts.user_import_admin import UserImportAdminMixin
 from core.admin import ReadOnlyAdmin
+from core.audit import audit_record
 
 RECENT_SIGN_INS_SHOWN = 20
 
@@ -31,16 +40,56 @@ class UserAdmin(UserImportAdminMixin, DjangoUserAdmin):
     search_fields = ("username", "display_name", "first_name", "last_name", "email", "department", "job_title")
     actions = ("deactivate", "reactivate", "sign_out_everywhere", "unlock_sign_in", "reset_two_factor")
 
-    # Separation of duties inside the user admin: only superusers grant superuser status or single permissions,
-    # and change superusers; nobody but a superuser changes their own groups, staff status or active flag.
-    # Without this an IT Admin could make themselves superuser, or a Compliance Officer, and read the archive.
+    # Separation of duties inside the user admin: only superusers grant superuser or staff status or single
+    # permissions, grant or take away the IT Admins and Compliance Officers groups (privileges_change_check, which
+    # the form below calls), reset a privileged account's password or second factor, and change superusers;
+    # nobody but a superuser changes their own groups or active flag. Without this an IT Admin could make
+    # themselves or a colleague a Compliance Officer, or take over a real one, and read the archive.
     def get_readonly_fields(self, request, obj=None):
         fields = [*super().get_readonly_fields(request, obj)]
         if not request.user.is_superuser:
-            fields += ["is_superuser", "user_permissions"]
+            fields += ["is_superuser", "is_staff", "user_permissions"]
             if obj is not None and obj.pk == request.user.pk:
-                fields += ["groups", "is_staff", "is_active"]
+                fields += ["groups", "is_active"]
         return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        actor = request.user
+
+        class PrivilegesCheckedForm(form):
+            """Asks the service whether this change grants or takes away a privilege only a superuser gives."""
+
+            def clean(self):
+                cleaned = super().clean()
+                account = self.instance if self.instance.pk else None  # not yet changed by the form (_post_clean)
+                change = {
+                    "groups": {group.name for group in cleaned["groups"]} if "groups" in cleaned else None,
+                    "is_staff": cleaned.get("is_staff"),
+                    "is_superuser": cleaned.get("is_superuser"),
+                    "email": cleaned.get("email"),
+                }
+                try:
+                    privileges_change_check(actor=actor, user=account, **change)
+                except SuperuserOnly as refusal:
+                    raise ValidationError(refusal.message) from None
+                return cleaned
+
+        return PrivilegesCheckedForm
+
+    def user_change_password(self, request, id, form_url=""):
+        """Admin's "set password" page; refused for someone else's privileged account unless a superuser asks."""
+        user = self.get_object(request, unquote(id))
+        if user is not None:
+            try:
+                account_reset_check(actor=request.user, user=user, what="password")
+            except SuperuserOnly as refusal:
+                self.message_user(request, refusal.message, messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:accounts_user_change", args=[user.pk]))
+        response = super().user_change_password(request, id, form_url)
+        if user is not None and request.method == "POST" and response.status_code == 302:
+            audit_record(actor=request.user, target=user, action="password_set")  # the hash itself is never logged
+        return response
 
     def has_change_permission(self, request, obj=None) -> bool:
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
@@ -70,23 +119,31 @@ class UserAdmin(UserImportAdminMixin, DjangoUserAdmin):
     @admin.action(description="Sign the selected users out everywhere", permissions=["change"])
     def sign_out_everywhere(self, request, queryset) -> None:
         people = self._manageable(request, queryset)
-        ended = sum(signed_out_everywhere(user_id=user.pk, reason="signed_out_by_it") for user in people)
+        ended = sum(user_sign_out_everywhere(user=user, actor=request.user) for user in people)
         self.message_user(request, f"Ended {ended} session(s); their open windows were closed.")
 
     @admin.action(description="Unlock sign-in (after too many wrong passwords)", permissions=["change"])
     def unlock_sign_in(self, request, queryset) -> None:
-        cleared = sum(sign_in_unlock(username=user.get_username()) for user in self._manageable(request, queryset))
+        people = self._manageable(request, queryset)
+        cleared = sum(sign_in_unlock(username=user.get_username(), actor=request.user) for user in people)
         self.message_user(request, f"Unlocked; {cleared} failed-sign-in record(s) cleared.")
 
     @admin.action(description="Reset two-factor sign-in (lost phone)", permissions=["change"])
     def reset_two_factor(self, request, queryset) -> None:
+        reset = 0
         for user in self._manageable(request, queryset):
-            two_factor_reset(user=user)
-        self.message_user(
-            request,
-            "Two-factor sign-in was reset: they set it up again at their next sign-in if required.",
-            messages.WARNING,
-        )
+            try:
+                two_factor_reset(user=user, actor=request.user)
+                reset += 1
+            except SuperuserOnly as refusal:
+                self.message_user(request, refusal.message, messages.ERROR)
+        if reset:
+            self.message_user(
+                request,
+                f"Two-factor sign-in was reset for {reset} user(s): they set it up again at their next sign-in "
+                "if required.",
+                messages.WARNING,
+            )
 
     @admin.display(description="Two-factor sign-in")
     def two_factor_status(self, user: User) -> str:
@@ -115,16 +172,29 @@ class UserAdmin(UserImportAdminMixin, DjangoUserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are created with `manage.py create_api_token` (shown once); here IT sees and revokes them."""
+    """Tokens are created with `manage.py create_api_token` (shown once); here IT sees and revokes them.
+
+    Every field is read-only: a token is revoked with the action (the service logs who did it), and a revoked
+    token is never brought back, so clearing revoked_at is no door either.
+    """
 
     list_display = ("name", "user", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "user__username")
     fields = ("user", "name", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("user", "name", "created_at", "last_used_at")
+    readonly_fields = fields
+    actions = ("revoke_tokens",)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a token's record (who had one, when it was used) stays; revoke it instead
+
+    @admin.action(description="Revoke the selected tokens (for good)", permissions=["change"])
+    def revoke_tokens(self, request, queryset) -> None:
+        revoked = sum(api_token_revoke(token=token, actor=request.user) for token in queryset)
+        self.message_user(request, f"Revoked {revoked} token(s); they stop working at once.")
 
 
 @admin.register(GroupSignInPolicy)

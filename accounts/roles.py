@@ -7,6 +7,8 @@ IT_ADMINS = "IT Admins"
 COMPLIANCE_OFFICERS = "Compliance Officers"
 
 ALL_ROLES = (EMPLOYEES, IT_ADMINS, COMPLIANCE_OFFICERS)
+# Roles that reach every account or what was said: only a superuser grants them (accounts.selectors.is_privileged).
+PRIVILEGED_ROLES = (IT_ADMINS, COMPLIANCE_OFFICERS)
 
 
 def role_group(name: str) -> Group:

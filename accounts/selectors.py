@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import Group
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts import roles
 from accounts.models import ApiToken, Contact, ContactGroup, SignIn, User
@@ -51,8 +51,43 @@ def buddy_list(*, user: User) -> list[dict[str, Any]]:
     ]
 
 
+# ---- privileged accounts -------------------------------------------------------------------------------------
+
+
+def _privileged() -> Q:
+    """The condition on User that makes an account privileged: it can change every account (superuser, staff
+    in admin, IT Admins) or read what was said (Compliance Officers). The one definition; see is_privileged."""
+    in_privileged_role = Exists(Group.objects.filter(user=OuterRef("pk"), name__in=roles.PRIVILEGED_ROLES))
+    return Q(is_superuser=True) | Q(is_staff=True) | Q(in_privileged_role)
+
+
+def privileged_users() -> QuerySet[User]:
+    """Every privileged account (a superuser, staff, or a member of IT Admins or Compliance Officers)."""
+    return User.objects.filter(_privileged())
+
+
+def is_privileged(*, user: User) -> bool:
+    """Is this account privileged now? Only a superuser resets its password or second factor, and it gets no
+    API token (docs/security.md). At most one query."""
+    if user.is_superuser or user.is_staff:
+        return True
+    return user.pk is not None and user.groups.filter(name__in=roles.PRIVILEGED_ROLES).exists()
+
+
+def privileged_group_names() -> set[str]:
+    """Groups only a superuser grants or takes away: the privileged roles, and any group that carries a
+    permission (IT cannot make one, but a superuser can, and it opens doors the same way). One query."""
+    carrying = Group.objects.filter(permissions__isnull=False).values_list("name", flat=True).distinct()
+    return {*roles.PRIVILEGED_ROLES, *carrying}
+
+
 def user_for_api_token(*, token: str) -> User | None:
-    """The active user a live token belongs to, or None. Marks the token used (at most once a minute)."""
+    """The active, unprivileged user a live token belongs to, or None. Marks the token used (at most once a
+    minute).
+
+    A privileged account's token is ignored even when it was made before the promotion: a token skips the
+    second factor. One query: the privilege test is a subquery of the token lookup (this runs on every API call).
+    """
     from django.utils import timezone
 
     from accounts.services import api_token_hash
@@ -60,6 +95,7 @@ def user_for_api_token(*, token: str) -> User | None:
     found = (
         ApiToken.objects.select_related("user")
         .filter(token_hash=api_token_hash(token), revoked_at__isnull=True, user__is_active=True)
+        .exclude(user__in=privileged_users())
         .first()
     )
     if found is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from functools import partial
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -15,8 +16,10 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import roles
 from accounts.models import ApiToken, Contact, ContactGroup, PresenceChoice, SignIn, User
-from accounts.selectors import buddy_list
+from accounts.selectors import buddy_list, is_privileged, privileged_group_names
+from core.audit import audit_record
 from core.errors import ParleyError
 from core.net import client_ip
 from messenger import fanout
@@ -137,14 +140,53 @@ def api_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
-    """A new token for bots and scripts. The clear token is returned once and never stored."""
+class ApiTokenRefused(ParleyError):
+    code = "api_token_refused"
+
+
+def api_token_create(*, user: User, name: str, actor: User | None = None) -> tuple[ApiToken, str]:
+    """A new token for bots and scripts, audit-logged with `actor` (None: an operator at the shell). The clear
+    token is returned once and never stored.
+
+    Refused for privileged accounts: a token skips the second factor, so it would turn an IT Admin's or a
+    Compliance Officer's password-and-code into a bare secret (docs/security.md).
+    """
+    if is_privileged(user=user):
+        raise ApiTokenRefused(
+            f"{user.get_username()} is a privileged account (superuser, staff, IT Admin or Compliance Officer): "
+            "API tokens skip the second factor, so they are not given to such accounts."
+        )
     token = f"pat_{secrets.token_urlsafe(32)}"
-    return ApiToken.objects.create(user=user, name=name, token_hash=api_token_hash(token)), token
+    with transaction.atomic():
+        record = ApiToken.objects.create(user=user, name=name, token_hash=api_token_hash(token))
+        audit_record(
+            actor=actor,
+            target=record,
+            action="api_token_created",
+            changes={"user": [None, user.get_username()], "name": [None, name]},
+            creates=True,
+        )
+    return record, token
 
 
-def api_token_revoke(*, token: ApiToken) -> None:
-    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def api_token_revoke(*, token: ApiToken, actor: User | None = None, reason: str = "revoked") -> bool:
+    """Stop a token for good, audit-logged with `actor`. Returns False when it was revoked already."""
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if revoked:
+            token.revoked_at = now
+            changes = {"revoked_at": [None, now.isoformat()]}
+            audit_record(
+                actor=actor, target=token, action="api_token_revoked", changes=changes, details={"reason": reason}
+            )
+    return bool(revoked)
+
+
+def api_tokens_revoke_all(*, user: User, actor: User | None, reason: str) -> int:
+    """Revoke every live token of a user (they were deactivated): reactivating them later revives none."""
+    live = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True))
+    return sum(api_token_revoke(token=token, actor=actor, reason=reason) for token in live)
 
 
 # ---- profiles ---------------------------------------------------------------------------------------------
@@ -216,7 +258,8 @@ def avatar_set(*, user: User, upload: bytes) -> User:
 
 def user_deactivate(*, user: User) -> User:
     """Switch an account off. Its sessions end and its live sockets close on every worker (see
-    `signed_out_everywhere`, run for any save that turns is_active off); its messages stay, archived."""
+    `signed_out_everywhere`, run for any save that turns is_active off), and its API tokens are revoked for good
+    (accounts/signals.py); its messages stay, archived."""
     if user.is_active:
         user.is_active = False
         user.save(update_fields=["is_active"])
@@ -228,6 +271,12 @@ def user_reactivate(*, user: User) -> User:
         user.is_active = True
         user.save(update_fields=["is_active"])
     return user
+
+
+def user_sign_out_everywhere(*, user: User, actor: User | None) -> int:
+    """IT signs someone out of every session and window (a lost laptop): audit-logged with `actor`."""
+    audit_record(actor=actor, target=user, action="signed_out_everywhere")
+    return signed_out_everywhere(user_id=user.pk, reason="signed_out_by_it")
 
 
 def signed_out_everywhere(*, user_id: int, reason: str) -> int:
@@ -310,11 +359,16 @@ def session_key_changed(*, old_key: str, new_key: str) -> None:
         transaction.on_commit(partial(fanout.session_rekeyed, old_key, new_key))
 
 
-def sign_in_unlock(*, username: str) -> int:
-    """Lift a lockout after too many failed passwords (IT, in admin). Returns the failure records cleared."""
+def sign_in_unlock(*, username: str, actor: User | None = None) -> int:
+    """Lift a lockout after too many failed passwords (IT, in admin), audit-logged with `actor` against the
+    account. Returns the failure records cleared."""
     from axes.utils import reset
 
-    return reset(username=username)
+    cleared = reset(username=username)
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        audit_record(actor=actor, target=user, action="sign_in_unlocked", details={"records_cleared": cleared})
+    return cleared
 
 
 # ---- two-factor sign-in -------------------------------------------------------------------------------------
@@ -387,14 +441,21 @@ def two_factor_remove(*, user: User) -> None:
 
     if two_factor_required(user=user):
         raise TwoFactorInvalid("Your account must use two-factor sign-in; ask IT if you lost your phone.")
-    two_factor_reset(user=user)
+    two_factor_reset(user=user, actor=user)
 
 
-def two_factor_reset(*, user: User) -> None:
+def two_factor_reset(*, user: User, actor: User | None) -> None:
     """Forget the user's authenticator and backup codes (IT, for a lost phone): they enrol again at their next
-    request if they must use two factors."""
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    request if they must use two factors. Audit-logged with `actor` (None: an operator at the shell).
+
+    Only a superuser resets a privileged account's second factor (account_reset_check): with it and the
+    password, IT could sign in as a Compliance Officer.
+    """
+    account_reset_check(actor=actor, user=user, what="two-factor sign-in")
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        audit_record(actor=actor, target=user, action="two_factor_reset")
 
 
 def _normalized_token(token: str) -> str:
@@ -406,3 +467,86 @@ def _second_factor_passed(request: HttpRequest, device: Device) -> None:
     SignIn.objects.filter(session_key=request.session.session_key, ended_at__isnull=True).update(
         second_factor_at=timezone.now()
     )
+
+
+# ---- privileged accounts: what only a superuser changes ----------------------------------------------------
+
+
+class SuperuserOnly(ParleyError):
+    code = "superuser_only"
+    http_status = 403
+
+
+def privilege_changes(
+    *,
+    user: User | None,
+    groups: set[str] | None = None,
+    is_staff: bool | None = None,
+    is_superuser: bool | None = None,
+    email: str | None = None,
+    privileged_groups: set[str] | None = None,
+) -> list[str]:
+    """What in a change to `user` (None: a new account) only a superuser may do, as phrases for people
+    ("grant or take away the IT Admins group, staff status"; "change the email of a privileged account").
+
+    Groups, staff and superuser status are compared with what the account has now (None: unchanged); groups
+    prefetched on `user` are used as they are. `privileged_groups` (privileged_group_names, read once by a
+    caller checking many rows) saves a query. A privileged account's email is where its password reset goes.
+    """
+    granted = []
+    if groups is not None:
+        current = {group.name for group in user.groups.all()} if user is not None and user.pk else set()
+        moved = groups ^ current
+        if moved:
+            strong = privileged_groups if privileged_groups is not None else privileged_group_names()
+            granted += [f"the {name} group" for name in sorted(moved & strong)]
+    if is_staff is not None and is_staff != bool(user and user.is_staff):
+        granted.append("staff status")
+    if is_superuser is not None and is_superuser != bool(user and user.is_superuser):
+        granted.append("superuser status")
+    found = [f"grant or take away {', '.join(granted)}"] if granted else []
+    if email is not None and user is not None and user.pk and email != user.email and is_privileged(user=user):
+        found.append("change the email of a privileged account")
+    return found
+
+
+def privileges_change_check(*, actor: User | None, user: User | None, **change: Any) -> None:
+    """Refuse (SuperuserOnly) a change by a non-superuser that would grant or take away a privilege (see
+    privilege_changes). Every door that changes accounts calls this: the user admin, the CSV import."""
+    if actor is None or actor.is_superuser:
+        return
+    if user is not None and user.pk == actor.pk:
+        change.pop("email", None)  # their own address; their own groups and flags are read-only to them
+    found = privilege_changes(user=user, **change)
+    if found:
+        raise SuperuserOnly(f"Only a superuser may {' or '.join(found)}.")
+
+
+def account_reset_check(*, actor: User | None, user: User, what: str) -> None:
+    """Refuse (SuperuserOnly) a non-superuser resetting the password or second factor of someone else's
+    privileged account: with both, IT could sign in as a Compliance Officer and read the archive."""
+    if actor is None or actor.is_superuser or actor.pk == user.pk:
+        return
+    if is_privileged(user=user):
+        raise SuperuserOnly(
+            f"Only a superuser may reset the {what} of {user.get_username()}: it is a privileged account "
+            "(superuser, staff, IT Admin or Compliance Officer)."
+        )
+
+
+def admin_membership_check(*, actor: User | None, person: User) -> None:
+    """Refuse (SuperuserOnly) a non-superuser making themselves or any IT Admin a member of a room from admin.
+
+    IT manages rooms but never reads them: a membership would open the room's whole history. In the app,
+    colleagues may still invite an IT Admin (they are employees too); this is for admin-originated changes.
+    """
+    if actor is None or actor.is_superuser:
+        return
+    if person.pk == actor.pk:
+        raise SuperuserOnly(
+            "You cannot make yourself a member of a room from admin: IT manages rooms, it does not read them."
+        )
+    if person.groups.filter(name=roles.IT_ADMINS).exists():
+        raise SuperuserOnly(
+            f"{person.get_username()} is an IT Admin: only a superuser makes an IT Admin a member of a room from admin."
+        )

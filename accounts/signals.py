@@ -1,6 +1,7 @@
 """Receivers for what Django itself does to accounts: signing in and out, and saves that deactivate.
 
-Deactivation takes effect at once, however it is done: admin, import, a command, or code calling save().
+Deactivation takes effect at once, however it is done: admin, import, a command, or code calling save(); it
+also revokes the account's API tokens.
 A receiver is the right depth here (not the usual "call the service"): `is_active` is a Django field that
 admin forms and other code set directly. QuerySet.update(is_active=False) bypasses signals and is not
 supported for deactivation (docs/administration.md). Likewise every sign-in, whichever view performs it, goes
@@ -30,8 +31,11 @@ def _sign_out_when_deactivated(sender, instance: User, created: bool, **kwargs) 
     instance._was_active = instance.is_active
     if created or not was_active or instance.is_active:
         return
-    from accounts.services import signed_out_everywhere
+    from accounts.services import api_tokens_revoke_all, signed_out_everywhere
 
+    # Revoked at once and for good, in the deactivating transaction: reactivating the account revives no token.
+    # The actor is the signed-in user of an admin request (auditlog's middleware), None at the shell.
+    api_tokens_revoke_all(user=instance, actor=None, reason="deactivated")
     transaction.on_commit(partial(signed_out_everywhere, user_id=instance.pk, reason="deactivated"))
 
 

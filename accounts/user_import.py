@@ -21,6 +21,8 @@ from django.db.models.functions import Lower
 
 from accounts import roles
 from accounts.models import User
+from accounts.selectors import privileged_group_names
+from accounts.services import privilege_changes
 from core.errors import ParleyError
 
 REQUIRED_COLUMNS = ("username", "email", "name", "department", "title", "groups")
@@ -233,6 +235,7 @@ def _plans(*, rows: list[ImportRow], actor: User | None, lock: bool) -> list[_Pl
     existing = _users_by_lower_username(usernames, lock=lock)
     known_groups = set(Group.objects.values_list("name", flat=True)) | set(roles.ALL_ROLES)
     first_line_of: dict[str, int] = {}
+    privileged_groups: set[str] | None = None
     plans = []
     for row, username in zip(rows, usernames, strict=True):
         errors = [row.problem] if row.problem else _username_errors(username)
@@ -255,6 +258,13 @@ def _plans(*, rows: list[ImportRow], actor: User | None, lock: bool) -> list[_Pl
                 errors.append("only a superuser can change a superuser")
             elif user == actor and group_names != {group.name for group in user.groups.all()}:
                 errors.append("you cannot change your own groups")
+        if actor is not None and not actor.is_superuser and not value_errors and not (user is None and namesakes):
+            # Granting or taking away IT Admins or Compliance Officers: the same service check as the user admin.
+            if privileged_groups is None:
+                privileged_groups = privileged_group_names()  # once per import, not per row
+            privileged = privilege_changes(user=user, groups=group_names, privileged_groups=privileged_groups)
+            if privileged:
+                errors.append(f"only a superuser may {' or '.join(privileged)}")
         if errors:
             result = RowResult(line=row.line, username=username, outcome=Outcome.ERROR, errors=tuple(errors))
             plans.append(_Plan(result=result))

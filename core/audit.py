@@ -24,3 +24,34 @@ def audit_register(model: type[models.Model], **options: Any) -> None:
         serialize_kwargs["fields"] = [name for name in fields if name not in encrypted]
         options["serialize_kwargs"] = serialize_kwargs
     auditlog.register(model, **options)
+
+
+def audit_record(
+    *,
+    actor: Any,
+    target: models.Model,
+    action: str,
+    changes: dict[str, list[Any]] | None = None,
+    details: dict[str, Any] | None = None,
+    creates: bool = False,
+) -> Any:
+    """Put a privileged action that saves no audited field (revoking a token, unlocking sign-in, resetting two
+    factors) in the audit log, against the account or token it touched.
+
+    `actor` is who did it; None for an operator at the shell, or to take the signed-in user of an admin request
+    (auditlog's middleware fills it in). `action` names what was done; it is kept in additional_data. The row is
+    a "create" when the action created `target` (a token), an "update" otherwise.
+    """
+    from auditlog.models import LogEntry
+
+    kind = LogEntry.Action.CREATE if creates else LogEntry.Action.UPDATE
+    return LogEntry.objects.log_create(
+        target,
+        force_log=True,
+        action=kind,
+        actor=actor,
+        actor_email=getattr(actor, "email", None),
+        changes=changes or {},
+        serialized_data=None,
+        additional_data={"privileged_action": action, **(details or {})},
+    )

@@ -1,7 +1,9 @@
 """Rooms and memberships for IT. Never messages: no admin page here shows what was said.
 
 Every change goes through the messenger's do_* services, so it is archived and announced to the room exactly as
-the same change made in the app; the admin's permissions (IT Admins: change rooms and memberships) are the check.
+the same change made in the app; the admin's permissions (IT Admins: change rooms and memberships) are the check,
+plus one rule: only a superuser makes themselves or an IT Admin a member here (admin_membership_check), since a
+membership opens a room's whole history.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 
+from accounts.services import SuperuserOnly, admin_membership_check
 from core.errors import ParleyError
 from messenger import services
 from messenger.models import Conversation, Membership
@@ -60,6 +63,9 @@ class RoomAdmin(admin.ModelAdmin):
 
 
 class MembershipForm(forms.ModelForm):
+    # The admin using the form, set by MembershipAdmin.get_form: whom they may add depends on who they are.
+    actor = None
+
     class Meta:
         model = Membership
         fields = ("conversation", "user", "role")
@@ -70,6 +76,16 @@ class MembershipForm(forms.ModelForm):
             self.fields["conversation"].queryset = Conversation.objects.filter(
                 kind=Conversation.Kind.ROOM, is_archived=False
             )
+
+    def clean(self):
+        cleaned = super().clean()
+        person = cleaned.get("user")
+        if person is not None:
+            try:
+                admin_membership_check(actor=self.actor, person=person)
+            except SuperuserOnly as refusal:
+                raise forms.ValidationError(refusal.message) from None
+        return cleaned
 
 
 @admin.register(Membership)
@@ -98,10 +114,18 @@ class MembershipAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
     def save_model(self, request, obj: Membership, form, change: bool) -> None:
         try:
+            stored = Membership.objects.get(pk=obj.pk) if change else None
+            if stored is None or stored.user_id != obj.user_id:
+                # Checked here too, not only in the form: no admin path puts IT in a room (admin_membership_check).
+                admin_membership_check(actor=request.user, person=obj.user)
             if change:
-                services.do_member_role_set(membership=Membership.objects.get(pk=obj.pk), role=obj.role)
+                services.do_member_role_set(membership=stored, role=obj.role)
                 return
             services.do_members_add(
                 actor=request.user, room=obj.conversation, usernames=[obj.user.get_username()], via="admin"

@@ -1,11 +1,17 @@
-"""Writes about people: presence choices and the buddy list."""
+"""Writes about people: presence choices, the buddy list, sessions, API tokens and privileged accounts."""
+
+from io import StringIO
 
 import pytest
+from auditlog.models import LogEntry
 from channels.db import database_sync_to_async
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
 from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import services
-from accounts.models import Contact, ContactGroup, SignIn, User
+from accounts import roles, selectors, services
+from accounts.models import ApiToken, Contact, ContactGroup, SignIn, User
 from accounts.tests.factories import UserFactory
 from core.testing import next_of_type, session_cookie_for, socket_to_app
 from messenger import fanout
@@ -194,3 +200,161 @@ async def test_a_buddy_list_change_reaches_the_owners_other_tabs():
     assert listing(renamed) == [("Desk", ["bob"])]
     assert listing(removed) == [("Desk", [])]
     await other_tab.disconnect()
+
+
+# ---- API tokens and privileged accounts ---------------------------------------------------------------------
+
+
+def privileged(kind: str) -> User:
+    """An account of one privileged kind: superuser, staff, or a member of a privileged role."""
+    if kind == "superuser":
+        return UserFactory(is_superuser=True)
+    if kind == "staff":
+        return UserFactory(is_staff=True)
+    person = UserFactory()
+    person.groups.add(roles.role_group(kind))
+    return person
+
+
+PRIVILEGED_KINDS = ["superuser", "staff", roles.IT_ADMINS, roles.COMPLIANCE_OFFICERS]
+
+
+def audit_entries(target, action: str):
+    return LogEntry.objects.get_for_object(target).filter(additional_data__privileged_action=action)
+
+
+class TestApiTokens:
+    @pytest.mark.parametrize("kind", PRIVILEGED_KINDS)
+    def test_a_privileged_account_gets_no_token(self, kind):
+        person = privileged(kind)
+
+        with pytest.raises(services.ApiTokenRefused, match="privileged account"):
+            services.api_token_create(user=person, name="bot", actor=None)
+
+        assert not ApiToken.objects.filter(user=person).exists()
+
+    def test_the_command_refuses_a_privileged_account_with_the_reason(self):
+        officer = privileged(roles.COMPLIANCE_OFFICERS)
+
+        with pytest.raises(CommandError, match="API tokens skip the second factor"):
+            call_command("create_api_token", officer.username, stdout=StringIO())
+
+        assert not ApiToken.objects.filter(user=officer).exists()
+
+    def test_creating_a_token_is_audit_logged_with_its_actor(self, alice, bob):
+        token, _ = services.api_token_create(user=alice, name="bot", actor=bob)
+
+        entry = audit_entries(token, "api_token_created").get()
+        assert (entry.actor, entry.action, entry.changes["user"]) == (bob, LogEntry.Action.CREATE, [None, "alice"])
+        assert "token_hash" not in str(entry.changes)
+
+    @pytest.mark.parametrize("kind", [roles.IT_ADMINS, roles.COMPLIANCE_OFFICERS, "staff"])
+    def test_a_token_made_before_a_promotion_stops_working(self, alice, kind):
+        _, token = services.api_token_create(user=alice, name="bot")
+        assert selectors.user_for_api_token(token=token) == alice
+
+        if kind == "staff":
+            User.objects.filter(pk=alice.pk).update(is_staff=True)
+        else:
+            alice.groups.add(roles.role_group(kind))
+
+        assert selectors.user_for_api_token(token=token) is None
+        bot = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        assert bot.get("/api/v1/conversations").status_code == 401
+
+    def test_a_token_is_checked_in_one_query(self, alice, django_assert_num_queries):
+        _, token = services.api_token_create(user=alice, name="bot")
+        selectors.user_for_api_token(token=token)  # the first use also notes last_used_at
+
+        with django_assert_num_queries(1):
+            assert selectors.user_for_api_token(token=token) == alice
+
+    def test_revoking_is_audit_logged_once_and_cannot_be_repeated(self, alice, bob):
+        token, secret = services.api_token_create(user=alice, name="bot")
+
+        first = services.api_token_revoke(token=token, actor=bob)
+        again = services.api_token_revoke(token=token, actor=bob)
+
+        assert (first, again) == (True, False)
+        assert selectors.user_for_api_token(token=secret) is None
+        assert audit_entries(token, "api_token_revoked").get().actor == bob
+
+    def test_deactivation_revokes_every_token_for_good(self, alice):
+        token, secret = services.api_token_create(user=alice, name="bot")
+
+        services.user_deactivate(user=alice)
+        services.user_reactivate(user=alice)
+
+        token.refresh_from_db()
+        assert token.revoked_at is not None
+        assert selectors.user_for_api_token(token=secret) is None
+        assert audit_entries(token, "api_token_revoked").get().additional_data["reason"] == "deactivated"
+
+
+class TestPrivilegedActions:
+    def test_unlocking_sign_in_is_audit_logged_with_its_actor(self, alice, bob):
+        services.sign_in_unlock(username="alice", actor=bob)
+
+        assert audit_entries(alice, "sign_in_unlocked").get().actor == bob
+
+    def test_signing_someone_out_everywhere_is_audit_logged_with_its_actor(self, alice, bob):
+        Client().force_login(alice)
+
+        ended = services.user_sign_out_everywhere(user=alice, actor=bob)
+
+        assert ended == 1
+        assert audit_entries(alice, "signed_out_everywhere").get().actor == bob
+
+    def test_resetting_two_factor_is_audit_logged_and_an_operator_at_the_shell_is_named_by_none(self, alice):
+        TOTPDevice.objects.create(user=alice, name="phone", confirmed=True)
+
+        services.two_factor_reset(user=alice, actor=None)
+
+        assert not TOTPDevice.objects.filter(user=alice).exists()
+        assert audit_entries(alice, "two_factor_reset").get().actor is None
+
+    @pytest.mark.parametrize("kind", PRIVILEGED_KINDS)
+    def test_only_a_superuser_resets_a_privileged_accounts_two_factor(self, kind):
+        it_admin = privileged(roles.IT_ADMINS)
+        target = privileged(kind)
+        root = UserFactory(is_superuser=True)
+        TOTPDevice.objects.create(user=target, name="phone", confirmed=True)
+
+        with pytest.raises(services.SuperuserOnly):
+            services.two_factor_reset(user=target, actor=it_admin)
+        assert TOTPDevice.objects.filter(user=target).exists()
+
+        services.two_factor_reset(user=target, actor=root)
+        assert not TOTPDevice.objects.filter(user=target).exists()
+
+    def test_someone_resets_their_own_two_factor(self):
+        it_admin = privileged(roles.IT_ADMINS)
+
+        services.two_factor_reset(user=it_admin, actor=it_admin)
+
+        assert audit_entries(it_admin, "two_factor_reset").get().actor == it_admin
+
+    @pytest.mark.parametrize(
+        ("change", "refused"),
+        [
+            ({"groups": {roles.COMPLIANCE_OFFICERS}}, "the Compliance Officers group"),
+            ({"groups": {roles.EMPLOYEES, roles.IT_ADMINS}}, "the IT Admins group"),
+            ({"is_staff": True}, "staff status"),
+            ({"is_superuser": True}, "superuser status"),
+        ],
+    )
+    def test_a_non_superuser_cannot_grant_a_privilege(self, alice, change, refused):
+        it_admin = privileged(roles.IT_ADMINS)
+
+        with pytest.raises(services.SuperuserOnly, match=refused):
+            services.privileges_change_check(actor=it_admin, user=alice, **change)
+        services.privileges_change_check(actor=UserFactory(is_superuser=True), user=alice, **change)
+
+    def test_ordinary_groups_and_unchanged_privileges_pass(self):
+        it_admin = privileged(roles.IT_ADMINS)
+        officer = privileged(roles.COMPLIANCE_OFFICERS)
+        Group.objects.create(name="Traders")
+
+        services.privileges_change_check(
+            actor=it_admin, user=officer, groups={roles.COMPLIANCE_OFFICERS, "Traders"}, is_staff=False
+        )

@@ -347,10 +347,54 @@ class TestUpdating:
         )
 
         assert [row.errors for row in report.rows] == [
-            ("you cannot change your own groups",),
+            (
+                "you cannot change your own groups",
+                "only a superuser may grant or take away the Compliance Officers group",
+            ),
             ("only a superuser can change a superuser",),
         ]
         assert group_names(ian) == {roles.IT_ADMINS}
+
+    def test_an_it_admin_cannot_grant_or_take_away_a_privileged_role_and_nothing_is_written(self):
+        roles.role_permissions_apply()
+        ian = UserFactory(username="ian", email="ian@example.com", display_name="Ian", department="IT", job_title="A")
+        ian.groups.add(roles.role_group(roles.IT_ADMINS))
+        connie = UserFactory(
+            username="connie", email="connie@example.com", display_name="Connie", department="Compliance", job_title="O"
+        )
+        connie.groups.add(roles.role_group(roles.COMPLIANCE_OFFICERS))
+        auditors = Group.objects.create(name="Auditors")
+        auditors.permissions.add(*roles.role_group(roles.COMPLIANCE_OFFICERS).permissions.all())
+
+        report = run(
+            csv_file(
+                "alice,alice@example.com,Alice,Sales,Rep,Employees;Compliance Officers",
+                "bob,bob@example.com,Bob,IT,Tech,IT Admins",
+                "connie,connie@example.com,Connie,Compliance,O,Employees",
+                "dora,dora@example.com,Dora,Audit,Auditor,Auditors",
+                "erin,erin@example.com,Erin,Sales,Rep,Employees",
+            ),
+            actor=User.objects.get(pk=ian.pk),
+        )
+
+        assert [row.errors for row in report.rows] == [
+            ("only a superuser may grant or take away the Compliance Officers group",),
+            ("only a superuser may grant or take away the IT Admins group",),
+            ("only a superuser may grant or take away the Compliance Officers group",),
+            ("only a superuser may grant or take away the Auditors group",),
+            (),
+        ]
+        assert not report.written
+        assert set(User.objects.values_list("username", flat=True)) == {"ian", "connie"}
+        assert group_names(connie) == {roles.COMPLIANCE_OFFICERS}
+
+    def test_a_superuser_grants_privileged_roles_by_import(self):
+        root = UserFactory(username="root", is_staff=True, is_superuser=True)
+
+        report = run(csv_file("alice,alice@example.com,Alice,Sales,Rep,Employees;Compliance Officers"), actor=root)
+
+        assert report.written
+        assert group_names(User.objects.get(username="alice")) == {roles.EMPLOYEES, roles.COMPLIANCE_OFFICERS}
 
 
 class TestReimport:
@@ -497,22 +541,37 @@ def upload(client: Client, data: bytes, *, dry_run: bool, name: str = "users.csv
 class TestAdminImport:
     def test_an_it_admin_imports_from_the_user_list_and_sees_the_report(self):
         it_admin, person = staff_client(roles.IT_ADMINS)
+        employees_only = b"".join(
+            line for line in EXAMPLE_FILE.read_bytes().splitlines(keepends=True) if b" Admins" not in line
+        ).replace(b"Compliance Officers", b"Employees")
 
         changelist = it_admin.get(reverse("admin:accounts_user_changelist")).content.decode()
         page = it_admin.get(reverse("admin:accounts_user_import"))
-        response = upload(it_admin, EXAMPLE_FILE.read_bytes(), dry_run=False)
+        response = upload(it_admin, employees_only, dry_run=False)
 
         assert reverse("admin:accounts_user_import") in changelist
         assert page.status_code == 200
         assert response.status_code == 200
-        assert "Imported: 5 created, 0 updated, 0 unchanged." in response.content.decode()
+        assert "Imported: 4 created, 0 updated, 0 unchanged." in response.content.decode()
         assert "maria.delacruz" in response.content.decode()
-        ian = User.objects.get(username="ian")
-        assert group_names(ian) == {roles.EMPLOYEES, roles.IT_ADMINS}
-        assert LogEntry.objects.get_for_object(ian).filter(actor=person).exists()
+        maria = User.objects.get(username="maria.delacruz")
+        assert group_names(maria) == {roles.EMPLOYEES}
+        assert LogEntry.objects.get_for_object(maria).filter(actor=person).exists()
+
+    def test_an_it_admin_importing_privileged_roles_gets_a_row_error_each_and_nothing_is_written(self):
+        it_admin, _ = staff_client(roles.IT_ADMINS)
+
+        response = upload(it_admin, EXAMPLE_FILE.read_bytes(), dry_run=False)
+
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert "only a superuser may grant or take away the IT Admins group" in page
+        assert "only a superuser may grant or take away the Compliance Officers group" in page
+        assert "nothing was imported" in page
+        assert not User.objects.filter(username__in=["ian", "connie", "alice"]).exists()
 
     def test_a_dry_run_in_the_admin_shows_the_changes_and_writes_nothing(self):
-        it_admin, _ = staff_client(roles.IT_ADMINS)
+        it_admin, _ = staff_client(None)  # a superuser: the example file grants roles
         UserFactory(username="alice", email="alice@example.com", display_name="Alice Archer", department="Trading")
 
         response = upload(it_admin, EXAMPLE_FILE.read_bytes(), dry_run=True)

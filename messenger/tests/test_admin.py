@@ -5,10 +5,12 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts import roles
+from accounts.models import User
 from accounts.tests.factories import UserFactory
 from archive.models import ArchiveEntry, EventType
 from core.testing import force_login_with_second_factor
 from messenger.models import Conversation, Membership
+from messenger.services import room_invite
 from messenger.tests.factories import room_with, send
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +107,83 @@ def test_a_compliance_officer_cannot_change_rooms(room):
     response = client.post(reverse("admin:messenger_conversation_change", args=[room.pk]), {"name": "x", "topic": ""})
 
     assert response.status_code == 403
+
+
+# ---- IT never makes itself or another IT Admin a member ------------------------------------------------------
+
+
+def add_member(client: Client, room, person, role: str = "member"):
+    return client.post(
+        reverse("admin:messenger_membership_add"), {"conversation": room.pk, "user": person.pk, "role": role}
+    )
+
+
+def another_it_admin(username: str = "otto"):
+    person = UserFactory(username=username, is_staff=True)
+    person.groups.add(roles.role_group(roles.IT_ADMINS))
+    return person
+
+
+def test_an_it_admin_cannot_add_themselves_to_a_room_and_so_cannot_read_it(it_admin, room):
+    ivy = User.objects.get(username="ivy")  # the signed-in IT Admin
+
+    response = add_member(it_admin, room, ivy, role="owner")
+    history = it_admin.get(f"/api/v1/conversations/{room.pk}/messages")
+
+    assert response.status_code == 200  # the form again, saying why; never a 500
+    assert "You cannot make yourself a member of a room from admin" in response.content.decode()
+    assert not Membership.objects.filter(conversation=room, user=ivy).exists()
+    assert history.status_code in (403, 404)
+    assert "confidential figures" not in history.content.decode()
+    assert archived(room, EventType.MEMBER_ADDED).count() == 0
+
+
+def test_an_it_admin_cannot_add_another_it_admin_who_could_read_it(it_admin, room):
+    otto = another_it_admin()
+    otto_client = Client()
+    force_login_with_second_factor(otto_client, otto)
+
+    response = add_member(it_admin, room, otto)
+    history = otto_client.get(f"/api/v1/conversations/{room.pk}/messages")
+
+    assert "otto is an IT Admin: only a superuser makes an IT Admin a member of a room from admin." in (
+        response.content.decode()
+    )
+    assert not Membership.objects.filter(conversation=room, user=otto).exists()
+    assert history.status_code in (403, 404)
+    assert "confidential figures" not in history.content.decode()
+
+
+def test_the_change_form_cannot_point_a_membership_at_an_it_admin(it_admin, room, bob):
+    otto = another_it_admin()
+    membership = Membership.objects.get(conversation=room, user=bob)
+
+    it_admin.post(
+        reverse("admin:messenger_membership_change", args=[membership.pk]),
+        {"conversation": room.pk, "user": otto.pk, "role": "member"},
+    )
+
+    membership.refresh_from_db()
+    assert membership.user == bob
+    assert not Membership.objects.filter(conversation=room, user=otto).exists()
+
+
+def test_a_superuser_may_add_an_it_admin_and_it_is_archived(room):
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client = Client()
+    force_login_with_second_factor(client, root)
+    otto = another_it_admin()
+
+    response = add_member(client, room, otto)
+
+    assert response.status_code == 302
+    assert Membership.objects.filter(conversation=room, user=otto).exists()
+    assert archived(room, EventType.MEMBER_ADDED).get().actor_id == root.pk
+
+
+def test_colleagues_may_still_invite_an_it_admin_in_the_app(room, alice):
+    otto = another_it_admin()
+
+    room_invite(inviter=alice, conversation_id=room.pk, usernames=["otto"])
+
+    assert Membership.objects.filter(conversation=room, user=otto).exists()

@@ -1,0 +1,107 @@
+"""The people admin: privileged actions leave a trace with the acting admin, and tokens stay revoked."""
+
+import pytest
+from auditlog.models import LogEntry
+from django.test import Client
+from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts import roles
+from accounts.models import ApiToken
+from accounts.selectors import user_for_api_token
+from accounts.services import api_token_create, api_token_revoke
+from accounts.tests.factories import UserFactory
+from core.testing import force_login_with_second_factor
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ivy():
+    roles.role_permissions_apply()
+    person = UserFactory(username="ivy", is_staff=True)
+    person.groups.add(roles.role_group(roles.IT_ADMINS))
+    return person
+
+
+@pytest.fixture
+def it_admin(ivy) -> Client:
+    client = Client()
+    force_login_with_second_factor(client, ivy)
+    return client
+
+
+def act_on_users(client: Client, action: str, *users):
+    return client.post(
+        reverse("admin:accounts_user_changelist"), {"action": action, "_selected_action": [u.pk for u in users]}
+    )
+
+
+def by(actor, target, action: str):
+    return LogEntry.objects.get_for_object(target).filter(actor=actor, additional_data__privileged_action=action)
+
+
+def test_a_revoked_token_cannot_be_brought_back_from_its_admin_page(it_admin, alice):
+    token, secret = api_token_create(user=alice, name="bot")
+    api_token_revoke(token=token)
+    token.refresh_from_db()
+
+    response = it_admin.post(
+        reverse("admin:accounts_apitoken_change", args=[token.pk]), {"revoked_at_0": "", "revoked_at_1": ""}
+    )
+
+    assert response.status_code in (200, 302)
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert user_for_api_token(token=secret) is None
+
+
+def test_it_revokes_tokens_with_an_action_and_the_audit_log_names_them(it_admin, ivy, alice):
+    token, secret = api_token_create(user=alice, name="bot")
+
+    it_admin.post(
+        reverse("admin:accounts_apitoken_changelist"), {"action": "revoke_tokens", "_selected_action": [token.pk]}
+    )
+
+    assert user_for_api_token(token=secret) is None
+    assert by(ivy, token, "api_token_revoked").count() == 1
+
+
+def test_tokens_are_not_deleted_in_admin(it_admin, alice):
+    token, _ = api_token_create(user=alice, name="bot")
+
+    response = it_admin.post(reverse("admin:accounts_apitoken_delete", args=[token.pk]), {"post": "yes"})
+
+    assert response.status_code == 403
+    assert ApiToken.objects.filter(pk=token.pk).exists()
+
+
+def test_deactivating_in_admin_revokes_the_tokens_for_good_logged_with_the_admin(it_admin, ivy, alice):
+    token, secret = api_token_create(user=alice, name="bot")
+
+    act_on_users(it_admin, "deactivate", alice)
+    act_on_users(it_admin, "reactivate", alice)
+
+    alice.refresh_from_db()
+    assert alice.is_active
+    assert user_for_api_token(token=secret) is None
+    assert by(ivy, token, "api_token_revoked").count() == 1
+
+
+def test_unlock_and_sign_out_everywhere_reach_the_audit_log_with_the_admin(it_admin, ivy, alice):
+    Client().force_login(alice)
+
+    act_on_users(it_admin, "unlock_sign_in", alice)
+    act_on_users(it_admin, "sign_out_everywhere", alice)
+
+    assert by(ivy, alice, "sign_in_unlocked").count() == 1
+    assert by(ivy, alice, "signed_out_everywhere").count() == 1
+
+
+def test_resetting_an_employees_two_factor_reaches_the_audit_log_with_the_admin(it_admin, ivy, alice):
+    TOTPDevice.objects.create(user=alice, name="phone", confirmed=True)
+
+    act_on_users(it_admin, "reset_two_factor", alice)
+
+    assert not TOTPDevice.objects.filter(user=alice).exists()
+    assert by(ivy, alice, "two_factor_reset").count() == 1
