@@ -74,9 +74,7 @@ INSTALLED_APPS = [
     "channels",
     "auditlog",
     "axes",
-    "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "django_otp",  # its plugins' devices keep secrets in clear: accounts has sealed ones (docs/security.md)
     "core",
     "accounts",
     "messenger",
