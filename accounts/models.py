@@ -219,6 +219,7 @@ class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
     class Meta:
         verbose_name = "backup codes"
         verbose_name_plural = "backup codes"
+        constraints = [models.UniqueConstraint(fields=["user"], name="backup_codes_one_set_per_user")]
 
     def __str__(self) -> str:  # never the codes
         return f"{self.name} of user {self.user_id}"

@@ -445,12 +445,12 @@ def new_backup_code() -> str:
 
 def _backup_codes_issue(user: User) -> list[str]:
     codes = [new_backup_code() for _ in range(BACKUP_CODE_COUNT)]
-    device = BackupCodeDevice.objects.filter(user=user, name=BACKUP_CODES_NAME).first()
-    if device is None:
-        BackupCodeDevice.objects.create(user=user, name=BACKUP_CODES_NAME, confirmed=True, codes=" ".join(codes))
-    else:
-        device.codes = " ".join(codes)
-        device.save(update_fields=["codes"])
+    with transaction.atomic():
+        # The user row's lock orders two renewals (one set per person, a constraint): the later one wins whole.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        BackupCodeDevice.objects.update_or_create(
+            user=user, defaults={"name": BACKUP_CODES_NAME, "confirmed": True, "codes": " ".join(codes)}
+        )
     return codes
 
 

@@ -41,13 +41,21 @@ def seal_existing_second_factors(apps, schema_editor) -> None:
                 authenticators.objects.filter(pk=device.pk).update(created_at=created)  # auto_now_add otherwise
             cursor.execute("DELETE FROM otp_totp_totpdevice")
         if "otp_static_staticdevice" in tables:
+            # One set of codes per person now: the codes of several confirmed sets (rare) are put together.
+            cursor.execute(
+                "SELECT d.user_id, t.token FROM otp_static_statictoken t"
+                " JOIN otp_static_staticdevice d ON d.id = t.device_id WHERE d.confirmed ORDER BY d.id, t.id"
+            )
+            codes_of: dict[int, list[str]] = {}
+            for user_id, token in cursor.fetchall():
+                codes_of.setdefault(user_id, []).append(token)
             cursor.execute(f"SELECT {STATIC_COLUMNS} FROM otp_static_staticdevice WHERE confirmed ORDER BY id")
-            for old_id, user_id, name, failed_at, failures, created, used in cursor.fetchall():
-                cursor.execute("SELECT token FROM otp_static_statictoken WHERE device_id = %s ORDER BY id", [old_id])
-                codes = " ".join(token for (token,) in cursor.fetchall())
+            for _, user_id, name, failed_at, failures, created, used in cursor.fetchall():
+                if user_id not in codes_of:
+                    continue  # every code used, or already moved with an earlier set of this person
                 device = backup_codes.objects.create(
-                    user_id=user_id, name=name, confirmed=True, codes=codes, throttling_failure_timestamp=failed_at,
-                    throttling_failure_count=failures, last_used_at=used,
+                    user_id=user_id, name=name, confirmed=True, codes=" ".join(codes_of.pop(user_id)),
+                    throttling_failure_timestamp=failed_at, throttling_failure_count=failures, last_used_at=used,
                 )
                 backup_codes.objects.filter(pk=device.pk).update(created_at=created)
             cursor.execute("DELETE FROM otp_static_statictoken")
@@ -102,6 +110,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'backup codes',
                 'verbose_name_plural': 'backup codes',
+                'constraints': [models.UniqueConstraint(fields=('user',), name='backup_codes_one_set_per_user')],
             },
         ),
         migrations.RunPython(seal_existing_second_factors, migrations.RunPython.noop),

@@ -118,13 +118,14 @@ def test_the_migration_moves_confirmed_devices_sealed_and_empties_the_clear_tabl
         )
         cursor.execute(
             "INSERT INTO otp_static_staticdevice (user_id, name, confirmed, throttling_failure_count)"
-            " VALUES (%s, 'Backup codes', true, 0) RETURNING id",
-            [alice.pk],
+            " VALUES (%s, 'Backup codes', true, 0), (%s, 'More codes', true, 0) RETURNING id",
+            [alice.pk, alice.pk],
         )
-        static_id = cursor.fetchone()[0]
+        first_set, second_set = (row[0] for row in cursor.fetchall())
         cursor.execute(
-            "INSERT INTO otp_static_statictoken (device_id, token) VALUES (%s, 'abcdefgh23'), (%s, 'ijklmnop45')",
-            [static_id, static_id],
+            "INSERT INTO otp_static_statictoken (device_id, token)"
+            " VALUES (%s, 'abcdefgh23'), (%s, 'ijklmnop45'), (%s, 'qrstuvwx67')",
+            [first_set, first_set, second_set],
         )
 
     with connection.schema_editor() as schema_editor:
@@ -138,6 +139,7 @@ def test_the_migration_moves_confirmed_devices_sealed_and_empties_the_clear_tabl
     assert (authenticator.user, authenticator.confirmed, authenticator.created_at.year) == (alice, True, 2026)
     assert SECRET.encode() not in stored(AuthenticatorDevice, "secret", authenticator.pk)
     assert verify_token(alice, authenticator.persistent_id, code(authenticator))
-    backup = BackupCodeDevice.objects.get(user=alice)
+    backup = BackupCodeDevice.objects.get(user=alice)  # one set per person: both old sets' codes in it
     assert b"abcdefgh23" not in stored(BackupCodeDevice, "codes", backup.pk)
-    assert verify_token(alice, backup.persistent_id, "ijklmnop45")
+    assert sorted(backup.codes.split()) == ["abcdefgh23", "ijklmnop45", "qrstuvwx67"]
+    assert verify_token(alice, backup.persistent_id, "qrstuvwx67")
