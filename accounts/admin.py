@@ -5,10 +5,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html_join
-from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import ApiToken, GroupSignInPolicy, SignIn, User
+from accounts.models import ApiToken, AuthenticatorDevice, GroupSignInPolicy, SignIn, User
 from accounts.services import (
     SuperuserOnly,
     account_reset_check,
@@ -149,7 +147,7 @@ class UserAdmin(UserImportAdminMixin, DjangoUserAdmin):
     def two_factor_status(self, user: User) -> str:
         if user.pk is None:
             return "—"
-        return "set up" if TOTPDevice.objects.filter(user=user, confirmed=True).exists() else "not set up"
+        return "set up" if AuthenticatorDevice.objects.filter(user=user, confirmed=True).exists() else "not set up"
 
     @admin.display(description="Recent sign-ins")
     def recent_sign_ins(self, user: User) -> str:
@@ -216,8 +214,5 @@ class SignInAdmin(ReadOnlyAdmin):
     list_select_related = ("user",)
 
 
-# Authenticator secrets stay out of admin (django-otp's device pages show them): IT resets two-factor with the
-# user action above and never sees a secret it could use to pass as the user.
-for device_model in (TOTPDevice, StaticDevice):
-    if admin.site.is_registered(device_model):
-        admin.site.unregister(device_model)
+# Second-factor devices (AuthenticatorDevice, BackupCodeDevice) have no admin page on purpose: IT resets two-factor
+# with the user action above and never sees a secret it could use to pass as the user.

@@ -10,19 +10,17 @@ class AccountsConfig(AppConfig):
 
         post_migrate.connect(_apply_role_permissions, sender=self)
 
-        from django_otp.plugins.otp_static.models import StaticDevice
-        from django_otp.plugins.otp_totp.models import TOTPDevice
-
         from accounts import signals  # noqa: F401 (connects the deactivation receiver)
-        from accounts.models import GroupSignInPolicy, User
+        from accounts.models import AuthenticatorDevice, BackupCodeDevice, GroupSignInPolicy, User
         from core.audit import audit_register
 
         # Who created, changed, deactivated or re-grouped an account (compliance; docs/compliance.md).
         audit_register(User, exclude_fields=["password", "last_login", "last_seen_at"], m2m_fields={"groups"})
         audit_register(GroupSignInPolicy)
-        # Enrolling, confirming and removing an authenticator; never its secret or its per-sign-in counters.
-        audit_register(TOTPDevice, include_fields=["user", "name", "confirmed"])
-        audit_register(StaticDevice, include_fields=["user", "name", "confirmed"])
+        # Enrolling, confirming and removing an authenticator; never its secret, the backup codes (audit_register
+        # leaves sealed fields out whatever include_fields says) or the per-sign-in counters.
+        audit_register(AuthenticatorDevice, include_fields=["user", "name", "confirmed"])
+        audit_register(BackupCodeDevice, include_fields=["user", "name", "confirmed"])
 
 
 def _apply_role_permissions(sender, **kwargs) -> None:

@@ -1,4 +1,5 @@
-"""Two-factor enforcement for HTTP: a session that owes its second factor reaches only the sign-in pages."""
+"""Two-factor enforcement for HTTP: a session that owes its second factor reaches only the page that settles it
+(the code page, or the set-up page for a first enrolment), sign-in and sign-out, health and static files."""
 
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ from django.urls import reverse
 from accounts.selectors import second_factor_owed
 
 OWED_VIEWS = {"verify": "two_factor_verify", "enrol": "two_factor_setup"}
+ALWAYS_OPEN_VIEWS = ("login", "logout", "healthz")
 
 
 class SecondFactorMiddleware:
     """Sends a signed-in person who owes a second factor to the code page (or the set-up page if they must
     enrol), and answers API calls made with such a session with 403. Sockets check the same rule on connect.
+
+    The set-up page is open only to a session that owes "enrol" (no second factor yet, and one is required);
+    one that owes "verify" is sent to the code page from there too, or the password alone would replace the
+    owner's authenticator. The views and services check the same rule again.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -26,16 +32,15 @@ class SecondFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if user.is_authenticated and not self._is_open(request.path):
+        if user.is_authenticated and not self._is_always_open(request.path):
             owed = second_factor_owed(user=user, verified=user.is_verified())
-            if owed:
+            if owed and request.path != reverse(OWED_VIEWS[owed]):
                 return self._refusal(request, owed)
         return self.get_response(request)
 
-    def _is_open(self, path: str) -> bool:
+    def _is_always_open(self, path: str) -> bool:
         if self._open_paths is None:
-            names = ("login", "logout", "two_factor_verify", "two_factor_setup", "healthz")
-            self._open_paths = {reverse(name) for name in names}
+            self._open_paths = {reverse(name) for name in ALWAYS_OPEN_VIEWS}
         return path in self._open_paths or path.startswith("/" + settings.STATIC_URL.lstrip("/"))
 
     @staticmethod

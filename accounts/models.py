@@ -1,5 +1,17 @@
+import hmac
+import time
+import uuid
+from base64 import b32encode
+from urllib.parse import quote, urlencode
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.oath import TOTP
+from django_otp.util import random_hex
+
+from core.fields import EncryptedTextField
 
 
 class PresenceChoice(models.TextChoices):
@@ -119,3 +131,116 @@ class SignIn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} at {self.signed_in_at:%Y-%m-%d %H:%M} from {self.ip_address or 'unknown'}"
+
+
+# ---- second factors ---------------------------------------------------------------------------------------
+# Parley's own django-otp devices: the same behaviour as django-otp's TOTPDevice and StaticDevice (throttling,
+# devices_for_user, verify_token, otp login), but the authenticator secret and the backup codes are sealed with
+# the key ring (core.fields), so a database dump gives no second factor. rotate_keys re-seals them too.
+
+THROTTLE_FIELDS = ["throttling_failure_timestamp", "throttling_failure_count"]
+
+
+def new_authenticator_secret() -> str:
+    """20 random bytes as hex: the SHA-1 key length RFC 6238 authenticator apps expect (as django-otp's)."""
+    return random_hex(20)
+
+
+class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
+    """An authenticator app (TOTP, RFC 6238) with its secret sealed. Confirmed once a code from it was entered."""
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    secret = EncryptedTextField(default=new_authenticator_secret)  # hex, as django-otp's TOTPDevice.key
+    step = models.PositiveSmallIntegerField(default=30)
+    t0 = models.BigIntegerField(default=0)
+    digits = models.PositiveSmallIntegerField(default=6)
+    tolerance = models.PositiveSmallIntegerField(default=1)  # time steps before or after now that still count
+    drift = models.SmallIntegerField(default=0)
+    last_t = models.BigIntegerField(default=-1)  # the step of the last code accepted: a code is used only once
+
+    class Meta:
+        verbose_name = "authenticator"
+
+    def __str__(self) -> str:  # never the secret: str() ends up in logs and the audit log
+        return f"{self.name} of user {self.user_id}"
+
+    @property
+    def bin_key(self) -> bytes:
+        return bytes.fromhex(self.secret)
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1)
+
+    def verify_token(self, token: str) -> bool:
+        """As django-otp's TOTPDevice, but saving only the counters: the sealed secret is never rewritten."""
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        try:
+            code = int(token)
+        except (TypeError, ValueError):
+            code = None
+        totp = TOTP(self.bin_key, self.step, self.t0, self.digits, self.drift)
+        totp.time = time.time()
+        if code is not None and totp.verify(code, self.tolerance, self.last_t + 1):
+            self.last_t = totp.t()
+            if getattr(settings, "OTP_TOTP_SYNC", True):
+                self.drift = totp.drift
+            self.throttle_reset(commit=False)
+            self.set_last_used_timestamp(commit=False)
+            self.save(update_fields=["last_t", "drift", "last_used_at", *THROTTLE_FIELDS])
+            return True
+        self.throttle_increment(commit=False)
+        self.save(update_fields=THROTTLE_FIELDS)
+        return False
+
+    @property
+    def config_url(self) -> str:
+        """The otpauth:// URL the QR code holds (Google's Key URI format), issuer from OTP_TOTP_ISSUER."""
+        issuer = str(getattr(settings, "OTP_TOTP_ISSUER", "") or "").replace(":", "")
+        label = f"{issuer}:{self.user.get_username()}" if issuer else self.user.get_username()
+        params = {"secret": b32encode(self.bin_key), "algorithm": "SHA1", "digits": self.digits, "period": self.step}
+        query = urlencode(params) + (f"&issuer={quote(issuer)}" if issuer else "")
+        return f"otpauth://totp/{quote(label)}?{query}"
+
+
+class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A person's single-use backup codes, sealed together in one value (space-separated, the unused ones).
+
+    Sealed rather than hashed: a code has 40 random bits, which a fast hash leaves open to brute force from a
+    dump, a slow hash makes each sign-in pay ten times, and an HMAC key would need a lifecycle of its own;
+    sealing uses the key ring everything else uses, and rotate_keys covers it. One row, locked by django-otp's
+    verify_token (select_for_update), so two sign-ins never spend the same code.
+    """
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    codes = EncryptedTextField()  # always given: issued with the device
+
+    class Meta:
+        verbose_name = "backup codes"
+        verbose_name_plural = "backup codes"
+        constraints = [models.UniqueConstraint(fields=["user"], name="backup_codes_one_set_per_user")]
+
+    def __str__(self) -> str:  # never the codes
+        return f"{self.name} of user {self.user_id}"
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_STATIC_THROTTLE_FACTOR", 1)
+
+    def verify_token(self, token: str) -> bool:
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        remaining = self.codes.split()
+        given = str(token).encode()
+        match = next((code for code in remaining if hmac.compare_digest(code.encode(), given)), None)
+        if match is None:
+            self.throttle_increment(commit=False)
+            self.save(update_fields=THROTTLE_FIELDS)
+            return False
+        remaining.remove(match)
+        self.codes = " ".join(remaining)
+        self.throttle_reset(commit=False)
+        self.set_last_used_timestamp(commit=False)
+        self.save(update_fields=["codes", "last_used_at", *THROTTLE_FIELDS])
+        return True

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts import roles
-from accounts.models import ApiToken, Contact, ContactGroup, SignIn, User
+from accounts.models import ApiToken, AuthenticatorDevice, BackupCodeDevice, Contact, ContactGroup, SignIn, User
 from messenger.payloads import profile_payload
 
 PRESENCE_FIELDS = ("id", "status_message", "last_seen_at")
@@ -157,6 +157,15 @@ def second_factor_device(*, user: User, session: Any) -> Any | None:
     return device
 
 
+def two_factor_enrolled(*, user: User) -> bool:
+    """Has this person a confirmed second factor (an authenticator, or backup codes)? Replacing it then needs
+    it first."""
+    return (
+        AuthenticatorDevice.objects.filter(user=user, confirmed=True).exists()
+        or BackupCodeDevice.objects.filter(user=user, confirmed=True).exists()
+    )
+
+
 def second_factor_owed(*, user: User, verified: bool) -> str | None:
     """What a signed-in session must still do before it may be used: "verify", "enrol", or None.
 
@@ -166,11 +175,8 @@ def second_factor_owed(*, user: User, verified: bool) -> str | None:
     """
     if verified or not user.is_authenticated:
         return None
-    from django_otp.plugins.otp_static.models import StaticDevice
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    enrolled = Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)) | Exists(
-        StaticDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    enrolled = Exists(AuthenticatorDevice.objects.filter(user=OuterRef("pk"), confirmed=True)) | Exists(
+        BackupCodeDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     )
     required_by_group = Exists(Group.objects.filter(_groups_requiring_two_factors(), user=OuterRef("pk")))
     state = User.objects.filter(pk=user.pk).values(enrolled=enrolled, required_by_group=required_by_group).first()

@@ -7,6 +7,7 @@ Thin, like every transport: read the form, call a service, render what it return
 from __future__ import annotations
 
 import base64
+from urllib.parse import urlencode
 
 import qrcode
 import qrcode.image.svg
@@ -22,6 +23,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
+from core import crypto
 from core.errors import ParleyError
 
 PENDING_DEVICE_SESSION_KEY = "parley_pending_totp_device"
@@ -38,29 +40,40 @@ def security(request: HttpRequest) -> HttpResponse:
         "sessions": selectors.sessions_active(user=user),
         "history": selectors.sign_in_history(user=user),
         "current_session_key": request.session.session_key,
-        "backup_codes": request.session.pop(FRESH_BACKUP_CODES_SESSION_KEY, None),
+        "backup_codes": _fresh_backup_codes(request),
     }
     return render(request, "accounts/security.html", context)
 
 
 @login_required
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
-    """Scan a QR code into an authenticator app, then confirm with a code from it."""
-    device = services.two_factor_enrol_start(
-        user=request.user, pending_device_id=request.session.get(PENDING_DEVICE_SESSION_KEY)
-    )
+    """Scan a QR code into an authenticator app, then confirm with a code from it. Replacing an authenticator
+    also asks for a code from the current one (or a backup code)."""
+    try:
+        device = services.two_factor_enrol_start(
+            user=request.user,
+            verified=request.user.is_verified(),
+            pending_device_id=request.session.get(PENDING_DEVICE_SESSION_KEY),
+        )
+    except services.SecondFactorOwed:
+        return _to_verification(request)
     request.session[PENDING_DEVICE_SESSION_KEY] = device.pk
     error = None
     if request.method == "POST":
         try:
             codes = services.two_factor_enrol_confirm(
-                request=request, device_id=device.pk, token=request.POST.get("token", "")
+                request=request,
+                device_id=device.pk,
+                token=request.POST.get("token", ""),
+                current_token=request.POST.get("current_token", ""),
             )
+        except services.SecondFactorOwed:
+            return _to_verification(request)
         except ParleyError as refusal:
             error = refusal.message
         else:
             request.session.pop(PENDING_DEVICE_SESSION_KEY, None)
-            request.session[FRESH_BACKUP_CODES_SESSION_KEY] = codes
+            _keep_fresh_backup_codes(request, codes)
             messages.success(request, "Two-factor sign-in is on. Keep your backup codes somewhere safe.")
             return redirect("account_security")
     context = {
@@ -68,6 +81,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
         "secret": _grouped(base64.b32encode(device.bin_key).decode()),
         "error": error,
         "required": selectors.two_factor_required(user=request.user),
+        "replacing": selectors.two_factor_enrolled(user=request.user),
         "next": _safe_next(request),
     }
     return render(request, "accounts/two_factor_setup.html", context, status=400 if error else 200)
@@ -94,7 +108,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 @require_POST
 def two_factor_remove(request: HttpRequest) -> HttpResponse:
     try:
-        services.two_factor_remove(user=request.user)
+        services.two_factor_remove(user=request.user, verified=request.user.is_verified())
     except ParleyError as refusal:
         messages.error(request, refusal.message)
     else:
@@ -105,10 +119,12 @@ def two_factor_remove(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def backup_codes_renew(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_verified():
-        messages.error(request, "Turn on two-factor sign-in first.")
+    try:
+        codes = services.backup_codes_renew(user=request.user, verified=request.user.is_verified())
+    except ParleyError as refusal:
+        messages.error(request, refusal.message)
     else:
-        request.session[FRESH_BACKUP_CODES_SESSION_KEY] = services.backup_codes_renew(user=request.user)
+        _keep_fresh_backup_codes(request, codes)
         messages.success(request, "New backup codes; the old ones no longer work.")
     return redirect("account_security")
 
@@ -154,6 +170,32 @@ def locked_out(request: HttpRequest, original_response: HttpResponse | None, cre
     """What django-axes answers a locked-out sign-in with (429), in the app's look."""
     minutes = round(settings.AXES_COOLOFF_TIME * 60) if settings.AXES_COOLOFF_TIME else None
     return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+
+
+def _to_verification(request: HttpRequest) -> HttpResponse:
+    return redirect(f"{reverse('two_factor_verify')}?{urlencode({'next': request.get_full_path()})}")
+
+
+def _keep_fresh_backup_codes(request: HttpRequest, codes: list[str]) -> None:
+    """Hand new backup codes to the next page, sealed: the session table is in the database, and a dump of it
+    must not give them away in the moment before the page shows them."""
+    sealed = crypto.seal_text(" ".join(codes), context=_fresh_codes_context(request))
+    request.session[FRESH_BACKUP_CODES_SESSION_KEY] = base64.b64encode(sealed).decode()
+
+
+def _fresh_backup_codes(request: HttpRequest) -> list[str] | None:
+    """The backup codes made on the previous page, once; None if there are none (or they do not open)."""
+    sealed = request.session.pop(FRESH_BACKUP_CODES_SESSION_KEY, None)
+    if not isinstance(sealed, str):
+        return None
+    try:
+        return crypto.unseal_text(base64.b64decode(sealed), context=_fresh_codes_context(request)).split()
+    except (ValueError, crypto.DecryptionError):
+        return None
+
+
+def _fresh_codes_context(request: HttpRequest) -> str:
+    return f"accounts.fresh_backup_codes:{request.user.pk}"
 
 
 def _safe_next(request: HttpRequest) -> str:

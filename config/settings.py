@@ -76,9 +76,7 @@ INSTALLED_APPS = [
     "ninja",  # /api/v1/docs serves Swagger UI from ninja's own static files, never from a CDN
     "auditlog",
     "axes",
-    "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "django_otp",  # its plugins' devices keep secrets in clear: accounts has sealed ones (docs/security.md)
     "core",
     "accounts",
     "messenger",

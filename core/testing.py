@@ -35,11 +35,12 @@ def force_login_with_second_factor(client: Client, user) -> None:
     """Sign `client` in as `user` with a confirmed authenticator, as if they had entered its code: what IT
     Admins, Compliance Officers and superusers need before any page opens."""
     from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
-        user=user, name="test authenticator", confirmed=True
-    )
+    from accounts.models import AuthenticatorDevice
+
+    device = AuthenticatorDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = AuthenticatorDevice.objects.create(user=user, name="test authenticator", confirmed=True)
     client.force_login(user)
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id

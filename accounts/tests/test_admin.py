@@ -4,10 +4,9 @@ import pytest
 from auditlog.models import LogEntry
 from django.test import Client
 from django.urls import reverse
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import roles
-from accounts.models import ApiToken
+from accounts.models import ApiToken, AuthenticatorDevice
 from accounts.selectors import user_for_api_token
 from accounts.services import api_token_create, api_token_revoke
 from accounts.tests.factories import UserFactory
@@ -99,9 +98,9 @@ def test_unlock_and_sign_out_everywhere_reach_the_audit_log_with_the_admin(it_ad
 
 
 def test_resetting_an_employees_two_factor_reaches_the_audit_log_with_the_admin(it_admin, ivy, alice):
-    TOTPDevice.objects.create(user=alice, name="phone", confirmed=True)
+    AuthenticatorDevice.objects.create(user=alice, name="phone", confirmed=True)
 
     act_on_users(it_admin, "reset_two_factor", alice)
 
-    assert not TOTPDevice.objects.filter(user=alice).exists()
+    assert not AuthenticatorDevice.objects.filter(user=alice).exists()
     assert by(ivy, alice, "two_factor_reset").count() == 1

@@ -6,9 +6,9 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import roles
+from accounts.models import AuthenticatorDevice
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from core.testing import force_login_with_second_factor
 from messenger.tests.factories import room_with, send
@@ -227,7 +227,7 @@ def test_a_superuser_grants_and_takes_away_a_privileged_role_and_the_audit_log_n
 def officer_with_phone(username: str = "olga"):
     officer = UserFactory(username=username, is_staff=True)
     officer.groups.add(roles.role_group(roles.COMPLIANCE_OFFICERS))
-    TOTPDevice.objects.create(user=officer, name="Authenticator app", confirmed=True)
+    AuthenticatorDevice.objects.create(user=officer, name="Authenticator app", confirmed=True)
     return officer
 
 
@@ -260,7 +260,7 @@ def test_an_it_admin_cannot_set_an_officers_password_nor_reset_their_two_factor(
     assert refusal.format("two-factor sign-in") in reset.content.decode()
     officer.refresh_from_db()
     assert officer.check_password(TEST_PASSWORD)
-    assert TOTPDevice.objects.filter(user=officer, confirmed=True).exists()
+    assert AuthenticatorDevice.objects.filter(user=officer, confirmed=True).exists()
 
 
 def test_an_it_admin_cannot_reset_another_it_admin_either():
@@ -302,7 +302,7 @@ def test_a_superuser_resets_an_officers_password_and_two_factor():
 
     officer.refresh_from_db()
     assert officer.check_password(NEW_PASSWORD)
-    assert not TOTPDevice.objects.filter(user=officer).exists()
+    assert not AuthenticatorDevice.objects.filter(user=officer).exists()
     assert (
         LogEntry.objects.get_for_object(officer)
         .filter(actor=root, additional_data__privileged_action="two_factor_reset")

@@ -1,7 +1,7 @@
 import pytest
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import roles, selectors, services
+from accounts.models import AuthenticatorDevice
 from accounts.selectors import buddy_list
 from accounts.tests.factories import UserFactory
 
@@ -40,7 +40,7 @@ def test_buddy_list_costs_two_queries_however_many_contacts(django_assert_num_qu
 @pytest.mark.parametrize("enrolled", [False, True])
 def test_what_a_session_owes_costs_one_query(alice, enrolled, django_assert_num_queries):
     if enrolled:
-        TOTPDevice.objects.create(user=alice, name="phone", confirmed=True)
+        AuthenticatorDevice.objects.create(user=alice, name="phone", confirmed=True)
 
     with django_assert_num_queries(1):
         owed = selectors.second_factor_owed(user=alice, verified=False)

@@ -1,4 +1,5 @@
-"""Writes about people: presence choices, the buddy list, sessions, API tokens and privileged accounts."""
+"""Writes about people: presence choices, the buddy list, sessions, the second factor, API tokens and
+privileged accounts."""
 
 from io import StringIO
 
@@ -8,10 +9,9 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.test import Client
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import roles, selectors, services
-from accounts.models import ApiToken, Contact, ContactGroup, SignIn, User
+from accounts.models import ApiToken, AuthenticatorDevice, BackupCodeDevice, Contact, ContactGroup, SignIn, User
 from accounts.tests.factories import UserFactory
 from core.testing import next_of_type, session_cookie_for, socket_to_app
 from messenger import fanout
@@ -306,11 +306,11 @@ class TestPrivilegedActions:
         assert audit_entries(alice, "signed_out_everywhere").get().actor == bob
 
     def test_resetting_two_factor_is_audit_logged_and_an_operator_at_the_shell_is_named_by_none(self, alice):
-        TOTPDevice.objects.create(user=alice, name="phone", confirmed=True)
+        AuthenticatorDevice.objects.create(user=alice, name="phone", confirmed=True)
 
         services.two_factor_reset(user=alice, actor=None)
 
-        assert not TOTPDevice.objects.filter(user=alice).exists()
+        assert not AuthenticatorDevice.objects.filter(user=alice).exists()
         assert audit_entries(alice, "two_factor_reset").get().actor is None
 
     @pytest.mark.parametrize("kind", PRIVILEGED_KINDS)
@@ -318,14 +318,14 @@ class TestPrivilegedActions:
         it_admin = privileged(roles.IT_ADMINS)
         target = privileged(kind)
         root = UserFactory(is_superuser=True)
-        TOTPDevice.objects.create(user=target, name="phone", confirmed=True)
+        AuthenticatorDevice.objects.create(user=target, name="phone", confirmed=True)
 
         with pytest.raises(services.SuperuserOnly):
             services.two_factor_reset(user=target, actor=it_admin)
-        assert TOTPDevice.objects.filter(user=target).exists()
+        assert AuthenticatorDevice.objects.filter(user=target).exists()
 
         services.two_factor_reset(user=target, actor=root)
-        assert not TOTPDevice.objects.filter(user=target).exists()
+        assert not AuthenticatorDevice.objects.filter(user=target).exists()
 
     def test_someone_resets_their_own_two_factor(self):
         it_admin = privileged(roles.IT_ADMINS)
@@ -358,3 +358,45 @@ class TestPrivilegedActions:
         services.privileges_change_check(
             actor=it_admin, user=officer, groups={roles.COMPLIANCE_OFFICERS, "Traders"}, is_staff=False
         )
+
+
+# ---- two-factor sign-in -----------------------------------------------------------------------------------
+
+
+def test_enrolling_anew_is_refused_to_a_session_that_has_not_entered_the_current_second_factor(alice):
+    first = services.two_factor_enrol_start(user=alice, verified=False)
+    AuthenticatorDevice.objects.filter(pk=first.pk).update(confirmed=True)
+
+    with pytest.raises(services.SecondFactorOwed):
+        services.two_factor_enrol_start(user=alice, verified=False)
+    assert services.two_factor_enrol_start(user=alice, verified=True).pk != first.pk  # a verified session may
+
+
+def test_a_first_enrolment_needs_no_earlier_factor(alice):
+    device = services.two_factor_enrol_start(user=alice, verified=False)
+
+    assert not device.confirmed
+    assert len(device.secret) == 40  # 20 bytes, hex
+
+
+@pytest.mark.parametrize("change", ["backup_codes_renew", "two_factor_remove"])
+def test_new_backup_codes_and_turning_it_off_need_a_verified_session(alice, change):
+    device = AuthenticatorDevice.objects.create(user=alice, name="phone", confirmed=True)
+
+    with pytest.raises(services.SecondFactorOwed) as refusal:
+        getattr(services, change)(user=alice, verified=False)
+
+    assert refusal.value.code == "two_factor_required"
+    assert AuthenticatorDevice.objects.filter(pk=device.pk).exists()
+    assert not BackupCodeDevice.objects.filter(user=alice).exists()
+
+
+def test_renewed_backup_codes_replace_the_old_ones(alice):
+    old = services.backup_codes_renew(user=alice, verified=True)
+    new = services.backup_codes_renew(user=alice, verified=True)
+    device = BackupCodeDevice.objects.get(user=alice)
+
+    assert len(set(new)) == 10 and not set(old) & set(new)
+    assert not device.verify_token(old[0])
+    device.throttle_reset()
+    assert device.verify_token(new[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from datetime import timedelta
 
@@ -9,13 +11,13 @@ import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import roles
-from accounts.models import GroupSignInPolicy, SignIn
+from accounts.models import AuthenticatorDevice, BackupCodeDevice, GroupSignInPolicy, SignIn
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from core.testing import force_login_with_second_factor
 
@@ -34,23 +36,23 @@ def is_signed_in(client: Client) -> bool:
     return "_auth_user_id" in client.session
 
 
-def code_for(device: TOTPDevice, ahead: int = 0) -> str:
+def code_for(device: AuthenticatorDevice, ahead: int = 0) -> str:
     """What the authenticator app shows now (`ahead` time steps later: a code not yet used)."""
     return f"{totp(device.bin_key, device.step, device.t0, device.digits, drift=ahead):0{device.digits}d}"
 
 
-def enrol(client: Client) -> tuple[TOTPDevice, list[str]]:
+def enrol(client: Client) -> tuple[AuthenticatorDevice, list[str]]:
     """Scan the QR code and confirm it with a code, as a person does; returns the device and backup codes."""
     page = client.get(reverse("two_factor_setup"))
     assert page.status_code == 200
-    device = TOTPDevice.objects.get(pk=client.session["parley_pending_totp_device"])
+    device = AuthenticatorDevice.objects.get(pk=client.session["parley_pending_totp_device"])
     done = client.post(reverse("two_factor_setup"), {"token": code_for(device)}, follow=True)
     codes = re.findall(r"<li><code>([a-z0-9]+)</code></li>", done.content.decode())
     device.refresh_from_db()
     return device, codes
 
 
-def wait_out_the_throttle(device: TOTPDevice) -> None:
+def wait_out_the_throttle(device: AuthenticatorDevice) -> None:
     """After a wrong code the device refuses every code for 2^(failures-1) s; be that much later."""
     device.refresh_from_db()
     device.throttling_failure_timestamp -= timedelta(minutes=1)
@@ -182,7 +184,7 @@ def test_reloading_the_set_up_page_keeps_the_secret_already_scanned():
     client.get(reverse("two_factor_setup"))
 
     assert client.session["parley_pending_totp_device"] == first
-    assert TOTPDevice.objects.filter(user__username="dana").count() == 1
+    assert AuthenticatorDevice.objects.filter(user__username="dana").count() == 1
 
 
 @pytest.mark.parametrize("role", [roles.IT_ADMINS, roles.COMPLIANCE_OFFICERS])
@@ -212,7 +214,7 @@ def test_the_privileged_roles_cannot_turn_two_factors_off():
 
     client.post(reverse("two_factor_remove"))
 
-    assert TOTPDevice.objects.filter(user__username="priv", confirmed=True).exists()
+    assert AuthenticatorDevice.objects.filter(user__username="priv", confirmed=True).exists()
 
 
 def test_an_employee_is_not_asked_to_enrol_but_may_turn_it_off_again():
@@ -223,7 +225,7 @@ def test_an_employee_is_not_asked_to_enrol_but_may_turn_it_off_again():
 
     client.post(reverse("two_factor_remove"))
 
-    assert not TOTPDevice.objects.filter(user__username="dana").exists()
+    assert not AuthenticatorDevice.objects.filter(user__username="dana").exists()
     assert sign_in("dana").get("/").status_code == 200
 
 
@@ -253,7 +255,7 @@ def test_it_resets_a_lost_phone_and_the_person_enrols_again():
         reverse("admin:accounts_user_changelist"), {"action": "reset_two_factor", "_selected_action": [dana.pk]}
     )
 
-    assert not TOTPDevice.objects.filter(user=dana).exists()
+    assert not AuthenticatorDevice.objects.filter(user=dana).exists()
     assert sign_in("dana").get("/").url.startswith(reverse("two_factor_setup"))
 
 
@@ -267,6 +269,171 @@ def test_a_redirect_after_the_code_never_leaves_the_site():
     )
 
     assert response.url == "/"
+
+
+# ---- the second factor cannot be replaced with the password alone ----------------------------------------
+
+
+@pytest.fixture
+def officer_with_phone():
+    """A Compliance Officer who set up an authenticator at their first sign-in: (device, backup codes)."""
+    roles.role_permissions_apply()
+    member_of(roles.COMPLIANCE_OFFICERS, username="carol")
+    return enrol(sign_in("carol"))
+
+
+ARCHIVE_ADMIN = "/admin/archive/archiveentry/"
+
+
+def test_the_password_alone_cannot_open_the_set_up_page_or_replace_the_authenticator(officer_with_phone):
+    device, backup_codes = officer_with_phone
+    attacker = sign_in("carol")  # knows the password, not the phone
+
+    page = attacker.get(reverse("two_factor_setup"))
+    enrolment = attacker.post(reverse("two_factor_setup"), {"token": "123456"})
+
+    for response in (page, enrolment):
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("two_factor_verify"))
+    assert list(AuthenticatorDevice.objects.filter(user__username="carol")) == [device]  # no new device, even pending
+    assert attacker.get(ARCHIVE_ADMIN).url.startswith(reverse("two_factor_verify"))
+    assert attacker.get("/api/v1/me").status_code == 403
+    owner = sign_in("carol")
+    owner.post(reverse("two_factor_verify"), {"token": code_for(device, ahead=1)})
+    assert owner.get(ARCHIVE_ADMIN).status_code == 200
+    assert sign_in("carol").post(reverse("two_factor_verify"), {"token": backup_codes[0]}).status_code == 302
+
+
+def test_the_set_up_page_refuses_the_password_alone_even_without_the_middleware(officer_with_phone, settings):
+    """Defence in depth: the view and its service check the same rule as the middleware."""
+    settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != "accounts.middleware.SecondFactorMiddleware"]
+    device, _ = officer_with_phone
+    attacker = sign_in("carol")
+
+    page = attacker.get(reverse("two_factor_setup"))
+    enrolment = attacker.post(reverse("two_factor_setup"), {"token": "123456"})
+    attacker.post(reverse("two_factor_remove"))
+    attacker.post(reverse("backup_codes_renew"))
+
+    for response in (page, enrolment):
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("two_factor_verify"))
+    assert list(AuthenticatorDevice.objects.filter(user__username="carol")) == [device]
+    assert BackupCodeDevice.objects.filter(user__username="carol").count() == 1
+    assert "parley_fresh_backup_codes" not in attacker.session
+
+
+def test_remove_and_new_backup_codes_need_the_second_factor_from_an_employee_too():
+    UserFactory(username="dana")
+    _, backup_codes = enrol(sign_in("dana"))
+    attacker = sign_in("dana")
+
+    removed = attacker.post(reverse("two_factor_remove"))
+    renewed = attacker.post(reverse("backup_codes_renew"))
+
+    assert removed.url.startswith(reverse("two_factor_verify"))
+    assert renewed.url.startswith(reverse("two_factor_verify"))
+    assert AuthenticatorDevice.objects.filter(user__username="dana", confirmed=True).exists()
+    assert sign_in("dana").post(reverse("two_factor_verify"), {"token": backup_codes[0]}).status_code == 302
+
+
+def test_first_sign_in_enrolment_of_a_required_role_verifies_that_session():
+    roles.role_permissions_apply()
+    member_of(roles.COMPLIANCE_OFFICERS, username="carol")
+    client = sign_in("carol")
+    assert client.get(ARCHIVE_ADMIN).url.startswith(reverse("two_factor_setup"))
+    assert client.get(reverse("two_factor_verify")).url.startswith(reverse("two_factor_setup"))
+
+    device, codes = enrol(client)
+
+    assert device.confirmed and len(codes) == 10
+    assert client.get(ARCHIVE_ADMIN).status_code == 200
+
+
+def replace_authenticator(client: Client, ahead: int = 0, **fields) -> tuple[AuthenticatorDevice, object]:
+    """Open the set-up page from a verified session and post the new device's code (plus `fields`)."""
+    page = client.get(reverse("two_factor_setup"))
+    assert page.status_code == 200
+    new = AuthenticatorDevice.objects.get(pk=client.session["parley_pending_totp_device"])
+    return new, client.post(reverse("two_factor_setup"), {"token": code_for(new, ahead), **fields})
+
+
+def test_a_verified_session_replaces_the_authenticator_only_with_a_current_code(officer_with_phone):
+    old, _ = officer_with_phone
+    client = sign_in("carol")
+    client.post(reverse("two_factor_verify"), {"token": code_for(old, ahead=1)})
+    assert 'name="current_token"' in client.get(reverse("two_factor_setup")).content.decode()
+
+    new, without = replace_authenticator(client)
+    _, wrong = replace_authenticator(client, ahead=1, current_token="000000")
+
+    for refused in (without, wrong):
+        assert refused.status_code == 400
+        assert "Enter a code from your current authenticator, or a backup code, to replace it." in refused.text
+    assert list(AuthenticatorDevice.objects.filter(user__username="carol", confirmed=True)) == [old]
+
+    wait_out_the_throttle(old)
+    accepted = client.post(
+        reverse("two_factor_setup"), {"token": code_for(new, ahead=2), "current_token": code_for(old, ahead=2)}
+    )
+
+    assert accepted.status_code == 302
+    assert list(AuthenticatorDevice.objects.filter(user__username="carol", confirmed=True)) == [new]
+    assert client.get(ARCHIVE_ADMIN).status_code == 200  # this session is verified by the new device
+    later = sign_in("carol")
+    later.post(reverse("two_factor_verify"), {"token": code_for(old, ahead=3)})
+    assert later.get(ARCHIVE_ADMIN).status_code == 302  # the old phone no longer signs in
+
+
+def test_a_backup_code_also_allows_replacing_the_authenticator(officer_with_phone):
+    _, backup_codes = officer_with_phone
+    client = sign_in("carol")
+    client.post(reverse("two_factor_verify"), {"token": backup_codes[0]})
+
+    new, accepted = replace_authenticator(client, current_token=backup_codes[1])
+
+    assert accepted.status_code == 302
+    assert list(AuthenticatorDevice.objects.filter(user__username="carol", confirmed=True)) == [new]
+    fresh_codes = re.findall(r"<li><code>([a-z0-9]+)</code></li>", client.get(reverse("account_security")).text)
+    assert len(fresh_codes) == 10 and backup_codes[2] not in fresh_codes
+    assert sign_in("carol").post(reverse("two_factor_verify"), {"token": backup_codes[2]}).status_code == 400
+
+
+# ---- secrets at rest --------------------------------------------------------------------------------------
+
+
+def database_dump() -> str:
+    """Every value of every table, as text (binary columns as Latin-1, sessions decoded), lower-cased."""
+    values = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')
+            for row in cursor.fetchall():
+                values += [bytes(v).decode("latin-1") if isinstance(v, memoryview | bytes) else str(v) for v in row]
+    values += [json.dumps(session.get_decoded()) for session in Session.objects.all()]
+    return "\n".join(values).lower()
+
+
+def test_a_database_dump_after_enrolling_holds_no_secret_and_no_backup_code():
+    UserFactory(username="dana")
+    client = sign_in("dana")
+    client.get(reverse("two_factor_setup"))
+    device = AuthenticatorDevice.objects.get(pk=client.session["parley_pending_totp_device"])
+    client.post(reverse("two_factor_setup"), {"token": code_for(device)})  # codes wait in the session for the page
+    secret_forms = {device.secret, base64.b32encode(device.bin_key).decode(), device.bin_key.decode("latin-1")}
+
+    dump_before_the_codes_are_shown = database_dump()
+    codes = re.findall(r"<li><code>([a-z0-9]+)</code></li>", client.get(reverse("account_security")).text)
+    dump = database_dump()
+
+    assert len(codes) == 10
+    for text in (dump_before_the_codes_are_shown, dump):
+        assert not [form for form in secret_forms if form.lower() in text]
+        assert not [code for code in codes if code in text]
+    client.post(reverse("logout"))
+    assert sign_in("dana").post(reverse("two_factor_verify"), {"token": codes[0]}).status_code == 302
+    wait_out_the_throttle(device)
+    assert sign_in("dana").post(reverse("two_factor_verify"), {"token": code_for(device, ahead=1)}).status_code == 302
 
 
 # ---- sign-in records --------------------------------------------------------------------------------------
