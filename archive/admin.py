@@ -22,7 +22,12 @@ from archive.export import ExportBlocked, archive_export
 from archive.forms import ArchiveSearchForm
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.retention import legal_hold_release
-from archive.selectors import archive_search, conversations_matching, review_rows, shared_file_of
+from archive.selectors import (
+    archive_search,
+    conversations_matching,
+    review_rows,
+    shared_file_of,
+)
 from archive.services import archive_access_record
 from core.admin import ReadOnlyAdmin
 from messenger.files import file_response

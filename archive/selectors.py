@@ -16,6 +16,7 @@ from archive.chain import canonical_event
 from archive.models import ArchiveEntry
 from core.crypto import DecryptionError, unseal_text
 from core.fields import Sealed, field_context
+from core.sealed_audit import SEARCH_WORDS_PURPOSE, opened_json_value
 from messenger.models import Attachment
 
 STREAM_CHUNK = 2000
@@ -266,3 +267,16 @@ def review_rows(hits: list[OpenedEntry]) -> list[dict[str, Any]]:
             where = "direct: " + ", ".join(sorted(username(user_id) for user_id in hit.participants))
         rows.append({"entry": hit, "who": username(hit.actor_id), "where": where, "text": entry_text(hit.content)})
     return rows
+
+
+def audit_access_details(*, entry: Any) -> dict[str, Any]:
+    """What an archive access row recorded, the searched words opened (compliance reads this)."""
+    details = dict(entry.additional_data or {})
+    criteria = details.get("criteria")
+    if isinstance(criteria, dict) and "words" in criteria:
+        try:
+            words = opened_json_value(criteria["words"], purpose=SEARCH_WORDS_PURPOSE, log_id=entry.pk)
+        except DecryptionError:
+            words = "(sealed words that do not open: run verify_archive)"
+        details["criteria"] = {**criteria, "words": words}
+    return details

@@ -69,13 +69,16 @@ def test_old_data_reads_after_a_new_key_is_added_and_rotation_reseals_it(data_un
 def test_an_interrupted_rotation_resumes_where_it_stopped(data_under_the_old_key, media_root):
     first = keys_rotate(batch_size=2, max_batches=2)
     assert not first.finished
-    assert first.rewritten == 4
+    assert 0 < first.rewritten <= 4  # two batches of at most two (a model's last batch may be short)
     assert "old" in key_ids(Message) | key_ids(ArchiveEntry, "payload")
 
     second = keys_rotate(batch_size=2)
 
     assert second.finished
-    values = Message.objects.count() + MessageVersion.objects.count() + ArchiveEntry.objects.count() + len(FILES)
+    values = sum(
+        model._base_manager.filter(**{f"{field.attname}__isnull": False}).count() for model, field in encrypted_fields()
+    )
+    values += len(FILES)  # every sealed value: messages, versions, archive entries, room topics, ...
     assert first.rewritten + second.rewritten == values  # nothing re-sealed twice, nothing left out
     assert key_ids(Message) == key_ids(ArchiveEntry, "payload") == file_key_ids(media_root) == {"new"}
     assert keys_rotate(batch_size=2).rewritten == 0
