@@ -11,8 +11,14 @@ Each value is bound to its log row's id, so a ciphertext copied into another row
 from __future__ import annotations
 
 import base64
+import copy
 import json
+from collections import Counter
+from collections.abc import Iterator
 from typing import Any
+
+from django.apps import apps
+from django.db.models import Q
 
 from core import crypto
 
@@ -79,3 +85,64 @@ def changes_shown(changes: Any) -> Any:
     if not isinstance(changes, dict) or SEALED_CHANGES_KEY not in changes:
         return changes
     return {name: change for name, change in changes.items() if name != SEALED_CHANGES_KEY}
+
+
+# ---- key rotation (core.key_rotation walks these besides the EncryptedTextFields) -----------------------------
+
+
+def _sealed_places(changes: Any, data: Any) -> Iterator[tuple[str, dict, str]]:
+    """(purpose, the dict holding the value, its key there) for each sealed value in one row."""
+    if isinstance(changes, dict) and isinstance(changes.get(SEALED_CHANGES_KEY), dict):
+        holder = changes[SEALED_CHANGES_KEY]
+        yield _changes_purpose(list(holder.get("fields", []))), holder, "sealed"
+    criteria = data.get("criteria") if isinstance(data, dict) else None
+    if isinstance(criteria, dict) and is_sealed_json_value(criteria.get("words")):
+        yield SEARCH_WORDS_PURPOSE, criteria["words"], "sealed"
+
+
+def sealed_row_batches(batch_size: int) -> Iterator[list[tuple[int, Any, Any]]]:
+    """(pk, changes, additional_data) of the audit-log rows holding sealed values, in ascending pk batches."""
+    if not apps.is_installed("auditlog"):
+        return
+    LogEntry = apps.get_model("auditlog", "LogEntry")
+    rows = LogEntry.objects.filter(
+        Q(changes__has_key=SEALED_CHANGES_KEY) | Q(additional_data__criteria__words__has_key="sealed")
+    ).order_by("pk")
+    last_pk = 0
+    while batch := list(rows.filter(pk__gt=last_pk).values_list("pk", "changes", "additional_data")[:batch_size]):
+        yield batch
+        last_pk = batch[-1][0]
+
+
+def sealed_rows_reseal(
+    batch: list[tuple[int, Any, Any]], counter: Counter, *, ring: crypto.KeyRing, report: Any, check_only: bool
+) -> None:
+    """Re-seal the batch's values under the primary key, each row written only if nobody changed it meanwhile;
+    count values per key on `counter` and rewrites on `report` (core.key_rotation.RotationReport)."""
+    LogEntry = apps.get_model("auditlog", "LogEntry")
+    for pk, changes, data in batch:
+        new_changes, new_data = copy.deepcopy(changes), copy.deepcopy(data)
+        resealed = 0
+        for purpose, holder, key in _sealed_places(new_changes, new_data):
+            sealed = base64.b64decode(holder[key])
+            key_id = crypto.sealed_key_id(sealed)
+            if check_only or key_id == ring.primary_id or key_id not in ring.keys:
+                counter[key_id] += 1
+                continue
+            context = _context(purpose, pk)
+            again = crypto.seal(crypto.unseal(sealed, context=context, ring=ring), context=context, ring=ring)
+            holder[key] = base64.b64encode(again).decode()
+            resealed += 1
+        if not resealed:
+            continue
+        unchanged = _holds("changes", changes) & _holds("additional_data", data)
+        if LogEntry.objects.filter(unchanged, pk=pk).update(changes=new_changes, additional_data=new_data):
+            report.rewritten += resealed
+            counter[ring.primary_id] += resealed
+        else:  # changed meanwhile: looked at again by the next run
+            report.skipped_concurrent_edits += resealed
+
+
+def _holds(column: str, value: Any) -> Q:
+    # None is SQL NULL in these columns, which `column=None` would not match (Django reads it as JSON null).
+    return Q(**{f"{column}__isnull": True}) if value is None else Q(**{column: value})
