@@ -123,6 +123,12 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Nullable before it goes, so that unapplying this migration can add the clear column back to a full table.
+        migrations.AlterField(
+            model_name="attachment",
+            name="name",
+            field=models.CharField(max_length=255, null=True),
+        ),
         migrations.AddField(
             model_name="conversation",
             name="uid",

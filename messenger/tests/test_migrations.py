@@ -86,3 +86,41 @@ def test_sealing_migration_seals_existing_names_topics_and_audit_rows_and_old_ch
     assert [problem.detail for problem in checkpoints_verify(first_positions={})] == [
         "the audit log it sealed was changed"
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unapplying_the_sealing_migration_brings_back_the_clear_values():
+    from auditlog.models import LogEntry
+
+    from accounts.tests.factories import UserFactory
+    from archive.services import archive_access_record
+    from core.sealed_audit import changes_with_fields_sealed
+    from messenger.models import Attachment, Conversation
+
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    sam = UserFactory(username="sam")
+    room = Conversation.objects.create(kind="room", name="plans", topic=f"reorganisation {MARKER}")
+    file = Attachment.objects.create(
+        conversation=room, uploader=sam, file="files/x", name=f"layoffs-{MARKER}.xlsx", size=5, sha256="0" * 64
+    )
+    archive_access_record(user=sam, action="search", details={"criteria": {"words": MARKER}})
+    row = LogEntry.objects.create(content_type_id=room_type_id(), object_pk="1", action=1, changes={})
+    LogEntry.objects.filter(pk=row.pk).update(
+        changes=changes_with_fields_sealed({"topic": ["", MARKER], "name": ["a", "b"]}, fields={"topic"}, log_id=row.pk)
+    )
+    try:
+        old = migrate(BEFORE_SEALING)
+
+        assert old.get_model("messenger", "Conversation").objects.get(pk=room.pk).topic == f"reorganisation {MARKER}"
+        assert old.get_model("messenger", "Attachment").objects.get(pk=file.pk).name == f"layoffs-{MARKER}.xlsx"
+        rows = old.get_model("auditlog", "LogEntry").objects
+        assert rows.get(pk=row.pk).changes == {"topic": ["", MARKER], "name": ["a", "b"]}
+        assert rows.get(additional_data__archive_access="search").additional_data["criteria"]["words"] == MARKER
+    finally:
+        migrate(latest)
+
+
+def room_type_id() -> int:
+    from django.contrib.contenttypes.models import ContentType
+
+    return ContentType.objects.get(app_label="messenger", model="conversation").pk
