@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from archive import signing
 from archive.models import GENESIS_HASH, ArchiveChain, ArchiveCheckpoint, ArchiveEntry
+from core.sealed_audit import changes_as_written
 
 FORMAT_VERSION = 1
 HEAD_BATCH = 500
@@ -39,8 +40,9 @@ def auditlog_digest(*, after_id: int, up_to_id: int) -> str:
             .order_by("pk")
             .values_list("pk", "content_type_id", "object_pk", "action", "changes", "actor_id", "timestamp")
         )
-        for row in rows.iterator(chunk_size=2000):
-            digest.update(_canonical({"row": [str(value) for value in row]}) + b"\n")
+        for pk, *rest in rows.iterator(chunk_size=2000):
+            rest[3] = changes_as_written(rest[3], log_id=pk)  # as written, where values were sealed since
+            digest.update(_canonical({"row": [str(value) for value in (pk, *rest)]}) + b"\n")
     return digest.hexdigest()
 
 

@@ -16,6 +16,7 @@ from archive.chain import canonical_event
 from archive.models import ArchiveEntry
 from core.crypto import DecryptionError, unseal_text
 from core.fields import Sealed, field_context
+from core.sealed_audit import SEARCH_WORDS_PURPOSE, opened_json_value
 from messenger.models import Attachment
 
 STREAM_CHUNK = 2000
@@ -266,3 +267,52 @@ def review_rows(hits: list[OpenedEntry]) -> list[dict[str, Any]]:
             where = "direct: " + ", ".join(sorted(username(user_id) for user_id in hit.participants))
         rows.append({"entry": hit, "who": username(hit.actor_id), "where": where, "text": entry_text(hit.content)})
     return rows
+
+
+# ---- the audit log, per reader ------------------------------------------------------------------------------
+
+# IT (or anyone who may read the audit log but not the archive) sees the history of accounts, rooms and
+# settings: apps matched by label, so a new accounts model (the second-factor devices are accounts models) is
+# covered without a list.
+AUDIT_APPS_FOR_EVERYONE = ("accounts", "auth")
+AUDIT_MODELS_FOR_EVERYONE = (("messenger", "conversation"), ("messenger", "membership"))
+# Who may read the archive may read all of the audit log: holds, retention, files, and every look at the archive.
+AUDIT_LOG_IN_FULL_PERMISSION = "archive.view_archiveentry"
+
+
+def audit_log_reads_everything(*, user: Any) -> bool:
+    """Compliance officers and superusers: the whole audit log, search words opened."""
+    return user.has_perm(AUDIT_LOG_IN_FULL_PERMISSION)
+
+
+def audit_log_is_for_everyone(*, app_label: str, model: str) -> bool:
+    """Whether rows about this kind of record are ones IT may read (the same rule as audit_log_visible_to)."""
+    return app_label in AUDIT_APPS_FOR_EVERYONE or (app_label, model) in AUDIT_MODELS_FOR_EVERYONE
+
+
+def audit_log_visible_to(*, user: Any, entries=None):
+    """The audit-log rows `user` may read (of `entries`, all rows by default): everything for compliance; for
+    anyone else only accounts, rooms and settings, never an archive access (a search or an opened entry), a
+    legal hold, a retention policy, a shared file or an archive entry or checkpoint."""
+    from auditlog.models import LogEntry
+
+    entries = LogEntry.objects.all() if entries is None else entries
+    if audit_log_reads_everything(user=user):
+        return entries
+    allowed = Q(content_type__app_label__in=AUDIT_APPS_FOR_EVERYONE)
+    for app_label, model in AUDIT_MODELS_FOR_EVERYONE:
+        allowed |= Q(content_type__app_label=app_label, content_type__model=model)
+    return entries.filter(allowed).exclude(action=LogEntry.Action.ACCESS)
+
+
+def audit_access_details(*, entry: Any) -> dict[str, Any]:
+    """What an archive access row recorded, the searched words opened (compliance reads this)."""
+    details = dict(entry.additional_data or {})
+    criteria = details.get("criteria")
+    if isinstance(criteria, dict) and "words" in criteria:
+        try:
+            words = opened_json_value(criteria["words"], purpose=SEARCH_WORDS_PURPOSE, log_id=entry.pk)
+        except DecryptionError:
+            words = "(sealed words that do not open: run verify_archive)"
+        details["criteria"] = {**criteria, "words": words}
+    return details

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from archive.chain import canonical_event, entry_hash
 from archive.models import ArchiveChain, ArchiveEntry
+from core.sealed_audit import SEARCH_WORDS_PURPOSE, sealed_json_value
 
 
 def archive_record(
@@ -69,20 +70,31 @@ def archive_access_record(
     """Record that someone looked into the archive (searched it, opened an entry, exported, downloaded a file).
 
     It goes to the audit log, whose rows every checkpoint seals (archive.checkpoints), so who saw what stays
-    provable like the archive itself.
+    provable like the archive itself. The words of a search (`details["criteria"]["words"]`) are stored sealed,
+    bound to their log row: what compliance looked for says as much as what it found.
     """
     from auditlog.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
 
-    LogEntry.objects.create(
-        content_type=ContentType.objects.get_for_model(target or ArchiveEntry),
-        object_pk=str(target.pk) if target else "",
-        object_id=target.pk if target and isinstance(target.pk, int) else None,
-        object_repr=str(target) if target else f"archive {action}",
-        action=LogEntry.Action.ACCESS,
-        actor=user,
-        additional_data={"archive_access": action, **details},
-    )
+    criteria = details.get("criteria")
+    words = criteria.get("words") if isinstance(criteria, dict) else None
+    if words:
+        details = {**details, "criteria": {**criteria, "words": ""}}
+    with transaction.atomic():  # the row, then its sealed words: never a row with the words in clear
+        entry = LogEntry.objects.create(
+            content_type=ContentType.objects.get_for_model(target or ArchiveEntry),
+            object_pk=str(target.pk) if target else "",
+            object_id=target.pk if target and isinstance(target.pk, int) else None,
+            object_repr=str(target) if target else f"archive {action}",
+            action=LogEntry.Action.ACCESS,
+            actor=user,
+            additional_data={"archive_access": action, **details},
+        )
+        if words:
+            entry.additional_data["criteria"]["words"] = sealed_json_value(
+                words, purpose=SEARCH_WORDS_PURPOSE, log_id=entry.pk
+            )
+            LogEntry.objects.filter(pk=entry.pk).update(additional_data=entry.additional_data)
 
 
 def archive_chain_start(*, conversation_id: int) -> None:

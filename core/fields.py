@@ -89,6 +89,15 @@ class EncryptedTextField(models.BinaryField):
             )
         return errors
 
+    def _check_str_default_value(self) -> list:
+        return []  # BinaryField wants bytes; this field's default is text, sealed on save like any value
+
+    def get_default(self) -> Any:
+        """Text ("" when none is given), never BinaryField's b"": an instance holds clear text until saved."""
+        if self.has_default() and not callable(self.default):
+            return self.default
+        return models.Field.get_default(self)
+
     def context_for(self, instance: models.Model) -> str:
         return field_context(type(instance), self.name, getattr(instance, self.bind_to))
 

@@ -1,12 +1,12 @@
 """Re-sealing every encrypted value under the newest key, online and resumably (docs/security.md).
 
-Two kinds of values: every EncryptedTextField of every installed model, and the files of the encrypted
-storage at MEDIA_ROOT. Rows are walked in primary-key batches, files name by name. Each value's key id is read
-from its header without decrypting; values under an older key are opened and re-sealed under the primary key.
-Rows are written back with a compare-and-set (only if the row still holds the old ciphertext) and files are
-replaced under their lock (core.storage), so a concurrent edit or delete is never undone: the value is simply
-looked at again by the next run. Values already under the primary key are skipped, which is what makes an
-interrupted rotation resumable.
+Three kinds of values: every EncryptedTextField of every installed model, the sealed values inside audit-log rows
+(core.sealed_audit), and the files of the encrypted storage at MEDIA_ROOT. Rows are walked in primary-key batches,
+files name by name. Each value's key id is read from its header without decrypting; values under an older key are
+opened and re-sealed under the primary key. Rows are written back with a compare-and-set (only if the row still
+holds the old ciphertext) and files are replaced under their lock (core.storage), so a concurrent edit or delete is
+never undone: the value is simply looked at again by the next run. Values already under the primary key are
+skipped, which is what makes an interrupted rotation resumable.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, models, transaction
 
-from core import crypto
+from core import crypto, sealed_audit
 from core.fields import EncryptedTextField, Sealed, field_context
 from core.storage import EncryptedFileSystemStorage
 
@@ -59,6 +59,7 @@ def encrypted_storages() -> list[EncryptedFileSystemStorage]:
 def encrypted_values_total() -> int:
     """How many rows and files a full rotation looks at (the progress bar's end)."""
     rows = sum(model._base_manager.count() for model, _ in encrypted_fields())
+    rows += sum(len(batch) for batch in sealed_audit.sealed_row_batches(5000))
     return rows + sum(1 for storage in encrypted_storages() for _ in storage.sealed_names())
 
 
@@ -87,6 +88,13 @@ def keys_rotate(
         )
         for model, model_field in encrypted_fields()
     ]
+    sources.append(
+        (
+            "sealed values in audit-log rows",
+            sealed_audit.sealed_row_batches(batch_size),
+            partial(sealed_audit.sealed_rows_reseal, ring=ring, report=report, check_only=check_only),
+        )
+    )
     sources += [
         (
             f"files in {storage.location}",

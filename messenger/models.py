@@ -18,11 +18,15 @@ class Conversation(models.Model):
         DIRECT = "direct"
         ROOM = "room"
 
+    # Binds the sealed topic to its row (core.fields), so a ciphertext copied into another room does not open.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     # A direct chat is found again by its pair: "<smaller user id>:<larger user id>". Rooms have none.
     direct_key = models.CharField(max_length=41, null=True, blank=True, unique=True)
+    # The name stays clear: the room directory searches and orders by it, and it is unique among rooms.
     name = models.CharField(max_length=80, blank=True)
-    topic = models.CharField(max_length=250, blank=True)
+    # Sealed like message text: a topic says what a room is about. Nothing filters or orders on it in SQL.
+    topic = EncryptedTextField(blank=True, default="")
     is_public = models.BooleanField(default=False)
     is_archived = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -76,7 +80,8 @@ class Attachment(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="attachments")
     uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     file = models.FileField(upload_to="files/%Y/%m/")
-    name = models.CharField(max_length=255)
+    # Sealed like message text ("layoffs-Q3-names.xlsx" says as much as a message); at most 255 characters.
+    name = EncryptedTextField()
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
@@ -84,8 +89,8 @@ class Attachment(models.Model):
     archive_position = models.BigIntegerField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    def __str__(self) -> str:
-        return f"{self.name} in conversation {self.conversation_id}"
+    def __str__(self) -> str:  # never the name: str() ends up in logs and the audit log's object_repr
+        return f"file {self.pk} in conversation {self.conversation_id}"
 
 
 class Message(models.Model):

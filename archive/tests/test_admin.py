@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from archive.models import ArchiveEntry, LegalHold
+from archive.selectors import audit_access_details
 from core.testing import force_login_with_second_factor
 from messenger.tests.factories import room_with, send
 
@@ -168,8 +169,37 @@ def test_an_officer_searches_by_person_and_words_and_the_search_is_audit_logged(
     assert f'href="?conversations={desk.pk}&amp;since={today}&amp;until={today}"' in text  # the day in context
     (logged,) = archive_accesses("search")
     assert logged.actor.username == "olga"
-    assert logged.additional_data["criteria"]["words"] == "acme"
+    assert audit_access_details(entry=logged)["criteria"]["words"] == "acme"
     assert logged.additional_data["shown"] == 1
+
+
+def auditlog_table_text() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT auditlog_logentry::text FROM auditlog_logentry")
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_words_an_officer_searched_and_exported_for_are_stored_sealed(officer_client, desk):
+    officer_client.get(reverse("admin:archive_archiveentry_review"), {"words": "acme"})
+    officer_client.post(reverse("admin:archive_archiveentry_export"), {"words": "acme"})
+
+    assert archive_accesses("search").exists() and archive_accesses("export").exists()
+    assert "acme" not in auditlog_table_text().casefold()
+    assert {audit_access_details(entry=row)["criteria"]["words"] for row in archive_accesses("export")} == {"acme"}
+
+
+def test_search_words_copied_into_another_row_do_not_open(officer_client, desk):
+    from auditlog.models import LogEntry
+
+    officer_client.get(reverse("admin:archive_archiveentry_review"), {"words": "acme"})
+    officer_client.get(reverse("admin:archive_archiveentry_review"), {"words": "bonds"})
+    first, second = archive_accesses("search").order_by("pk")
+    LogEntry.objects.filter(pk=second.pk).update(additional_data=first.additional_data)
+
+    copied = audit_access_details(entry=LogEntry.objects.get(pk=second.pk))["criteria"]["words"]
+    assert "acme" not in copied and "do not open" in copied
 
 
 def test_a_search_for_someone_unknown_says_so_and_looks_at_nothing(officer_client, desk):

@@ -124,3 +124,52 @@ def test_channel_layer_traffic_sits_encrypted_in_redis(marker):
     assert len(stored) > 0, "the parked event should be in Redis"
     assert marker.encode() not in stored
     assert b"secret" not in stored
+
+
+@pytest.mark.django_db
+def test_file_names_and_room_topics_are_stored_sealed_yet_the_app_the_api_and_the_archive_show_them(
+    marker, settings, tmp_path
+):
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+    from django.test import Client
+
+    from core.testing import force_login_with_second_factor
+
+    settings.PARLEY_CLAMD_ADDRESS = ""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    alice = UserFactory(username="alice")
+    api = Client()
+    api.force_login(alice)
+    file_name, topic = f"layoffs-Q3-{marker}.xlsx", f"reorganisation {marker}"
+
+    room_id = api.post(
+        "/api/v1/rooms", json.dumps({"name": "plans", "topic": "first", "is_public": True}), "application/json"
+    ).json()["id"]
+    api.patch(f"/api/v1/rooms/{room_id}", json.dumps({"topic": topic}), "application/json")
+    shared = api.post(
+        f"/api/v1/conversations/{room_id}/files", {"file": SimpleUploadedFile(file_name, b"names"), "client_id": "f1"}
+    )
+    officer = UserFactory(username="root", is_staff=True, is_superuser=True)
+    review = Client()
+    force_login_with_second_factor(review, officer)
+    reviewed = review.get("/admin/archive/archiveentry/review/", {"words": marker}).content.decode()
+    export = tmp_path / "export.jsonl"
+    call_command("export_archive", str(export), "--requested-by", "compliance")
+
+    assert shared.status_code == 201
+    assert shared.json()["attachment"]["name"] == file_name
+    history = api.get(f"/api/v1/conversations/{room_id}/messages").json()["messages"]
+    assert [message["attachment"]["name"] for message in history if message["attachment"]] == [file_name]
+    assert api.get(f"/api/v1/conversations/{room_id}").json()["topic"] == topic
+    assert [room["id"] for room in api.get("/api/v1/rooms", {"search": "REORGANISATION"}).json()["rooms"]] == [room_id]
+    found = api.get("/api/v1/messages/search", {"q": "layoffs-q3"}).json()["messages"]
+    assert [message["attachment"]["name"] for message in found] == [file_name]
+    assert api.get(f"/api/v1/files/{shared.json()['attachment']['id']}")["Content-Disposition"].endswith(
+        f'filename="{file_name}"'
+    )
+    assert file_name in reviewed and topic in reviewed
+    assert file_name in export.read_text() and topic in export.read_text()
+    assert tables_containing(marker) == []  # attachments, conversations, the audit log: nowhere in clear

@@ -243,3 +243,20 @@ def test_a_failure_while_archiving_a_shared_file_leaves_no_message_no_row_and_no
     assert not Attachment.objects.exists()
     assert not Message.objects.exists()
     assert stored and not Attachment.file.field.storage.exists(stored[0])
+
+
+def test_a_shared_files_name_is_stored_sealed_and_stays_out_of_the_audit_log(alice, no_scanner):
+    from auditlog.models import LogEntry
+    from django.db import connection
+
+    message = share(alice, room_with(alice), name="layoffs-Q3-names.xlsx")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM messenger_attachment WHERE id = %s", [message.attachment_id])
+        (stored,) = cursor.fetchone()
+        cursor.execute("SELECT auditlog_logentry::text FROM auditlog_logentry")
+        audit_log = "\n".join(row[0] for row in cursor.fetchall())
+    assert b"layoffs" not in bytes(stored)
+    assert Attachment.objects.get(pk=message.attachment_id).name == "layoffs-Q3-names.xlsx"
+    assert LogEntry.objects.get_for_object(message.attachment).exists()  # the file is audit-logged, not its name
+    assert "layoffs" not in audit_log
