@@ -241,7 +241,7 @@ def signed_out_everywhere(*, user_id: int, reason: str) -> int:
     session_keys = list(open_sign_ins.values_list("session_key", flat=True))
     ended, _ = Session.objects.filter(session_key__in=session_keys).delete()
     open_sign_ins.update(ended_at=timezone.now(), end_reason=reason)
-    fanout.close_user_sockets(user_id, reason=reason)
+    transaction.on_commit(partial(fanout.close_user_sockets, user_id, reason=reason))  # at once outside a transaction
     return ended
 
 
@@ -300,6 +300,20 @@ def sessions_end_others(*, user: User, keep_session_key: str, reason: str = "end
     for session_key in others:
         transaction.on_commit(partial(fanout.close_session_sockets, session_key, reason=reason))
     return len(others)
+
+
+def password_change_from_session(*, user: User, session_key: str | None) -> None:
+    """Before saving `user` with a new password: the session changing it, kept when the new password ends the
+    user's other sessions (accounts.signals). Without it every session ends: a reset link, IT, a command."""
+    user._password_changed_from_session = session_key
+
+
+def sessions_end_for_new_password(*, user: User, keep_session_key: str | None = None) -> int:
+    """The user's password hash changed: end their sessions and close their sockets, all but those of
+    `keep_session_key` (the session that changed it, if any). Returns how many ended."""
+    if not keep_session_key:
+        return signed_out_everywhere(user_id=user.pk, reason="password_changed")
+    return sessions_end_others(user=user, keep_session_key=keep_session_key, reason="password_changed")
 
 
 def session_key_changed(*, old_key: str, new_key: str) -> None:

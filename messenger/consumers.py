@@ -89,15 +89,17 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         """Close this socket when its session ends with nobody announcing it: it expired (SESSION_COOKIE_AGE),
         was deleted from the store, or predates a password change made where no signal ran. The session is
         re-read at its expiry and at least every PARLEY_SESSION_CHECK_SECONDS (two queries per socket)."""
+        # First look when the session may expire at the latest: connect has just checked it.
+        left = self.scope["session"].get_expiry_age()
         while True:
+            await asyncio.sleep(min(left + EXPIRY_MARGIN_SECONDS, settings.PARLEY_SESSION_CHECK_SECONDS))
             valid_until = await database_sync_to_async(session_valid_until)(
                 session_key=self.session_key, user_id=self.user.pk
             )
             if valid_until is None:
                 await self.socket_close({"reason": "session_expired"})
                 return
-            left = (valid_until - timezone.now()).total_seconds() + EXPIRY_MARGIN_SECONDS
-            await asyncio.sleep(min(left, settings.PARLEY_SESSION_CHECK_SECONDS))
+            left = (valid_until - timezone.now()).total_seconds()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         frame: Any = None
