@@ -23,7 +23,8 @@ from archive.models import EventType
 from archive.services import archive_record
 from core.antivirus import scan_bytes
 from messenger.errors import FileInfected, FileInvalid, FileTooLarge
-from messenger.models import Attachment, Message
+from messenger.models import Attachment, Conversation, Message
+from messenger.selectors import conversation_writable
 from messenger.services import message_send, sender_checked
 
 MAX_NAME_LENGTH = 255
@@ -58,6 +59,7 @@ def file_share(
     participants, existing = sender_checked(sender=sender, conversation_id=conversation_id, client_id=client_id)
     if existing is not None:
         return existing
+    conversation_writable(Conversation.objects.get(pk=conversation_id))  # before scanning a file nobody may see
     name = _clean_name(name)
     limit = settings.PARLEY_MAX_UPLOAD_MB * 1024 * 1024
     if not data:

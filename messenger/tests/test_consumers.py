@@ -189,6 +189,32 @@ async def test_a_member_who_left_receives_nothing_more(chat):
     assert "message" not in [frame["type"] for frame in frames]
 
 
+async def test_an_archived_room_refuses_every_write_over_the_socket_and_stays_readable(chat):
+    room_id = chat["room"].pk
+    message_id = (await send_message(chat["alice_socket"], chat["room"], "final"))["message"]["id"]
+    await database_sync_to_async(services.do_room_archive)(actor=chat["alice"], room=chat["room"])
+    await next_of_type(chat["bob_socket"], "conversation.updated")
+
+    attempts = [
+        {"type": "message.send", "conversation_id": room_id, "client_id": "late", "body": "hi"},
+        {"type": "message.edit", "message_id": message_id, "body": "rewritten"},
+        {"type": "message.delete", "message_id": message_id},
+        {"type": "reaction.add", "message_id": message_id, "emoji": "👍"},
+        {"type": "reaction.remove", "message_id": message_id, "emoji": "👍"},
+        {"type": "typing", "conversation_id": room_id},
+    ]
+    codes = [(await request(chat["alice_socket"], attempt))["code"] for attempt in attempts]
+    synced = await request(chat["bob_socket"], {"type": "sync", "since": {}})
+    marked = await request(chat["bob_socket"], {"type": "read", "conversation_id": room_id, "seq": 1})
+
+    assert codes == ["room_archived"] * len(attempts)
+    assert [m["body"] for m in synced["conversations"][0]["messages"]] == ["final"]
+    assert marked["type"] == "ack"
+    message = await database_sync_to_async(Message.objects.get)(pk=message_id)
+    assert (message.body, message.deleted_at, message.edited_at) == ("final", None, None)
+    assert "typing" not in await frame_types_within(chat["bob_socket"], seconds=0.5)
+
+
 @pytest.mark.parametrize(
     ("frame", "code"),
     [
