@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from functools import partial
 
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -158,6 +159,11 @@ class ProfileInvalid(ParleyError):
     code = "profile_invalid"
 
 
+class PictureTooLarge(ParleyError):
+    code = "file_too_large"
+    http_status = 413
+
+
 def profile_update(*, user: User, **fields: str) -> User:
     """Change the user's own profile fields (display name, title, department, phone, status message)."""
     changes = {}
@@ -180,18 +186,22 @@ def _announce_profile(user: User) -> None:
     transaction.on_commit(partial(fanout.profile_changed, user.pk, profile_payload(user)))
 
 
-def avatar_set(*, user: User, upload: bytes) -> User:
+def avatar_set(*, user: User, upload: File) -> User:
     """Store a square 256 px WebP made from the upload: resized, and re-encoded so no metadata (EXIF, GPS)
-    survives. Anything Pillow cannot read as an image is refused."""
+    survives. Anything Pillow cannot read as an image is refused; so is one over 5 MB, by its size, before a
+    byte of it is read."""
     import io
 
     from django.core.files.base import ContentFile
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if len(upload) > MAX_AVATAR_UPLOAD_BYTES:
-        raise ProfileInvalid("A picture is at most 5 MB.")
+    if upload.size is None or upload.size > MAX_AVATAR_UPLOAD_BYTES:
+        raise PictureTooLarge("A picture is at most 5 MB.")
+    data = upload.read(MAX_AVATAR_UPLOAD_BYTES + 1)  # never more, whatever the size claimed
+    if len(data) > MAX_AVATAR_UPLOAD_BYTES:
+        raise PictureTooLarge("A picture is at most 5 MB.")
     try:
-        with Image.open(io.BytesIO(upload)) as image:
+        with Image.open(io.BytesIO(data)) as image:
             image = ImageOps.exif_transpose(image)  # keep the orientation the EXIF asked for, then drop it
             image = ImageOps.fit(image.convert("RGB"), (AVATAR_SIZE, AVATAR_SIZE))
             out = io.BytesIO()

@@ -13,6 +13,7 @@ import os
 import unicodedata
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.http import HttpResponse
@@ -109,6 +110,15 @@ def file_share(
         attachment.file.delete(save=False)
         raise
     return message
+
+
+def upload_read(upload: File) -> bytes:
+    """The bytes of an uploaded file, refused by its size before any is read when over PARLEY_MAX_UPLOAD_MB
+    (file_share checks the bytes again, for callers that hand it bytes from elsewhere)."""
+    limit = settings.PARLEY_MAX_UPLOAD_MB * 1024 * 1024
+    if upload.size is None or upload.size > limit:
+        raise FileTooLarge(f"Files are at most {settings.PARLEY_MAX_UPLOAD_MB} MB.")
+    return upload.read(limit + 1)  # never more, whatever the size claimed; file_share refuses limit + 1
 
 
 def file_response(attachment: Attachment, *, allow_inline: bool = True) -> HttpResponse:

@@ -344,6 +344,25 @@ def test_a_profile_is_edited_and_a_picture_is_resized_stripped_and_sealed(as_ali
     assert (junk.status_code, junk.json()["code"]) == (400, "profile_invalid")
 
 
+def test_a_picture_or_a_file_over_the_limit_is_refused_with_413_and_nothing_is_stored(as_alice, alice, settings):
+    from messenger.models import Attachment
+
+    settings.PARLEY_MAX_UPLOAD_MB = 1
+    room = room_with(alice)
+
+    picture = as_alice.post("/api/v1/me/avatar", {"picture": photo_file(b"x" * (5 * 1024 * 1024 + 1))})
+    shared = as_alice.post(
+        f"/api/v1/conversations/{room.pk}/files",
+        {"file": photo_file(b"x" * (1024 * 1024 + 1)), "client_id": "big"},
+    )
+
+    assert (picture.status_code, picture.json()["code"]) == (413, "file_too_large")
+    assert (shared.status_code, shared.json()["code"]) == (413, "file_too_large")
+    alice.refresh_from_db()
+    assert not alice.avatar
+    assert (Attachment.objects.count(), Message.objects.count()) == (0, 0)
+
+
 def test_a_picture_url_is_cached_for_good_and_a_new_picture_gets_a_new_url(as_alice, alice, settings, tmp_path):
     import io
 
