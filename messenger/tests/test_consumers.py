@@ -350,7 +350,7 @@ async def test_a_frame_our_code_fails_on_gets_an_internal_error_frame_and_the_so
 
 
 async def test_a_socket_whose_session_expires_is_told_so_and_closed(settings):
-    settings.SESSION_COOKIE_AGE = 1
+    settings.SESSION_COOKIE_AGE = 2
     alice = await create_user(username="alice")
     socket = await open_socket(alice)
 
