@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from collections.abc import Iterable
 from typing import Any
 
@@ -88,14 +89,22 @@ class ParleyConsumer(AsyncWebsocketConsumer):
     async def _watch_session(self) -> None:
         """Close this socket when its session ends with nobody announcing it: it expired (SESSION_COOKIE_AGE),
         was deleted from the store, or predates a password change made where no signal ran. The session is
-        re-read at its expiry and at least every PARLEY_SESSION_CHECK_SECONDS (two queries per socket)."""
+        re-read at its expiry and at least every PARLEY_SESSION_CHECK_SECONDS (two queries per socket; the
+        closes that matter most, sign-outs and new passwords, are announced and do not wait for this)."""
         # First look when the session may expire at the latest: connect has just checked it.
         left = self.scope["session"].get_expiry_age()
         while True:
-            await asyncio.sleep(min(left + EXPIRY_MARGIN_SECONDS, settings.PARLEY_SESSION_CHECK_SECONDS))
-            valid_until = await database_sync_to_async(session_valid_until)(
-                session_key=self.session_key, user_id=self.user.pk
-            )
+            # Jittered: after a restart every socket reconnects at once, and their checks should not stay in step.
+            every = settings.PARLEY_SESSION_CHECK_SECONDS * random.uniform(0.75, 1.0)  # noqa: S311 (not a secret)
+            await asyncio.sleep(min(left + EXPIRY_MARGIN_SECONDS, every))
+            try:
+                valid_until = await database_sync_to_async(session_valid_until)(
+                    session_key=self.session_key, user_id=self.user.pk
+                )
+            except Exception:  # the database is away for a moment: the socket stays, the next check decides
+                logger.exception("Session check of user %s failed", self.user.pk)
+                left = settings.PARLEY_SESSION_CHECK_SECONDS
+                continue
             if valid_until is None:
                 await self.socket_close({"reason": "session_expired"})
                 return
