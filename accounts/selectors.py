@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -205,3 +206,26 @@ def sessions_active(*, user: User) -> list[SignIn]:
 
 def sign_in_history(*, user: User, limit: int = 20) -> list[SignIn]:
     return list(SignIn.objects.filter(user=user)[:limit])
+
+
+def session_valid_until(*, session_key: str, user_id: int) -> datetime | None:
+    """When a socket's session stops being valid, or None if it is not valid now: gone from the store,
+    expired, another user's, its user deactivated, or made before the password last changed (Django's own
+    rule, as in django.contrib.auth.get_user). Open sockets re-check it (messenger.consumers)."""
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+    from django.utils.crypto import constant_time_compare
+
+    row = Session.objects.filter(session_key=session_key, expire_date__gt=timezone.now()).first()
+    if row is None:
+        return None
+    data = row.get_decoded()
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or data.get(SESSION_KEY) != str(user_id):
+        return None
+    stored_hash = data.get(HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    if not any(constant_time_compare(stored_hash, current) for current in hashes):
+        return None
+    return row.expire_date

@@ -8,6 +8,7 @@ import secrets
 from functools import partial
 from typing import Any
 
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -214,6 +215,11 @@ class ProfileInvalid(ParleyError):
     code = "profile_invalid"
 
 
+class PictureTooLarge(ParleyError):
+    code = "file_too_large"
+    http_status = 413
+
+
 def profile_update(*, user: User, **fields: str) -> User:
     """Change the user's own profile fields (display name, title, department, phone, status message)."""
     changes = {}
@@ -236,18 +242,22 @@ def _announce_profile(user: User) -> None:
     transaction.on_commit(partial(fanout.profile_changed, user.pk, profile_payload(user)))
 
 
-def avatar_set(*, user: User, upload: bytes) -> User:
+def avatar_set(*, user: User, upload: File) -> User:
     """Store a square 256 px WebP made from the upload: resized, and re-encoded so no metadata (EXIF, GPS)
-    survives. Anything Pillow cannot read as an image is refused."""
+    survives. Anything Pillow cannot read as an image is refused; so is one over 5 MB, by its size, before a
+    byte of it is read."""
     import io
 
     from django.core.files.base import ContentFile
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if len(upload) > MAX_AVATAR_UPLOAD_BYTES:
-        raise ProfileInvalid("A picture is at most 5 MB.")
+    if upload.size is None or upload.size > MAX_AVATAR_UPLOAD_BYTES:
+        raise PictureTooLarge("A picture is at most 5 MB.")
+    data = upload.read(MAX_AVATAR_UPLOAD_BYTES + 1)  # never more, whatever the size claimed
+    if len(data) > MAX_AVATAR_UPLOAD_BYTES:
+        raise PictureTooLarge("A picture is at most 5 MB.")
     try:
-        with Image.open(io.BytesIO(upload)) as image:
+        with Image.open(io.BytesIO(data)) as image:
             image = ImageOps.exif_transpose(image)  # keep the orientation the EXIF asked for, then drop it
             image = ImageOps.fit(image.convert("RGB"), (AVATAR_SIZE, AVATAR_SIZE))
             out = io.BytesIO()
@@ -304,7 +314,7 @@ def signed_out_everywhere(*, user_id: int, reason: str) -> int:
     session_keys = list(open_sign_ins.values_list("session_key", flat=True))
     ended, _ = Session.objects.filter(session_key__in=session_keys).delete()
     open_sign_ins.update(ended_at=timezone.now(), end_reason=reason)
-    fanout.close_user_sockets(user_id, reason=reason)
+    transaction.on_commit(partial(fanout.close_user_sockets, user_id, reason=reason))  # at once outside a transaction
     return ended
 
 
@@ -363,6 +373,20 @@ def sessions_end_others(*, user: User, keep_session_key: str, reason: str = "end
     for session_key in others:
         transaction.on_commit(partial(fanout.close_session_sockets, session_key, reason=reason))
     return len(others)
+
+
+def password_change_from_session(*, user: User, session_key: str | None) -> None:
+    """Before saving `user` with a new password: the session changing it, kept when the new password ends the
+    user's other sessions (accounts.signals). Without it every session ends: a reset link, IT, a command."""
+    user._password_changed_from_session = session_key
+
+
+def sessions_end_for_new_password(*, user: User, keep_session_key: str | None = None) -> int:
+    """The user's password hash changed: end their sessions and close their sockets, all but those of
+    `keep_session_key` (the session that changed it, if any). Returns how many ended."""
+    if not keep_session_key:
+        return signed_out_everywhere(user_id=user.pk, reason="password_changed")
+    return sessions_end_others(user=user, keep_session_key=keep_session_key, reason="password_changed")
 
 
 def session_key_changed(*, old_key: str, new_key: str) -> None:

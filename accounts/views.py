@@ -158,10 +158,11 @@ class PasswordChange(PasswordChangeView):
 
     def form_valid(self, form):
         old_key = self.request.session.session_key
+        # Saving the new password ends the other sessions (accounts.signals), all but this one.
+        services.password_change_from_session(user=form.user, session_key=old_key)
         response = super().form_valid(form)  # gives this session a new key
         new_key = self.request.session.session_key
         services.session_key_changed(old_key=old_key, new_key=new_key)
-        services.sessions_end_others(user=self.request.user, keep_session_key=new_key, reason="password_changed")
         messages.success(self.request, "Password changed. Your other sessions were signed out.")
         return response
 

@@ -198,6 +198,9 @@ PARLEY_PRESENCE_HEARTBEAT_SECONDS = env.float("PARLEY_PRESENCE_HEARTBEAT_SECONDS
 PARLEY_PRESENCE_SWEEP_SECONDS = env.float("PARLEY_PRESENCE_SWEEP_SECONDS", default=2.0)
 # The browser reports a tab idle after this long without input; a user whose tabs are all idle shows as away.
 PARLEY_PRESENCE_IDLE_SECONDS = env.int("PARLEY_PRESENCE_IDLE_SECONDS", default=300)
+# An open socket re-reads its session at the session's expiry and at least this often, so a session deleted
+# from the store or expired closes its sockets (messenger.consumers).
+PARLEY_SESSION_CHECK_SECONDS = env.float("PARLEY_SESSION_CHECK_SECONDS", default=300.0)
 
 # File sharing (docs/files.md). Every upload is scanned by ClamAV's clamd before anyone can see it:
 # "tcp://host:3310" or "unix:///run/clamav/clamd.ctl". Required in production; unset in development means

@@ -174,7 +174,7 @@ def update_me(request: HttpRequest, data: ProfileIn) -> dict:
 
 @api.post("/me/avatar", summary="Set your picture (any image; stored as a 256 px WebP without metadata)")
 def set_avatar(request: HttpRequest, picture: File[UploadedFile]) -> dict:
-    people.avatar_set(user=request.user, upload=picture.read())
+    people.avatar_set(user=request.user, upload=picture)
     return profile_payload(request.user)
 
 
@@ -303,7 +303,7 @@ def share_file(
         client_id=client_id,
         name=file.name or "",
         content_type=file.content_type or "",
-        data=file.read(),
+        data=files.upload_read(file),
         body=body,
     )
     return Status(201, message_payload(message))

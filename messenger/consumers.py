@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import random
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,9 +19,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DataError
+from django.utils import timezone
 
 from accounts import presence_actions
-from accounts.selectors import session_second_factor_owed
+from accounts.selectors import session_second_factor_owed, session_valid_until
 from core.errors import ParleyError, ProtocolError
 from messenger import fanout, handlers, protocol, selectors
 
@@ -29,6 +32,10 @@ CLOSE_SIGNED_OUT = 4403
 PRESENCE_FRAMES = {"presence.tab", "presence.set"}
 # Channel-layer groups joined or left concurrently: each in flight holds one pooled Redis connection.
 GROUPS_AT_ONCE = 50
+# Past a session's expiry before it is re-read, so the store (expire_date > now) already counts it expired.
+EXPIRY_MARGIN_SECONDS = 0.2
+
+logger = logging.getLogger(__name__)
 
 
 class ParleyConsumer(AsyncWebsocketConsumer):
@@ -56,12 +63,16 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         await self.send_frame(protocol.hello_frame(user_id=user.pk, username=user.get_username()))
         await self.send_frame(snapshot)
         self.heartbeat = asyncio.create_task(self._beat())
+        if session_key:
+            self.session_key = session_key
+            self.session_watch = asyncio.create_task(self._watch_session())
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "heartbeat"):
-            self.heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.heartbeat
+        for name in ("heartbeat", "session_watch"):
+            if task := getattr(self, name, None):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if hasattr(self, "user"):
             await presence_actions.presence_disconnect(user_id=self.user.pk, connection_id=self.channel_name)
         groups = list(getattr(self, "groups_joined", ()))
@@ -74,6 +85,30 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         while True:
             await asyncio.sleep(settings.PARLEY_PRESENCE_HEARTBEAT_SECONDS)
             await presence_actions.presence_heartbeat(user_id=self.user.pk, connection_id=self.channel_name)
+
+    async def _watch_session(self) -> None:
+        """Close this socket when its session ends with nobody announcing it: it expired (SESSION_COOKIE_AGE),
+        was deleted from the store, or predates a password change made where no signal ran. The session is
+        re-read at its expiry and at least every PARLEY_SESSION_CHECK_SECONDS (two queries per socket; the
+        closes that matter most, sign-outs and new passwords, are announced and do not wait for this)."""
+        # First look when the session may expire at the latest: connect has just checked it.
+        left = self.scope["session"].get_expiry_age()
+        while True:
+            # Jittered: after a restart every socket reconnects at once, and their checks should not stay in step.
+            every = settings.PARLEY_SESSION_CHECK_SECONDS * random.uniform(0.75, 1.0)  # noqa: S311 (not a secret)
+            await asyncio.sleep(min(left + EXPIRY_MARGIN_SECONDS, every))
+            try:
+                valid_until = await database_sync_to_async(session_valid_until)(
+                    session_key=self.session_key, user_id=self.user.pk
+                )
+            except Exception:  # the database is away for a moment: the socket stays, the next check decides
+                logger.exception("Session check of user %s failed", self.user.pk)
+                left = settings.PARLEY_SESSION_CHECK_SECONDS
+                continue
+            if valid_until is None:
+                await self.socket_close({"reason": "session_expired"})
+                return
+            left = (valid_until - timezone.now()).total_seconds()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         frame: Any = None
@@ -91,6 +126,11 @@ class ParleyConsumer(AsyncWebsocketConsumer):
             return
         except DataError:  # a value the database refused (rolled back); protocol's checks should catch it first
             refusal = ProtocolError("A value in the frame cannot be stored.")
+            await self.send_frame(protocol.error_frame(refusal, ref=protocol.safe_ref(frame)))
+            return
+        except Exception:  # a bug of ours: one strange frame must not cost the user their socket (1011)
+            logger.exception("Frame of user %s failed", self.user.pk)
+            refusal = ParleyError("The server could not handle this frame.", code="internal_error")
             await self.send_frame(protocol.error_frame(refusal, ref=protocol.safe_ref(frame)))
             return
         await self.send_frame(protocol.with_ref(reply, command.ref))
@@ -137,6 +177,7 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         """This socket's session got a new key: follow it (see fanout.session_rekeyed)."""
         old_groups = [group for group in self.groups_joined if group.startswith(fanout.session_group(""))]
         await self._join(event["group"])
+        self.session_key = event["session_key"]  # the one _watch_session re-reads from now on
         for group in old_groups:
             await self.channel_layer.group_discard(group, self.channel_name)
             self.groups_joined.discard(group)

@@ -19,6 +19,13 @@ class NotAllowed(ParleyError):
     http_status = 403
 
 
+class RoomArchived(NotAllowed):
+    """An archived room is read-only for good: no message, edit, delete, reaction, new member, rename or topic.
+    Members may still read it, mark it read, mute it and leave it."""
+
+    code = "room_archived"
+
+
 class RateLimited(ParleyError):
     code = "rate_limited"
     http_status = 429

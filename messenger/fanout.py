@@ -86,7 +86,7 @@ def close_session_sockets(session_key: str, *, reason: str) -> None:
 def session_rekeyed(old_key: str, new_key: str) -> None:
     """A session got a new key (a password change): its open sockets move to the new key's group, so signing
     that session out later still closes them."""
-    _group_send(session_group(old_key), {"type": REKEY, "group": session_group(new_key)})
+    _group_send(session_group(old_key), {"type": REKEY, "group": session_group(new_key), "session_key": new_key})
 
 
 def profile_changed(user_id: int, profile: dict[str, Any]) -> None:

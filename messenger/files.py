@@ -13,6 +13,7 @@ import os
 import unicodedata
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.http import HttpResponse
@@ -23,7 +24,8 @@ from archive.models import EventType
 from archive.services import archive_record
 from core.antivirus import scan_bytes
 from messenger.errors import FileInfected, FileInvalid, FileTooLarge
-from messenger.models import Attachment, Message
+from messenger.models import Attachment, Conversation, Message
+from messenger.selectors import conversation_writable
 from messenger.services import message_send, sender_checked
 
 MAX_NAME_LENGTH = 255
@@ -58,6 +60,7 @@ def file_share(
     participants, existing = sender_checked(sender=sender, conversation_id=conversation_id, client_id=client_id)
     if existing is not None:
         return existing
+    conversation_writable(Conversation.objects.get(pk=conversation_id))  # before scanning a file nobody may see
     name = _clean_name(name)
     limit = settings.PARLEY_MAX_UPLOAD_MB * 1024 * 1024
     if not data:
@@ -107,6 +110,15 @@ def file_share(
         attachment.file.delete(save=False)
         raise
     return message
+
+
+def upload_read(upload: File) -> bytes:
+    """The bytes of an uploaded file, refused by its size before any is read when over PARLEY_MAX_UPLOAD_MB
+    (file_share checks the bytes again, for callers that hand it bytes from elsewhere)."""
+    limit = settings.PARLEY_MAX_UPLOAD_MB * 1024 * 1024
+    if upload.size is None or upload.size > limit:
+        raise FileTooLarge(f"Files are at most {settings.PARLEY_MAX_UPLOAD_MB} MB.")
+    return upload.read(limit + 1)  # never more, whatever the size claimed; file_share refuses limit + 1
 
 
 def file_response(attachment: Attachment, *, allow_inline: bool = True) -> HttpResponse:

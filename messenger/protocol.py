@@ -8,15 +8,22 @@ entry in CLIENT_FRAMES and a handler; nothing else changes.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import ParleyError, ProtocolError
-from core.text import NUL_REFUSED, contains_nul
+from core.text import NUL_REFUSED
 
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024
 MAX_REF_LENGTH = 64
+# No frame needs more than a few levels (`sync` has two); deeper ones are refused before any code walks them.
+MAX_FRAME_DEPTH = 16
+# Integers in frames are ids and seqs: PostgreSQL's bigint holds them, anything longer is refused unparsed.
+MAX_INT_DIGITS = 19
+MAX_INT = 2**63 - 1
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -53,20 +60,63 @@ CLIENT_FRAMES: dict[str, Fields] = {
 
 
 def decode_client_frame(text: str | None) -> dict[str, Any]:
-    """Turn the raw text of a socket message into a JSON object, or raise ProtocolError."""
+    """Turn the raw text of a socket message into a JSON object, or raise ProtocolError.
+
+    Whatever the text holds, the outcome is a frame or a ProtocolError, never another exception (which ended
+    the socket with 1011): deep nesting (the decoder's RecursionError), integers beyond 64 bits (Python's
+    digit limit raises a bare ValueError), NaN and infinities, and strings PostgreSQL cannot store (NUL, lone
+    surrogates) are all refused here.
+    """
     if text is None:
         raise ProtocolError("Frames are JSON text; binary frames are not accepted.")
-    if len(text.encode()) > MAX_FRAME_BYTES:
+    # surrogatepass: a lone surrogate must not fail the size check itself; it is refused below.
+    if len(text) > MAX_FRAME_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
         raise ProtocolError(f"A frame may be at most {MAX_FRAME_BYTES} bytes.", code="frame_too_large")
     try:
-        frame = json.loads(text)
+        frame = json.loads(text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant)
+    except RecursionError:
+        raise ProtocolError(f"A frame may nest at most {MAX_FRAME_DEPTH} levels.") from None
     except ValueError as error:
-        raise ProtocolError(f"The frame is not valid JSON: {error.msg}.") from None
+        raise ProtocolError(f"The frame is not valid JSON: {getattr(error, 'msg', 'bad value')}.") from None
     if not isinstance(frame, dict):
         raise ProtocolError("A frame must be a JSON object.")
-    if contains_nul(frame):
-        raise ProtocolError(NUL_REFUSED)
+    _check_values(frame)
     return frame
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS or abs(value := int(digits)) > MAX_INT:
+        raise ProtocolError("Integers in a frame must fit in 64 bits.")
+    return value
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if value in (float("inf"), float("-inf")):
+        raise ProtocolError("Numbers in a frame must be finite.")
+    return value
+
+
+def _no_constant(name: str) -> None:
+    raise ProtocolError(f"{name} is not JSON.")
+
+
+def _check_values(frame: dict[str, Any]) -> None:
+    """Refuse nesting deeper than MAX_FRAME_DEPTH and text PostgreSQL cannot store (U+0000, lone surrogates,
+    keys included). A loop over a stack, not recursion: the depth is what is being checked."""
+    stack: list[tuple[Any, int]] = [(frame, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ProtocolError(NUL_REFUSED)
+            if SURROGATE.search(value):
+                raise ProtocolError("Text must be valid Unicode: a lone surrogate (U+D800 to U+DFFF) is not.")
+        elif isinstance(value, dict | list):
+            if depth > MAX_FRAME_DEPTH:
+                raise ProtocolError(f"A frame may nest at most {MAX_FRAME_DEPTH} levels.")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
 
 
 def parse_client_frame(frame: dict[str, Any]) -> ClientFrame:

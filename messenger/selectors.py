@@ -11,19 +11,30 @@ from django.db.models import Count, F, Prefetch, Q
 from django.utils import timezone
 
 from accounts.models import User
-from messenger.errors import NotAMember, SearchInvalid
+from messenger.errors import NotAMember, RoomArchived, SearchInvalid
 from messenger.models import Attachment, Conversation, Membership, Message, Reaction
 from messenger.payloads import conversation_payload, message_payload, reactions_payload
 
 HISTORY_PAGE_MAX = 200
 
 
-def membership_for(*, user: User, conversation_id: int) -> Membership:
-    """The user's membership, with its conversation: the one access check for a conversation."""
+def membership_for(*, user: User, conversation_id: int, to_write: bool = False) -> Membership:
+    """The user's membership, with its conversation: the one access check for a conversation. With `to_write`,
+    an archived room is refused too (it is read-only for good)."""
     try:
-        return Membership.objects.select_related("conversation").get(user=user, conversation_id=conversation_id)
+        membership = Membership.objects.select_related("conversation").get(user=user, conversation_id=conversation_id)
     except Membership.DoesNotExist:
         raise NotAMember("You are not a member of that conversation.") from None
+    if to_write:
+        conversation_writable(membership.conversation)
+    return membership
+
+
+def conversation_writable(conversation: Conversation) -> Conversation:
+    """Refuse a write to an archived room; every write path checks through here or membership_for."""
+    if conversation.is_archived:
+        raise RoomArchived("This room is archived: it is read-only.")
+    return conversation
 
 
 def conversation_member_ids(*, conversation_id: int) -> list[int]:
@@ -54,14 +65,17 @@ def attachment_for_member(*, user: User, uid: Any) -> Attachment:
     return attachment
 
 
-def message_for_member(*, user: User, message_id: int, for_update: bool = False) -> Message:
-    """A message in one of the user's conversations, with its sender: the one access check for a message."""
-    messages = Message.objects.select_related("sender", "reply_to__sender", "attachment")
+def message_for_member(*, user: User, message_id: int, for_update: bool = False, to_write: bool = False) -> Message:
+    """A message in one of the user's conversations, with its sender: the one access check for a message. With
+    `to_write` (an edit, a delete, a reaction), one in an archived room is refused too."""
+    messages = Message.objects.select_related("sender", "reply_to__sender", "attachment", "conversation")
     if for_update:
         messages = messages.select_for_update(of=("self",))
     message = messages.filter(pk=message_id, conversation__memberships__user=user).first()
     if message is None:
         raise NotAMember("No such message in your conversations.")
+    if to_write:
+        conversation_writable(message.conversation)
     return message
 
 

@@ -19,7 +19,7 @@ from archive.models import EventType
 from archive.services import archive_chain_start, archive_record
 from core.ratelimit import TokenBucket
 from messenger import fanout, protocol
-from messenger.errors import BodyInvalid, NotAllowed, NotAMember, RateLimited, RoomInvalid, UserNotFound
+from messenger.errors import BodyInvalid, NotAllowed, NotAMember, RateLimited, RoomArchived, RoomInvalid, UserNotFound
 from messenger.models import (
     MAX_BODY_LENGTH,
     Attachment,
@@ -34,6 +34,7 @@ from messenger.payloads import conversation_payload, message_payload, user_paylo
 from messenger.selectors import (
     conversation_member_ids,
     conversation_members,
+    conversation_writable,
     membership_for,
     message_for_member,
     message_resent,
@@ -124,6 +125,7 @@ def room_join(*, user: User, conversation_id: int) -> Conversation:
     room = Conversation.objects.filter(pk=conversation_id, kind=Conversation.Kind.ROOM, is_public=True).first()
     if room is None:
         raise NotAllowed("Only public rooms can be joined without an invitation.")
+    conversation_writable(room)
     with transaction.atomic():
         _, created = Membership.objects.get_or_create(conversation=room, user=user)
         if created:
@@ -135,8 +137,10 @@ def room_join(*, user: User, conversation_id: int) -> Conversation:
 
 
 def room_update(*, user: User, conversation_id: int, name: str | None = None, topic: str | None = None) -> Conversation:
-    """Rename a room or change its topic: its owner and moderators may."""
-    return do_room_update(actor=user, room=_managed_room(user, conversation_id), name=name, topic=topic)
+    """Rename a room or change its topic: its owner and moderators may, while it is not archived. (IT may still
+    rename an archived room in admin, say to free its name; do_room_update does not check.)"""
+    room = _managed_room(user, conversation_id, to_write=True)
+    return do_room_update(actor=user, room=room, name=name, topic=topic)
 
 
 def do_room_update(
@@ -185,13 +189,18 @@ def do_room_archive(*, actor: User, room: Conversation) -> Conversation:
     return room
 
 
-def _managed_room(user: User, conversation_id: int, *, owner_only: bool = False) -> Conversation:
-    return _manager_membership(user, conversation_id, owner_only=owner_only).conversation
+def _managed_room(
+    user: User, conversation_id: int, *, owner_only: bool = False, to_write: bool = False
+) -> Conversation:
+    return _manager_membership(user, conversation_id, owner_only=owner_only, to_write=to_write).conversation
 
 
-def _manager_membership(user: User, conversation_id: int, *, owner_only: bool = False) -> Membership:
-    """The user's membership of a room they own (or moderate, unless `owner_only`); refused otherwise."""
-    membership = membership_for(user=user, conversation_id=conversation_id)
+def _manager_membership(
+    user: User, conversation_id: int, *, owner_only: bool = False, to_write: bool = False
+) -> Membership:
+    """The user's membership of a room they own (or moderate, unless `owner_only`); refused otherwise, and
+    with `to_write` refused in an archived room."""
+    membership = membership_for(user=user, conversation_id=conversation_id, to_write=to_write)
     allowed = {Membership.Role.OWNER} if owner_only else {Membership.Role.OWNER, Membership.Role.MODERATOR}
     if membership.conversation.kind != Conversation.Kind.ROOM or membership.role not in allowed:
         raise NotAllowed("Only the room's owner" + ("" if owner_only else " or a moderator") + " may do that.")
@@ -205,15 +214,18 @@ def _announce_room(room: Conversation) -> None:
 
 def room_invite(*, inviter: User, conversation_id: int, usernames: list[str]) -> list[User]:
     """Add people to a room the inviter is in. Returns those who were not members yet."""
-    membership = membership_for(user=inviter, conversation_id=conversation_id)
+    membership = membership_for(user=inviter, conversation_id=conversation_id, to_write=True)
     if membership.conversation.kind != Conversation.Kind.ROOM:
         raise NotAllowed("People are added to rooms; a direct chat stays between its two people.")
     return do_members_add(actor=inviter, room=membership.conversation, usernames=usernames, via="invite")
 
 
 def do_members_add(*, actor: User, room: Conversation, usernames: list[str], via: str) -> list[User]:
-    """Add people to a room (checked by the caller), archived and announced. Returns the newcomers."""
+    """Add people to a room (checked by the caller), archived and announced. Returns the newcomers. Nobody
+    joins an archived room, whoever adds them (a member, IT in admin, the import)."""
     with transaction.atomic():
+        # Read under the row's lock, not from `room` (loaded earlier): an archive committed since is seen.
+        conversation_writable(Conversation.objects.select_for_update().only("is_archived").get(pk=room.pk))
         invited = _active_users(usernames)
         present = set(Membership.objects.filter(conversation=room, user__in=invited).values_list("user_id", flat=True))
         newcomers = [person for person in invited if person.pk not in present]
@@ -244,7 +256,7 @@ def room_member_remove(*, user: User, conversation_id: int, username: str) -> No
 
 def room_member_role_set(*, user: User, conversation_id: int, username: str, role: str) -> Membership:
     """The owner makes a member a moderator (who may rename the room and remove plain members) or back."""
-    _, target = _member_to_manage(user, conversation_id, username, owner_only=True)
+    _, target = _member_to_manage(user, conversation_id, username, owner_only=True, to_write=True)
     if role not in (Membership.Role.MODERATOR, Membership.Role.MEMBER) or target.role == Membership.Role.OWNER:
         raise RoomInvalid("A member is made a moderator or a plain member; an owner stays owner.")
     membership = do_member_role_set(membership=target, role=role)
@@ -256,10 +268,10 @@ def room_member_role_set(*, user: User, conversation_id: int, username: str, rol
 
 
 def _member_to_manage(
-    user: User, conversation_id: int, username: str, *, owner_only: bool = False
+    user: User, conversation_id: int, username: str, *, owner_only: bool = False, to_write: bool = False
 ) -> tuple[Membership, Membership]:
     """The manager's membership of the room (see _manager_membership) and that of someone else in it."""
-    manager = _manager_membership(user, conversation_id, owner_only=owner_only)
+    manager = _manager_membership(user, conversation_id, owner_only=owner_only, to_write=to_write)
     target = (
         Membership.objects.select_related("user", "conversation")
         .filter(conversation_id=conversation_id, user__username=username)
@@ -349,7 +361,7 @@ def _next_seq(conversation_id: int) -> int:
         )
         row = cursor.fetchone()
     if row is None:
-        raise NotAllowed("This room is archived: it is read-only.")
+        raise RoomArchived("This room is archived: it is read-only.")
     return row[0]
 
 
@@ -462,7 +474,7 @@ def message_edit(*, editor: User, message_id: int, body: str) -> Message:
     """Replace the text of one's own message, keeping the earlier text as a version."""
     _checked_body(body)
     with transaction.atomic():
-        message = message_for_member(user=editor, message_id=message_id, for_update=True)
+        message = message_for_member(user=editor, message_id=message_id, for_update=True, to_write=True)
         _check_own_live_message(editor, message)
         MessageVersion.objects.create(message=message, body=message.body)
         _archive_message_change(EventType.MESSAGE_EDITED, message, editor, {"old": message.body, "new": body})
@@ -476,7 +488,7 @@ def message_edit(*, editor: User, message_id: int, body: str) -> Message:
 def message_delete(*, editor: User, message_id: int) -> Message:
     """Hide one's own message from the chat; its text stays as a version for the archive."""
     with transaction.atomic():
-        message = message_for_member(user=editor, message_id=message_id, for_update=True)
+        message = message_for_member(user=editor, message_id=message_id, for_update=True, to_write=True)
         _check_own_live_message(editor, message)
         MessageVersion.objects.create(message=message, body=message.body)
         _archive_message_change(EventType.MESSAGE_DELETED, message, editor, {"body": message.body})
@@ -525,7 +537,7 @@ def _checked_emoji(emoji: str) -> str:
 def reaction_add(*, user: User, message_id: int, emoji: str) -> list[dict]:
     _checked_emoji(emoji)
     with transaction.atomic():
-        message = message_for_member(user=user, message_id=message_id)
+        message = message_for_member(user=user, message_id=message_id, to_write=True)
         _, created = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)
         reactions = reactions_of(message_id=message.pk)
         if created:
@@ -536,7 +548,7 @@ def reaction_add(*, user: User, message_id: int, emoji: str) -> list[dict]:
 def reaction_remove(*, user: User, message_id: int, emoji: str) -> list[dict]:
     _checked_emoji(emoji)
     with transaction.atomic():
-        message = message_for_member(user=user, message_id=message_id)
+        message = message_for_member(user=user, message_id=message_id, to_write=True)
         removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
         reactions = reactions_of(message_id=message.pk)
         if removed:
@@ -568,7 +580,7 @@ def read_mark(*, user: User, conversation_id: int, seq: int) -> int:
 
 def typing_notify(*, user: User, conversation_id: int) -> None:
     """Tell the conversation the user is typing. Nothing is stored."""
-    membership_for(user=user, conversation_id=conversation_id)
+    membership_for(user=user, conversation_id=conversation_id, to_write=True)
     fanout.to_conversation(
         conversation_id, {"type": "typing", "conversation_id": conversation_id, "user": user_payload(user)}
     )

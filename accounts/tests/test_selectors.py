@@ -1,7 +1,10 @@
 import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.utils import timezone
 
 from accounts import roles, selectors, services
-from accounts.models import AuthenticatorDevice
+from accounts.models import AuthenticatorDevice, User
 from accounts.selectors import buddy_list
 from accounts.tests.factories import UserFactory
 
@@ -54,3 +57,53 @@ def test_a_verified_session_owes_nothing_and_costs_nothing(alice, django_assert_
     with django_assert_num_queries(0):
         assert selectors.second_factor_owed(user=alice, verified=True) is None
     assert selectors.second_factor_owed(user=alice, verified=False) == "enrol"
+
+
+def delete_session(user, key):
+    Session.objects.filter(pk=key).delete()
+
+
+def expire_session(user, key):
+    Session.objects.filter(pk=key).update(expire_date=timezone.now())
+
+
+def change_password_without_a_signal(user, key):
+    User.objects.filter(pk=user.pk).update(password="changed elsewhere")
+
+
+def deactivate_without_a_signal(user, key):
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+
+class TestSessionValidUntil:
+    """What an open socket asks of its session (messenger.consumers): Django's own rule, read afresh."""
+
+    @pytest.fixture
+    def signed_in(self):
+        user = UserFactory(username="sam")
+        client = Client()
+        client.force_login(user)
+        return user, client.session.session_key
+
+    def test_a_live_session_is_valid_until_its_expiry_date(self, signed_in):
+        user, key = signed_in
+
+        assert (
+            selectors.session_valid_until(session_key=key, user_id=user.pk) == Session.objects.get(pk=key).expire_date
+        )
+
+    @pytest.mark.parametrize(
+        "end", [delete_session, expire_session, change_password_without_a_signal, deactivate_without_a_signal]
+    )
+    def test_a_session_that_ended_any_way_is_not_valid(self, signed_in, end):
+        user, key = signed_in
+
+        end(user, key)
+
+        assert selectors.session_valid_until(session_key=key, user_id=user.pk) is None
+
+    def test_a_session_is_valid_only_for_its_own_user(self, signed_in):
+        _, key = signed_in
+        other = UserFactory(username="eve")
+
+        assert selectors.session_valid_until(session_key=key, user_id=other.pk) is None

@@ -400,3 +400,18 @@ def test_renewed_backup_codes_replace_the_old_ones(alice):
     assert not device.verify_token(old[0])
     device.throttle_reset()
     assert device.verify_token(new[0])
+
+
+def test_a_picture_over_5_mb_is_refused_by_its_size_before_any_of_it_is_read():
+    from django.core.files.base import ContentFile
+
+    user = UserFactory(username="pia")
+    upload = ContentFile(b"x" * (services.MAX_AVATAR_UPLOAD_BYTES + 1), name="huge.jpg")
+
+    with pytest.raises(services.PictureTooLarge) as refusal:
+        services.avatar_set(user=user, upload=upload)
+
+    assert (refusal.value.code, refusal.value.http_status) == ("file_too_large", 413)
+    assert upload.tell() == 0  # not a byte was read
+    user.refresh_from_db()
+    assert not user.avatar

@@ -245,7 +245,43 @@ def test_a_room_owner_renames_and_archives_a_room(as_alice, alice, bob):
     assert renamed.json()["topic"] == "rates"
     assert (refused.status_code, refused.json()["code"]) == (403, "not_allowed")
     assert archived.json()["is_archived"] is True
-    assert (late.status_code, late.json()["code"]) == (403, "not_allowed")
+    assert (late.status_code, late.json()["code"]) == (403, "room_archived")
+
+
+def test_an_archived_room_refuses_every_write_through_the_api(as_alice, alice, bob):
+    from messenger.models import Conversation, Membership
+
+    UserFactory(username="carol")
+    room = room_with(alice, bob, name="desk", is_public=True)
+    post(as_alice, f"/api/v1/rooms/{room.pk}/archive")
+    as_dave = Client()
+    as_dave.force_login(UserFactory(username="dave"))
+
+    attempts = {
+        "send": post(as_alice, f"/api/v1/conversations/{room.pk}/messages", {"client_id": "c", "body": "hello?"}),
+        "share a file": as_alice.post(
+            f"/api/v1/conversations/{room.pk}/files", {"file": photo_file(b"notes"), "client_id": "f"}
+        ),
+        "rename": as_alice.patch(f"/api/v1/rooms/{room.pk}", {"name": "desk 2"}, content_type="application/json"),
+        "topic": as_alice.patch(f"/api/v1/rooms/{room.pk}", {"topic": "new"}, content_type="application/json"),
+        "invite": post(as_alice, f"/api/v1/rooms/{room.pk}/invite", {"usernames": ["carol"]}),
+        "join": post(as_dave, f"/api/v1/rooms/{room.pk}/join"),
+        "role": as_alice.patch(
+            f"/api/v1/rooms/{room.pk}/members/bob", {"role": "moderator"}, content_type="application/json"
+        ),
+    }
+
+    assert {name: (r.status_code, r.json()["code"]) for name, r in attempts.items()} == {
+        name: (403, "room_archived") for name in attempts
+    }
+    room = Conversation.objects.get(pk=room.pk)
+    assert (room.name, room.topic, room.last_seq) == ("desk", "", 0)
+    assert Message.objects.count() == 0
+    assert sorted(Membership.objects.filter(conversation=room).values_list("user__username", "role")) == [
+        ("alice", "owner"),
+        ("bob", "member"),
+    ]
+    assert as_alice.get(f"/api/v1/conversations/{room.pk}/messages").status_code == 200  # still readable
 
 
 def test_a_conversation_shows_each_members_read_marker_for_seen_by(as_alice, alice, bob):
@@ -306,6 +342,25 @@ def test_a_profile_is_edited_and_a_picture_is_resized_stripped_and_sealed(as_ali
     on_disk = (tmp_path / alice.avatar.name).read_bytes()
     assert b"RIFF" not in on_disk[:16] and b"WEBP" not in on_disk  # sealed, not a picture on disk
     assert (junk.status_code, junk.json()["code"]) == (400, "profile_invalid")
+
+
+def test_a_picture_or_a_file_over_the_limit_is_refused_with_413_and_nothing_is_stored(as_alice, alice, settings):
+    from messenger.models import Attachment
+
+    settings.PARLEY_MAX_UPLOAD_MB = 1
+    room = room_with(alice)
+
+    picture = as_alice.post("/api/v1/me/avatar", {"picture": photo_file(b"x" * (5 * 1024 * 1024 + 1))})
+    shared = as_alice.post(
+        f"/api/v1/conversations/{room.pk}/files",
+        {"file": photo_file(b"x" * (1024 * 1024 + 1)), "client_id": "big"},
+    )
+
+    assert (picture.status_code, picture.json()["code"]) == (413, "file_too_large")
+    assert (shared.status_code, shared.json()["code"]) == (413, "file_too_large")
+    alice.refresh_from_db()
+    assert not alice.avatar
+    assert (Attachment.objects.count(), Message.objects.count()) == (0, 0)
 
 
 def test_a_picture_url_is_cached_for_good_and_a_new_picture_gets_a_new_url(as_alice, alice, settings, tmp_path):

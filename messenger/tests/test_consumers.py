@@ -189,6 +189,32 @@ async def test_a_member_who_left_receives_nothing_more(chat):
     assert "message" not in [frame["type"] for frame in frames]
 
 
+async def test_an_archived_room_refuses_every_write_over_the_socket_and_stays_readable(chat):
+    room_id = chat["room"].pk
+    message_id = (await send_message(chat["alice_socket"], chat["room"], "final"))["message"]["id"]
+    await database_sync_to_async(services.do_room_archive)(actor=chat["alice"], room=chat["room"])
+    await next_of_type(chat["bob_socket"], "conversation.updated")
+
+    attempts = [
+        {"type": "message.send", "conversation_id": room_id, "client_id": "late", "body": "hi"},
+        {"type": "message.edit", "message_id": message_id, "body": "rewritten"},
+        {"type": "message.delete", "message_id": message_id},
+        {"type": "reaction.add", "message_id": message_id, "emoji": "👍"},
+        {"type": "reaction.remove", "message_id": message_id, "emoji": "👍"},
+        {"type": "typing", "conversation_id": room_id},
+    ]
+    codes = [(await request(chat["alice_socket"], attempt))["code"] for attempt in attempts]
+    synced = await request(chat["bob_socket"], {"type": "sync", "since": {}})
+    marked = await request(chat["bob_socket"], {"type": "read", "conversation_id": room_id, "seq": 1})
+
+    assert codes == ["room_archived"] * len(attempts)
+    assert [m["body"] for m in synced["conversations"][0]["messages"]] == ["final"]
+    assert marked["type"] == "ack"
+    message = await database_sync_to_async(Message.objects.get)(pk=message_id)
+    assert (message.body, message.deleted_at, message.edited_at) == ("final", None, None)
+    assert "typing" not in await frame_types_within(chat["bob_socket"], seconds=0.5)
+
+
 @pytest.mark.parametrize(
     ("frame", "code"),
     [
@@ -270,6 +296,22 @@ async def test_a_member_cannot_edit_someone_elses_message(chat):
         # PostgreSQL cannot store U+0000: refused at the door, not by the database (which ended the socket).
         ('{"type": "message.send", "conversation_id": 1, "client_id": "a\\u0000b", "body": "hi"}', "bad_frame"),
         ('{"type": "message.send", "conversation_id": 1, "client_id": "c1", "body": "a\\u0000b"}', "bad_frame"),
+        # Strange JSON that used to end the socket with 1011 (an exception other than ProtocolError escaped).
+        ("[" * 5000, "bad_frame"),  # the decoder's RecursionError
+        ('{"a":' * 5000, "bad_frame"),
+        ('{"type": "ping", "deep": ' + "[" * 40 + "]" * 40 + "}", "bad_frame"),  # decodes, but deeper than 16
+        ('{"type": "read", "conversation_id": ' + "9" * 5000 + ', "seq": 1}', "bad_frame"),  # int digit limit
+        ('{"type": "read", "conversation_id": 99999999999999999999, "seq": 1}', "bad_frame"),  # beyond bigint
+        ('{"type": "ping", "x": 1e999999}', "bad_frame"),
+        ('{"type": "ping", "x": NaN}', "bad_frame"),
+        ('{"type": "ping", "x": -Infinity}', "bad_frame"),
+        ('{"type": "message.send", "conversation_id": 1, "client_id": "c1", "body": "a\\ud800b"}', "bad_frame"),
+        ('{"type": "ping", "\\udfff": 1}', "bad_frame"),  # a lone surrogate in a key
+        ("[" + "[" * 5000, "bad_frame"),
+        ('"just a string"', "bad_frame"),
+        ("null", "bad_frame"),
+        (" ", "bad_frame"),
+        ('{"type": "ping", "pad": "' + "\u00e9" * 40_000 + '"}', "frame_too_large"),  # 80 KB in UTF-8
     ],
 )
 async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_open(chat, raw, code):
@@ -281,6 +323,62 @@ async def test_bad_frame_gets_an_error_frame_and_the_socket_stays_open(chat, raw
     assert (error["type"], error["code"]) == ("error", code)
     assert error["message"]
     assert (await request(socket, {"type": "ping"}))["type"] == "pong"
+
+
+async def test_a_frame_with_a_raw_lone_surrogate_gets_an_error_frame_and_the_socket_stays_open(chat):
+    socket = chat["alice_socket"]
+    await socket.send_to(text_data='{"type": "message.send", "conversation_id": 1, "client_id": "c", "body": "\ud800"}')
+
+    assert (await next_frame(socket))["code"] == "bad_frame"
+    assert (await request(socket, {"type": "ping"}))["type"] == "pong"
+    assert await database_sync_to_async(Message.objects.count)() == 0
+
+
+async def test_a_frame_our_code_fails_on_gets_an_internal_error_frame_and_the_socket_stays_open(chat, monkeypatch):
+    from messenger import handlers
+
+    def broken(user, command):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(handlers, "dispatch", broken)
+    error = await request(chat["alice_socket"], {"type": "read", "conversation_id": chat["room"].pk, "seq": 1})
+    monkeypatch.undo()
+
+    assert (error["type"], error["code"]) == ("error", "internal_error")
+    assert "a bug" not in error["message"]
+    assert (await request(chat["alice_socket"], {"type": "ping"}))["type"] == "pong"
+
+
+async def test_a_socket_whose_session_expires_is_told_so_and_closed(settings):
+    settings.SESSION_COOKIE_AGE = 2
+    alice = await create_user(username="alice")
+    socket = await open_socket(alice)
+
+    assert await next_of_type(socket, "signed_out", seconds=10) == {"type": "signed_out", "reason": "session_expired"}
+    assert await socket.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+
+
+async def test_a_socket_whose_session_is_deleted_from_the_store_is_closed_at_the_next_check(settings):
+    from django.contrib.sessions.models import Session
+
+    settings.PARLEY_SESSION_CHECK_SECONDS = 0.5
+    alice = await create_user(username="alice")
+    socket = await open_socket(alice)
+
+    await database_sync_to_async(lambda: Session.objects.all().delete())()
+
+    assert (await next_of_type(socket, "signed_out", seconds=10))["reason"] == "session_expired"
+    assert (await socket.receive_output(timeout=3))["type"] == "websocket.close"
+
+
+async def test_a_socket_whose_session_is_alive_stays_open_across_checks(settings):
+    settings.PARLEY_SESSION_CHECK_SECONDS = 0.2
+    alice = await create_user(username="alice")
+    socket = await open_socket(alice)
+
+    assert "signed_out" not in await frame_types_within(socket, seconds=1)
+    assert (await request(socket, {"type": "ping"}))["type"] == "pong"
+    await socket.disconnect()
 
 
 async def test_error_frame_echoes_the_ref_of_the_frame_it_answers(chat):

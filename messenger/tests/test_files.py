@@ -115,6 +115,22 @@ def test_a_file_over_the_limit_or_empty_or_nameless_is_refused(alice, settings):
         share(alice, room, name="../\x00")
 
 
+def test_an_upload_over_the_limit_is_refused_by_its_size_before_any_of_it_is_read(settings):
+    from django.core.files.base import ContentFile
+
+    from messenger.files import upload_read
+
+    settings.PARLEY_MAX_UPLOAD_MB = 1
+    too_large, just_right = ContentFile(b"x" * (1024 * 1024 + 1)), ContentFile(b"x" * 1024 * 1024)
+
+    with pytest.raises(FileTooLarge) as refusal:
+        upload_read(too_large)
+
+    assert (refusal.value.code, refusal.value.http_status) == ("file_too_large", 413)
+    assert too_large.tell() == 0  # not a byte was read
+    assert len(upload_read(just_right)) == 1024 * 1024
+
+
 def test_a_shown_name_keeps_no_path_and_the_stored_name_is_not_the_shown_one(alice, settings):
     settings.PARLEY_CLAMD_ADDRESS = ""  # development: shared unscanned
     room = room_with(alice)
