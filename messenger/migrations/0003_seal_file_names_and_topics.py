@@ -155,18 +155,13 @@ class Migration(migrations.Migration):
             name="uid",
             field=models.UUIDField(default=uuid.uuid4, editable=False, unique=True),
         ),
-        # NOT NULL without a database default: every row was sealed above, and the schema editor cannot turn
-        # the model's default ("", clear text) into a column default, which is as it should be.
+        # NOT NULL without a database default: every row was sealed above. The database sees a plain binary
+        # column (no default, so the schema editor fills nothing in, on PostgreSQL and SQLite alike); the model's
+        # default ("", clear text) belongs to the state only, as it should.
         migrations.SeparateDatabaseAndState(
             database_operations=[
-                migrations.RunSQL(
-                    'ALTER TABLE "messenger_conversation" ALTER COLUMN "topic" SET NOT NULL',
-                    'ALTER TABLE "messenger_conversation" ALTER COLUMN "topic" DROP NOT NULL',
-                ),
-                migrations.RunSQL(
-                    'ALTER TABLE "messenger_attachment" ALTER COLUMN "name" SET NOT NULL',
-                    'ALTER TABLE "messenger_attachment" ALTER COLUMN "name" DROP NOT NULL',
-                ),
+                migrations.AlterField(model_name="conversation", name="topic", field=models.BinaryField()),
+                migrations.AlterField(model_name="attachment", name="name", field=models.BinaryField()),
             ],
             state_operations=[
                 migrations.AlterField(
