@@ -1,14 +1,18 @@
 // Parley's browser client: wires the socket and the HTTP API to the store, and the store to the page.
-// socket.js and store.js hold the connection and the state; render.js, composer.js and dialogs.js the DOM.
+// socket.js and store.js hold the connection and the state; frames.js says what each server frame does,
+// outbox.js sends what the user types, sync.js catches up and repairs gaps; render.js, composer.js and
+// dialogs.js the DOM. docs/client.md lists every module.
 
 import { api } from "./api.js";
 import { Composer } from "./composer.js";
 import { Dialogs } from "./dialogs.js";
-import { newClientId } from "./format.js";
+import { dispatchFrame, frameHandlers } from "./frames.js";
 import { askForNotifications, notificationsUndecided, notifyMessage, updateTitle } from "./notify.js";
 import { BuddyList, ChatView, ReactionPicker, renderMe, renderSidebar } from "./render.js";
+import { Outbox } from "./outbox.js";
 import { Connection } from "./socket.js";
 import { Store } from "./store.js";
+import { Sync } from "./sync.js";
 import { Uploads } from "./uploads.js";
 
 const PAGE_SIZE = 50;
@@ -122,8 +126,8 @@ const view = new ChatView(store, {
   reply: (message) => composer.startReply(message),
   edit: (message) => composer.startEdit(message),
   remove: (message) => removeMessage(message),
-  retry: (clientId) => retry(clientId),
-  discard: (clientId) => store.outboxDiscard(clientId),
+  retry: (clientId) => outbox.retry(clientId),
+  discard: (clientId) => outbox.discard(clientId),
   invite: (conversationId) => dialogs.openInvite(conversationId),
   leave: (conversationId) => leaveRoom(conversationId),
   roomSettings: (conversationId) => dialogs.openRoomSettings(conversationId),
@@ -217,6 +221,9 @@ conversationPane.addEventListener("drop", (event) => {
 
 // ---- messages in and out --------------------------------------------------------------------------------------
 
+const outbox = new Outbox({ store, connection, delivered: (message) => receive(message, { live: true }) });
+const sync = new Sync({ store, connection, receive });
+
 function receive(message, { live }) {
   const known = store.conversations.has(message.conversation_id);
   const isNew = store.addMessage(message);
@@ -236,39 +243,9 @@ function submit(text, mode, message) {
       .catch((error) => say(`Your edit was not saved: ${error.message}`));
     return true;
   }
-  const entry = {
-    client_id: newClientId(),
-    conversation_id: conversationId,
-    body: text,
-    reply_to: mode === "reply" ? message.id : null,
-    created_at: new Date().toISOString(),
-  };
-  store.queue(entry);
+  outbox.add({ conversationId, body: text, replyTo: mode === "reply" ? message.id : null });
   view.scrollToBottom();
-  send(entry);
   return true;
-}
-
-// Send (or resend) an outbox entry. The client_id makes a resend after a dropped connection harmless: the
-// server answers with the message it already stored (docs/protocol.md, "No duplicates").
-async function send(entry) {
-  if (!connection.isOpen) return; // stays "sending"; resent after the next hello
-  const frame = { type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body: entry.body };
-  if (entry.reply_to) frame.reply_to = entry.reply_to;
-  try {
-    const reply = await connection.request(frame);
-    receive(reply.message, { live: true });
-  } catch (error) {
-    if (error.code === "disconnected" || error.code === "timeout") return;
-    store.outboxFailed(entry.client_id, error.message);
-  }
-}
-
-function retry(clientId) {
-  const entry = store.outbox.get(clientId);
-  if (!entry) return;
-  store.outboxRetrying(clientId);
-  send(entry);
 }
 
 async function react(message, emoji, add) {
@@ -479,11 +456,11 @@ connection.addEventListener("hello", async () => {
   everConnected = true;
   connectionBanner.hidden = true;
   try {
-    await catchUp();
+    await sync.catchUp();
   } catch {
     return; // the connection dropped during the catch-up; the next hello starts over
   }
-  for (const entry of store.outbox.values()) if (entry.status === "sending") send(entry);
+  outbox.resendWaiting();
   // After a reconnect, fetch the list again: unread counts, and rooms joined or left meanwhile. The first
   // connect follows the list fetched by start(), and the sync covered the moments in between.
   if (reconnects++ > 0) await Promise.all([refreshConversations(), refreshContacts()]);
@@ -493,105 +470,8 @@ connection.addEventListener("hello", async () => {
   }
 });
 
-// `sync` from a seq per conversation (by default the last this tab has of each); repeat while the server
-// says a conversation has more, from the last message it sent. Every conversation is named each time: one the
-// tab leaves out, the server sends from its start.
-async function catchUp(since = store.syncPoint()) {
-  for (let round = 0; round < 50; round++) {
-    const reply = await connection.request({ type: "sync", since });
-    const more = {};
-    for (const entry of reply.conversations) {
-      for (const message of entry.messages) receive(message, { live: false });
-      if (entry.has_more && entry.messages.length) more[String(entry.conversation_id)] = entry.messages.at(-1).seq;
-    }
-    if (!Object.keys(more).length) return;
-    since = { ...store.syncPoint(), ...more };
-  }
-}
-
-// A live message that skips seqs: the ones between were dropped on the way (a full channel-layer queue) or
-// are still coming (another sender's frame overtaken). Wait a moment, then fetch only what is still missing,
-// once for all such conversations, rather than a sync per frame that would add load when there is least.
-const GAP_WAIT_MS = 1500;
-const gaps = new Map(); // conversation id -> the first seq missing
-let gapTimer = null;
-
-function noteGap(message) {
-  const lastSeq = store.conversations.get(message.conversation_id)?.last_seq || 0;
-  if (lastSeq === 0 || message.seq <= lastSeq + 1) return;
-  gaps.set(message.conversation_id, Math.min(gaps.get(message.conversation_id) ?? Infinity, lastSeq + 1));
-  gapTimer ??= setTimeout(fillGaps, GAP_WAIT_MS);
-}
-
-async function fillGaps() {
-  gapTimer = null;
-  const since = {};
-  for (const [conversationId, first] of gaps) {
-    const thread = store.thread(conversationId);
-    const last = store.conversations.get(conversationId)?.last_seq || 0;
-    let seq = first;
-    while (seq <= last && thread.bySeq.has(seq)) seq += 1;
-    if (seq <= last) since[String(conversationId)] = seq - 1;
-  }
-  gaps.clear();
-  if (!Object.keys(since).length) return; // every missing frame arrived meanwhile
-  try {
-    await catchUp({ ...store.syncPoint(), ...since });
-  } catch {
-    // the socket dropped: the reconnect's own catch-up covers the gap
-  }
-}
-
-connection.addEventListener("frame", (event) => {
-  const frame = event.detail;
-  switch (frame.type) {
-    case "message":
-      noteGap(frame.message);
-      receive(frame.message, { live: true });
-      break;
-    case "message.updated":
-      store.updateMessage(frame.message);
-      if (frame.message.deleted) composer.messageGone(frame.message.id);
-      break;
-    case "message.reactions":
-      store.setReactions(frame.conversation_id, frame.message_id, frame.reactions);
-      break;
-    case "read":
-      store.noteRead(frame.conversation_id, frame.user_id, frame.seq);
-      break;
-    case "typing":
-      store.noteTyping(frame.conversation_id, frame.user);
-      break;
-    case "conversation":
-      store.upsertConversation(frame.conversation);
-      if (expected.delete(frame.conversation.id)) goTo(frame.conversation.id);
-      break;
-    case "conversation.updated": // renamed, new topic, or archived
-      store.upsertConversation(frame.conversation);
-      break;
-    case "conversation.left":
-      store.removeConversation(frame.conversation_id);
-      if (store.activeId === null && view.conversationId === frame.conversation_id) goTo(null);
-      break;
-    case "member.left":
-      store.memberLeft(frame.conversation_id, frame.user);
-      break;
-    case "presence.snapshot":
-      for (const entry of frame.users) store.setPresence(entry);
-      break;
-    case "presence":
-      store.setPresence(frame);
-      break;
-    case "user.updated": // someone's name, picture or details changed (the user's own, from another tab, too)
-      store.updatePerson(frame.user);
-      break;
-    case "contacts": // the buddy list changed in another tab or device
-      store.setContactGroups(frame.groups);
-      break;
-    default:
-      break; // frame types added later are ignored by this version of the client
-  }
-});
+const handlers = frameHandlers({ store, sync, receive, composer, view, expected, goTo });
+connection.addEventListener("frame", (event) => dispatchFrame(handlers, event.detail));
 
 setInterval(() => store.expireTyping(), 1000);
 
