@@ -103,7 +103,7 @@ function flush() {
   if (dirty.sidebar) renderSidebar(store, { ...sidebar, filter: sidebar.filter.value });
   if (dirty.buddies) buddies.render(sidebar.filter.value);
   if (dirty.me) renderMe(store, meCard);
-  if (dirty.person) dialogs.personChanged();
+  if (dirty.person) dialogs.person.changed();
   if (store.activeId !== null && view.conversationId === store.activeId) {
     if (dirty.header) view.renderHeader();
     if (dirty.messages) view.render();
@@ -128,13 +128,13 @@ const view = new ChatView(store, {
   remove: (message) => removeMessage(message),
   retry: (clientId) => outbox.retry(clientId),
   discard: (clientId) => outbox.discard(clientId),
-  invite: (conversationId) => dialogs.openInvite(conversationId),
+  invite: (conversationId) => dialogs.invite.open(conversationId),
   leave: (conversationId) => leaveRoom(conversationId),
-  roomSettings: (conversationId) => dialogs.openRoomSettings(conversationId),
+  roomSettings: (conversationId) => dialogs.roomSettings.open(conversationId),
   mute: (conversationId, isMuted) => mute(conversationId, isMuted),
   back: () => goTo(null),
   focusComposer: () => composer.focus(),
-  showPerson: (userId) => dialogs.openPerson(userId),
+  showPerson: (userId) => dialogs.person.open(userId),
 });
 
 const picker = new ReactionPicker((message, emoji) => {
@@ -172,7 +172,7 @@ const buddies = new BuddyList(store, {
   storageKey: `parley.collapsed-groups.${store.me.id}`,
   handlers: {
     openDirect: (person) => openDirectWith(person),
-    showPerson: (userId) => dialogs.openPerson(userId),
+    showPerson: (userId) => dialogs.person.open(userId),
   },
 });
 
@@ -258,7 +258,7 @@ async function react(message, emoji, add) {
 }
 
 async function removeMessage(message) {
-  const sure = await dialogs.confirm({
+  const sure = await dialogs.confirm.ask({
     title: "Delete this message?",
     text: "Everyone in the conversation will see that a message was deleted.",
     action: "Delete",
@@ -387,7 +387,7 @@ async function mute(conversationId, isMuted) {
 
 async function leaveRoom(conversationId) {
   const conversation = store.conversations.get(conversationId);
-  const sure = await dialogs.confirm({
+  const sure = await dialogs.confirm.ask({
     title: `Leave ${store.titleOf(conversation)}?`,
     text: conversation.is_public ? "You can join again from the room directory." : "You will need an invitation to come back.",
     action: "Leave room",
@@ -513,7 +513,7 @@ document.addEventListener("keydown", (event) => {
     shortcuts.showModal();
   } else if ((event.ctrlKey || event.metaKey) && event.shiftKey && event.key.toLowerCase() === "f") {
     event.preventDefault();
-    dialogs.openSearch();
+    dialogs.search.open();
   } else if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k") {
     event.preventDefault();
     sidebar.filter.focus();
@@ -543,14 +543,14 @@ sidebar.filter.addEventListener("keydown", (event) => {
   }
 });
 
-document.getElementById("search-messages").addEventListener("click", () => dialogs.openSearch());
-document.getElementById("new-direct").addEventListener("click", () => dialogs.openDirect());
-document.getElementById("add-contact").addEventListener("click", () => dialogs.openAddContact());
-document.getElementById("edit-profile").addEventListener("click", () => dialogs.openProfile());
-document.getElementById("new-room").addEventListener("click", () => dialogs.openRoom());
-document.getElementById("browse-rooms").addEventListener("click", () => dialogs.openDirectory());
-document.getElementById("welcome-direct").addEventListener("click", () => dialogs.openDirect());
-document.getElementById("welcome-rooms").addEventListener("click", () => dialogs.openDirectory());
+document.getElementById("search-messages").addEventListener("click", () => dialogs.search.open());
+document.getElementById("new-direct").addEventListener("click", () => dialogs.direct.open());
+document.getElementById("add-contact").addEventListener("click", () => dialogs.addContact.open());
+document.getElementById("edit-profile").addEventListener("click", () => dialogs.profile.open());
+document.getElementById("new-room").addEventListener("click", () => dialogs.newRoom.open());
+document.getElementById("browse-rooms").addEventListener("click", () => dialogs.directory.open());
+document.getElementById("welcome-direct").addEventListener("click", () => dialogs.direct.open());
+document.getElementById("welcome-rooms").addEventListener("click", () => dialogs.directory.open());
 
 const notifyPrompt = document.getElementById("notify-prompt");
 notifyPrompt.hidden = !notificationsUndecided();
