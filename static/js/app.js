@@ -1,26 +1,24 @@
 // Parley's browser client: wires the socket and the HTTP API to the store, and the store to the page.
 // socket.js and store.js hold the connection and the state; frames.js says what each server frame does,
-// outbox.js sends what the user types, sync.js catches up and repairs gaps; render.js, composer.js and
-// dialogs.js the DOM. docs/client.md lists every module.
+// outbox.js sends what the user types, sync.js catches up and repairs gaps, history.js pages through
+// history, presence.js reports the user's presence; render.js, composer.js and dialogs.js draw the page.
+// docs/client.md lists every module.
 
 import { api } from "./api.js";
 import { Composer } from "./composer.js";
 import { Dialogs } from "./dialogs.js";
 import { dispatchFrame, frameHandlers } from "./frames.js";
+import { MessageHistory } from "./history.js";
 import { askForNotifications, notificationsUndecided, notifyMessage, updateTitle } from "./notify.js";
-import { BuddyList, ChatView, ReactionPicker, renderMe, renderSidebar } from "./render.js";
 import { Outbox } from "./outbox.js";
+import { PresenceReporter } from "./presence.js";
+import { BuddyList, ChatView, ReactionPicker, renderMe, renderSidebar } from "./render.js";
 import { Connection } from "./socket.js";
 import { Store } from "./store.js";
 import { Sync } from "./sync.js";
 import { Uploads } from "./uploads.js";
 
-const PAGE_SIZE = 50;
-const MAX_PAGE = 200; // messenger.selectors.HISTORY_PAGE_MAX
-
 const root = document.getElementById("app");
-// After this long without input in any tab the user shows as away (PARLEY_PRESENCE_IDLE_SECONDS).
-const IDLE_AFTER_MS = Number(root.dataset.idleAfterSeconds || 300) * 1000;
 const store = new Store({
   id: Number(root.dataset.userId),
   username: root.dataset.username,
@@ -118,9 +116,9 @@ function flush() {
 const readInFlight = new Map(); // conversation id -> seq being sent
 
 const view = new ChatView(store, {
-  loadOlder: (conversationId) => loadOlder(conversationId),
+  loadOlder: (conversationId) => messageHistory.loadOlder(conversationId),
   seen: (conversationId, seq) => markRead(conversationId, seq),
-  jumpTo: (conversationId, seq) => jumpTo(conversationId, seq),
+  jumpTo: (conversationId, seq) => messageHistory.jumpTo(conversationId, seq),
   react: (message, emoji, add) => react(message, emoji, add),
   pickReaction: (message, button) => picker.open(message, button),
   reply: (message) => composer.startReply(message),
@@ -161,8 +159,7 @@ const dialogs = new Dialogs({
   openConversation: (id) => goTo(id),
   expectConversation: (id) => expected.add(id),
   openDirectWith: (person) => openDirectWith(person),
-  // The profile is saved over HTTP; presence.set tells contacts the new status message at once.
-  statusChanged: (text) => connection.notify({ type: "presence.set", choice: presenceChoice.value, status_message: text }),
+  statusChanged: (text) => presence.statusChanged(text),
   showMessage: (conversationId, seq) => showFound(conversationId, seq),
 });
 const expected = new Set(); // conversations to open as soon as their `conversation` frame arrives
@@ -289,42 +286,7 @@ function markRead(conversationId, seq) {
 
 // ---- history ----------------------------------------------------------------------------------------------
 
-// The newest page of a conversation; one request per conversation while it is on its way.
-const loadingNewest = new Map();
-function loadNewest(conversationId) {
-  if (!loadingNewest.has(conversationId)) {
-    const loading = api
-      .messages(conversationId, { limit: PAGE_SIZE })
-      .then((page) => store.addHistory(conversationId, page, { older: page.length === PAGE_SIZE }))
-      .catch((error) => say(`Messages could not be loaded: ${error.message}`))
-      .finally(() => loadingNewest.delete(conversationId));
-    loadingNewest.set(conversationId, loading);
-  }
-  return loadingNewest.get(conversationId);
-}
-
-async function loadOlder(conversationId, limit = PAGE_SIZE) {
-  const thread = store.thread(conversationId);
-  if (!thread.hasOlder || thread.oldestSeq === null) return;
-  try {
-    const page = await api.messages(conversationId, { beforeSeq: thread.oldestSeq, limit });
-    store.addHistory(conversationId, page, { older: page.length === limit && page[0]?.seq > 1 });
-  } catch (error) {
-    say(`Earlier messages could not be loaded: ${error.message}`);
-  }
-}
-
-// Show the message a quote points at, loading older history until it is there.
-async function jumpTo(conversationId, seq) {
-  if (view.reveal(seq)) return;
-  const thread = store.thread(conversationId);
-  while (thread.hasOlder && (thread.oldestSeq ?? 0) > seq && conversationId === store.activeId) {
-    const needed = Math.min(MAX_PAGE, thread.oldestSeq - seq + 10);
-    await loadOlder(conversationId, needed);
-    flush();
-  }
-  if (!view.reveal(seq)) say("That message is no longer available.");
-}
+const messageHistory = new MessageHistory({ store, view, say, render: () => flush() });
 
 // A search hit: open its conversation (a new history entry, so Back returns), then show the message there.
 async function showFound(conversationId, seq) {
@@ -332,9 +294,9 @@ async function showFound(conversationId, seq) {
     history.pushState(null, "", `#/c/${conversationId}`);
     await route();
   }
-  if (!store.thread(conversationId).loaded) await loadNewest(conversationId);
+  if (!store.thread(conversationId).loaded) await messageHistory.loadNewest(conversationId);
   flush();
-  await jumpTo(conversationId, seq);
+  await messageHistory.jumpTo(conversationId, seq);
 }
 
 // ---- conversations ----------------------------------------------------------------------------------------
@@ -438,7 +400,7 @@ function show(id) {
   const title = store.titleOf(conversation);
   composer.switchTo(id, `Message ${title}`);
   composer.focus();
-  if (!store.thread(id).loaded) loadNewest(id);
+  if (!store.thread(id).loaded) messageHistory.loadNewest(id);
   // Members (and their read markers, for "seen by") come with the details.
   if (!detailsFetched.has(id)) {
     detailsFetched.add(id);
@@ -465,7 +427,7 @@ connection.addEventListener("hello", async () => {
   // connect follows the list fetched by start(), and the sync covered the moments in between.
   if (reconnects++ > 0) await Promise.all([refreshConversations(), refreshContacts()]);
   if (store.activeId !== null) {
-    if (!store.thread(store.activeId).loaded) loadNewest(store.activeId);
+    if (!store.thread(store.activeId).loaded) messageHistory.loadNewest(store.activeId);
     view.afterScroll();
   }
 });
@@ -477,26 +439,12 @@ setInterval(() => store.expireTyping(), 1000);
 
 // ---- presence: the user's choice, and whether this tab is being used ----------------------------------------
 
-const presenceChoice = document.getElementById("presence-choice");
-presenceChoice.addEventListener("change", () => {
-  connection.notify({ type: "presence.set", choice: presenceChoice.value });
+const presence = new PresenceReporter({
+  connection,
+  choice: document.getElementById("presence-choice"),
+  // After this long without input in any tab the user shows as away (PARLEY_PRESENCE_IDLE_SECONDS).
+  idleAfterMs: Number(root.dataset.idleAfterSeconds || 300) * 1000,
 });
-
-let idle = false;
-let idleTimer = null;
-function active() {
-  if (idle) {
-    idle = false;
-    connection.notify({ type: "presence.tab", state: "active" });
-  }
-  clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => {
-    idle = true;
-    connection.notify({ type: "presence.tab", state: "idle" });
-  }, IDLE_AFTER_MS);
-}
-for (const type of ["keydown", "pointerdown", "wheel", "focus"]) window.addEventListener(type, active, { passive: true });
-active();
 
 // ---- page-wide keys and controls ------------------------------------------------------------------------------
 
