@@ -1,22 +1,24 @@
 // Parley's browser client: wires the socket and the HTTP API to the store, and the store to the page.
-// socket.js and store.js hold the connection and the state; render.js, composer.js and dialogs.js the DOM.
+// socket.js and store.js hold the connection and the state; frames.js says what each server frame does,
+// outbox.js sends what the user types, sync.js catches up and repairs gaps, history.js pages through
+// history, presence.js reports the user's presence; render.js, composer.js and dialogs.js draw the page.
+// docs/client.md lists every module.
 
 import { api } from "./api.js";
 import { Composer } from "./composer.js";
 import { Dialogs } from "./dialogs.js";
-import { newClientId } from "./format.js";
+import { dispatchFrame, frameHandlers } from "./frames.js";
+import { MessageHistory } from "./history.js";
 import { askForNotifications, notificationsUndecided, notifyMessage, updateTitle } from "./notify.js";
+import { Outbox } from "./outbox.js";
+import { PresenceReporter } from "./presence.js";
 import { BuddyList, ChatView, ReactionPicker, renderMe, renderSidebar } from "./render.js";
 import { Connection } from "./socket.js";
 import { Store } from "./store.js";
+import { Sync } from "./sync.js";
 import { Uploads } from "./uploads.js";
 
-const PAGE_SIZE = 50;
-const MAX_PAGE = 200; // messenger.selectors.HISTORY_PAGE_MAX
-
 const root = document.getElementById("app");
-// After this long without input in any tab the user shows as away (PARLEY_PRESENCE_IDLE_SECONDS).
-const IDLE_AFTER_MS = Number(root.dataset.idleAfterSeconds || 300) * 1000;
 const store = new Store({
   id: Number(root.dataset.userId),
   username: root.dataset.username,
@@ -99,7 +101,7 @@ function flush() {
   if (dirty.sidebar) renderSidebar(store, { ...sidebar, filter: sidebar.filter.value });
   if (dirty.buddies) buddies.render(sidebar.filter.value);
   if (dirty.me) renderMe(store, meCard);
-  if (dirty.person) dialogs.personChanged();
+  if (dirty.person) dialogs.person.changed();
   if (store.activeId !== null && view.conversationId === store.activeId) {
     if (dirty.header) view.renderHeader();
     if (dirty.messages) view.render();
@@ -114,23 +116,23 @@ function flush() {
 const readInFlight = new Map(); // conversation id -> seq being sent
 
 const view = new ChatView(store, {
-  loadOlder: (conversationId) => loadOlder(conversationId),
+  loadOlder: (conversationId) => messageHistory.loadOlder(conversationId),
   seen: (conversationId, seq) => markRead(conversationId, seq),
-  jumpTo: (conversationId, seq) => jumpTo(conversationId, seq),
+  jumpTo: (conversationId, seq) => messageHistory.jumpTo(conversationId, seq),
   react: (message, emoji, add) => react(message, emoji, add),
   pickReaction: (message, button) => picker.open(message, button),
   reply: (message) => composer.startReply(message),
   edit: (message) => composer.startEdit(message),
   remove: (message) => removeMessage(message),
-  retry: (clientId) => retry(clientId),
-  discard: (clientId) => store.outboxDiscard(clientId),
-  invite: (conversationId) => dialogs.openInvite(conversationId),
+  retry: (clientId) => outbox.retry(clientId),
+  discard: (clientId) => outbox.discard(clientId),
+  invite: (conversationId) => dialogs.invite.open(conversationId),
   leave: (conversationId) => leaveRoom(conversationId),
-  roomSettings: (conversationId) => dialogs.openRoomSettings(conversationId),
+  roomSettings: (conversationId) => dialogs.roomSettings.open(conversationId),
   mute: (conversationId, isMuted) => mute(conversationId, isMuted),
   back: () => goTo(null),
   focusComposer: () => composer.focus(),
-  showPerson: (userId) => dialogs.openPerson(userId),
+  showPerson: (userId) => dialogs.person.open(userId),
 });
 
 const picker = new ReactionPicker((message, emoji) => {
@@ -157,8 +159,7 @@ const dialogs = new Dialogs({
   openConversation: (id) => goTo(id),
   expectConversation: (id) => expected.add(id),
   openDirectWith: (person) => openDirectWith(person),
-  // The profile is saved over HTTP; presence.set tells contacts the new status message at once.
-  statusChanged: (text) => connection.notify({ type: "presence.set", choice: presenceChoice.value, status_message: text }),
+  statusChanged: (text) => presence.statusChanged(text),
   showMessage: (conversationId, seq) => showFound(conversationId, seq),
 });
 const expected = new Set(); // conversations to open as soon as their `conversation` frame arrives
@@ -168,7 +169,7 @@ const buddies = new BuddyList(store, {
   storageKey: `parley.collapsed-groups.${store.me.id}`,
   handlers: {
     openDirect: (person) => openDirectWith(person),
-    showPerson: (userId) => dialogs.openPerson(userId),
+    showPerson: (userId) => dialogs.person.open(userId),
   },
 });
 
@@ -217,6 +218,9 @@ conversationPane.addEventListener("drop", (event) => {
 
 // ---- messages in and out --------------------------------------------------------------------------------------
 
+const outbox = new Outbox({ store, connection, delivered: (message) => receive(message, { live: true }) });
+const sync = new Sync({ store, connection, receive });
+
 function receive(message, { live }) {
   const known = store.conversations.has(message.conversation_id);
   const isNew = store.addMessage(message);
@@ -236,39 +240,9 @@ function submit(text, mode, message) {
       .catch((error) => say(`Your edit was not saved: ${error.message}`));
     return true;
   }
-  const entry = {
-    client_id: newClientId(),
-    conversation_id: conversationId,
-    body: text,
-    reply_to: mode === "reply" ? message.id : null,
-    created_at: new Date().toISOString(),
-  };
-  store.queue(entry);
+  outbox.add({ conversationId, body: text, replyTo: mode === "reply" ? message.id : null });
   view.scrollToBottom();
-  send(entry);
   return true;
-}
-
-// Send (or resend) an outbox entry. The client_id makes a resend after a dropped connection harmless: the
-// server answers with the message it already stored (docs/protocol.md, "No duplicates").
-async function send(entry) {
-  if (!connection.isOpen) return; // stays "sending"; resent after the next hello
-  const frame = { type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body: entry.body };
-  if (entry.reply_to) frame.reply_to = entry.reply_to;
-  try {
-    const reply = await connection.request(frame);
-    receive(reply.message, { live: true });
-  } catch (error) {
-    if (error.code === "disconnected" || error.code === "timeout") return;
-    store.outboxFailed(entry.client_id, error.message);
-  }
-}
-
-function retry(clientId) {
-  const entry = store.outbox.get(clientId);
-  if (!entry) return;
-  store.outboxRetrying(clientId);
-  send(entry);
 }
 
 async function react(message, emoji, add) {
@@ -281,7 +255,7 @@ async function react(message, emoji, add) {
 }
 
 async function removeMessage(message) {
-  const sure = await dialogs.confirm({
+  const sure = await dialogs.confirm.ask({
     title: "Delete this message?",
     text: "Everyone in the conversation will see that a message was deleted.",
     action: "Delete",
@@ -312,42 +286,7 @@ function markRead(conversationId, seq) {
 
 // ---- history ----------------------------------------------------------------------------------------------
 
-// The newest page of a conversation; one request per conversation while it is on its way.
-const loadingNewest = new Map();
-function loadNewest(conversationId) {
-  if (!loadingNewest.has(conversationId)) {
-    const loading = api
-      .messages(conversationId, { limit: PAGE_SIZE })
-      .then((page) => store.addHistory(conversationId, page, { older: page.length === PAGE_SIZE }))
-      .catch((error) => say(`Messages could not be loaded: ${error.message}`))
-      .finally(() => loadingNewest.delete(conversationId));
-    loadingNewest.set(conversationId, loading);
-  }
-  return loadingNewest.get(conversationId);
-}
-
-async function loadOlder(conversationId, limit = PAGE_SIZE) {
-  const thread = store.thread(conversationId);
-  if (!thread.hasOlder || thread.oldestSeq === null) return;
-  try {
-    const page = await api.messages(conversationId, { beforeSeq: thread.oldestSeq, limit });
-    store.addHistory(conversationId, page, { older: page.length === limit && page[0]?.seq > 1 });
-  } catch (error) {
-    say(`Earlier messages could not be loaded: ${error.message}`);
-  }
-}
-
-// Show the message a quote points at, loading older history until it is there.
-async function jumpTo(conversationId, seq) {
-  if (view.reveal(seq)) return;
-  const thread = store.thread(conversationId);
-  while (thread.hasOlder && (thread.oldestSeq ?? 0) > seq && conversationId === store.activeId) {
-    const needed = Math.min(MAX_PAGE, thread.oldestSeq - seq + 10);
-    await loadOlder(conversationId, needed);
-    flush();
-  }
-  if (!view.reveal(seq)) say("That message is no longer available.");
-}
+const messageHistory = new MessageHistory({ store, view, say, render: () => flush() });
 
 // A search hit: open its conversation (a new history entry, so Back returns), then show the message there.
 async function showFound(conversationId, seq) {
@@ -355,9 +294,9 @@ async function showFound(conversationId, seq) {
     history.pushState(null, "", `#/c/${conversationId}`);
     await route();
   }
-  if (!store.thread(conversationId).loaded) await loadNewest(conversationId);
+  if (!store.thread(conversationId).loaded) await messageHistory.loadNewest(conversationId);
   flush();
-  await jumpTo(conversationId, seq);
+  await messageHistory.jumpTo(conversationId, seq);
 }
 
 // ---- conversations ----------------------------------------------------------------------------------------
@@ -410,7 +349,7 @@ async function mute(conversationId, isMuted) {
 
 async function leaveRoom(conversationId) {
   const conversation = store.conversations.get(conversationId);
-  const sure = await dialogs.confirm({
+  const sure = await dialogs.confirm.ask({
     title: `Leave ${store.titleOf(conversation)}?`,
     text: conversation.is_public ? "You can join again from the room directory." : "You will need an invitation to come back.",
     action: "Leave room",
@@ -461,7 +400,7 @@ function show(id) {
   const title = store.titleOf(conversation);
   composer.switchTo(id, `Message ${title}`);
   composer.focus();
-  if (!store.thread(id).loaded) loadNewest(id);
+  if (!store.thread(id).loaded) messageHistory.loadNewest(id);
   // Members (and their read markers, for "seen by") come with the details.
   if (!detailsFetched.has(id)) {
     detailsFetched.add(id);
@@ -479,144 +418,33 @@ connection.addEventListener("hello", async () => {
   everConnected = true;
   connectionBanner.hidden = true;
   try {
-    await catchUp();
+    await sync.catchUp();
   } catch {
     return; // the connection dropped during the catch-up; the next hello starts over
   }
-  for (const entry of store.outbox.values()) if (entry.status === "sending") send(entry);
+  outbox.resendWaiting();
   // After a reconnect, fetch the list again: unread counts, and rooms joined or left meanwhile. The first
   // connect follows the list fetched by start(), and the sync covered the moments in between.
   if (reconnects++ > 0) await Promise.all([refreshConversations(), refreshContacts()]);
   if (store.activeId !== null) {
-    if (!store.thread(store.activeId).loaded) loadNewest(store.activeId);
+    if (!store.thread(store.activeId).loaded) messageHistory.loadNewest(store.activeId);
     view.afterScroll();
   }
 });
 
-// `sync` from a seq per conversation (by default the last this tab has of each); repeat while the server
-// says a conversation has more, from the last message it sent. Every conversation is named each time: one the
-// tab leaves out, the server sends from its start.
-async function catchUp(since = store.syncPoint()) {
-  for (let round = 0; round < 50; round++) {
-    const reply = await connection.request({ type: "sync", since });
-    const more = {};
-    for (const entry of reply.conversations) {
-      for (const message of entry.messages) receive(message, { live: false });
-      if (entry.has_more && entry.messages.length) more[String(entry.conversation_id)] = entry.messages.at(-1).seq;
-    }
-    if (!Object.keys(more).length) return;
-    since = { ...store.syncPoint(), ...more };
-  }
-}
-
-// A live message that skips seqs: the ones between were dropped on the way (a full channel-layer queue) or
-// are still coming (another sender's frame overtaken). Wait a moment, then fetch only what is still missing,
-// once for all such conversations, rather than a sync per frame that would add load when there is least.
-const GAP_WAIT_MS = 1500;
-const gaps = new Map(); // conversation id -> the first seq missing
-let gapTimer = null;
-
-function noteGap(message) {
-  const lastSeq = store.conversations.get(message.conversation_id)?.last_seq || 0;
-  if (lastSeq === 0 || message.seq <= lastSeq + 1) return;
-  gaps.set(message.conversation_id, Math.min(gaps.get(message.conversation_id) ?? Infinity, lastSeq + 1));
-  gapTimer ??= setTimeout(fillGaps, GAP_WAIT_MS);
-}
-
-async function fillGaps() {
-  gapTimer = null;
-  const since = {};
-  for (const [conversationId, first] of gaps) {
-    const thread = store.thread(conversationId);
-    const last = store.conversations.get(conversationId)?.last_seq || 0;
-    let seq = first;
-    while (seq <= last && thread.bySeq.has(seq)) seq += 1;
-    if (seq <= last) since[String(conversationId)] = seq - 1;
-  }
-  gaps.clear();
-  if (!Object.keys(since).length) return; // every missing frame arrived meanwhile
-  try {
-    await catchUp({ ...store.syncPoint(), ...since });
-  } catch {
-    // the socket dropped: the reconnect's own catch-up covers the gap
-  }
-}
-
-connection.addEventListener("frame", (event) => {
-  const frame = event.detail;
-  switch (frame.type) {
-    case "message":
-      noteGap(frame.message);
-      receive(frame.message, { live: true });
-      break;
-    case "message.updated":
-      store.updateMessage(frame.message);
-      if (frame.message.deleted) composer.messageGone(frame.message.id);
-      break;
-    case "message.reactions":
-      store.setReactions(frame.conversation_id, frame.message_id, frame.reactions);
-      break;
-    case "read":
-      store.noteRead(frame.conversation_id, frame.user_id, frame.seq);
-      break;
-    case "typing":
-      store.noteTyping(frame.conversation_id, frame.user);
-      break;
-    case "conversation":
-      store.upsertConversation(frame.conversation);
-      if (expected.delete(frame.conversation.id)) goTo(frame.conversation.id);
-      break;
-    case "conversation.updated": // renamed, new topic, or archived
-      store.upsertConversation(frame.conversation);
-      break;
-    case "conversation.left":
-      store.removeConversation(frame.conversation_id);
-      if (store.activeId === null && view.conversationId === frame.conversation_id) goTo(null);
-      break;
-    case "member.left":
-      store.memberLeft(frame.conversation_id, frame.user);
-      break;
-    case "presence.snapshot":
-      for (const entry of frame.users) store.setPresence(entry);
-      break;
-    case "presence":
-      store.setPresence(frame);
-      break;
-    case "user.updated": // someone's name, picture or details changed (the user's own, from another tab, too)
-      store.updatePerson(frame.user);
-      break;
-    case "contacts": // the buddy list changed in another tab or device
-      store.setContactGroups(frame.groups);
-      break;
-    default:
-      break; // frame types added later are ignored by this version of the client
-  }
-});
+const handlers = frameHandlers({ store, sync, receive, composer, view, expected, goTo });
+connection.addEventListener("frame", (event) => dispatchFrame(handlers, event.detail));
 
 setInterval(() => store.expireTyping(), 1000);
 
 // ---- presence: the user's choice, and whether this tab is being used ----------------------------------------
 
-const presenceChoice = document.getElementById("presence-choice");
-presenceChoice.addEventListener("change", () => {
-  connection.notify({ type: "presence.set", choice: presenceChoice.value });
+const presence = new PresenceReporter({
+  connection,
+  choice: document.getElementById("presence-choice"),
+  // After this long without input in any tab the user shows as away (PARLEY_PRESENCE_IDLE_SECONDS).
+  idleAfterMs: Number(root.dataset.idleAfterSeconds || 300) * 1000,
 });
-
-let idle = false;
-let idleTimer = null;
-function active() {
-  if (idle) {
-    idle = false;
-    connection.notify({ type: "presence.tab", state: "active" });
-  }
-  clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => {
-    idle = true;
-    connection.notify({ type: "presence.tab", state: "idle" });
-  }, IDLE_AFTER_MS);
-}
-for (const type of ["keydown", "pointerdown", "wheel", "focus"]) window.addEventListener(type, active, { passive: true });
-active();
 
 // ---- page-wide keys and controls ------------------------------------------------------------------------------
 
@@ -633,7 +461,7 @@ document.addEventListener("keydown", (event) => {
     shortcuts.showModal();
   } else if ((event.ctrlKey || event.metaKey) && event.shiftKey && event.key.toLowerCase() === "f") {
     event.preventDefault();
-    dialogs.openSearch();
+    dialogs.search.open();
   } else if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k") {
     event.preventDefault();
     sidebar.filter.focus();
@@ -663,14 +491,14 @@ sidebar.filter.addEventListener("keydown", (event) => {
   }
 });
 
-document.getElementById("search-messages").addEventListener("click", () => dialogs.openSearch());
-document.getElementById("new-direct").addEventListener("click", () => dialogs.openDirect());
-document.getElementById("add-contact").addEventListener("click", () => dialogs.openAddContact());
-document.getElementById("edit-profile").addEventListener("click", () => dialogs.openProfile());
-document.getElementById("new-room").addEventListener("click", () => dialogs.openRoom());
-document.getElementById("browse-rooms").addEventListener("click", () => dialogs.openDirectory());
-document.getElementById("welcome-direct").addEventListener("click", () => dialogs.openDirect());
-document.getElementById("welcome-rooms").addEventListener("click", () => dialogs.openDirectory());
+document.getElementById("search-messages").addEventListener("click", () => dialogs.search.open());
+document.getElementById("new-direct").addEventListener("click", () => dialogs.direct.open());
+document.getElementById("add-contact").addEventListener("click", () => dialogs.addContact.open());
+document.getElementById("edit-profile").addEventListener("click", () => dialogs.profile.open());
+document.getElementById("new-room").addEventListener("click", () => dialogs.newRoom.open());
+document.getElementById("browse-rooms").addEventListener("click", () => dialogs.directory.open());
+document.getElementById("welcome-direct").addEventListener("click", () => dialogs.direct.open());
+document.getElementById("welcome-rooms").addEventListener("click", () => dialogs.directory.open());
 
 const notifyPrompt = document.getElementById("notify-prompt");
 notifyPrompt.hidden = !notificationsUndecided();

@@ -1,0 +1,59 @@
+// The outgoing queue: messages typed in this tab wait in the store's outbox ("Sending…") until the server
+// acknowledges them, and are sent again after every reconnect. The client_id makes a resend harmless: the
+// server answers with the message it already stored (docs/protocol.md, "No duplicates").
+
+import { newClientId } from "./format.js";
+
+export class Outbox {
+  // `delivered(message)` takes the message the server stored, as any arriving message is taken.
+  constructor({ store, connection, delivered }) {
+    this.store = store;
+    this.connection = connection;
+    this.delivered = delivered;
+  }
+
+  // Queue a new message (a reply when `replyTo` is a message id) and send it if the socket is open.
+  add({ conversationId, body, replyTo = null }) {
+    const entry = {
+      client_id: newClientId(),
+      conversation_id: conversationId,
+      body,
+      reply_to: replyTo,
+      created_at: new Date().toISOString(),
+    };
+    this.store.queue(entry);
+    this.send(entry);
+  }
+
+  // Send (or resend) an entry. Not connected: it stays "sending" until resendWaiting() after the next hello.
+  async send(entry) {
+    if (!this.connection.isOpen) return;
+    const frame = { type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body: entry.body };
+    if (entry.reply_to) frame.reply_to = entry.reply_to;
+    try {
+      const reply = await this.connection.request(frame);
+      this.delivered(reply.message);
+    } catch (error) {
+      if (error.code === "disconnected" || error.code === "timeout") return;
+      this.store.outboxFailed(entry.client_id, error.message);
+    }
+  }
+
+  // Every entry still "sending": after a (re)connect's catch-up, so replies land after the history they follow.
+  resendWaiting() {
+    for (const entry of this.store.outbox.values()) if (entry.status === "sending") this.send(entry);
+  }
+
+  // "Retry" on a refused message: the same client_id again.
+  retry(clientId) {
+    const entry = this.store.outbox.get(clientId);
+    if (!entry) return;
+    this.store.outboxRetrying(clientId);
+    this.send(entry);
+  }
+
+  // "Discard" on a refused message.
+  discard(clientId) {
+    this.store.outboxDiscard(clientId);
+  }
+}
