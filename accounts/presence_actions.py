@@ -11,7 +11,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from accounts import presence, selectors, services
+from accounts import errors, presence, selectors, services
 from accounts.models import User
 from messenger import fanout
 
@@ -75,7 +75,7 @@ async def presence_heartbeat(*, user_id: int, connection_id: str) -> None:
 async def presence_tab_state(*, user_id: int, connection_id: str, tab_state: str) -> None:
     """A tab reports the person active again or idle (no input for a while: auto-away)."""
     if tab_state not in (presence.ACTIVE, presence.IDLE):
-        raise services.PresenceInvalid(f"A tab is {presence.ACTIVE!r} or {presence.IDLE!r}.")
+        raise errors.PresenceInvalid(f"A tab is {presence.ACTIVE!r} or {presence.IDLE!r}.")
     change = await presence.connection_refreshed(user_id=user_id, connection_id=connection_id, tab_state=tab_state)
     await announce(change)
 

@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services
+from accounts import errors, selectors, services
 from core import crypto
 from core.errors import ParleyError
 
@@ -55,7 +55,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             verified=request.user.is_verified(),
             pending_device_id=request.session.get(PENDING_DEVICE_SESSION_KEY),
         )
-    except services.SecondFactorOwed:
+    except errors.SecondFactorOwed:
         return _to_verification(request)
     request.session[PENDING_DEVICE_SESSION_KEY] = device.pk
     error = None
@@ -67,7 +67,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
                 token=request.POST.get("token", ""),
                 current_token=request.POST.get("current_token", ""),
             )
-        except services.SecondFactorOwed:
+        except errors.SecondFactorOwed:
             return _to_verification(request)
         except ParleyError as refusal:
             error = refusal.message

@@ -12,7 +12,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 
-from accounts.services import SuperuserOnly, admin_membership_check
+from accounts.errors import SuperuserOnly
+from accounts.services import admin_membership_check
 from core.errors import ParleyError
 from messenger import services
 from messenger.models import Conversation, Membership

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from accounts import roles, selectors, services
+from accounts import errors, roles, selectors, services
 from accounts.models import ApiToken, AuthenticatorDevice, BackupCodeDevice, Contact, ContactGroup, SignIn, User
 from accounts.tests.factories import UserFactory
 from core.testing import next_of_type, session_cookie_for, socket_to_app
@@ -28,7 +28,7 @@ class TestPresenceChoose:
 
     @pytest.mark.parametrize(("choice", "status"), [("asleep", None), ("auto", "x" * 141)])
     def test_refuses_unknown_choices_and_overlong_messages(self, alice, choice, status):
-        with pytest.raises(services.PresenceInvalid):
+        with pytest.raises(errors.PresenceInvalid):
             services.presence_choose(user=alice, choice=choice, status_message=status)
 
         assert User.objects.get(pk=alice.pk).presence_choice == "auto"
@@ -51,7 +51,7 @@ class TestBuddyList:
         UserFactory(username="gone", is_active=False)
 
         for username in ("alice", "nobody", "gone"):
-            with pytest.raises(services.ContactInvalid):
+            with pytest.raises(errors.ContactInvalid):
                 services.contact_add(owner=alice, username=username)
         assert not Contact.objects.exists()
 
@@ -66,7 +66,7 @@ class TestBuddyList:
     def test_a_group_with_people_in_it_is_not_deleted(self, alice, bob):
         services.contact_add(owner=alice, username="bob", group_name="Team")
 
-        with pytest.raises(services.ContactInvalid):
+        with pytest.raises(errors.ContactInvalid):
             services.contact_group_delete(owner=alice, name="Team")
         services.contact_remove(owner=alice, username="bob")
         services.contact_group_delete(owner=alice, name="Team")
@@ -77,7 +77,7 @@ class TestBuddyList:
         services.contact_add(owner=alice, username="bob", group_name="Team")
         services.contact_add(owner=alice, username=UserFactory().username, group_name="Friends")
 
-        with pytest.raises(services.ContactInvalid):
+        with pytest.raises(errors.ContactInvalid):
             services.contact_group_rename(owner=alice, old_name="Team", new_name="Friends")
         services.contact_group_rename(owner=alice, old_name="Team", new_name="Desk")
 
@@ -135,7 +135,7 @@ def test_ending_a_session_that_is_not_yours_is_refused(alice, bob):
     client = Client()
     client.force_login(bob)
 
-    with pytest.raises(services.SessionInvalid):
+    with pytest.raises(errors.SessionInvalid):
         services.session_end(user=alice, sign_in_id=SignIn.objects.get(user=bob).pk)
 
 
@@ -228,7 +228,7 @@ class TestApiTokens:
     def test_a_privileged_account_gets_no_token(self, kind):
         person = privileged(kind)
 
-        with pytest.raises(services.ApiTokenRefused, match="privileged account"):
+        with pytest.raises(errors.ApiTokenRefused, match="privileged account"):
             services.api_token_create(user=person, name="bot", actor=None)
 
         assert not ApiToken.objects.filter(user=person).exists()
@@ -320,7 +320,7 @@ class TestPrivilegedActions:
         root = UserFactory(is_superuser=True)
         AuthenticatorDevice.objects.create(user=target, name="phone", confirmed=True)
 
-        with pytest.raises(services.SuperuserOnly):
+        with pytest.raises(errors.SuperuserOnly):
             services.two_factor_reset(user=target, actor=it_admin)
         assert AuthenticatorDevice.objects.filter(user=target).exists()
 
@@ -346,7 +346,7 @@ class TestPrivilegedActions:
     def test_a_non_superuser_cannot_grant_a_privilege(self, alice, change, refused):
         it_admin = privileged(roles.IT_ADMINS)
 
-        with pytest.raises(services.SuperuserOnly, match=refused):
+        with pytest.raises(errors.SuperuserOnly, match=refused):
             services.privileges_change_check(actor=it_admin, user=alice, **change)
         services.privileges_change_check(actor=UserFactory(is_superuser=True), user=alice, **change)
 
@@ -367,7 +367,7 @@ def test_enrolling_anew_is_refused_to_a_session_that_has_not_entered_the_current
     first = services.two_factor_enrol_start(user=alice, verified=False)
     AuthenticatorDevice.objects.filter(pk=first.pk).update(confirmed=True)
 
-    with pytest.raises(services.SecondFactorOwed):
+    with pytest.raises(errors.SecondFactorOwed):
         services.two_factor_enrol_start(user=alice, verified=False)
     assert services.two_factor_enrol_start(user=alice, verified=True).pk != first.pk  # a verified session may
 
@@ -383,7 +383,7 @@ def test_a_first_enrolment_needs_no_earlier_factor(alice):
 def test_new_backup_codes_and_turning_it_off_need_a_verified_session(alice, change):
     device = AuthenticatorDevice.objects.create(user=alice, name="phone", confirmed=True)
 
-    with pytest.raises(services.SecondFactorOwed) as refusal:
+    with pytest.raises(errors.SecondFactorOwed) as refusal:
         getattr(services, change)(user=alice, verified=False)
 
     assert refusal.value.code == "two_factor_required"
@@ -406,9 +406,9 @@ def test_a_picture_over_5_mb_is_refused_by_its_size_before_any_of_it_is_read():
     from django.core.files.base import ContentFile
 
     user = UserFactory(username="pia")
-    upload = ContentFile(b"x" * (services.MAX_AVATAR_UPLOAD_BYTES + 1), name="huge.jpg")
+    upload = ContentFile(b"x" * (services.profiles.MAX_AVATAR_UPLOAD_BYTES + 1), name="huge.jpg")
 
-    with pytest.raises(services.PictureTooLarge) as refusal:
+    with pytest.raises(errors.PictureTooLarge) as refusal:
         services.avatar_set(user=user, upload=upload)
 
     assert (refusal.value.code, refusal.value.http_status) == ("file_too_large", 413)

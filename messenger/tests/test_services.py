@@ -113,7 +113,7 @@ class TestMessageSend:
         assert outsider.pk not in Mention.objects.values_list("user_id", flat=True)
 
     def test_a_flood_beyond_the_rate_limit_is_refused(self, alice, monkeypatch):
-        monkeypatch.setattr(services, "send_rate_limit", TokenBucket(rate=0.001, burst=3))
+        monkeypatch.setattr(services.messages, "send_rate_limit", TokenBucket(rate=0.001, burst=3))
         room = room_with(alice)
         for _ in range(3):
             send(alice, room)
