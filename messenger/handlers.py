@@ -11,7 +11,7 @@ from typing import Any
 
 from accounts.models import User
 from core.errors import ProtocolError
-from messenger import protocol, selectors, services
+from messenger import frames, protocol, selectors, services
 from messenger.models import Membership
 from messenger.payloads import message_payload
 
@@ -36,7 +36,7 @@ def dispatch(user: User, command: protocol.ClientFrame) -> dict[str, Any]:
 
 @handles("ping")
 def ping(user: User, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "pong"}
+    return frames.pong_frame()
 
 
 @handles("message.send")
@@ -48,43 +48,43 @@ def send(user: User, payload: dict[str, Any]) -> dict[str, Any]:
         body=payload["body"],
         reply_to_id=payload.get("reply_to"),
     )
-    return {"type": "ack", "message": message_payload(message)}
+    return frames.ack_frame(message=message_payload(message))
 
 
 @handles("message.edit")
 def edit(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     message = services.message_edit(editor=user, message_id=payload["message_id"], body=payload["body"])
-    return {"type": "ack", "message_id": message.pk}
+    return frames.ack_frame(message_id=message.pk)
 
 
 @handles("message.delete")
 def delete(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     message = services.message_delete(editor=user, message_id=payload["message_id"])
-    return {"type": "ack", "message_id": message.pk}
+    return frames.ack_frame(message_id=message.pk)
 
 
 @handles("reaction.add")
 def react(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     reactions = services.reaction_add(user=user, message_id=payload["message_id"], emoji=payload["emoji"])
-    return {"type": "ack", "message_id": payload["message_id"], "reactions": reactions}
+    return frames.ack_frame(message_id=payload["message_id"], reactions=reactions)
 
 
 @handles("reaction.remove")
 def unreact(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     reactions = services.reaction_remove(user=user, message_id=payload["message_id"], emoji=payload["emoji"])
-    return {"type": "ack", "message_id": payload["message_id"], "reactions": reactions}
+    return frames.ack_frame(message_id=payload["message_id"], reactions=reactions)
 
 
 @handles("read")
 def read(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     seq = services.read_mark(user=user, conversation_id=payload["conversation_id"], seq=payload["seq"])
-    return {"type": "ack", "conversation_id": payload["conversation_id"], "seq": seq}
+    return frames.ack_frame(conversation_id=payload["conversation_id"], seq=seq)
 
 
 @handles("typing")
 def typing(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     services.typing_notify(user=user, conversation_id=payload["conversation_id"])
-    return {"type": "ack"}
+    return frames.ack_frame()
 
 
 @handles("sync")
@@ -113,7 +113,7 @@ def sync(user: User, payload: dict[str, Any]) -> dict[str, Any]:
                 "has_more": len(messages) > SYNC_BATCH,
             }
         )
-    return {"type": "sync.result", "conversations": conversations}
+    return frames.sync_result_frame(conversations=conversations)
 
 
 def _parse_since(since: dict[str, Any]) -> dict[int, int]:

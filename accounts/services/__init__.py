@@ -1,7 +1,7 @@
 """Every write about people, one function each, split by subject: presence choices, contacts, profiles, API
 tokens, accounts, sessions, two-factor sign-in, privileges. Callers use them as `services.<name>`."""
 
-from accounts.services.api_tokens import api_token_create, api_token_hash, api_token_revoke, api_tokens_revoke_all
+from accounts.services.api_tokens import api_token_create, api_token_revoke, api_token_use, api_tokens_revoke_all
 from accounts.services.contacts import (
     DEFAULT_CONTACT_GROUP,
     MAX_CONTACT_GROUP_NAME,
@@ -58,8 +58,8 @@ __all__ = [
     "account_reset_check",
     "admin_membership_check",
     "api_token_create",
-    "api_token_hash",
     "api_token_revoke",
+    "api_token_use",
     "api_tokens_revoke_all",
     "avatar_set",
     "backup_codes_renew",

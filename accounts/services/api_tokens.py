@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.errors import (
-    ApiTokenRefused,
-)
-from accounts.models import (
-    ApiToken,
-    User,
-)
-from accounts.selectors import (
-    is_privileged,
-)
+from accounts.errors import ApiTokenRefused
+from accounts.models import ApiToken, User
+from accounts.selectors import api_token_live, is_privileged
 from core.audit import audit_record
-
-
-def api_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def api_token_create(*, user: User, name: str, actor: User | None = None) -> tuple[ApiToken, str]:
@@ -39,7 +27,7 @@ def api_token_create(*, user: User, name: str, actor: User | None = None) -> tup
         )
     token = f"pat_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
-        record = ApiToken.objects.create(user=user, name=name, token_hash=api_token_hash(token))
+        record = ApiToken.objects.create(user=user, name=name, token_hash=ApiToken.hash_of(token))
         audit_record(
             actor=actor,
             target=record,
@@ -68,3 +56,15 @@ def api_tokens_revoke_all(*, user: User, actor: User | None, reason: str) -> int
     """Revoke every live token of a user (they were deactivated): reactivating them later revives none."""
     live = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True))
     return sum(api_token_revoke(token=token, actor=actor, reason=reason) for token in live)
+
+
+def api_token_use(*, token: str) -> User | None:
+    """The user a live token authenticates (see accounts.selectors.api_token_live), or None; notes the token
+    used, at most once a minute, so IT sees which tokens are still in use without a write per API call."""
+    found = api_token_live(token=token)
+    if found is None:
+        return None
+    now = timezone.now()
+    if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
+    return found.user

@@ -6,18 +6,11 @@ from functools import partial
 
 from django.db import IntegrityError, transaction
 
-from accounts.errors import (
-    ContactInvalid,
-)
-from accounts.models import (
-    Contact,
-    ContactGroup,
-    User,
-)
-from accounts.selectors import (
-    buddy_list,
-)
-from messenger import fanout
+from accounts.errors import ContactInvalid
+from accounts.frames import contacts_frame
+from accounts.models import Contact, ContactGroup, User
+from accounts.selectors import buddy_list
+from core import fanout
 
 DEFAULT_CONTACT_GROUP = "Contacts"
 MAX_CONTACT_GROUP_NAME = 60
@@ -74,7 +67,7 @@ def contact_group_delete(*, owner: User, name: str) -> None:
 
 def _announce_buddy_list(owner: User) -> None:
     """The owner's other tabs and devices redraw the buddy list (read after commit, so it is the final one)."""
-    transaction.on_commit(lambda: fanout.to_user(owner.pk, {"type": "contacts", "groups": buddy_list(user=owner)}))
+    transaction.on_commit(lambda: fanout.to_user(owner.pk, contacts_frame(groups=buddy_list(user=owner))))
 
 
 def _checked_group_name(name: str) -> str:

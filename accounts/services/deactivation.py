@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from accounts.models import (
-    User,
-)
+from accounts.models import User
 from accounts.services.sessions import signed_out_everywhere
 from core.audit import audit_record
 

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from accounts.errors import (
-    PresenceInvalid,
-)
-from accounts.models import (
-    PresenceChoice,
-    User,
-)
+from accounts.errors import PresenceInvalid
+from accounts.models import PresenceChoice, User
 
 MAX_STATUS_MESSAGE_LENGTH = 140
 

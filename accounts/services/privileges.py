@@ -5,16 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from accounts import roles
-from accounts.errors import (
-    SuperuserOnly,
-)
-from accounts.models import (
-    User,
-)
-from accounts.selectors import (
-    is_privileged,
-    privileged_group_names,
-)
+from accounts.errors import SuperuserOnly
+from accounts.models import User
+from accounts.selectors import is_privileged, privileged_group_names
 
 
 def privilege_changes(

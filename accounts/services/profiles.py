@@ -8,15 +8,11 @@ from functools import partial
 from django.core.files import File
 from django.db import transaction
 
-from accounts.errors import (
-    PictureTooLarge,
-    ProfileInvalid,
-)
-from accounts.models import (
-    User,
-)
-from messenger import fanout
-from messenger.payloads import profile_payload
+from accounts.errors import PictureTooLarge, ProfileInvalid
+from accounts.frames import user_updated_frame
+from accounts.models import User
+from accounts.payloads import profile_payload
+from core import fanout
 
 AVATAR_SIZE = 256
 MAX_AVATAR_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -42,7 +38,9 @@ def profile_update(*, user: User, **fields: str) -> User:
 
 
 def _announce_profile(user: User) -> None:
-    transaction.on_commit(partial(fanout.profile_changed, user.pk, profile_payload(user)))
+    transaction.on_commit(
+        partial(fanout.to_user_and_watchers, user.pk, user_updated_frame(profile=profile_payload(user)))
+    )
 
 
 def avatar_set(*, user: User, upload: File) -> User:
@@ -69,7 +67,7 @@ def avatar_set(*, user: User, upload: File) -> User:
         raise ProfileInvalid("That file is not a picture Parley can read.") from None
     old = user.avatar.name if user.avatar else None
     picture = out.getvalue()
-    # Named by its content, so a new picture always gets a new name and URL (messenger.payloads.avatar_version),
+    # Named by its content, so a new picture always gets a new name and URL (accounts.payloads.avatar_version),
     # even when an earlier one's name has been freed.
     digest = hashlib.sha256(picture).hexdigest()[:16]
     user.avatar.save(f"{user.pk}-{digest}.webp", ContentFile(picture), save=False)

@@ -8,16 +8,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.errors import (
-    SessionInvalid,
-)
-from accounts.models import (
-    SignIn,
-    User,
-)
+from accounts.errors import SessionInvalid
+from accounts.models import SignIn, User
+from core import fanout
 from core.audit import audit_record
 from core.net import client_ip
-from messenger import fanout
 
 MAX_USER_AGENT_LENGTH = 300
 

@@ -12,20 +12,9 @@ from django_otp import devices_for_user, verify_token
 from django_otp import login as otp_login
 from django_otp.models import Device
 
-from accounts.errors import (
-    SecondFactorOwed,
-    TwoFactorInvalid,
-)
-from accounts.models import (
-    AuthenticatorDevice,
-    BackupCodeDevice,
-    SignIn,
-    User,
-)
-from accounts.selectors import (
-    two_factor_enrolled,
-    two_factor_required,
-)
+from accounts.errors import SecondFactorOwed, TwoFactorInvalid
+from accounts.models import AuthenticatorDevice, BackupCodeDevice, SignIn, User
+from accounts.selectors import two_factor_enrolled, two_factor_required
 from accounts.services.privileges import account_reset_check
 from core.audit import audit_record
 

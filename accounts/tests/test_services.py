@@ -10,11 +10,11 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from accounts import errors, roles, selectors, services
+from accounts import errors, roles, services
 from accounts.models import ApiToken, AuthenticatorDevice, BackupCodeDevice, Contact, ContactGroup, SignIn, User
 from accounts.tests.factories import UserFactory
+from core import fanout
 from core.testing import next_of_type, session_cookie_for, socket_to_app
-from messenger import fanout
 
 pytestmark = pytest.mark.django_db
 
@@ -251,23 +251,23 @@ class TestApiTokens:
     @pytest.mark.parametrize("kind", [roles.IT_ADMINS, roles.COMPLIANCE_OFFICERS, "staff"])
     def test_a_token_made_before_a_promotion_stops_working(self, alice, kind):
         _, token = services.api_token_create(user=alice, name="bot")
-        assert selectors.user_for_api_token(token=token) == alice
+        assert services.api_token_use(token=token) == alice
 
         if kind == "staff":
             User.objects.filter(pk=alice.pk).update(is_staff=True)
         else:
             alice.groups.add(roles.role_group(kind))
 
-        assert selectors.user_for_api_token(token=token) is None
+        assert services.api_token_use(token=token) is None
         bot = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
         assert bot.get("/api/v1/conversations").status_code == 401
 
     def test_a_token_is_checked_in_one_query(self, alice, django_assert_num_queries):
         _, token = services.api_token_create(user=alice, name="bot")
-        selectors.user_for_api_token(token=token)  # the first use also notes last_used_at
+        services.api_token_use(token=token)  # the first use also notes last_used_at
 
         with django_assert_num_queries(1):
-            assert selectors.user_for_api_token(token=token) == alice
+            assert services.api_token_use(token=token) == alice
 
     def test_revoking_is_audit_logged_once_and_cannot_be_repeated(self, alice, bob):
         token, secret = services.api_token_create(user=alice, name="bot")
@@ -276,7 +276,7 @@ class TestApiTokens:
         again = services.api_token_revoke(token=token, actor=bob)
 
         assert (first, again) == (True, False)
-        assert selectors.user_for_api_token(token=secret) is None
+        assert services.api_token_use(token=secret) is None
         assert audit_entries(token, "api_token_revoked").get().actor == bob
 
     def test_deactivation_revokes_every_token_for_good(self, alice):
@@ -287,7 +287,7 @@ class TestApiTokens:
 
         token.refresh_from_db()
         assert token.revoked_at is not None
-        assert selectors.user_for_api_token(token=secret) is None
+        assert services.api_token_use(token=secret) is None
         assert audit_entries(token, "api_token_revoked").get().additional_data["reason"] == "deactivated"
 
 

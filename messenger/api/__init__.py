@@ -18,14 +18,14 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.operation import Operation
 from ninja.security import HttpBearer, django_auth
 
-from accounts.selectors import user_for_api_token
+from accounts.services import api_token_use
 from core.errors import ParleyError
 from messenger.api import conversations, people, rooms
 
 
 class ApiTokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        user = user_for_api_token(token=token)
+        user = api_token_use(token=token)
         if user is not None:
             request.user = user
         return user

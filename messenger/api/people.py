@@ -6,9 +6,9 @@ from ninja.files import UploadedFile
 
 from accounts import services as people
 from accounts.models import User
+from accounts.payloads import avatar_version, profile_payload
 from accounts.selectors import buddy_list, user_directory
 from messenger.api.common import SearchQuery, path_id
-from messenger.payloads import avatar_version, profile_payload
 
 router = Router()
 

@@ -3,9 +3,9 @@
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
+from accounts.payloads import user_payload
 from messenger import selectors, services
 from messenger.api.common import SearchQuery, path_id
-from messenger.payloads import user_payload
 
 router = Router()
 

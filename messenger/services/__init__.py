@@ -1,7 +1,7 @@
 """Every write the messenger can do, one function each, split by subject. Views, the socket, commands and tests
 all call these as `services.<name>`; each subject module holds the rules and announcements of its writes.
 
-Each runs in one transaction and schedules its announcements with `transaction.on_commit` (messenger.fanout),
+Each runs in one transaction and schedules its announcements with `transaction.on_commit` (core.fanout),
 so nothing is announced for a write that rolled back.
 """
 

@@ -9,7 +9,8 @@ from django.db import transaction
 from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
-from messenger import fanout
+from core import fanout
+from messenger import frames
 from messenger.errors import NotAllowed, RoomInvalid, UserNotFound
 from messenger.models import Conversation, Membership
 from messenger.payloads import conversation_payload, user_payload
@@ -78,7 +79,7 @@ def room_member_role_set(*, user: User, conversation_id: int, username: str, rol
     membership = do_member_role_set(membership=target, role=role)
     # Their own tabs learn their new role (the buttons they get depend on it); only that field, so nothing
     # else they hold (unread counts) is overwritten.
-    frame = {"type": "conversation.updated", "conversation": {"id": conversation_id, "role": role}}
+    frame = frames.conversation_updated_frame(conversation={"id": conversation_id, "role": role})
     transaction.on_commit(partial(fanout.to_user, target.user_id, frame))
     return membership
 
@@ -107,9 +108,9 @@ def do_member_remove(*, actor: User, membership: Membership) -> None:
         membership.delete()
         content = {"removed": [person.pk]} if actor.pk == person.pk else {"removed": [person.pk], "by": actor.pk}
         _archive_membership(EventType.MEMBER_REMOVED, conversation_id, actor=actor, content=content)
-        frame = {"type": "conversation.left", "conversation_id": conversation_id}
+        frame = frames.conversation_left_frame(conversation_id=conversation_id)
         transaction.on_commit(partial(fanout.conversation_left, person.pk, conversation_id, frame))
-        members_frame = {"type": "member.left", "conversation_id": conversation_id, "user": user_payload(person)}
+        members_frame = frames.member_left_frame(conversation_id=conversation_id, user=user_payload(person))
         transaction.on_commit(partial(fanout.to_conversation, conversation_id, members_frame))
 
 
@@ -146,11 +147,8 @@ def _active_users(usernames: list[str]) -> list[User]:
 
 def _announce_joined(conversation: Conversation, people: list[User]) -> None:
     members = conversation_members(conversation_id=conversation.pk)
+    frame = frames.conversation_frame(conversation=conversation_payload(conversation, members=members))
     for person in people:
-        frame = {
-            "type": "conversation",
-            "conversation": conversation_payload(conversation, members=members),
-        }
         fanout.conversation_joined(person.pk, conversation.pk, frame)
 
 
@@ -159,5 +157,5 @@ def membership_mute(*, user: User, conversation_id: int, is_muted: bool) -> None
     conversation for this user; their other tabs follow."""
     membership = membership_for(user=user, conversation_id=conversation_id)
     Membership.objects.filter(pk=membership.pk).update(is_muted=is_muted)
-    frame = {"type": "conversation.updated", "conversation": {"id": conversation_id, "is_muted": is_muted}}
+    frame = frames.conversation_updated_frame(conversation={"id": conversation_id, "is_muted": is_muted})
     transaction.on_commit(partial(fanout.to_user, user.pk, frame))

@@ -13,8 +13,9 @@ from django.utils import timezone
 from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
+from core import fanout
 from core.ratelimit import TokenBucket
-from messenger import fanout, protocol
+from messenger import frames
 from messenger.errors import BodyInvalid, NotAllowed, NotAMember, RateLimited, RoomArchived
 from messenger.models import MAX_BODY_LENGTH, Attachment, Conversation, Membership, Mention, Message, MessageVersion
 from messenger.payloads import message_payload, user_payload
@@ -129,7 +130,7 @@ def message_send(
             if attachment is not None:
                 attachment.archive_position = entry.position
                 attachment.save(update_fields=["archive_position"])
-            frame = protocol.message_frame(message_payload(message))
+            frame = frames.message_frame(message=message_payload(message))
             transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
     except IntegrityError:
         existing = message_resent(sender=sender, client_id=client_id)  # the same client_id raced in on another socket
@@ -210,10 +211,9 @@ def _check_own_live_message(user: User, message: Message) -> None:
 
 
 def _announce_updated(message: Message) -> None:
-    frame = {
-        "type": "message.updated",
-        "message": message_payload(message, reactions=reactions_of(message_id=message.pk)),
-    }
+    frame = frames.message_updated_frame(
+        message=message_payload(message, reactions=reactions_of(message_id=message.pk))
+    )
     transaction.on_commit(partial(fanout.to_conversation, message.conversation_id, frame))
 
 
@@ -221,5 +221,5 @@ def typing_notify(*, user: User, conversation_id: int) -> None:
     """Tell the conversation the user is typing. Nothing is stored."""
     membership_for(user=user, conversation_id=conversation_id, to_write=True)
     fanout.to_conversation(
-        conversation_id, {"type": "typing", "conversation_id": conversation_id, "user": user_payload(user)}
+        conversation_id, frames.typing_frame(conversation_id=conversation_id, user=user_payload(user))
     )

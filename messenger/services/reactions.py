@@ -7,7 +7,8 @@ from functools import partial
 from django.db import transaction
 
 from accounts.models import User
-from messenger import fanout
+from core import fanout
+from messenger import frames
 from messenger.errors import BodyInvalid
 from messenger.models import Message, Reaction
 from messenger.selectors import message_for_member, reactions_of
@@ -44,10 +45,7 @@ def reaction_remove(*, user: User, message_id: int, emoji: str) -> list[dict]:
 
 
 def _announce_reactions(message: Message, reactions: list[dict]) -> None:
-    frame = {
-        "type": "message.reactions",
-        "conversation_id": message.conversation_id,
-        "message_id": message.pk,
-        "reactions": reactions,
-    }
+    frame = frames.message_reactions_frame(
+        conversation_id=message.conversation_id, message_id=message.pk, reactions=reactions
+    )
     transaction.on_commit(partial(fanout.to_conversation, message.conversation_id, frame))

@@ -7,7 +7,8 @@ from functools import partial
 from django.db import transaction
 
 from accounts.models import User
-from messenger import fanout
+from core import fanout
+from messenger import frames
 from messenger.models import Membership
 from messenger.selectors import membership_for
 
@@ -19,6 +20,6 @@ def read_mark(*, user: User, conversation_id: int, seq: int) -> int:
     with transaction.atomic():
         moved = Membership.objects.filter(pk=membership.pk, last_read_seq__lt=seq).update(last_read_seq=seq)
         if moved:
-            frame = {"type": "read", "conversation_id": conversation_id, "user_id": user.pk, "seq": seq}
+            frame = frames.read_frame(conversation_id=conversation_id, user_id=user.pk, seq=seq)
             transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
     return max(seq, membership.last_read_seq)

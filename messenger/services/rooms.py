@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_chain_start, archive_record
-from messenger import fanout
+from core import fanout
+from messenger import frames
 from messenger.errors import NotAllowed, RoomInvalid, UserNotFound
 from messenger.models import Conversation, Membership
 from messenger.payloads import conversation_payload
@@ -161,5 +162,5 @@ def _managed_room(
 
 
 def _announce_room(room: Conversation) -> None:
-    frame = {"type": "conversation.updated", "conversation": conversation_payload(room)}
+    frame = frames.conversation_updated_frame(conversation=conversation_payload(room))
     transaction.on_commit(partial(fanout.to_conversation, room.pk, frame))

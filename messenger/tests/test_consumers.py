@@ -7,8 +7,9 @@ from channels.db import database_sync_to_async
 
 from accounts import roles
 from accounts.tests.factories import UserFactory
+from core import fanout
 from core.testing import next_of_type, session_cookie_for, socket_to_app
-from messenger import fanout, services
+from messenger import services
 from messenger.models import Message
 from messenger.tests.factories import room_with
 

@@ -9,9 +9,10 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from accounts.tests.factories import UserFactory
+from core import fanout
 from core.ratelimit import TokenBucket
 from core.testing import run_in_threads
-from messenger import fanout, services
+from messenger import services
 from messenger.errors import BodyInvalid, NotAllowed, NotAMember, RateLimited, RoomArchived, RoomInvalid, UserNotFound
 from messenger.models import Conversation, Membership, Mention, Message, MessageVersion
 from messenger.tests.factories import room_with, send
