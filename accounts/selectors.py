@@ -96,6 +96,12 @@ def api_token_live(*, token: str) -> ApiToken | None:
     )
 
 
+def active_user(*, user_id: int, with_avatar: bool = False) -> User | None:
+    """An active person by id (with a picture, when `with_avatar`), or None: whose profile card others may see."""
+    people = User.objects.filter(pk=user_id, is_active=True)
+    return (people.exclude(avatar="") if with_avatar else people).first()
+
+
 def user_directory(*, search: str = "", limit: int = 50) -> list[dict[str, Any]]:
     """Active people matching a search over names, username, department and title, by name."""
     people = User.objects.filter(is_active=True)

@@ -12,10 +12,7 @@ from typing import Any
 from accounts.models import User
 from core.errors import ProtocolError
 from messenger import frames, protocol, selectors, services
-from messenger.models import Membership
 from messenger.payloads import message_payload
-
-SYNC_BATCH = 500
 
 Handler = Callable[[User, dict[str, Any]], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
@@ -89,31 +86,9 @@ def typing(user: User, payload: dict[str, Any]) -> dict[str, Any]:
 
 @handles("sync")
 def sync(user: User, payload: dict[str, Any]) -> dict[str, Any]:
-    """Everything newer than the client's last seq per conversation, up to SYNC_BATCH each.
-
-    Conversations the client did not name are included from seq 0, so a tab that missed an invitation
-    catches up too. `has_more` asks the client to sync again from its new last seq.
-    """
+    """Everything newer than the client's last seq per conversation (selectors.messages_since)."""
     since = _parse_since(payload["since"])
-    # Two queries per conversation that has news (its messages, their reactions): paid once per reconnect,
-    # only for conversations that moved, so the common case (nothing or one room) stays cheap.
-    memberships = Membership.objects.filter(user=user).select_related("conversation")
-    conversations = []
-    for membership in memberships:
-        after = since.get(membership.conversation_id, 0)
-        if membership.conversation.last_seq <= after:
-            continue
-        messages = selectors.messages_after(
-            conversation_id=membership.conversation_id, after_seq=after, limit=SYNC_BATCH + 1
-        )
-        conversations.append(
-            {
-                "conversation_id": membership.conversation_id,
-                "messages": selectors.message_payloads(messages[:SYNC_BATCH]),
-                "has_more": len(messages) > SYNC_BATCH,
-            }
-        )
-    return frames.sync_result_frame(conversations=conversations)
+    return frames.sync_result_frame(conversations=selectors.messages_since(user=user, since=since))
 
 
 def _parse_since(since: dict[str, Any]) -> dict[int, int]:

@@ -12,11 +12,18 @@ from accounts.errors import PictureTooLarge, ProfileInvalid
 from accounts.frames import user_updated_frame
 from accounts.models import User
 from accounts.payloads import profile_payload
+from accounts.services.presence import MAX_STATUS_MESSAGE_LENGTH
 from core import fanout
 
 AVATAR_SIZE = 256
 MAX_AVATAR_UPLOAD_BYTES = 5 * 1024 * 1024
-PROFILE_FIELDS = {"display_name": 150, "job_title": 100, "department": 100, "phone": 40, "status_message": 140}
+PROFILE_FIELDS = {
+    "display_name": 150,
+    "job_title": 100,
+    "department": 100,
+    "phone": 40,
+    "status_message": MAX_STATUS_MESSAGE_LENGTH,
+}
 
 
 def profile_update(*, user: User, **fields: str) -> User:

@@ -8,6 +8,7 @@ from ninja.files import UploadedFile
 
 from messenger import files, selectors, services
 from messenger.api.common import path_id
+from messenger.models import MAX_BODY_LENGTH, MAX_CLIENT_ID_LENGTH
 from messenger.payloads import message_payload
 
 router = Router()
@@ -30,8 +31,8 @@ class DirectIn(Schema):
 
 
 class MessageIn(Schema):
-    client_id: str = Field(..., min_length=1, max_length=64)
-    body: str = Field(..., max_length=10_000)
+    client_id: str = Field(..., min_length=1, max_length=MAX_CLIENT_ID_LENGTH)
+    body: str = Field(..., max_length=MAX_BODY_LENGTH)
     reply_to: int | None = Field(None, ge=1, le=2**62)
 
 

@@ -5,9 +5,9 @@ from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from accounts import services as people
-from accounts.models import User
 from accounts.payloads import avatar_version, profile_payload
-from accounts.selectors import buddy_list, user_directory
+from accounts.selectors import active_user, buddy_list, user_directory
+from accounts.services import DEFAULT_CONTACT_GROUP, MAX_CONTACT_GROUP_NAME, PROFILE_FIELDS
 from messenger.api.common import SearchQuery, path_id
 
 router = Router()
@@ -19,11 +19,11 @@ def me(request: HttpRequest) -> dict:
 
 
 class ProfileIn(Schema):
-    display_name: str | None = Field(None, max_length=150)
-    job_title: str | None = Field(None, max_length=100)
-    department: str | None = Field(None, max_length=100)
-    phone: str | None = Field(None, max_length=40)
-    status_message: str | None = Field(None, max_length=140)
+    display_name: str | None = Field(None, max_length=PROFILE_FIELDS["display_name"])
+    job_title: str | None = Field(None, max_length=PROFILE_FIELDS["job_title"])
+    department: str | None = Field(None, max_length=PROFILE_FIELDS["department"])
+    phone: str | None = Field(None, max_length=PROFILE_FIELDS["phone"])
+    status_message: str | None = Field(None, max_length=PROFILE_FIELDS["status_message"])
 
 
 @router.patch("/me", summary="Change your own profile")
@@ -40,7 +40,7 @@ def set_avatar(request: HttpRequest, picture: File[UploadedFile]) -> dict:
 
 @router.get("/users/{user_id}", summary="Someone's profile card: name, title, department, phone, status message")
 def user_profile(request: HttpRequest, user_id: int) -> dict:
-    person = User.objects.filter(pk=path_id(user_id), is_active=True).first()
+    person = active_user(user_id=path_id(user_id))
     if person is None:
         raise Http404
     return profile_payload(person)
@@ -48,7 +48,7 @@ def user_profile(request: HttpRequest, user_id: int) -> dict:
 
 @router.get("/users/{user_id}/avatar", summary="Someone's picture (WebP)", response={200: None})
 def avatar(request: HttpRequest, user_id: int) -> HttpResponse:
-    person = User.objects.filter(pk=path_id(user_id), is_active=True).exclude(avatar="").first()
+    person = active_user(user_id=path_id(user_id), with_avatar=True)
     if person is None:
         raise Http404
     # The URL names the picture's version (payloads.avatar_version): that one never changes, so keep it.
@@ -65,7 +65,7 @@ def users(request: HttpRequest, params: Query[SearchQuery]) -> dict:
 
 class ContactIn(Schema):
     username: str = Field(..., min_length=1, max_length=150)
-    group: str = Field("Contacts", min_length=1, max_length=60)
+    group: str = Field(DEFAULT_CONTACT_GROUP, min_length=1, max_length=MAX_CONTACT_GROUP_NAME)
 
 
 @router.get("/contacts", summary="The buddy list: the user's groups in order, each with its people")

@@ -6,20 +6,21 @@ from ninja import Field, Query, Router, Schema, Status
 from accounts.payloads import user_payload
 from messenger import selectors, services
 from messenger.api.common import SearchQuery, path_id
+from messenger.models import MAX_ROOM_NAME_LENGTH, MAX_TOPIC_LENGTH
 
 router = Router()
 
 
 class RoomIn(Schema):
-    name: str = Field(..., min_length=1, max_length=80)
-    topic: str = Field("", max_length=250)
+    name: str = Field(..., min_length=1, max_length=MAX_ROOM_NAME_LENGTH)
+    topic: str = Field("", max_length=MAX_TOPIC_LENGTH)
     is_public: bool = False
     members: list[str] = Field(default_factory=list, max_length=1000)
 
 
 class RoomUpdateIn(Schema):
-    name: str | None = Field(None, min_length=1, max_length=80)
-    topic: str | None = Field(None, max_length=250)
+    name: str | None = Field(None, min_length=1, max_length=MAX_ROOM_NAME_LENGTH)
+    topic: str | None = Field(None, max_length=MAX_TOPIC_LENGTH)
 
 
 class MemberRoleIn(Schema):

@@ -17,7 +17,16 @@ from core import fanout
 from core.ratelimit import TokenBucket
 from messenger import frames
 from messenger.errors import BodyInvalid, NotAllowed, NotAMember, RateLimited, RoomArchived
-from messenger.models import MAX_BODY_LENGTH, Attachment, Conversation, Membership, Mention, Message, MessageVersion
+from messenger.models import (
+    MAX_BODY_LENGTH,
+    MAX_CLIENT_ID_LENGTH,
+    Attachment,
+    Conversation,
+    Membership,
+    Mention,
+    Message,
+    MessageVersion,
+)
 from messenger.payloads import message_payload, user_payload
 from messenger.selectors import (
     conversation_member_ids,
@@ -27,7 +36,6 @@ from messenger.selectors import (
     reactions_of,
 )
 
-MAX_CLIENT_ID_LENGTH = 64
 MENTION_PATTERN = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
 
 # Per worker process; a user spread over several workers gets this rate on each (docs/protocol.md).

@@ -10,10 +10,8 @@ from accounts.models import User
 from core import fanout
 from messenger import frames
 from messenger.errors import BodyInvalid
-from messenger.models import Message, Reaction
+from messenger.models import MAX_EMOJI_LENGTH, Message, Reaction
 from messenger.selectors import message_for_member, reactions_of
-
-MAX_EMOJI_LENGTH = 32
 
 
 def _checked_emoji(emoji: str) -> str:

@@ -12,7 +12,7 @@ from archive.services import archive_chain_start, archive_record
 from core import fanout
 from messenger import frames
 from messenger.errors import NotAllowed, RoomInvalid, UserNotFound
-from messenger.models import Conversation, Membership
+from messenger.models import MAX_ROOM_NAME_LENGTH, MAX_TOPIC_LENGTH, Conversation, Membership
 from messenger.payloads import conversation_payload
 from messenger.selectors import conversation_writable
 from messenger.services.members import _active_users, _announce_joined, _archive_membership, _manager_membership
@@ -51,11 +51,8 @@ def direct_open(*, user: User, other_username: str) -> Conversation:
 def room_create(
     *, creator: User, name: str, topic: str = "", is_public: bool = False, member_usernames: list[str] | None = None
 ) -> Conversation:
-    name = name.strip()
-    if not name or len(name) > 80:
-        raise RoomInvalid("A room needs a name of 1 to 80 characters.")
-    if len(topic) > 250:
-        raise RoomInvalid("A topic is at most 250 characters.")
+    name = _checked_name(name)
+    _checked_topic(topic)
     invited = _active_users(member_usernames or [])
     try:
         with transaction.atomic():
@@ -116,14 +113,10 @@ def do_room_update(
     room_update for members, the admin (IT's change permission on rooms) for IT."""
     changes = {}
     if name is not None and name.strip() != room.name:
-        name = name.strip()
-        if not name or len(name) > 80:
-            raise RoomInvalid("A room needs a name of 1 to 80 characters.")
+        name = _checked_name(name)
         changes["name"] = [room.name, name]
     if topic is not None and topic != room.topic:
-        if len(topic) > 250:
-            raise RoomInvalid("A topic is at most 250 characters.")
-        changes["topic"] = [room.topic, topic]
+        changes["topic"] = [room.topic, _checked_topic(topic)]
     if not changes:
         return room
     try:
@@ -153,6 +146,19 @@ def do_room_archive(*, actor: User, room: Conversation) -> Conversation:
         _archive_membership(EventType.ROOM_ARCHIVED, room.pk, actor=actor, content={"name": room.name})
         _announce_room(room)
     return room
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_ROOM_NAME_LENGTH:
+        raise RoomInvalid(f"A room needs a name of 1 to {MAX_ROOM_NAME_LENGTH} characters.")
+    return name
+
+
+def _checked_topic(topic: str) -> str:
+    if len(topic) > MAX_TOPIC_LENGTH:
+        raise RoomInvalid(f"A topic is at most {MAX_TOPIC_LENGTH} characters.")
+    return topic
 
 
 def _managed_room(
