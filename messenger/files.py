@@ -16,8 +16,6 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.http import HttpResponse
-from django.utils.http import content_disposition_header
 
 from accounts.models import User
 from archive.models import EventType
@@ -29,21 +27,6 @@ from messenger.selectors import conversation_writable
 from messenger.services import message_send, sender_checked
 
 MAX_NAME_LENGTH = 255
-OCTET_STREAM = "application/octet-stream"
-# Served inline (shown in the chat); anything else is downloaded as application/octet-stream.
-INLINE_TYPES = {
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "audio/mpeg",
-    "audio/ogg",
-    "audio/wav",
-    "audio/webm",
-    "audio/aac",
-    "audio/flac",
-    "audio/mp4",
-}
 
 
 def file_share(
@@ -119,19 +102,6 @@ def upload_read(upload: File) -> bytes:
     if upload.size is None or upload.size > limit:
         raise FileTooLarge(f"Files are at most {settings.PARLEY_MAX_UPLOAD_MB} MB.")
     return upload.read(limit + 1)  # never more, whatever the size claimed; file_share refuses limit + 1
-
-
-def file_response(attachment: Attachment, *, allow_inline: bool = True) -> HttpResponse:
-    """The file as an HTTP response: pictures and sound inline (when allowed), anything else as a download
-    of application/octet-stream, and never able to run anything if opened on its own."""
-    inline = allow_inline and attachment.content_type in INLINE_TYPES
-    with attachment.file.open() as stored:
-        response = HttpResponse(stored.read(), content_type=attachment.content_type if inline else OCTET_STREAM)
-    response["Content-Disposition"] = content_disposition_header(not inline, attachment.name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
 
 
 class _AlreadyShared(Exception):

@@ -63,6 +63,11 @@ def message_reactions_frame(
     }
 
 
+def messages_expired_frame(*, conversation_id: int, message_ids: list[int]) -> dict[str, Any]:
+    """Retention removed these messages from the chat for good: drop them."""
+    return {"type": "messages.expired", "conversation_id": conversation_id, "message_ids": message_ids}
+
+
 def read_frame(*, conversation_id: int, user_id: int, seq: int) -> dict[str, Any]:
     return {"type": "read", "conversation_id": conversation_id, "user_id": user_id, "seq": seq}
 

@@ -46,10 +46,9 @@ def imported(path: Path, known: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(
-                f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in known
-            )
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                names.add(submodule if submodule in known else node.module)
     return {name for name in names if name.split(".")[0] in APPS}
 
 

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from core.downloads import file_response
 from messenger import files, selectors, services
 from messenger.api.common import path_id
 from messenger.models import MAX_BODY_LENGTH, MAX_CLIENT_ID_LENGTH
@@ -124,4 +125,4 @@ def share_file(
 
 @router.get("/files/{file_id}", response={200: None}, summary="A shared file (members of its conversation only)")
 def download_file(request: HttpRequest, file_id: uuid.UUID) -> HttpResponse:
-    return files.file_response(selectors.attachment_for_member(user=request.user, uid=file_id))
+    return file_response(selectors.attachment_for_member(user=request.user, uid=file_id))

@@ -5,6 +5,7 @@ Each runs in one transaction and schedules its announcements with `transaction.o
 so nothing is announced for a write that rolled back.
 """
 
+from messenger.services.expiry import attachments_expire, messages_expire, messages_expire_before
 from messenger.services.members import (
     conversation_leave,
     do_member_remove,
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_CLIENT_ID_LENGTH",
     "MAX_EMOJI_LENGTH",
     "attachment_archive_content",
+    "attachments_expire",
     "conversation_leave",
     "direct_open",
     "do_member_remove",
@@ -52,6 +54,8 @@ __all__ = [
     "message_delete",
     "message_edit",
     "message_send",
+    "messages_expire",
+    "messages_expire_before",
     "reaction_add",
     "reaction_remove",
     "read_mark",
