@@ -22,9 +22,9 @@ from archive.models import EventType
 from archive.services import archive_record
 from core.antivirus import scan_bytes
 from messenger.errors import FileInfected, FileInvalid, FileTooLarge
-from messenger.models import Attachment, Conversation, Message
-from messenger.selectors import conversation_writable
-from messenger.services import message_send, sender_checked
+from messenger.models import Attachment, Message
+from messenger.selectors import conversation_member_ids, conversation_writable, membership_for, message_resent
+from messenger.services import message_send
 
 MAX_NAME_LENGTH = 255
 
@@ -40,10 +40,13 @@ def file_share(
     body: str = "",
 ) -> Message:
     """Scan, store and share one file (with an optional caption). Idempotent per (sender, client_id)."""
-    participants, existing = sender_checked(sender=sender, conversation_id=conversation_id, client_id=client_id)
+    # The checks before scanning (a member, a resend, a room still open); message_send makes the full ones,
+    # with the members as they are when the message is stored.
+    membership = membership_for(user=sender, conversation_id=conversation_id)
+    existing = message_resent(sender=sender, client_id=client_id)
     if existing is not None:
         return existing
-    conversation_writable(Conversation.objects.get(pk=conversation_id))  # before scanning a file nobody may see
+    conversation_writable(membership.conversation)  # before scanning a file nobody may see
     name = _clean_name(name)
     limit = settings.PARLEY_MAX_UPLOAD_MB * 1024 * 1024
     if not data:
@@ -60,7 +63,7 @@ def file_share(
                 event_type=EventType.FILE_QUARANTINED,
                 conversation_id=conversation_id,
                 actor_id=sender.pk,
-                participants=participants,
+                participants=conversation_member_ids(conversation_id=conversation_id),
                 content={
                     "file": {"name": name, "content_type": content_type, "size": len(data), "sha256": digest},
                     "signature": verdict.signature,

@@ -25,7 +25,7 @@ def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None 
         "client_id": message.client_id,
         "body": None if deleted else message.body,
         # The body as sanitized HTML (messenger.rendering): what browsers show, so no client renders markdown.
-        "html": None if deleted else render_body(message.body),
+        "html": None if deleted else _html(message),
         "reply_to": reply_payload(message.reply_to) if message.reply_to_id else None,
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
@@ -35,14 +35,22 @@ def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None 
     }
 
 
+def _html(message: Message) -> str:
+    """The body rendered once per message object and body: sending renders it for the `message` frame, and the
+    ack or HTTP reply for the same object reuses it (rendering and sanitising is the costly part)."""
+    cached = getattr(message, "_rendered", None)
+    if cached is None or cached[0] != message.body:
+        cached = message._rendered = (message.body, render_body(message.body))
+    return cached[1]
+
+
+def attachment_fields(attachment: Attachment) -> dict[str, Any]:
+    """What a file is, as both clients (attachment_payload) and the archive (its "file shared" entry) see it."""
+    return {"name": attachment.name, "content_type": attachment.content_type, "size": attachment.size}
+
+
 def attachment_payload(attachment: Attachment) -> dict[str, Any]:
-    return {
-        "id": str(attachment.uid),
-        "name": attachment.name,
-        "content_type": attachment.content_type,
-        "size": attachment.size,
-        "url": f"/api/v1/files/{attachment.uid}",
-    }
+    return {"id": str(attachment.uid), **attachment_fields(attachment), "url": f"/api/v1/files/{attachment.uid}"}
 
 
 def reply_payload(quoted: Message | None) -> dict[str, Any] | None:

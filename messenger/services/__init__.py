@@ -23,7 +23,6 @@ from messenger.services.messages import (
     message_edit,
     message_send,
     send_rate_limit,
-    sender_checked,
     typing_notify,
 )
 from messenger.services.reactions import MAX_EMOJI_LENGTH, reaction_add, reaction_remove
@@ -67,6 +66,5 @@ __all__ = [
     "room_member_role_set",
     "room_update",
     "send_rate_limit",
-    "sender_checked",
     "typing_notify",
 ]

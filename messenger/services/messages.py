@@ -7,13 +7,14 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
 from core import fanout
+from core.counters import counter_advance
 from core.ratelimit import TokenBucket
 from messenger import frames
 from messenger.errors import BodyInvalid, NotAllowed, NotAMember, RateLimited, RoomArchived
@@ -27,7 +28,7 @@ from messenger.models import (
     Message,
     MessageVersion,
 )
-from messenger.payloads import message_payload, user_payload
+from messenger.payloads import attachment_fields, message_payload, user_payload
 from messenger.selectors import (
     conversation_member_ids,
     membership_for,
@@ -51,24 +52,19 @@ def _checked_body(body: str) -> str:
 
 
 def _next_seq(conversation_id: int) -> int:
-    # One UPDATE ... RETURNING: its row lock makes concurrent senders in one conversation take turns until
-    # commit, so seqs are unique and gap-free without a MAX()+1 scan (SQLite serializes writers anyway).
-    # An archived room has no row to update, which is how it refuses new messages at no extra cost.
-    table = connection.ops.quote_name(Conversation._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s AND NOT is_archived RETURNING last_seq",  # noqa: S608 (table name from the model)
-            [conversation_id],
-        )
-        row = cursor.fetchone()
+    # core.counters: concurrent senders in one conversation take turns on its row until commit. An archived
+    # room has no row to update, which is how it refuses new messages at no extra cost.
+    row = counter_advance(
+        Conversation, counter="last_seq", key="id", value=conversation_id, condition="NOT is_archived"
+    )
     if row is None:
         raise RoomArchived("This room is archived: it is read-only.")
     return row[0]
 
 
-def sender_checked(*, sender: User, conversation_id: int, client_id: str) -> tuple[list[int], Message | None]:
+def _sender_checked(*, sender: User, conversation_id: int, client_id: str) -> tuple[list[int], Message | None]:
     """The conversation's members (refusing a sender who is not one), and the message this `client_id` of the
-    sender's already made, if it is a resend: the checks every way of sending starts with."""
+    sender's already made, if it is a resend: the checks message_send starts with."""
     participants = conversation_member_ids(conversation_id=conversation_id)
     if sender.pk not in participants:
         raise NotAMember("You are not a member of that conversation.")
@@ -95,7 +91,7 @@ def message_send(
         raise BodyInvalid(f"client_id must be 1 to {MAX_CLIENT_ID_LENGTH} characters.", code="client_id_invalid")
     if attachment is None or body:
         _checked_body(body)
-    participants, existing = sender_checked(sender=sender, conversation_id=conversation_id, client_id=client_id)
+    participants, existing = _sender_checked(sender=sender, conversation_id=conversation_id, client_id=client_id)
     if existing is not None:
         return existing
     if not send_rate_limit.allow(sender.pk):
@@ -152,9 +148,7 @@ def attachment_archive_content(attachment: Attachment) -> dict[str, Any]:
     """What the archive keeps about a file: enough to find and verify the stored, sealed copy."""
     return {
         "uid": str(attachment.uid),
-        "name": attachment.name,
-        "content_type": attachment.content_type,
-        "size": attachment.size,
+        **attachment_fields(attachment),
         "sha256": attachment.sha256,
         "stored_as": attachment.file.name,
         "scanned": attachment.scanned,

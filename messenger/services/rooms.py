@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from archive.models import EventType
-from archive.services import archive_chain_start, archive_record
+from archive.services import archive_chain_open
 from core import fanout
 from messenger import frames
 from messenger.errors import NotAllowed, RoomInvalid, UserNotFound
@@ -32,17 +33,14 @@ def direct_open(*, user: User, other_username: str) -> Conversation:
         with transaction.atomic():
             conversation = Conversation.objects.create(kind=Conversation.Kind.DIRECT, direct_key=key, created_by=user)
             people = [user] if other == user else [user, other]
-            Membership.objects.bulk_create(Membership(conversation=conversation, user=person) for person in people)
-            archive_chain_start(conversation_id=conversation.pk)
             ids = [person.pk for person in people]
-            archive_record(
+            _conversation_start(
+                conversation,
+                people,
+                actor=user,
                 event_type=EventType.MEMBER_ADDED,
-                conversation_id=conversation.pk,
-                actor_id=user.pk,
-                participants=ids,
                 content={"kind": "direct", "added": ids},
             )
-            transaction.on_commit(partial(_announce_joined, conversation, people))
     except IntegrityError:  # the other person opened it at the same moment: the unique direct_key decided
         return Conversation.objects.get(direct_key=key)
     return conversation
@@ -60,24 +58,11 @@ def room_create(
                 kind=Conversation.Kind.ROOM, name=name, topic=topic, is_public=is_public, created_by=creator
             )
             people = [creator, *[person for person in invited if person != creator]]
-            Membership.objects.bulk_create(
-                Membership(
-                    conversation=room,
-                    user=person,
-                    role=Membership.Role.OWNER if person == creator else Membership.Role.MEMBER,
-                )
-                for person in people
-            )
-            archive_chain_start(conversation_id=room.pk)
             ids = [person.pk for person in people]
-            archive_record(
-                event_type=EventType.ROOM_CREATED,
-                conversation_id=room.pk,
-                actor_id=creator.pk,
-                participants=ids,
-                content={"name": name, "topic": topic, "is_public": is_public, "members": ids},
+            content = {"name": name, "topic": topic, "is_public": is_public, "members": ids}
+            _conversation_start(
+                room, people, actor=creator, event_type=EventType.ROOM_CREATED, content=content, owner=creator
             )
-            transaction.on_commit(partial(_announce_joined, room, people))
     except IntegrityError:
         raise RoomInvalid(f"A room named {name!r} exists already.") from None
     return room
@@ -146,6 +131,35 @@ def do_room_archive(*, actor: User, room: Conversation) -> Conversation:
         _archive_membership(EventType.ROOM_ARCHIVED, room.pk, actor=actor, content={"name": room.name})
         _announce_room(room)
     return room
+
+
+def _conversation_start(
+    conversation: Conversation,
+    people: list[User],
+    *,
+    actor: User,
+    event_type: str,
+    content: dict[str, Any],
+    owner: User | None = None,
+) -> None:
+    """A new conversation's first members (`owner` owning it), its archive chain opened with the event that
+    made it, and every member's sockets told after commit. Inside the transaction that creates it."""
+    Membership.objects.bulk_create(
+        Membership(
+            conversation=conversation,
+            user=person,
+            role=Membership.Role.OWNER if person == owner else Membership.Role.MEMBER,
+        )
+        for person in people
+    )
+    archive_chain_open(
+        event_type=event_type,
+        conversation_id=conversation.pk,
+        actor_id=actor.pk,
+        participants=[person.pk for person in people],
+        content=content,
+    )
+    transaction.on_commit(partial(_announce_joined, conversation, people))
 
 
 def _checked_name(name: str) -> str:
