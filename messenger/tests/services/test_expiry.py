@@ -1,5 +1,5 @@
-"""Retention's side of the chat (messenger/services/expiry.py): expired messages leave the chat for good and
-open clients are told, through the whole ASGI application."""
+"""messenger/services/expiry.py: expired messages leave the chat for good and open clients are told (through
+the whole ASGI application)."""
 
 import pytest
 from channels.db import database_sync_to_async
