@@ -5,7 +5,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.tests.factories import UserFactory
-from core.testing import session_cookie_for, socket_to_app
+from core.testing import next_of_type, open_socket_for, session_cookie_for
 from messenger import services
 from messenger.models import Message, MessageVersion
 from messenger.tests.factories import room_with, send
@@ -14,17 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def open_socket(user):
-    communicator = socket_to_app(cookie=await database_sync_to_async(session_cookie_for)(user))
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
-
-
-async def next_of(socket, frame_type: str) -> dict:
-    while True:
-        frame = await socket.receive_json_from(timeout=3)
-        if frame["type"] == frame_type:
-            return frame
+    return await open_socket_for(await database_sync_to_async(session_cookie_for)(user))
 
 
 def conversation_with_history():
@@ -42,7 +32,7 @@ async def test_expired_messages_leave_the_chat_and_open_sockets_are_told_which()
 
     removed = await database_sync_to_async(services.messages_expire)(message_ids=[first.pk, second.pk])
 
-    frame = await next_of(socket, "messages.expired")
+    frame = await next_of_type(socket, "messages.expired")
     assert frame == {"type": "messages.expired", "conversation_id": room.pk, "message_ids": [first.pk, second.pk]}
     assert removed == 2
     remaining = await database_sync_to_async(lambda: list(Message.objects.filter(conversation=room)))()
@@ -60,7 +50,7 @@ async def test_a_rooms_live_retention_removes_only_messages_older_than_its_cutof
         conversation_id=room.pk, cutoff=reply.created_at
     )
 
-    frame = await next_of(socket, "messages.expired")
+    frame = await next_of_type(socket, "messages.expired")
     assert frame["message_ids"] == [first.pk, second.pk]
     assert removed == 2
     await socket.disconnect()
