@@ -6,9 +6,9 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html_join
 
+from accounts.errors import SuperuserOnly
 from accounts.models import ApiToken, AuthenticatorDevice, GroupSignInPolicy, SignIn, User
 from accounts.services import (
-    SuperuserOnly,
     account_reset_check,
     api_token_revoke,
     privileges_change_check,

@@ -1,3 +1,4 @@
+import hashlib
 import hmac
 import time
 import uuid
@@ -96,6 +97,11 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.user_id})"
+
+    @staticmethod
+    def hash_of(token: str) -> str:
+        """What is stored (and looked up) for a clear token."""
+        return hashlib.sha256(token.encode()).hexdigest()
 
 
 class GroupSignInPolicy(models.Model):

@@ -11,9 +11,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from accounts import presence, selectors, services
+from accounts import errors, frames, presence, selectors, services
 from accounts.models import User
-from messenger import fanout
+from core import fanout
 
 logger = logging.getLogger(__name__)
 
@@ -21,16 +21,16 @@ logger = logging.getLogger(__name__)
 async def announce(change: presence.Change | None, *, status_message: str | None = None) -> None:
     if change is None:
         return
-    frame: dict[str, Any] = {
-        "type": "presence",
-        "user_id": change.user_id,
-        "state": change.state,
-        "version": change.version,
-    }
+    last_seen = None
     if change.state == presence.OFFLINE:
-        frame["last_seen"] = await database_sync_to_async(services.user_last_seen_mark)(user_id=change.user_id)
-    if status_message is not None:
-        frame["status_message"] = status_message
+        last_seen = await database_sync_to_async(services.user_last_seen_mark)(user_id=change.user_id)
+    frame = frames.presence_frame(
+        user_id=change.user_id,
+        state=change.state,
+        version=change.version,
+        last_seen=last_seen,
+        status_message=status_message,
+    )
     await fanout.to_presence_watchers(change.user_id, frame)
 
 
@@ -53,19 +53,7 @@ async def presence_snapshot(*, user_ids: list[int]) -> dict[str, Any]:
 
 async def _snapshot_frame(people: list[dict[str, Any]]) -> dict[str, Any]:
     states = await presence.shown_states([person["id"] for person in people])
-    users = []
-    for person in people:
-        state, version = states.get(person["id"], (presence.OFFLINE, 0))
-        users.append(
-            {
-                "user_id": person["id"],
-                "state": state,
-                "version": version,
-                "status_message": person["status_message"],
-                "last_seen": person["last_seen_at"].isoformat() if person["last_seen_at"] else None,
-            }
-        )
-    return {"type": "presence.snapshot", "users": users}
+    return frames.presence_snapshot_frame(people=people, states=states)
 
 
 async def presence_heartbeat(*, user_id: int, connection_id: str) -> None:
@@ -75,7 +63,7 @@ async def presence_heartbeat(*, user_id: int, connection_id: str) -> None:
 async def presence_tab_state(*, user_id: int, connection_id: str, tab_state: str) -> None:
     """A tab reports the person active again or idle (no input for a while: auto-away)."""
     if tab_state not in (presence.ACTIVE, presence.IDLE):
-        raise services.PresenceInvalid(f"A tab is {presence.ACTIVE!r} or {presence.IDLE!r}.")
+        raise errors.PresenceInvalid(f"A tab is {presence.ACTIVE!r} or {presence.IDLE!r}.")
     change = await presence.connection_refreshed(user_id=user_id, connection_id=connection_id, tab_state=tab_state)
     await announce(change)
 

@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts import roles
 from accounts.models import ApiToken, AuthenticatorDevice, BackupCodeDevice, Contact, ContactGroup, SignIn, User
-from messenger.payloads import profile_payload
+from accounts.payloads import profile_payload
 
 PRESENCE_FIELDS = ("id", "status_message", "last_seen_at")
 
@@ -82,29 +82,24 @@ def privileged_group_names() -> set[str]:
     return {*roles.PRIVILEGED_ROLES, *carrying}
 
 
-def user_for_api_token(*, token: str) -> User | None:
-    """The active, unprivileged user a live token belongs to, or None. Marks the token used (at most once a
-    minute).
+def api_token_live(*, token: str) -> ApiToken | None:
+    """The live token of an active, unprivileged user matching a clear token (with its user), or None.
 
     A privileged account's token is ignored even when it was made before the promotion: a token skips the
     second factor. One query: the privilege test is a subquery of the token lookup (this runs on every API call).
     """
-    from django.utils import timezone
-
-    from accounts.services import api_token_hash
-
-    found = (
+    return (
         ApiToken.objects.select_related("user")
-        .filter(token_hash=api_token_hash(token), revoked_at__isnull=True, user__is_active=True)
+        .filter(token_hash=ApiToken.hash_of(token), revoked_at__isnull=True, user__is_active=True)
         .exclude(user__in=privileged_users())
         .first()
     )
-    if found is None:
-        return None
-    now = timezone.now()
-    if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
-    return found.user
+
+
+def active_user(*, user_id: int, with_avatar: bool = False) -> User | None:
+    """An active person by id (with a picture, when `with_avatar`), or None: whose profile card others may see."""
+    people = User.objects.filter(pk=user_id, is_active=True)
+    return (people.exclude(avatar="") if with_avatar else people).first()
 
 
 def user_directory(*, search: str = "", limit: int = 50) -> list[dict[str, Any]]:

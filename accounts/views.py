@@ -7,6 +7,7 @@ Thin, like every transport: read the form, call a service, render what it return
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import qrcode
@@ -22,7 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from accounts import selectors, services
+from accounts import errors, selectors, services
 from core import crypto
 from core.errors import ParleyError
 
@@ -55,7 +56,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             verified=request.user.is_verified(),
             pending_device_id=request.session.get(PENDING_DEVICE_SESSION_KEY),
         )
-    except services.SecondFactorOwed:
+    except errors.SecondFactorOwed:
         return _to_verification(request)
     request.session[PENDING_DEVICE_SESSION_KEY] = device.pk
     error = None
@@ -67,7 +68,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
                 token=request.POST.get("token", ""),
                 current_token=request.POST.get("current_token", ""),
             )
-        except services.SecondFactorOwed:
+        except errors.SecondFactorOwed:
             return _to_verification(request)
         except ParleyError as refusal:
             error = refusal.message
@@ -107,38 +108,33 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def two_factor_remove(request: HttpRequest) -> HttpResponse:
-    try:
-        services.two_factor_remove(user=request.user, verified=request.user.is_verified())
-    except ParleyError as refusal:
-        messages.error(request, refusal.message)
-    else:
-        messages.success(request, "Two-factor sign-in is off.")
-    return redirect("account_security")
+    return _back_to_security(
+        request,
+        lambda: services.two_factor_remove(user=request.user, verified=request.user.is_verified()),
+        done="Two-factor sign-in is off.",
+    )
 
 
 @login_required
 @require_POST
 def backup_codes_renew(request: HttpRequest) -> HttpResponse:
-    try:
-        codes = services.backup_codes_renew(user=request.user, verified=request.user.is_verified())
-    except ParleyError as refusal:
-        messages.error(request, refusal.message)
-    else:
-        _keep_fresh_backup_codes(request, codes)
-        messages.success(request, "New backup codes; the old ones no longer work.")
-    return redirect("account_security")
+    return _back_to_security(
+        request,
+        lambda: _keep_fresh_backup_codes(
+            request, services.backup_codes_renew(user=request.user, verified=request.user.is_verified())
+        ),
+        done="New backup codes; the old ones no longer work.",
+    )
 
 
 @login_required
 @require_POST
 def session_sign_out(request: HttpRequest, sign_in_id: int) -> HttpResponse:
-    try:
-        services.session_end(user=request.user, sign_in_id=sign_in_id)
-    except ParleyError as refusal:
-        messages.error(request, refusal.message)
-    else:
-        messages.success(request, "That session is signed out.")
-    return redirect("account_security")
+    return _back_to_security(
+        request,
+        lambda: services.session_end(user=request.user, sign_in_id=sign_in_id),
+        done="That session is signed out.",
+    )
 
 
 @login_required
@@ -171,6 +167,18 @@ def locked_out(request: HttpRequest, original_response: HttpResponse | None, cre
     """What django-axes answers a locked-out sign-in with (429), in the app's look."""
     minutes = round(settings.AXES_COOLOFF_TIME * 60) if settings.AXES_COOLOFF_TIME else None
     return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
+
+
+def _back_to_security(request: HttpRequest, action: Callable[[], object], *, done: str) -> HttpResponse:
+    """Run one change asked for on the security page and go back there, showing `done` or why it was
+    refused: the one place these views turn a refusal into a message."""
+    try:
+        action()
+    except ParleyError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, done)
+    return redirect("account_security")
 
 
 def _to_verification(request: HttpRequest) -> HttpResponse:

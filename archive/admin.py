@@ -37,8 +37,8 @@ from archive.selectors import (
 )
 from archive.services import archive_access_record
 from core.admin import ReadOnlyAdmin
+from core.downloads import file_response
 from core.sealed_audit import changes_as_written, changes_shown
-from messenger.files import file_response
 
 REVIEW_LIMIT = 200  # hits shown per search; narrow it, or export, for more
 

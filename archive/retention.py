@@ -20,7 +20,8 @@ from django.utils import timezone
 from accounts.models import User
 from archive.models import ENTRY_TABLE, PURGE_SETTING, ArchiveChain, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.services import archive_record
-from messenger.models import Attachment, Conversation, Message, MessageVersion
+from messenger import services
+from messenger.models import Conversation
 
 SCAN_CHUNK = 1000
 
@@ -188,8 +189,8 @@ def _purge_chain_prefix(conversation_id: int, rules: _Rules, report: RetentionRe
             if connection.vendor == "postgresql":
                 cursor.execute(f"SET LOCAL {PURGE_SETTING} = 'off'")
         # What the archive no longer keeps cannot stay in the chat either, files included.
-        _delete_messages(purged_message_ids)
-        _delete_files(conversation_id, to_position)
+        services.messages_expire(message_ids=purged_message_ids)
+        services.attachments_expire(conversation_id=conversation_id, archive_position=to_position)
         content = {
             "from_position": first.position,
             "to_position": to_position,
@@ -209,24 +210,6 @@ def _purge_chain_prefix(conversation_id: int, rules: _Rules, report: RetentionRe
     report.purges.append({"conversation_id": conversation_id, **content})
 
 
-def _delete_messages(message_ids: list[int]) -> int:
-    if not message_ids:
-        return 0
-    MessageVersion.objects.filter(message_id__in=message_ids).delete()
-    Message.objects.filter(reply_to_id__in=message_ids).update(reply_to=None)
-    deleted, _ = Message.objects.filter(pk__in=message_ids).delete()
-    return deleted
-
-
-def _delete_files(conversation_id: int, to_position: int) -> None:
-    """Files whose "file shared" entry was purged: rows first, then the sealed bytes once that commits."""
-    expired = Attachment.objects.filter(conversation_id=conversation_id, archive_position__lte=to_position)
-    stored_names = list(expired.values_list("file", flat=True))
-    expired.delete()
-    storage = Attachment._meta.get_field("file").storage
-    transaction.on_commit(lambda: [storage.delete(name) for name in stored_names])
-
-
 def _apply_live_retention(now: datetime) -> int:
     """Rooms with a live-chat retention lose old messages from the chat; their archive entries stay."""
     removed = 0
@@ -234,11 +217,7 @@ def _apply_live_retention(now: datetime) -> int:
         "room_id", "live_days"
     ):
         cutoff = now - timedelta(days=live_days)
-        with transaction.atomic():
-            ids = list(
-                Message.objects.filter(conversation_id=room_id, created_at__lt=cutoff).values_list("pk", flat=True)
-            )
-            removed += _delete_messages(ids)
+        removed += services.messages_expire_before(conversation_id=room_id, cutoff=cutoff)
     return removed
 
 

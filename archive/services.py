@@ -7,11 +7,12 @@ import json
 import secrets
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from archive.chain import canonical_event, entry_hash
 from archive.models import ArchiveChain, ArchiveEntry
+from core.counters import counter_advance
 from core.sealed_audit import SEARCH_WORDS_PURPOSE, sealed_json_value
 
 
@@ -26,9 +27,10 @@ def archive_record(
 ) -> ArchiveEntry:
     """Append one event to its conversation's chain. Must run inside the event's own transaction.
 
-    Concurrency: advancing the chain is one UPDATE ... RETURNING on the conversation's ArchiveChain row, whose
-    row lock makes concurrent writers to one conversation take turns until commit, so positions are gap-free
-    and each entry names the true previous hash. Conversations do not wait for each other.
+    Concurrency: advancing the chain is one UPDATE ... RETURNING on the conversation's ArchiveChain row
+    (core.counters), whose row lock makes concurrent writers to one conversation take turns until commit, so
+    positions are gap-free and each entry names the true previous hash. Conversations do not wait for each
+    other.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("archive_record must run inside the transaction of the event it records")
@@ -97,19 +99,25 @@ def archive_access_record(
             LogEntry.objects.filter(pk=entry.pk).update(additional_data=entry.additional_data)
 
 
-def archive_chain_start(*, conversation_id: int) -> None:
-    """Give a new conversation its chain head, in the transaction that creates the conversation."""
+def archive_chain_open(
+    *, event_type: str, conversation_id: int, actor_id: int, participants: list[int], content: dict[str, Any]
+) -> ArchiveEntry:
+    """Give a new conversation its chain head and record the event that created it as the first entry, in the
+    transaction that creates the conversation."""
     ArchiveChain.objects.create(conversation_id=conversation_id)
+    return archive_record(
+        event_type=event_type,
+        conversation_id=conversation_id,
+        actor_id=actor_id,
+        participants=participants,
+        content=content,
+    )
 
 
 def _advance_chain(conversation_id: int) -> tuple[int, str]:
-    table = connection.ops.quote_name(ArchiveChain._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET position = position + 1 WHERE conversation_id = %s RETURNING position, head_hash",  # noqa: S608 (table name from the model)
-            [conversation_id],
-        )
-        row = cursor.fetchone()
+    row = counter_advance(
+        ArchiveChain, counter="position", key="conversation_id", value=conversation_id, returning=("head_hash",)
+    )
     if row is None:
         raise RuntimeError(f"conversation {conversation_id} has no archive chain")
     return row

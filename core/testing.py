@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
@@ -18,6 +22,27 @@ from django.test import Client
 
 BASE_DIR = Path(settings.BASE_DIR)
 TEST_ORIGIN = "http://localhost"
+
+
+class Listener:
+    """A channel subscribed to one group, like a member's open socket."""
+
+    def __init__(self, group: str) -> None:
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(group, self.channel)
+
+    def frames(self, timeout: float = 0.5) -> list[dict]:
+        async def drain():
+            received = []
+            while True:
+                try:
+                    event = await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+                except TimeoutError:
+                    return received
+                received.append(json.loads(event["text"]))
+
+        return async_to_sync(drain)()
 
 
 def session_cookie_for(user, *, second_factor: bool = False) -> str:
@@ -71,6 +96,20 @@ async def next_of_type(socket: WebsocketCommunicator, frame_type: str, *, second
         frame = await socket.receive_json_from(timeout=seconds)
         if frame["type"] == frame_type:
             return frame
+
+
+async def open_socket_for(cookie: str) -> WebsocketCommunicator:
+    """A connected socket of the session `cookie` belongs to (session_cookie_for)."""
+    socket = socket_to_app(cookie=cookie)
+    assert (await socket.connect())[0]
+    return socket
+
+
+async def closes_with(socket: WebsocketCommunicator, reason: str) -> bool:
+    """Does the server sign this socket out with `reason`, then close it?"""
+    while (frame := await socket.receive_json_from(timeout=3))["type"] != "signed_out":
+        pass
+    return frame["reason"] == reason and (await socket.receive_output(timeout=3))["type"] == "websocket.close"
 
 
 def free_port() -> int:

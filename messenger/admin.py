@@ -12,16 +12,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 
-from accounts.services import SuperuserOnly, admin_membership_check
+from accounts.errors import SuperuserOnly
+from accounts.services import admin_membership_check
 from core.errors import ParleyError
 from messenger import services
-from messenger.models import Conversation, Membership
+from messenger.models import MAX_TOPIC_LENGTH, Conversation, Membership
 
 
 class RoomForm(forms.ModelForm):
     """The topic is sealed (not a form field of its own): shown opened here, saved through do_room_update."""
 
-    topic = forms.CharField(max_length=250, required=False)
+    topic = forms.CharField(max_length=MAX_TOPIC_LENGTH, required=False)
 
     class Meta:
         model = Conversation

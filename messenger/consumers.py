@@ -22,9 +22,11 @@ from django.db import DataError
 from django.utils import timezone
 
 from accounts import presence_actions
+from accounts.frames import signed_out_frame
 from accounts.selectors import session_second_factor_owed, session_valid_until
+from core import fanout
 from core.errors import ParleyError, ProtocolError
-from messenger import fanout, handlers, protocol, selectors
+from messenger import frames, handlers, protocol, selectors
 
 # Close codes in the 4000-4999 range are ours; the browser client reads them to decide whether to retry.
 CLOSE_UNAUTHENTICATED = 4401
@@ -60,7 +62,7 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         watched, snapshot = await presence_actions.presence_connect(user=user, connection_id=self.channel_name)
         await self._join_all(fanout.presence_group(user_id) for user_id in watched)
         await self.accept()
-        await self.send_frame(protocol.hello_frame(user_id=user.pk, username=user.get_username()))
+        await self.send_frame(frames.hello_frame(user_id=user.pk, username=user.get_username()))
         await self.send_frame(snapshot)
         self.heartbeat = asyncio.create_task(self._beat())
         if session_key:
@@ -122,16 +124,16 @@ class ParleyConsumer(AsyncWebsocketConsumer):
                 # with a pooled connection), so one socket's slow write does not queue every other socket's.
                 reply = await database_sync_to_async(handlers.dispatch, thread_sensitive=False)(self.user, command)
         except ParleyError as error:  # the one place a refusal becomes an error frame; the socket stays open
-            await self.send_frame(protocol.error_frame(error, ref=protocol.safe_ref(frame)))
+            await self.send_frame(frames.error_frame(error, ref=protocol.safe_ref(frame)))
             return
         except DataError:  # a value the database refused (rolled back); protocol's checks should catch it first
             refusal = ProtocolError("A value in the frame cannot be stored.")
-            await self.send_frame(protocol.error_frame(refusal, ref=protocol.safe_ref(frame)))
+            await self.send_frame(frames.error_frame(refusal, ref=protocol.safe_ref(frame)))
             return
         except Exception:  # a bug of ours: one strange frame must not cost the user their socket (1011)
             logger.exception("Frame of user %s failed", self.user.pk)
             refusal = ParleyError("The server could not handle this frame.", code="internal_error")
-            await self.send_frame(protocol.error_frame(refusal, ref=protocol.safe_ref(frame)))
+            await self.send_frame(frames.error_frame(refusal, ref=protocol.safe_ref(frame)))
             return
         await self.send_frame(protocol.with_ref(reply, command.ref))
 
@@ -145,9 +147,9 @@ class ParleyConsumer(AsyncWebsocketConsumer):
             await presence_actions.presence_choose(
                 user=self.user, choice=command.payload["choice"], status_message=command.payload.get("status_message")
             )
-        return {"type": "ack"}
+        return frames.ack_frame()
 
-    # Channel-layer events (messenger.fanout): frames arrive encoded once for every receiver.
+    # Channel-layer events (core.fanout): frames arrive encoded once for every receiver.
 
     async def deliver_frame(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["text"])
@@ -170,7 +172,7 @@ class ParleyConsumer(AsyncWebsocketConsumer):
 
     async def socket_close(self, event: dict[str, Any]) -> None:
         """The user was deactivated or this session signed out: tell the client why, then close."""
-        await self.send_frame({"type": "signed_out", "reason": event["reason"]})
+        await self.send_frame(signed_out_frame(reason=event["reason"]))
         await self.close(code=CLOSE_SIGNED_OUT)
 
     async def session_rekey(self, event: dict[str, Any]) -> None:

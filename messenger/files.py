@@ -16,34 +16,17 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.http import HttpResponse
-from django.utils.http import content_disposition_header
 
 from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
 from core.antivirus import scan_bytes
 from messenger.errors import FileInfected, FileInvalid, FileTooLarge
-from messenger.models import Attachment, Conversation, Message
-from messenger.selectors import conversation_writable
-from messenger.services import message_send, sender_checked
+from messenger.models import Attachment, Message
+from messenger.selectors import conversation_member_ids, conversation_writable, membership_for, message_resent
+from messenger.services import message_send
 
 MAX_NAME_LENGTH = 255
-OCTET_STREAM = "application/octet-stream"
-# Served inline (shown in the chat); anything else is downloaded as application/octet-stream.
-INLINE_TYPES = {
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "audio/mpeg",
-    "audio/ogg",
-    "audio/wav",
-    "audio/webm",
-    "audio/aac",
-    "audio/flac",
-    "audio/mp4",
-}
 
 
 def file_share(
@@ -57,10 +40,13 @@ def file_share(
     body: str = "",
 ) -> Message:
     """Scan, store and share one file (with an optional caption). Idempotent per (sender, client_id)."""
-    participants, existing = sender_checked(sender=sender, conversation_id=conversation_id, client_id=client_id)
+    # The checks before scanning (a member, a resend, a room still open); message_send makes the full ones,
+    # with the members as they are when the message is stored.
+    membership = membership_for(user=sender, conversation_id=conversation_id)
+    existing = message_resent(sender=sender, client_id=client_id)
     if existing is not None:
         return existing
-    conversation_writable(Conversation.objects.get(pk=conversation_id))  # before scanning a file nobody may see
+    conversation_writable(membership.conversation)  # before scanning a file nobody may see
     name = _clean_name(name)
     limit = settings.PARLEY_MAX_UPLOAD_MB * 1024 * 1024
     if not data:
@@ -77,7 +63,7 @@ def file_share(
                 event_type=EventType.FILE_QUARANTINED,
                 conversation_id=conversation_id,
                 actor_id=sender.pk,
-                participants=participants,
+                participants=conversation_member_ids(conversation_id=conversation_id),
                 content={
                     "file": {"name": name, "content_type": content_type, "size": len(data), "sha256": digest},
                     "signature": verdict.signature,
@@ -119,19 +105,6 @@ def upload_read(upload: File) -> bytes:
     if upload.size is None or upload.size > limit:
         raise FileTooLarge(f"Files are at most {settings.PARLEY_MAX_UPLOAD_MB} MB.")
     return upload.read(limit + 1)  # never more, whatever the size claimed; file_share refuses limit + 1
-
-
-def file_response(attachment: Attachment, *, allow_inline: bool = True) -> HttpResponse:
-    """The file as an HTTP response: pictures and sound inline (when allowed), anything else as a download
-    of application/octet-stream, and never able to run anything if opened on its own."""
-    inline = allow_inline and attachment.content_type in INLINE_TYPES
-    with attachment.file.open() as stored:
-        response = HttpResponse(stored.read(), content_type=attachment.content_type if inline else OCTET_STREAM)
-    response["Content-Disposition"] = content_disposition_header(not inline, attachment.name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
 
 
 class _AlreadyShared(Exception):

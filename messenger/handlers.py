@@ -11,11 +11,8 @@ from typing import Any
 
 from accounts.models import User
 from core.errors import ProtocolError
-from messenger import protocol, selectors, services
-from messenger.models import Membership
+from messenger import frames, protocol, selectors, services
 from messenger.payloads import message_payload
-
-SYNC_BATCH = 500
 
 Handler = Callable[[User, dict[str, Any]], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
@@ -36,7 +33,7 @@ def dispatch(user: User, command: protocol.ClientFrame) -> dict[str, Any]:
 
 @handles("ping")
 def ping(user: User, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "pong"}
+    return frames.pong_frame()
 
 
 @handles("message.send")
@@ -48,72 +45,50 @@ def send(user: User, payload: dict[str, Any]) -> dict[str, Any]:
         body=payload["body"],
         reply_to_id=payload.get("reply_to"),
     )
-    return {"type": "ack", "message": message_payload(message)}
+    return frames.ack_frame(message=message_payload(message))
 
 
 @handles("message.edit")
 def edit(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     message = services.message_edit(editor=user, message_id=payload["message_id"], body=payload["body"])
-    return {"type": "ack", "message_id": message.pk}
+    return frames.ack_frame(message_id=message.pk)
 
 
 @handles("message.delete")
 def delete(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     message = services.message_delete(editor=user, message_id=payload["message_id"])
-    return {"type": "ack", "message_id": message.pk}
+    return frames.ack_frame(message_id=message.pk)
 
 
 @handles("reaction.add")
 def react(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     reactions = services.reaction_add(user=user, message_id=payload["message_id"], emoji=payload["emoji"])
-    return {"type": "ack", "message_id": payload["message_id"], "reactions": reactions}
+    return frames.ack_frame(message_id=payload["message_id"], reactions=reactions)
 
 
 @handles("reaction.remove")
 def unreact(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     reactions = services.reaction_remove(user=user, message_id=payload["message_id"], emoji=payload["emoji"])
-    return {"type": "ack", "message_id": payload["message_id"], "reactions": reactions}
+    return frames.ack_frame(message_id=payload["message_id"], reactions=reactions)
 
 
 @handles("read")
 def read(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     seq = services.read_mark(user=user, conversation_id=payload["conversation_id"], seq=payload["seq"])
-    return {"type": "ack", "conversation_id": payload["conversation_id"], "seq": seq}
+    return frames.ack_frame(conversation_id=payload["conversation_id"], seq=seq)
 
 
 @handles("typing")
 def typing(user: User, payload: dict[str, Any]) -> dict[str, Any]:
     services.typing_notify(user=user, conversation_id=payload["conversation_id"])
-    return {"type": "ack"}
+    return frames.ack_frame()
 
 
 @handles("sync")
 def sync(user: User, payload: dict[str, Any]) -> dict[str, Any]:
-    """Everything newer than the client's last seq per conversation, up to SYNC_BATCH each.
-
-    Conversations the client did not name are included from seq 0, so a tab that missed an invitation
-    catches up too. `has_more` asks the client to sync again from its new last seq.
-    """
+    """Everything newer than the client's last seq per conversation (selectors.messages_since)."""
     since = _parse_since(payload["since"])
-    # Two queries per conversation that has news (its messages, their reactions): paid once per reconnect,
-    # only for conversations that moved, so the common case (nothing or one room) stays cheap.
-    memberships = Membership.objects.filter(user=user).select_related("conversation")
-    conversations = []
-    for membership in memberships:
-        after = since.get(membership.conversation_id, 0)
-        if membership.conversation.last_seq <= after:
-            continue
-        messages = selectors.messages_after(
-            conversation_id=membership.conversation_id, after_seq=after, limit=SYNC_BATCH + 1
-        )
-        conversations.append(
-            {
-                "conversation_id": membership.conversation_id,
-                "messages": selectors.message_payloads(messages[:SYNC_BATCH]),
-                "has_more": len(messages) > SYNC_BATCH,
-            }
-        )
-    return {"type": "sync.result", "conversations": conversations}
+    return frames.sync_result_frame(conversations=selectors.messages_since(user=user, since=since))
 
 
 def _parse_since(since: dict[str, Any]) -> dict[int, int]:

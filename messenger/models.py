@@ -10,7 +10,12 @@ from django.db.models import Q
 
 from core.fields import EncryptedTextField
 
+# The limits every door (services, the API's schemas, the page's inputs through messenger.views) takes from here.
 MAX_BODY_LENGTH = 10_000
+MAX_ROOM_NAME_LENGTH = 80
+MAX_TOPIC_LENGTH = 250
+MAX_CLIENT_ID_LENGTH = 64
+MAX_EMOJI_LENGTH = 32
 
 
 class Conversation(models.Model):
@@ -24,7 +29,7 @@ class Conversation(models.Model):
     # A direct chat is found again by its pair: "<smaller user id>:<larger user id>". Rooms have none.
     direct_key = models.CharField(max_length=41, null=True, blank=True, unique=True)
     # The name stays clear: the room directory searches and orders by it, and it is unique among rooms.
-    name = models.CharField(max_length=80, blank=True)
+    name = models.CharField(max_length=MAX_ROOM_NAME_LENGTH, blank=True)
     # Sealed like message text: a topic says what a room is about. Nothing filters or orders on it in SQL.
     topic = EncryptedTextField(blank=True, default="")
     is_public = models.BooleanField(default=False)
@@ -99,7 +104,7 @@ class Message(models.Model):
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     seq = models.BigIntegerField()
     # Chosen by the client per message; a resend with the same id returns the stored message (idempotency).
-    client_id = models.CharField(max_length=64)
+    client_id = models.CharField(max_length=MAX_CLIENT_ID_LENGTH)
     body = EncryptedTextField()
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     attachment = models.OneToOneField(
@@ -134,7 +139,7 @@ class MessageVersion(models.Model):
 class Reaction(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    emoji = models.CharField(max_length=32)
+    emoji = models.CharField(max_length=MAX_EMOJI_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,41 +1,16 @@
-"""The JSON shapes of messenger objects, shared by the socket frames and the HTTP API (docs/protocol.md)."""
+"""The JSON shapes of messenger objects, shared by the socket frames (messenger.frames) and the HTTP API
+(docs/protocol.md). People are shaped by accounts.payloads."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from accounts.models import User
+from accounts.payloads import user_payload
 from messenger.models import Attachment, Conversation, Membership, Message
 from messenger.rendering import render_body
 
 REPLY_EXCERPT_LENGTH = 140
-
-
-def user_payload(user: User) -> dict[str, Any]:
-    return {
-        "id": user.pk,
-        "username": user.username,
-        "display_name": user.name_to_show,
-        "avatar": f"/api/v1/users/{user.pk}/avatar?v={avatar_version(user)}" if user.avatar else None,
-    }
-
-
-def avatar_version(user: User) -> str:
-    """Changes with every new picture (each is stored under a name made from its content, by
-    accounts.services.avatar_set), so browsers may cache one forever."""
-    return hashlib.sha256(user.avatar.name.encode()).hexdigest()[:12]
-
-
-def profile_payload(user: User) -> dict[str, Any]:
-    """Someone as the directory, a buddy list and a profile card show them: the user plus their profile."""
-    return {
-        **user_payload(user),
-        "job_title": user.job_title,
-        "department": user.department,
-        "phone": user.phone,
-        "status_message": user.status_message,
-    }
 
 
 def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -50,7 +25,7 @@ def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None 
         "client_id": message.client_id,
         "body": None if deleted else message.body,
         # The body as sanitized HTML (messenger.rendering): what browsers show, so no client renders markdown.
-        "html": None if deleted else render_body(message.body),
+        "html": None if deleted else _html(message),
         "reply_to": reply_payload(message.reply_to) if message.reply_to_id else None,
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
@@ -60,14 +35,22 @@ def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None 
     }
 
 
+def _html(message: Message) -> str:
+    """The body rendered once per message object and body: sending renders it for the `message` frame, and the
+    ack or HTTP reply for the same object reuses it (rendering and sanitising is the costly part)."""
+    cached = getattr(message, "_rendered", None)
+    if cached is None or cached[0] != message.body:
+        cached = message._rendered = (message.body, render_body(message.body))
+    return cached[1]
+
+
+def attachment_fields(attachment: Attachment) -> dict[str, Any]:
+    """What a file is, as both clients (attachment_payload) and the archive (its "file shared" entry) see it."""
+    return {"name": attachment.name, "content_type": attachment.content_type, "size": attachment.size}
+
+
 def attachment_payload(attachment: Attachment) -> dict[str, Any]:
-    return {
-        "id": str(attachment.uid),
-        "name": attachment.name,
-        "content_type": attachment.content_type,
-        "size": attachment.size,
-        "url": f"/api/v1/files/{attachment.uid}",
-    }
+    return {"id": str(attachment.uid), **attachment_fields(attachment), "url": f"/api/v1/files/{attachment.uid}"}
 
 
 def reply_payload(quoted: Message | None) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
-"""The WebSocket frame format (docs/protocol.md): parsing what clients send and building what they receive.
+"""The WebSocket frame format (docs/protocol.md): parsing what clients send. What the server sends is built in
+messenger.frames and accounts.frames.
 
 Every frame is a JSON object with a `type`. A client may add `ref`, any string of its choosing, and the reply
 or error that answers that frame carries the same `ref`. New kinds of traffic (calls, games) add a parser
@@ -12,10 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import ParleyError, ProtocolError
+from core.errors import ProtocolError
 from core.text import NUL_REFUSED
 
-PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024
 MAX_REF_LENGTH = 64
 # No frame needs more than a few levels (`sync` has two); deeper ones are refused before any code walks them.
@@ -158,18 +158,6 @@ def safe_ref(frame: Any) -> str | None:
         if isinstance(ref, str) and len(ref) <= MAX_REF_LENGTH:
             return ref
     return None
-
-
-def error_frame(error: ParleyError, *, ref: str | None = None) -> dict[str, Any]:
-    return with_ref({"type": "error", "code": error.code, "message": error.message}, ref)
-
-
-def message_frame(message: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "message", "message": message}
-
-
-def hello_frame(*, user_id: int, username: str) -> dict[str, Any]:
-    return {"type": "hello", "protocol": PROTOCOL_VERSION, "user": {"id": user_id, "username": username}}
 
 
 def with_ref(frame: dict[str, Any], ref: str | None) -> dict[str, Any]:

@@ -166,6 +166,35 @@ def messages_after(*, conversation_id: int, after_seq: int, limit: int) -> list[
     return list(_with_everything_shown(messages)[:limit])
 
 
+SYNC_BATCH = 500
+
+
+def messages_since(*, user: User, since: dict[int, int]) -> list[dict[str, Any]]:
+    """What a reconnecting client missed: for each of the user's conversations that moved past the seq the
+    client has (`since`: conversation id -> last seq), the newer messages, up to SYNC_BATCH, oldest first.
+
+    Conversations the client did not name are included from seq 0, so a tab that missed an invitation
+    catches up too. `has_more` asks the client to sync again from its new last seq.
+    """
+    # Two queries per conversation that has news (its messages, their reactions): paid once per reconnect,
+    # only for conversations that moved, so the common case (nothing or one room) stays cheap.
+    memberships = Membership.objects.filter(user=user).select_related("conversation")
+    conversations = []
+    for membership in memberships:
+        after = since.get(membership.conversation_id, 0)
+        if membership.conversation.last_seq <= after:
+            continue
+        messages = messages_after(conversation_id=membership.conversation_id, after_seq=after, limit=SYNC_BATCH + 1)
+        conversations.append(
+            {
+                "conversation_id": membership.conversation_id,
+                "messages": message_payloads(messages[:SYNC_BATCH]),
+                "has_more": len(messages) > SYNC_BATCH,
+            }
+        )
+    return conversations
+
+
 def room_directory(*, user: User, search: str = "") -> list[dict[str, Any]]:
     """Public rooms (and private ones the user is in), with member counts and whether the user has joined."""
     rooms = Conversation.objects.filter(kind=Conversation.Kind.ROOM, is_archived=False).filter(

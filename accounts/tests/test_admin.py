@@ -7,8 +7,7 @@ from django.urls import reverse
 
 from accounts import roles
 from accounts.models import ApiToken, AuthenticatorDevice
-from accounts.selectors import user_for_api_token
-from accounts.services import api_token_create, api_token_revoke
+from accounts.services import api_token_create, api_token_revoke, api_token_use
 from accounts.tests.factories import UserFactory
 from core.testing import force_login_with_second_factor
 
@@ -52,7 +51,7 @@ def test_a_revoked_token_cannot_be_brought_back_from_its_admin_page(it_admin, al
     assert response.status_code in (200, 302)
     token.refresh_from_db()
     assert token.revoked_at is not None
-    assert user_for_api_token(token=secret) is None
+    assert api_token_use(token=secret) is None
 
 
 def test_it_revokes_tokens_with_an_action_and_the_audit_log_names_them(it_admin, ivy, alice):
@@ -62,7 +61,7 @@ def test_it_revokes_tokens_with_an_action_and_the_audit_log_names_them(it_admin,
         reverse("admin:accounts_apitoken_changelist"), {"action": "revoke_tokens", "_selected_action": [token.pk]}
     )
 
-    assert user_for_api_token(token=secret) is None
+    assert api_token_use(token=secret) is None
     assert by(ivy, token, "api_token_revoked").count() == 1
 
 
@@ -83,7 +82,7 @@ def test_deactivating_in_admin_revokes_the_tokens_for_good_logged_with_the_admin
 
     alice.refresh_from_db()
     assert alice.is_active
-    assert user_for_api_token(token=secret) is None
+    assert api_token_use(token=secret) is None
     assert by(ivy, token, "api_token_revoked").count() == 1
 
 

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.tests.factories import UserFactory
+from core import fanout
 from core.testing import session_cookie_for, socket_to_app
-from messenger import fanout
 from messenger.tests.factories import room_with
 
 IS_CI = os.environ.get("CI", "").lower() == "true"

@@ -7,8 +7,9 @@ from channels.db import database_sync_to_async
 
 from accounts import roles
 from accounts.tests.factories import UserFactory
+from core import fanout
 from core.testing import next_of_type, session_cookie_for, socket_to_app
-from messenger import fanout, services
+from messenger import services
 from messenger.models import Message
 from messenger.tests.factories import room_with
 
@@ -243,7 +244,7 @@ async def test_a_body_over_the_limit_is_refused_and_nothing_is_stored(chat):
 async def test_a_flood_beyond_the_rate_limit_gets_rate_limited_and_the_socket_stays_open(chat, monkeypatch):
     from core.ratelimit import TokenBucket
 
-    monkeypatch.setattr(services, "send_rate_limit", TokenBucket(rate=0.001, burst=2))
+    monkeypatch.setattr(services.messages, "send_rate_limit", TokenBucket(rate=0.001, burst=2))
     replies = [await send_message(chat["alice_socket"], chat["room"], f"m{i}") for i in range(3)]
 
     assert [reply["type"] for reply in replies] == ["ack", "ack", "error"]

@@ -251,7 +251,7 @@ def test_a_failure_while_archiving_a_shared_file_leaves_no_message_no_row_and_no
         raise RuntimeError("the archive write failed")
 
     monkeypatch.setattr(Attachment.file.field.storage, "save", remembering_save)
-    monkeypatch.setattr("messenger.services.archive_record", archive_down)
+    monkeypatch.setattr("messenger.services.messages.archive_record", archive_down)
 
     with pytest.raises(RuntimeError):
         share(alice, room)

@@ -179,3 +179,33 @@ def test_message_payload_carries_the_rendered_html_and_none_once_deleted():
     deleted = message_delete(editor=alice, message_id=message.pk)
 
     assert message_payload(deleted)["html"] is None
+
+
+@pytest.mark.django_db
+def test_sending_renders_the_body_once_for_the_delivered_frame_and_the_ack(monkeypatch):
+    from messenger import handlers, payloads, protocol
+    from messenger.tests.factories import room_with
+
+    alice = UserFactory(username="alice")
+    room = room_with(alice)
+    rendered = []
+    monkeypatch.setattr(payloads, "render_body", lambda body: rendered.append(body) or render_body(body))
+    command = protocol.parse_client_frame(
+        {"type": "message.send", "conversation_id": room.pk, "client_id": "c1", "body": "**once**"}
+    )
+
+    ack = handlers.dispatch(alice, command)
+
+    assert ack["message"]["html"] == "<p><strong>once</strong></p>"
+    assert rendered == ["**once**"]
+
+
+@pytest.mark.django_db
+def test_an_edited_message_is_rendered_again():
+    alice = UserFactory(username="alice")
+    message = send(alice, direct_open(user=alice, other_username="alice"), "first")
+    assert message_payload(message)["html"] == "<p>first</p>"
+
+    message.body = "second"
+
+    assert message_payload(message)["html"] == "<p>second</p>"

@@ -46,3 +46,15 @@ def test_the_app_tells_the_browser_the_configured_idle_time_and_links_to_sign_in
 
     assert 'data-idle-after-seconds="120"' in page
     assert 'href="/accounts/security/"' in page
+
+
+def test_the_page_limits_its_inputs_as_the_services_do(client):
+    from messenger.models import MAX_BODY_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TOPIC_LENGTH
+
+    client.force_login(UserFactory(username="bob"))
+
+    page = client.get("/").content.decode()
+
+    assert f'id="composer-input" rows="1" maxlength="{MAX_BODY_LENGTH}"' in page
+    assert page.count(f'maxlength="{MAX_ROOM_NAME_LENGTH}" required') == 2  # new room, room settings
+    assert page.count(f'name="topic" maxlength="{MAX_TOPIC_LENGTH}"') == 2

@@ -1,5 +1,9 @@
 """Who hears about what: the only module that knows channel-layer group names.
 
+It sits in core, below every app, so accounts (presence, contacts, sessions) and messenger (conversations)
+announce through the same groups without importing each other; frames are built by the apps' `frames`
+modules and only carried here.
+
 Layout: one group per conversation ("conversation.<id>"), joined by every open socket of every member, and one
 per user ("user.<id>") for that user's own sockets. A message costs one group_send whatever the room size, and
 its frame is encoded to JSON once, here, not once per receiving socket. Membership changes go to the user's
@@ -89,9 +93,9 @@ def session_rekeyed(old_key: str, new_key: str) -> None:
     _group_send(session_group(old_key), {"type": REKEY, "group": session_group(new_key), "session_key": new_key})
 
 
-def profile_changed(user_id: int, profile: dict[str, Any]) -> None:
-    """Everyone who sees this user's presence, and the user's own other tabs, get the new profile."""
-    text = encode_frame({"type": "user.updated", "user": profile})
+def to_user_and_watchers(user_id: int, frame: dict[str, Any]) -> None:
+    """Everyone who sees this user's presence, and the user's own other tabs (a new profile, say)."""
+    text = encode_frame(frame)
     _group_send(presence_group(user_id), {"type": DELIVER, "text": text})
     _group_send(user_group(user_id), {"type": DELIVER, "text": text})
 

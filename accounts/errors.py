@@ -1,0 +1,45 @@
+"""Refusals of the accounts services, each with a stable code (docs/api.md and docs/protocol.md list them)."""
+
+from core.errors import ParleyError
+
+
+class PresenceInvalid(ParleyError):
+    code = "presence_invalid"
+
+
+class ContactInvalid(ParleyError):
+    code = "contact_invalid"
+
+
+class ApiTokenRefused(ParleyError):
+    code = "api_token_refused"
+
+
+class ProfileInvalid(ParleyError):
+    code = "profile_invalid"
+
+
+class PictureTooLarge(ParleyError):
+    code = "file_too_large"
+    http_status = 413
+
+
+class SessionInvalid(ParleyError):
+    code = "session_not_found"
+    http_status = 404
+
+
+class TwoFactorInvalid(ParleyError):
+    code = "two_factor_invalid"
+
+
+class SecondFactorOwed(ParleyError):
+    """The session has not entered the person's current second factor, and the step needs it."""
+
+    code = "two_factor_required"
+    http_status = 403
+
+
+class SuperuserOnly(ParleyError):
+    code = "superuser_only"
+    http_status = 403

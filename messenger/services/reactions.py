@@ -1,0 +1,49 @@
+"""Reactions to messages."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.db import transaction
+
+from accounts.models import User
+from core import fanout
+from messenger import frames
+from messenger.errors import BodyInvalid
+from messenger.models import MAX_EMOJI_LENGTH, Message, Reaction
+from messenger.selectors import message_for_member, reactions_of
+
+
+def _checked_emoji(emoji: str) -> str:
+    if not emoji or len(emoji) > MAX_EMOJI_LENGTH or any(ch.isspace() for ch in emoji):
+        raise BodyInvalid(f"An emoji is 1 to {MAX_EMOJI_LENGTH} characters without spaces.", code="emoji_invalid")
+    return emoji
+
+
+def reaction_add(*, user: User, message_id: int, emoji: str) -> list[dict]:
+    _checked_emoji(emoji)
+    with transaction.atomic():
+        message = message_for_member(user=user, message_id=message_id, to_write=True)
+        _, created = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)
+        reactions = reactions_of(message_id=message.pk)
+        if created:
+            _announce_reactions(message, reactions)
+    return reactions
+
+
+def reaction_remove(*, user: User, message_id: int, emoji: str) -> list[dict]:
+    _checked_emoji(emoji)
+    with transaction.atomic():
+        message = message_for_member(user=user, message_id=message_id, to_write=True)
+        removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
+        reactions = reactions_of(message_id=message.pk)
+        if removed:
+            _announce_reactions(message, reactions)
+    return reactions
+
+
+def _announce_reactions(message: Message, reactions: list[dict]) -> None:
+    frame = frames.message_reactions_frame(
+        conversation_id=message.conversation_id, message_id=message.pk, reactions=reactions
+    )
+    transaction.on_commit(partial(fanout.to_conversation, message.conversation_id, frame))

@@ -1,0 +1,101 @@
+"""messenger/api/conversations.py: conversations, history, sending, reading, search, files; nothing for outsiders."""
+
+import pytest
+from django.test import Client
+
+from messenger.models import Message
+from messenger.tests.api import post
+from messenger.tests.factories import room_with, send
+
+pytestmark = pytest.mark.django_db
+
+
+def test_direct_chat_send_history_and_read(as_alice, alice, bob):
+    conversation = post(as_alice, "/api/v1/conversations/direct", {"username": "bob"}).json()
+    sent = post(as_alice, f"/api/v1/conversations/{conversation['id']}/messages", {"client_id": "c1", "body": "hi"})
+    again = post(as_alice, f"/api/v1/conversations/{conversation['id']}/messages", {"client_id": "c1", "body": "hi"})
+    history = as_alice.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["messages"]
+    read = post(as_alice, f"/api/v1/conversations/{conversation['id']}/read", {"seq": 1})
+
+    assert {member["username"] for member in conversation["members"]} == {"alice", "bob"}
+    assert sent.status_code == 201
+    assert again.json()["id"] == sent.json()["id"]  # idempotent by client_id
+    assert [message["body"] for message in history] == ["hi"]
+    assert read.json() == {"seq": 1}
+    listing = as_alice.get("/api/v1/conversations").json()["conversations"]
+    assert [item["id"] for item in listing] == [conversation["id"]]
+
+
+def test_history_pages_backwards(as_alice, alice):
+    room = room_with(alice)
+    for index in range(5):
+        send(alice, room, f"m{index}")
+
+    page = as_alice.get(f"/api/v1/conversations/{room.pk}/messages", {"before_seq": 4, "limit": 2}).json()
+
+    assert [message["body"] for message in page["messages"]] == ["m1", "m2"]
+
+
+def test_an_outsider_gets_404_for_everything_of_a_conversation(alice, bob):
+    room = room_with(alice, name="board")
+    send(alice, room, "secret plans")
+    outsider = Client()
+    outsider.force_login(bob)
+
+    responses = [
+        outsider.get(f"/api/v1/conversations/{room.pk}"),
+        outsider.get(f"/api/v1/conversations/{room.pk}/messages"),
+        post(outsider, f"/api/v1/conversations/{room.pk}/messages", {"client_id": "x", "body": "hi"}),
+        post(outsider, f"/api/v1/conversations/{room.pk}/read", {"seq": 1}),
+        post(outsider, f"/api/v1/rooms/{room.pk}/invite", {"usernames": ["bob"]}),
+        post(outsider, f"/api/v1/rooms/{room.pk}/leave"),
+    ]
+
+    assert [response.status_code for response in responses] == [404] * len(responses)
+    assert all(response.json()["code"] == "not_a_member" for response in responses)
+    assert "secret" not in "".join(response.content.decode() for response in responses)
+    assert post(outsider, f"/api/v1/rooms/{room.pk}/join").status_code == 403  # private room
+    assert Message.objects.count() == 1
+
+
+def test_a_conversation_shows_each_members_read_marker_for_seen_by(as_alice, alice, bob):
+    from messenger import services
+
+    room = room_with(alice, bob)
+    send(alice, room, "one")
+    send(alice, room, "two")
+    services.read_mark(user=bob, conversation_id=room.pk, seq=1)
+
+    members = as_alice.get(f"/api/v1/conversations/{room.pk}").json()["members"]
+
+    assert {m["username"]: m["last_read_seq"] for m in members} == {"alice": 2, "bob": 1}
+
+
+def test_message_search_pages_through_hits_and_refuses_an_empty_query(as_alice, alice, bob):
+    room = room_with(alice, bob, name="deals")
+    for body in ("quarterly numbers", "lunch?", "Quarterly review"):
+        send(bob, room, body)
+
+    first = as_alice.get("/api/v1/messages/search", {"q": "quarterly", "limit": 1}).json()
+    rest = as_alice.get("/api/v1/messages/search", {"q": "quarterly", "before": first["next_before"]}).json()
+    blank = as_alice.get("/api/v1/messages/search", {"q": "   "})
+    nobody = as_alice.get("/api/v1/messages/search", {"q": "from:nobody"})
+
+    assert [message["body"] for message in first["messages"]] == ["Quarterly review"]
+    assert first["messages"][0]["conversation_id"] == room.pk
+    assert [message["body"] for message in rest["messages"]] == ["quarterly numbers"]
+    assert rest["next_before"] is None
+    assert (blank.status_code, blank.json()["code"]) == (422, "invalid_request")
+    assert (nobody.status_code, nobody.json()["code"]) == (400, "search_invalid")
+
+
+def test_a_conversation_is_muted_and_unmuted_for_the_user_alone(as_alice, alice, bob):
+    room = room_with(alice, bob)
+
+    muted = post(as_alice, f"/api/v1/conversations/{room.pk}/mute", {"is_muted": True})
+    listing = {item["id"]: item for item in as_alice.get("/api/v1/conversations").json()["conversations"]}
+    post(as_alice, f"/api/v1/conversations/{room.pk}/mute", {"is_muted": False})
+
+    assert (muted.status_code, muted.json()) == (200, {"is_muted": True})
+    assert listing[room.pk]["is_muted"] is True
+    assert not room.memberships.filter(is_muted=True).exists()

@@ -1,0 +1,74 @@
+"""messenger/services/members.py: who is in a room, inviting, leaving, removing, roles."""
+
+import pytest
+
+from accounts.tests.factories import UserFactory
+from messenger import services
+from messenger.errors import NotAllowed, NotAMember, RoomInvalid, UserNotFound
+from messenger.tests.factories import room_with, send
+
+
+@pytest.mark.django_db
+class TestInvitingAndLeaving:
+    def test_invite_adds_only_newcomers_and_refuses_unknown_people(self, alice, bob):
+        room = room_with(alice, bob)
+        carol = UserFactory(username="carol")
+
+        assert services.room_invite(inviter=bob, conversation_id=room.pk, usernames=["alice", "carol"]) == [carol]
+        with pytest.raises(UserNotFound):
+            services.room_invite(inviter=bob, conversation_id=room.pk, usernames=["nobody"])
+
+    def test_leaving_a_room_ends_membership_but_a_direct_chat_cannot_be_left(self, alice, bob):
+        room = room_with(alice, bob)
+        direct = services.direct_open(user=alice, other_username="bob")
+
+        services.conversation_leave(user=bob, conversation_id=room.pk)
+        with pytest.raises(NotAllowed):
+            services.conversation_leave(user=bob, conversation_id=direct.pk)
+
+        assert not room.memberships.filter(user=bob).exists()
+        with pytest.raises(NotAMember):
+            send(bob, room)
+
+
+@pytest.mark.django_db
+class TestRoomMembers:
+    @pytest.fixture
+    def room(self, alice, bob):
+        """alice owns it; bob moderates it; carol and dave are members."""
+        room = room_with(alice, bob, UserFactory(username="carol"), UserFactory(username="dave"), name="desk")
+        services.room_member_role_set(user=alice, conversation_id=room.pk, username="bob", role="moderator")
+        return room
+
+    def roles(self, room) -> dict[str, str]:
+        return dict(room.memberships.values_list("user__username", "role"))
+
+    def test_the_owner_makes_moderators_and_removes_anyone_else_archived(self, alice, room):
+        from archive.models import ArchiveEntry
+
+        services.room_member_role_set(user=alice, conversation_id=room.pk, username="carol", role="moderator")
+        services.room_member_remove(user=alice, conversation_id=room.pk, username="bob")
+
+        assert self.roles(room) == {"alice": "owner", "carol": "moderator", "dave": "member"}
+        removal = ArchiveEntry.objects.filter(conversation_id=room.pk, event_type="member_removed").get()
+        assert removal.actor_id == alice.pk
+
+    def test_a_moderator_removes_plain_members_only_and_changes_no_roles(self, bob, room):
+        services.room_member_remove(user=bob, conversation_id=room.pk, username="dave")
+
+        with pytest.raises(NotAllowed):
+            services.room_member_remove(user=bob, conversation_id=room.pk, username="alice")
+        with pytest.raises(NotAllowed):
+            services.room_member_role_set(user=bob, conversation_id=room.pk, username="carol", role="moderator")
+        assert self.roles(room) == {"alice": "owner", "bob": "moderator", "carol": "member"}
+
+    def test_members_manage_nobody_and_nobody_manages_themselves(self, alice, room):
+        dave = room.memberships.get(user__username="dave").user
+        with pytest.raises(NotAllowed):
+            services.room_member_remove(user=dave, conversation_id=room.pk, username="carol")
+        with pytest.raises(NotAllowed):
+            services.room_member_remove(user=alice, conversation_id=room.pk, username="alice")
+        with pytest.raises(RoomInvalid):
+            services.room_member_remove(user=alice, conversation_id=room.pk, username="nobody")
+        with pytest.raises(RoomInvalid):
+            services.room_member_role_set(user=alice, conversation_id=room.pk, username="dave", role="owner")
