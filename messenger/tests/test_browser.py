@@ -2,7 +2,8 @@
 other come and go on the buddy list, add contacts and edit their profiles.
 
 Playwright's sync API runs its own event loop, and Django refuses ORM calls from a thread with a running loop,
-so every database write happens before the browser starts; the test database is flushed after it closed.
+so database writes happen before the browser starts (or, mid-test, in a thread of their own:
+in_a_thread_without_a_loop); the test database is flushed after the browser closed.
 """
 
 from __future__ import annotations
@@ -770,3 +771,56 @@ def test_an_infected_file_is_refused_with_the_scanners_reason_and_nothing_is_pos
 
     refused = [error for error in errors if "status of 422" in error]
     assert len(refused) == 1 and [error for error in errors if error not in refused] == []
+
+
+def in_a_thread_without_a_loop(work) -> None:
+    """Run ORM work while Playwright's loop runs in this thread: Django refuses the ORM there, not elsewhere."""
+    import threading
+
+    from django.db import connection
+
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as error:  # handed to the test's thread, which fails with it
+            failure.append(error)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+@pytest.mark.redis  # the expiry is announced from this process to the daphne worker's socket
+@pytest.mark.django_db(transaction=True)
+def test_messages_removed_by_retention_leave_an_open_chat_at_once(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    from accounts.models import User
+    from messenger.models import Message
+    from messenger.services.expiry import messages_expire
+
+    direct_chat_of_alice_and_bob()
+    errors: list[str] = []
+    alice = User.objects.get(username="alice")
+    conversation = direct_open(user=alice, other_username="bob")
+    send(alice, conversation, "An old word about the merger")
+    send(alice, conversation, "Lunch today?")
+    expired_id = Message.objects.get(conversation=conversation, seq=1).pk
+
+    with chromium(tmp_path) as (browser, base_url):
+        _, bob = alice_and_bob_in_their_direct_chat(browser, base_url, errors)
+        expect(message_in(bob, "merger")).to_be_visible()
+
+        in_a_thread_without_a_loop(lambda: messages_expire(message_ids=[expired_id]))
+
+        expect(message_in(bob, "merger")).to_have_count(0)
+        expect(message_in(bob, "Lunch today?")).to_be_visible()
+
+    assert errors == []

@@ -1,6 +1,6 @@
 // Small pure helpers shared by the state and the DOM code: names, times, mentions. No DOM, no network.
 
-// The server's mention rule (messenger/services.py MENTION_PATTERN): "@name" not preceded by a word character
+// The server's mention rule (messenger/services/messages.py MENTION_PATTERN): "@name" not preceded by a word character
 // or "@"; names are letters, digits and . + - _.
 export const MENTION_PATTERN = /(?<![\w@])@([\w.+-]{1,150})/gu;
 

@@ -14,6 +14,10 @@ export function frameHandlers({ store, sync, receive, composer, view, expected, 
       store.updateMessage(frame.message);
       if (frame.message.deleted) composer.messageGone(frame.message.id);
     },
+    // retention removed them from the chat for good
+    "messages.expired"(frame) {
+      store.dropMessages(frame.conversation_id, frame.message_ids);
+    },
     "message.reactions"(frame) {
       store.setReactions(frame.conversation_id, frame.message_id, frame.reactions);
     },

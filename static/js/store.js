@@ -52,6 +52,13 @@ class Thread {
     this.bySeq.set(message.seq, message);
     this.seqById.set(message.id, message.seq);
   }
+
+  drop(id) {
+    const seq = this.seqById.get(id);
+    if (seq === undefined) return;
+    this.seqById.delete(id);
+    this.bySeq.delete(seq);
+  }
 }
 
 export class Store extends EventTarget {
@@ -259,6 +266,17 @@ export class Store extends EventTarget {
     if (conversation?.last_message?.id === message.id) conversation.last_message = message;
     this.changed("messages", message.conversation_id);
     this.changed("conversations", message.conversation_id);
+  }
+
+  // Retention removed messages for good: they leave the screen and never come back with a sync.
+  dropMessages(conversationId, messageIds) {
+    const thread = this.threads.get(conversationId);
+    const gone = new Set(messageIds);
+    if (thread) for (const id of gone) thread.drop(id);
+    const conversation = this.conversations.get(conversationId);
+    if (gone.has(conversation?.last_message?.id)) conversation.last_message = null;
+    this.changed("messages", conversationId);
+    this.changed("conversations", conversationId);
   }
 
   setReactions(conversationId, messageId, reactions) {
