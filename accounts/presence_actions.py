@@ -13,7 +13,7 @@ from django.conf import settings
 
 from accounts import errors, frames, presence, selectors, services
 from accounts.models import User
-from core import fanout
+from core import fanout, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 async def announce(change: presence.Change | None, *, status_message: str | None = None) -> None:
     if change is None:
         return
+    metrics.presence_updated()
     last_seen = None
     if change.state == presence.OFFLINE:
         last_seen = await database_sync_to_async(services.user_last_seen_mark)(user_id=change.user_id)

@@ -236,6 +236,9 @@ AUTH_USER_MODEL = "accounts.User"
 # appended to it (the client address is that many entries from the right).
 PARLEY_TRUSTED_PROXY_HEADER = env.str("PARLEY_TRUSTED_PROXY_HEADER", default="")
 PARLEY_TRUSTED_PROXY_COUNT = env.int("PARLEY_TRUSTED_PROXY_COUNT", default=1)
+# Who may read /metrics (core.metrics, docs/monitoring.md): addresses or CIDR networks, matched against the
+# client address above; anyone else gets 404. Loopback only unless you name your Prometheus hosts.
+PARLEY_METRICS_ALLOWED_ADDRESSES = env.list("PARLEY_METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1/32", "::1/128"])
 # Lockout (django-axes, accounts/lockout.py): after this many failed passwords for one username from one
 # address, sign-in is refused for that username from that address until the cool-off passes or IT unlocks it
 # in admin (0 minutes: only IT unlocks). Failures elsewhere cannot lock a person out where they work, and a

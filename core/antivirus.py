@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 
+from core import metrics
 from core.errors import ParleyError
 
 CHUNK_BYTES = 64 * 1024
@@ -42,7 +43,7 @@ def scan_bytes(data: bytes) -> ScanResult:
         logger.warning("PARLEY_CLAMD_ADDRESS is not set: a file was shared without a virus scan (development only).")
         return ScanResult(clean=True, scanned=False)
     try:
-        with _connect() as connection:
+        with metrics.scan_in_flight(), _connect() as connection:
             connection.sendall(b"zINSTREAM\0")
             for start in range(0, len(data), CHUNK_BYTES):
                 chunk = data[start : start + CHUNK_BYTES]

@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts import presence_actions
 from accounts.frames import signed_out_frame
 from accounts.selectors import session_second_factor_owed, session_valid_until
-from core import fanout
+from core import fanout, metrics
 from core.errors import ParleyError, ProtocolError
 from messenger import frames, handlers, protocol, selectors
 
@@ -62,6 +62,8 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         watched, snapshot = await presence_actions.presence_connect(user=user, connection_id=self.channel_name)
         await self._join_all(fanout.presence_group(user_id) for user_id in watched)
         await self.accept()
+        metrics.socket_opened()
+        self.is_counted = True
         await self.send_frame(frames.hello_frame(user_id=user.pk, username=user.get_username()))
         await self.send_frame(snapshot)
         self.heartbeat = asyncio.create_task(self._beat())
@@ -75,6 +77,8 @@ class ParleyConsumer(AsyncWebsocketConsumer):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if getattr(self, "is_counted", False):
+            metrics.socket_closed()
         if hasattr(self, "user"):
             await presence_actions.presence_disconnect(user_id=self.user.pk, connection_id=self.channel_name)
         groups = list(getattr(self, "groups_joined", ()))

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
-from core import fanout
+from core import fanout, metrics
 from core.counters import counter_advance
 from core.ratelimit import TokenBucket
 from messenger import frames
@@ -141,6 +141,7 @@ def message_send(
         if existing is None:
             raise
         return existing
+    metrics.message_accepted()  # committed: a resend or a rollback returns or raises above
     return message
 
 

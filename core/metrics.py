@@ -1,0 +1,103 @@
+"""What a worker counts for Prometheus (docs/monitoring.md), and who may read it.
+
+Every daphne worker is its own process with its own numbers: each serves them at its own /metrics, and
+Prometheus scrapes every worker (not the load balancer, which would answer for a different worker each time).
+The functions below are what the hot paths call; each is one prometheus-client operation (an increment under
+the library's own lock), so counting costs next to nothing beside the work counted. Names are stable: the
+Grafana dashboard (deploy/grafana-dashboard.json) queries them and a test checks that they exist.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from contextlib import AbstractContextManager
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+
+SOCKETS_OPEN = Gauge("parley_sockets_open", "WebSockets open on this worker (accepted, not yet closed).")
+MESSAGES_ACCEPTED = Counter("parley_messages_accepted", "Messages stored and archived (resends not counted).")
+FANOUT_SECONDS = Histogram(
+    "parley_fanout_seconds",
+    "Time to hand one event to the channel layer (group_send). A message's is sent from on_commit, so for "
+    "messages this is commit to group_send done; delivery at the receiving workers is not included.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+PRESENCE_UPDATES = Counter("parley_presence_updates", "Presence changes announced to watchers.")
+CHANNEL_LAYER_ERRORS = Counter("parley_channel_layer_errors", "group_send calls that raised (Redis away, full, ...).")
+REFUSED_OVERLOADED = Counter("parley_refused_overloaded", "Frames or sockets refused with `overloaded`.")
+SCANS_IN_FLIGHT = Gauge("parley_scans_in_flight", "Uploads being scanned by clamd on this worker (and waiting).")
+
+# What the dashboard and the tests rely on, as exposed (counters gain `_total`).
+METRIC_NAMES = (
+    "parley_sockets_open",
+    "parley_messages_accepted_total",
+    "parley_fanout_seconds",
+    "parley_presence_updates_total",
+    "parley_channel_layer_errors_total",
+    "parley_refused_overloaded_total",
+    "parley_scans_in_flight",
+)
+
+
+def socket_opened() -> None:
+    SOCKETS_OPEN.inc()
+
+
+def socket_closed() -> None:
+    SOCKETS_OPEN.dec()
+
+
+def message_accepted() -> None:
+    MESSAGES_ACCEPTED.inc()
+
+
+def fanout_observed(seconds: float) -> None:
+    FANOUT_SECONDS.observe(seconds)
+
+
+def presence_updated() -> None:
+    PRESENCE_UPDATES.inc()
+
+
+def channel_layer_failed() -> None:
+    CHANNEL_LAYER_ERRORS.inc()
+
+
+def refused_overloaded() -> None:
+    """Count one refusal with the `overloaded` error (admission control calls this)."""
+    REFUSED_OVERLOADED.inc()
+
+
+def scan_in_flight() -> AbstractContextManager:
+    """`with metrics.scan_in_flight():` around a scan keeps the gauge right, also when the scan raises."""
+    return SCANS_IN_FLIGHT.track_inprogress()
+
+
+def exposition() -> tuple[bytes, str]:
+    """This worker's metrics in Prometheus' text format, and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """PARLEY_METRICS_ALLOWED_ADDRESSES as networks; a malformed entry is a configuration error, said clearly."""
+    networks = []
+    for entry in settings.PARLEY_METRICS_ALLOWED_ADDRESSES:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"PARLEY_METRICS_ALLOWED_ADDRESSES: {entry!r} is not an address or network (CIDR, e.g. 10.0.0.0/8)."
+            ) from None
+    return networks
+
+
+def may_read_metrics(address: str | None) -> bool:
+    """Whether a client at `address` (core.net.client_ip's answer) may read /metrics."""
+    if not address:
+        return False
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # ::ffff:10.0.0.5 on a dual-stack socket
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in allowed_networks())
