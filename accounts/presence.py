@@ -128,6 +128,12 @@ async def shown_states(user_ids: list[int]) -> dict[int, tuple[str, int]]:
     return states
 
 
+async def online_count() -> int:
+    """How many people have at least one live connection now (any shown state, invisible included): a number
+    for IT's daily page, never who."""
+    return await _store().count_online(time.time())
+
+
 async def _mutate(user_id: int, apply: Callable[[PresenceRecord, float], None]) -> Change | None:
     now = time.time()
 
@@ -176,6 +182,10 @@ class MemoryPresenceStore:
     async def users_expiring_before(self, moment: float) -> list[int]:
         with self._lock:
             return [uid for uid, record in self._records.items() if record.newest_expiry() <= moment]
+
+    async def count_online(self, moment: float) -> int:
+        with self._lock:
+            return sum(1 for record in self._records.values() if record.newest_expiry() > moment)
 
 
 class RedisPresenceStore:
@@ -253,6 +263,10 @@ class RedisPresenceStore:
 
     async def users_expiring_before(self, moment: float) -> list[int]:
         return [int(uid) for uid in await self._client().zrangebyscore(self._online_key, "-inf", moment)]
+
+    async def count_online(self, moment: float) -> int:
+        # The sorted set's score is the newest connection's expiry: past it, the sweep has yet to drop them.
+        return await self._client().zcount(self._online_key, f"({moment}", "+inf")
 
 
 _stores: dict[tuple[str, str], MemoryPresenceStore | RedisPresenceStore] = {}

@@ -8,14 +8,21 @@ membership opens a room's whole history.
 
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 
+from accounts import presence
 from accounts.errors import SuperuserOnly
 from accounts.services import admin_membership_check
 from core.errors import ParleyError
-from messenger import services
+from messenger import selectors, services
 from messenger.models import MAX_TOPIC_LENGTH, Conversation, Membership
 
 
@@ -39,6 +46,7 @@ class RoomAdmin(admin.ModelAdmin):
     """Rooms (direct chats are people's own and are not listed): rename, change the topic, archive."""
 
     form = RoomForm
+    change_list_template = "admin/messenger/conversation/change_list.html"  # adds the link to today's numbers
     list_display = ("name", "is_public", "is_archived", "member_count", "created_by", "created_at")
     list_filter = ("is_public", "is_archived")
     search_fields = ("name",)  # not the topic: it is sealed, and SQL cannot search it
@@ -73,6 +81,26 @@ class RoomAdmin(admin.ModelAdmin):
             )
         except ParleyError as refusal:
             self.message_user(request, refusal.message, messages.ERROR)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.today_view)
+        return [path("today/", view, name="messenger_conversation_today"), *super().get_urls()]
+
+    def today_view(self, request: HttpRequest) -> HttpResponse:
+        """Today's numbers for IT: people online now, messages since midnight (server time zone), busiest rooms
+        by message count. Counts and room names only, never what was said."""
+        if not request.user.has_perm("messenger.view_conversation"):  # IT Admins and superusers
+            raise PermissionDenied
+        since = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Today's numbers",
+            "since": since,
+            "online": async_to_sync(presence.online_count)(),
+            **selectors.traffic_since(since=since),
+        }
+        return TemplateResponse(request, "admin/messenger/conversation/today.html", context)
 
     @admin.action(description="Archive the selected rooms (read-only from now on)", permissions=["change"])
     def archive_rooms(self, request, queryset) -> None:

@@ -117,3 +117,16 @@ def test_redis_keys_live_under_the_channel_prefix(settings):
 
     assert store._user_key(7).startswith(f"{settings.PARLEY_CHANNEL_PREFIX}:presence:")
     assert settings.PARLEY_PRESENCE_TTL_SECONDS > settings.PARLEY_PRESENCE_HEARTBEAT_SECONDS
+
+
+async def test_online_count_counts_people_with_a_live_connection_not_tabs(store_kind, settings, short_ttl):
+    settings.PARLEY_CHANNEL_PREFIX = f"{settings.PARLEY_CHANNEL_PREFIX}-count-{store_kind}"
+    await presence.connection_opened(user_id=USER, connection_id="tab-1", choice="auto")
+    await presence.connection_opened(user_id=USER, connection_id="tab-2", choice="busy")
+    await presence.connection_opened(user_id=USER + 1, connection_id="tab-1", choice="invisible")
+    both = await presence.online_count()
+    await presence.connection_closed(user_id=USER + 1, connection_id="tab-1")
+    one = await presence.online_count()
+    await asyncio.sleep(0.4)  # past the TTL, before any sweep: expired connections are not online
+
+    assert (both, one, await presence.online_count()) == (2, 1, 0)

@@ -1,6 +1,9 @@
 """IT manages rooms in admin: every change is archived and reaches the room, and no page shows a message."""
 
+import uuid
+
 import pytest
+from asgiref.sync import async_to_sync
 from django.test import Client
 from django.urls import reverse
 
@@ -187,3 +190,66 @@ def test_colleagues_may_still_invite_an_it_admin_in_the_app(room, alice):
     room_invite(inviter=alice, conversation_id=room.pk, usernames=["otto"])
 
     assert Membership.objects.filter(conversation=room, user=otto).exists()
+
+
+# ---- today's numbers ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_presence(settings):
+    """A presence store of this test's own, so people left online by earlier tests are not counted."""
+    settings.PARLEY_CHANNEL_PREFIX = f"parley-test-today-{uuid.uuid4().hex[:8]}"
+
+
+def test_it_sees_todays_numbers_and_never_a_message(it_admin, fresh_presence, alice, bob, django_assert_num_queries):
+    from accounts import presence
+
+    busy = room_with(alice, bob, name="trading-desk")
+    quiet = room_with(alice, bob, name="coffee")
+    for body in ("confidential figures", "more figures", "even more"):
+        send(alice, busy, body)
+    send(bob, quiet, "secret recipe")
+    for person in (alice, bob):
+        async_to_sync(presence.connection_opened)(user_id=person.pk, connection_id=f"tab-{person.pk}", choice="auto")
+
+    # Session, user, its second-factor device, its permissions (its own, its groups'), then the page's two:
+    # the same however many messages and rooms there are.
+    with django_assert_num_queries(7):
+        response = it_admin.get(reverse("admin:messenger_conversation_today"))
+    page = response.content.decode()
+
+    assert response.status_code == 200
+    assert '<td id="people-online">2</td>' in page
+    assert '<td id="messages-today">4</td>' in page
+    rooms = page.split('id="busiest-rooms"')[1]
+    assert rooms.index("trading-desk") < rooms.index("coffee")
+    assert "<td>3</td>" in rooms and "<td>1</td>" in rooms
+    assert not any(text in page for text in ("confidential", "figures", "secret recipe"))
+
+
+def test_the_rooms_list_links_to_todays_numbers(it_admin):
+    listing = it_admin.get(reverse("admin:messenger_conversation_changelist")).content.decode()
+
+    assert reverse("admin:messenger_conversation_today") in listing
+
+
+def test_an_employee_cannot_see_todays_numbers(room):
+    employee = UserFactory(is_staff=True)  # staff, but only an Employee: no permission on rooms
+    employee.groups.add(roles.role_group(roles.EMPLOYEES))
+    client = Client()
+    force_login_with_second_factor(client, employee)
+
+    response = client.get(reverse("admin:messenger_conversation_today"))
+
+    assert response.status_code == 403
+    assert "trading-desk" not in response.content.decode()
+
+
+def test_someone_not_staff_is_sent_to_sign_in(room, alice):
+    client = Client()
+    force_login_with_second_factor(client, alice)
+
+    response = client.get(reverse("admin:messenger_conversation_today"))
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]

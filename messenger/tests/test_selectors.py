@@ -227,3 +227,26 @@ def test_search_takes_quoted_phrases_and_quoted_room_names(alice, bob):
 
     assert found('"review at noon"') == ["the numbers are in, review at noon"]
     assert found('noon in:"Q3 launch"') == ["noon review of the numbers", "the numbers are in, review at noon"]
+
+
+def test_traffic_since_counts_messages_from_that_moment_and_ranks_rooms_by_them(alice, bob, django_assert_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from messenger.models import Message
+
+    busy, quiet = room_with(alice, bob, name="busy"), room_with(alice, bob, name="quiet")
+    yesterdays = [send(alice, quiet, f"old {n}") for n in range(5)]
+    Message.objects.filter(pk__in=[message.pk for message in yesterdays]).update(
+        created_at=timezone.now() - timedelta(days=1)
+    )
+    send(alice, busy, "one")
+    send(bob, busy, "two")
+    send(bob, quiet, "three")
+    send(alice, services.direct_open(user=alice, other_username="bob"), "psst")
+
+    with django_assert_num_queries(2):
+        traffic = selectors.traffic_since(since=timezone.now() - timedelta(hours=1), busiest=1)
+
+    assert traffic == {"message_count": 4, "busiest_rooms": [{"name": "busy", "messages": 2}]}
