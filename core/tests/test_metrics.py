@@ -165,3 +165,38 @@ def test_a_group_send_the_channel_layer_refuses_is_counted_and_still_raised(clie
 
     after = samples(client.get("/metrics").content.decode())
     assert after["parley_channel_layer_errors_total"] == before["parley_channel_layer_errors_total"] + 1
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_each_daphne_worker_serves_its_own_numbers(tmp_path):
+    import asyncio
+    import urllib.request
+
+    from accounts.tests.factories import TEST_PASSWORD
+    from core.testing import start_daphne_worker
+    from messenger.client import Client
+
+    UserFactory(username="alice")
+    UserFactory(username="bob")
+    workers = [start_daphne_worker(tmp_path) for _ in range(2)]
+
+    def scrape_worker(worker) -> dict[str, float]:
+        with urllib.request.urlopen(f"{worker.http_url}/metrics", timeout=5) as response:  # noqa: S310 (loopback)
+            return samples(response.read().decode())
+
+    async def scenario():
+        async with Client(workers[0].http_url, "alice", TEST_PASSWORD) as alice:
+            room = await alice.create_room("desk", members=["bob"])
+            await alice.send(room, "one")
+            await alice.send(room, "two")
+            return [scrape_worker(worker) for worker in workers]
+
+    try:
+        first, second = asyncio.run(scenario())
+    finally:
+        for worker in workers:
+            worker.stop()
+
+    assert (first["parley_sockets_open"], first["parley_messages_accepted_total"]) == (1, 2)
+    assert (second["parley_sockets_open"], second["parley_messages_accepted_total"]) == (0, 0)
