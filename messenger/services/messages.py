@@ -136,12 +136,12 @@ def message_send(
                 attachment.save(update_fields=["archive_position"])
             frame = frames.message_frame(message=message_payload(message))
             transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
+            transaction.on_commit(metrics.message_accepted)  # counted once committed, also inside a file share's
     except IntegrityError:
         existing = message_resent(sender=sender, client_id=client_id)  # the same client_id raced in on another socket
         if existing is None:
             raise
         return existing
-    metrics.message_accepted()  # committed: a resend or a rollback returns or raises above
     return message
 
 
