@@ -233,11 +233,13 @@ def test_the_rooms_list_links_to_todays_numbers(it_admin):
     assert reverse("admin:messenger_conversation_today") in listing
 
 
-def test_an_employee_cannot_see_todays_numbers(room):
-    employee = UserFactory(is_staff=True)  # staff, but only an Employee: no permission on rooms
-    employee.groups.add(roles.role_group(roles.EMPLOYEES))
+@pytest.mark.parametrize("role", [roles.EMPLOYEES, roles.COMPLIANCE_OFFICERS])
+def test_an_employee_or_compliance_officer_cannot_see_todays_numbers(room, role):
+    roles.role_permissions_apply()
+    person = UserFactory(is_staff=True)  # staff, but without the permission to view rooms
+    person.groups.add(roles.role_group(role))
     client = Client()
-    force_login_with_second_factor(client, employee)
+    force_login_with_second_factor(client, person)
 
     response = client.get(reverse("admin:messenger_conversation_today"))
 
