@@ -1,4 +1,4 @@
-"""Helpers for tests that need the real stack: sessions over the ASGI app, and real daphne processes."""
+"""Helpers for tests that need the real stack: sessions over the ASGI app, real daphne and Redis processes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -193,6 +194,61 @@ def start_daphne_worker(tmp_dir: Path, extra_env: dict[str, str] | None = None) 
             time.sleep(0.1)
     worker.stop()
     raise RuntimeError(f"daphne did not answer on port {port} within 30 s:\n{worker.log()}")
+
+
+@dataclass
+class RedisProcess:
+    """One real redis-server or redis-sentinel process on a free loopback port, its config in the test's tmp dir."""
+
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5)
+
+    def kill(self) -> None:
+        """Die like a crashed host: SIGKILL, nothing is saved or handed over."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_redis(tmp_dir: Path, *, directives: list[str], sentinel: bool = False) -> RedisProcess:
+    """Start redis-server (or redis-sentinel) with `directives` as its config file; wait until it answers PING.
+
+    In memory only, bound to loopback; a sentinel rewrites its config file, so each gets its own.
+    """
+    port = free_port()
+    work_dir = tmp_dir / f"redis-{port}"
+    work_dir.mkdir()
+    config = work_dir / ("sentinel.conf" if sentinel else "redis.conf")
+    lines = [f"port {port}", "bind 127.0.0.1", f'dir "{work_dir}"', "daemonize no", 'save ""', "appendonly no"]
+    config.write_text("\n".join((lines[:4] if sentinel else lines) + directives) + "\n")
+    log_path = work_dir / "log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 (a Debian binary and our own config)
+            ["redis-sentinel" if sentinel else "redis-server", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
+    server = RedisProcess(port=port, process=process, log_path=log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{config.name} process exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if server.client().ping():
+                return server
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"{config.name} did not answer on port {port} within 30 s:\n{log_path.read_text()}")
 
 
 class SignedInSocket:
