@@ -129,23 +129,18 @@ def database_url_of_test_database() -> str:
 
 
 @dataclass
-class DaphneWorker:
-    """One real `daphne` process serving config.asgi on a free loopback port."""
+class ChildProcess:
+    """A server process a test started on a free loopback port, with its output in a log file."""
 
     port: int
     process: subprocess.Popen
     log_path: Path
-    env: dict[str, str] = field(repr=False)
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
-        """Die like a crashed worker: SIGKILL, no socket is closed cleanly."""
+        """Die like a crashed host: SIGKILL, nothing is closed cleanly or handed over."""
         self.process.kill()
         self.process.wait(timeout=10)
 
@@ -156,6 +151,20 @@ class DaphneWorker:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@dataclass
+class DaphneWorker(ChildProcess):
+    """One real `daphne` process serving config.asgi on a free loopback port."""
+
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        super().stop()
         # Captured by pytest and shown only when the test failed: what the worker said, for the post-mortem.
         print(f"---- daphne worker on port {self.port}, end of its log ----\n{self.log()[-6000:]}")
 
@@ -196,29 +205,11 @@ def start_daphne_worker(tmp_dir: Path, extra_env: dict[str, str] | None = None) 
     raise RuntimeError(f"daphne did not answer on port {port} within 30 s:\n{worker.log()}")
 
 
-@dataclass
-class RedisProcess:
-    """One real redis-server or redis-sentinel process on a free loopback port, its config in the test's tmp dir."""
-
-    port: int
-    process: subprocess.Popen
-    log_path: Path
+class RedisProcess(ChildProcess):
+    """One real redis-server or redis-sentinel process, its config in the test's tmp dir."""
 
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5)
-
-    def kill(self) -> None:
-        """Die like a crashed host: SIGKILL, nothing is saved or handed over."""
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def start_redis(tmp_dir: Path, *, directives: list[str], sentinel: bool = False) -> RedisProcess:
@@ -241,14 +232,14 @@ def start_redis(tmp_dir: Path, *, directives: list[str], sentinel: bool = False)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{config.name} process exited with {process.returncode}:\n{log_path.read_text()}")
+            raise RuntimeError(f"{config.name} process exited with {process.returncode}:\n{server.log()}")
         try:
             if server.client().ping():
                 return server
         except redis.ConnectionError:
             time.sleep(0.05)
     server.stop()
-    raise RuntimeError(f"{config.name} did not answer on port {port} within 30 s:\n{log_path.read_text()}")
+    raise RuntimeError(f"{config.name} did not answer on port {port} within 30 s:\n{server.log()}")
 
 
 class SignedInSocket:

@@ -139,7 +139,7 @@ class SentinelSet:
         self.wait_until(ready, "did not all see the replica and each other")
 
     def logs(self) -> str:
-        return "\n".join(f"-- port {p.port}\n{p.log_path.read_text(errors='replace')[-3000:]}" for p in self.processes)
+        return "\n".join(f"-- port {p.port}\n{p.log()[-3000:]}" for p in self.processes)
 
     def stop(self) -> None:
         for process in self.processes:
@@ -165,7 +165,11 @@ async def test_channel_layer_and_presence_carry_on_after_the_primary_dies(
 ):
     await asyncio.to_thread(sentinel_set.wait_until_watched)
     defined = settings_from_environment(
-        monkeypatch, tmp_path, PARLEY_REDIS_SENTINELS=sentinel_set.addresses, PARLEY_REDIS_SENTINEL_MASTER=MASTER
+        monkeypatch,
+        tmp_path,
+        PARLEY_REDIS_SENTINELS=sentinel_set.addresses,
+        PARLEY_REDIS_SENTINEL_MASTER=MASTER,
+        PARLEY_CHANNEL_PREFIX=settings.PARLEY_CHANNEL_PREFIX,
     )
     settings.REDIS_URL = ""
     settings.REDIS_HOST = defined["REDIS_HOST"]
@@ -180,12 +184,12 @@ async def test_channel_layer_and_presence_carry_on_after_the_primary_dies(
     # Replication is asynchronous: make sure the replica holds the group and presence before the primary dies.
     assert sentinel_set.primary.client().wait(1, 10_000) == 1
 
-    old_primary = sentinel_set.primary
-    old_primary.kill()
+    sentinel_set.primary.kill()
     await asyncio.to_thread(sentinel_set.wait_until, sentinel_set.replica_is_promoted, "no promotion")
 
     assert (await deliver_through_group("after", channel))["text"] == "after"
     assert (await presence.shown_states([USER_BEFORE]))[USER_BEFORE][0] == "available"
     after = await presence.connection_opened(user_id=USER_AFTER, connection_id="tab-1", choice="busy")
     assert after.state == "busy"
-    assert sentinel_set.replica.client().hget(f"{settings.PARLEY_CHANNEL_PREFIX}:presence:user:{USER_AFTER}", "choice")
+    promoted = sentinel_set.replica.client()
+    assert promoted.hget(f"{settings.PARLEY_CHANNEL_PREFIX}:presence:user:{USER_AFTER}", "choice") == "busy"
