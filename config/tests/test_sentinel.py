@@ -15,6 +15,7 @@ from channels.layers import get_channel_layer
 
 from accounts import presence
 from config.tests.test_settings import run_django
+from core.health import channel_layer_is_up
 from core.testing import BASE_DIR, RedisProcess, start_redis
 
 MASTER = "parley-test"
@@ -188,6 +189,7 @@ async def test_channel_layer_and_presence_carry_on_after_the_primary_dies(
     await asyncio.to_thread(sentinel_set.wait_until, sentinel_set.replica_is_promoted, "no promotion")
 
     assert (await deliver_through_group("after", channel))["text"] == "after"
+    assert await channel_layer_is_up()  # what the load balancer's /healthz probe asks
     assert (await presence.shown_states([USER_BEFORE]))[USER_BEFORE][0] == "available"
     after = await presence.connection_opened(user_id=USER_AFTER, connection_id="tab-1", choice="busy")
     assert after.state == "busy"
