@@ -13,10 +13,9 @@ worker finds users whose newest connection has expired and announces them offlin
 PARLEY_PRESENCE_TTL_SECONDS + PARLEY_PRESENCE_SWEEP_SECONDS.
 
 Records live in Redis when REDIS_URL or PARLEY_REDIS_SENTINELS is set (shared by every worker), in process
-memory otherwise. Every change
-goes through `_mutate`, which is atomic per user (Redis WATCH/MULTI, or a lock), so two tabs connecting on two
-workers at once cannot leave a wrong state behind; each shown state carries a version that only grows, so a
-client can drop a late, stale announcement.
+memory otherwise. Every change goes through `_mutate`, which is atomic per user (Redis WATCH/MULTI, or a lock),
+so two tabs connecting on two workers at once cannot leave a wrong state behind; each shown state carries a
+version that only grows, so a client can drop a late, stale announcement.
 """
 
 from __future__ import annotations
@@ -252,6 +251,9 @@ class RedisPresenceStore:
         return [int(uid) for uid in await self._client().zrangebyscore(self._online_key, "-inf", moment)]
 
 
+_HOST_ROUTING = {"address", "sentinels", "master_name", "sentinel_kwargs"}  # the rest are connection options
+
+
 def _redis_client(host: dict):
     """A client for settings.REDIS_HOST, the entry the channel layer uses: one Redis, or the primary that the
     sentinels name (redis-py asks them again and reconnects when they promote a replica)."""
@@ -265,7 +267,6 @@ def _redis_client(host: dict):
     return sentinel.master_for(host["master_name"], decode_responses=True, **options)
 
 
-_HOST_ROUTING = {"address", "sentinels", "master_name", "sentinel_kwargs"}
 _stores: dict[tuple[str, str], MemoryPresenceStore | RedisPresenceStore] = {}
 
 

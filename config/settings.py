@@ -199,7 +199,7 @@ if PARLEY_REDIS_SENTINELS:
         "sentinels": PARLEY_REDIS_SENTINELS,
         "master_name": PARLEY_REDIS_SENTINEL_MASTER,
         # Asking a sentinel is a quick question: a sentinel that does not answer within seconds is down, and
-        # the next one is asked (the 30 s read timeout below is for blocking pops on the primary).
+        # the next one is asked (the 30 s read timeout above is for blocking pops on the primary).
         "sentinel_kwargs": {"socket_timeout": 5.0, "socket_connect_timeout": 5.0},
         **REDIS_CONNECTION_OPTIONS,
     }
