@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -27,11 +28,15 @@ def _service_gap(marker: str) -> str | None:
             return "ClamAV is not configured (set PARLEY_CLAMD_ADDRESS=tcp://127.0.0.1:3310)"
         if not scanner_ping():
             return f"clamd does not answer at {settings.PARLEY_CLAMD_ADDRESS}"
+    if marker == "sentinel":
+        missing = [binary for binary in ("redis-server", "redis-sentinel") if shutil.which(binary) is None]
+        if missing:
+            return f"{' and '.join(missing)} not installed (apt-get install redis-sentinel)"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("postgres", "redis", "clamd"):
+    for marker in ("postgres", "redis", "clamd", "sentinel"):
         if item.get_closest_marker(marker) is None:
             continue
         gap = _service_gap(marker)
@@ -62,7 +67,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     layer = settings.CHANNEL_LAYERS["default"]["BACKEND"]
     return [
         f"parley database: {database['ENGINE'].rsplit('.', 1)[-1]} ({database.get('HOST') or database['NAME']})",
-        f"parley channel layer: {layer}" + (f" at {settings.REDIS_URL}" if settings.REDIS_URL else ""),
+        f"parley channel layer: {layer}"
+        + (f" at {settings.REDIS_URL}" if settings.REDIS_URL else "")
+        + (f" via sentinels {settings.PARLEY_REDIS_SENTINELS}" if settings.PARLEY_REDIS_SENTINELS else ""),
         f"parley CI mode: {IS_CI} (a missing service {'fails' if IS_CI else 'skips'} the tests that need it)",
     ]
 

@@ -12,10 +12,10 @@ When a worker dies without closing its sockets, their connections simply stop be
 worker finds users whose newest connection has expired and announces them offline. So a ghost lasts at most
 PARLEY_PRESENCE_TTL_SECONDS + PARLEY_PRESENCE_SWEEP_SECONDS.
 
-Records live in Redis when REDIS_URL is set (shared by every worker), in process memory otherwise. Every change
-goes through `_mutate`, which is atomic per user (Redis WATCH/MULTI, or a lock), so two tabs connecting on two
-workers at once cannot leave a wrong state behind; each shown state carries a version that only grows, so a
-client can drop a late, stale announcement.
+Records live in Redis when REDIS_URL or PARLEY_REDIS_SENTINELS is set (shared by every worker), in process
+memory otherwise. Every change goes through `_mutate`, which is atomic per user (Redis WATCH/MULTI, or a lock),
+so two tabs connecting on two workers at once cannot leave a wrong state behind; each shown state carries a
+version that only grows, so a client can drop a late, stale announcement.
 """
 
 from __future__ import annotations
@@ -192,20 +192,16 @@ class RedisPresenceStore:
     """Every worker shares one hash per user ("<prefix>:presence:user:<id>") and a sorted set of online users
     scored by their newest connection's expiry, which the sweep reads."""
 
-    def __init__(self, url: str, prefix: str) -> None:
-        self.url = url
+    def __init__(self, host: dict, prefix: str) -> None:
+        self.host = host
         self.prefix = prefix
         self._clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _client(self):
-        import redis.asyncio as redis
-
         loop = asyncio.get_running_loop()  # a client belongs to one event loop
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = redis.Redis.from_url(
-                self.url, decode_responses=True, **settings.REDIS_CONNECTION_OPTIONS
-            )
+            client = self._clients[loop] = _redis_client(self.host)
         return client
 
     def _user_key(self, user_id: int) -> str:
@@ -269,12 +265,29 @@ class RedisPresenceStore:
         return await self._client().zcount(self._online_key, f"({moment}", "+inf")
 
 
+_HOST_ROUTING = {"address", "sentinels", "master_name", "sentinel_kwargs"}  # the rest are connection options
+
+
+def _redis_client(host: dict):
+    """A client for settings.REDIS_HOST, the entry the channel layer uses: one Redis, or the primary that the
+    sentinels name (redis-py asks them again and reconnects when they promote a replica)."""
+    import redis.asyncio as redis
+    from redis.asyncio.sentinel import Sentinel
+
+    options = {name: value for name, value in host.items() if name not in _HOST_ROUTING}
+    if "address" in host:
+        return redis.Redis.from_url(host["address"], decode_responses=True, **options)
+    sentinel = Sentinel(host["sentinels"], sentinel_kwargs=host.get("sentinel_kwargs"))
+    return sentinel.master_for(host["master_name"], decode_responses=True, **options)
+
+
 _stores: dict[tuple[str, str], MemoryPresenceStore | RedisPresenceStore] = {}
 
 
 def _store() -> MemoryPresenceStore | RedisPresenceStore:
     """The store for the current settings (tests change the Redis prefix per process)."""
-    key = (settings.REDIS_URL, settings.PARLEY_CHANNEL_PREFIX)
+    host = settings.REDIS_HOST
+    key = (repr(host), settings.PARLEY_CHANNEL_PREFIX)
     if key not in _stores:
-        _stores[key] = RedisPresenceStore(*key) if settings.REDIS_URL else MemoryPresenceStore()
+        _stores[key] = RedisPresenceStore(host, settings.PARLEY_CHANNEL_PREFIX) if host else MemoryPresenceStore()
     return _stores[key]

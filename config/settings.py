@@ -154,7 +154,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Unset REDIS_URL: the in-process layer, fine for one process. Set: every daphne worker shares Redis.
+# Unset REDIS_URL (and no sentinels, below): the in-process layer, fine for one process. Set: every daphne
+# worker shares Redis.
 REDIS_URL = env.str("REDIS_URL", default="")
 PARLEY_CHANNEL_PREFIX = env.str("PARLEY_CHANNEL_PREFIX", default="parley")
 # redis-py refuses a command once a pool holds this many connections (its default, 100, is soon reached by
@@ -168,12 +169,48 @@ REDIS_CONNECTION_OPTIONS = {
     "max_connections": PARLEY_REDIS_MAX_CONNECTIONS,
     "socket_timeout": PARLEY_REDIS_SOCKET_TIMEOUT_SECONDS,
 }
-if REDIS_URL:
+
+
+def _sentinel_addresses(entries: list[str]) -> list[tuple[str, int]]:
+    """Parse PARLEY_REDIS_SENTINELS ("host:port,host:port") into the (host, port) pairs redis-py expects."""
+    addresses = []
+    for entry in entries:
+        host, _, port = entry.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(
+                f"PARLEY_REDIS_SENTINELS must be host:port pairs separated by commas, not {entry.strip()!r}."
+            )
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses
+
+
+# Redis Sentinel, so Redis is no single point of failure (README "Deployment"): instead of REDIS_URL, name the
+# sentinels that watch a primary and its replicas. Every worker asks them where the primary is and, when they
+# promote a replica, reconnects to it. Separate variables, not a redis+sentinel:// URL: neither redis-py nor
+# channels-redis parses one, and a hand-rolled URL parser would be one more thing to get wrong.
+PARLEY_REDIS_SENTINELS = _sentinel_addresses(env.list("PARLEY_REDIS_SENTINELS", default=[]))
+PARLEY_REDIS_SENTINEL_MASTER = env.str("PARLEY_REDIS_SENTINEL_MASTER", default="parley")
+if REDIS_URL and PARLEY_REDIS_SENTINELS:
+    raise ImproperlyConfigured("Set REDIS_URL or PARLEY_REDIS_SENTINELS, not both.")
+# How to reach Redis, in channels-redis's host format; presence builds its own client from the same entry.
+REDIS_HOST: dict | None = None
+if PARLEY_REDIS_SENTINELS:
+    REDIS_HOST = {
+        "sentinels": PARLEY_REDIS_SENTINELS,
+        "master_name": PARLEY_REDIS_SENTINEL_MASTER,
+        # Asking a sentinel is a quick question: a sentinel that does not answer within seconds is down, and
+        # the next one is asked (the 30 s read timeout above is for blocking pops on the primary).
+        "sentinel_kwargs": {"socket_timeout": 5.0, "socket_connect_timeout": 5.0},
+        **REDIS_CONNECTION_OPTIONS,
+    }
+elif REDIS_URL:
+    REDIS_HOST = {"address": REDIS_URL, **REDIS_CONNECTION_OPTIONS}
+if REDIS_HOST:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, **REDIS_CONNECTION_OPTIONS}],
+                "hosts": [REDIS_HOST],
                 "prefix": PARLEY_CHANNEL_PREFIX,
                 # Events a socket may have waiting before the layer drops more (default 100). Clients also
                 # resync when a live frame skips a seq, so a drop is repaired, but should stay rare.

@@ -1,4 +1,4 @@
-"""Helpers for tests that need the real stack: sessions over the ASGI app, and real daphne processes."""
+"""Helpers for tests that need the real stack: sessions over the ASGI app, real daphne and Redis processes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -128,23 +129,18 @@ def database_url_of_test_database() -> str:
 
 
 @dataclass
-class DaphneWorker:
-    """One real `daphne` process serving config.asgi on a free loopback port."""
+class ChildProcess:
+    """A server process a test started on a free loopback port, with its output in a log file."""
 
     port: int
     process: subprocess.Popen
     log_path: Path
-    env: dict[str, str] = field(repr=False)
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
-        """Die like a crashed worker: SIGKILL, no socket is closed cleanly."""
+        """Die like a crashed host: SIGKILL, nothing is closed cleanly or handed over."""
         self.process.kill()
         self.process.wait(timeout=10)
 
@@ -155,6 +151,20 @@ class DaphneWorker:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@dataclass
+class DaphneWorker(ChildProcess):
+    """One real `daphne` process serving config.asgi on a free loopback port."""
+
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        super().stop()
         # Captured by pytest and shown only when the test failed: what the worker said, for the post-mortem.
         print(f"---- daphne worker on port {self.port}, end of its log ----\n{self.log()[-6000:]}")
 
@@ -193,6 +203,43 @@ def start_daphne_worker(tmp_dir: Path, extra_env: dict[str, str] | None = None) 
             time.sleep(0.1)
     worker.stop()
     raise RuntimeError(f"daphne did not answer on port {port} within 30 s:\n{worker.log()}")
+
+
+class RedisProcess(ChildProcess):
+    """One real redis-server or redis-sentinel process, its config in the test's tmp dir."""
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5)
+
+
+def start_redis(tmp_dir: Path, *, directives: list[str], sentinel: bool = False) -> RedisProcess:
+    """Start redis-server (or redis-sentinel) with `directives` as its config file; wait until it answers PING.
+
+    In memory only, bound to loopback; a sentinel rewrites its config file, so each gets its own.
+    """
+    port = free_port()
+    work_dir = tmp_dir / f"redis-{port}"
+    work_dir.mkdir()
+    config = work_dir / ("sentinel.conf" if sentinel else "redis.conf")
+    lines = [f"port {port}", "bind 127.0.0.1", f'dir "{work_dir}"', "daemonize no", 'save ""', "appendonly no"]
+    config.write_text("\n".join((lines[:4] if sentinel else lines) + directives) + "\n")
+    log_path = work_dir / "log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 (a Debian binary and our own config)
+            ["redis-sentinel" if sentinel else "redis-server", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
+    server = RedisProcess(port=port, process=process, log_path=log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{config.name} process exited with {process.returncode}:\n{server.log()}")
+        try:
+            if server.client().ping():
+                return server
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"{config.name} did not answer on port {port} within 30 s:\n{server.log()}")
 
 
 class SignedInSocket:

@@ -1,6 +1,6 @@
 """The presence store: shown state from tabs and choice, atomic per user, expiry and sweep, growing versions.
 
-Each test runs against the in-memory store and, when REDIS_URL is set, against Redis.
+Each test runs against the in-memory store and, when Redis is configured, against Redis.
 """
 
 import asyncio
@@ -13,7 +13,7 @@ from accounts import presence
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def store_kind(request, settings):
     if request.param == "memory":
-        settings.REDIS_URL = ""
+        settings.REDIS_HOST = None
     return request.param
 
 
@@ -113,7 +113,7 @@ async def test_concurrent_tabs_on_many_workers_leave_the_right_state(store_kind)
 
 
 def test_redis_keys_live_under_the_channel_prefix(settings):
-    store = presence.RedisPresenceStore("redis://unused", settings.PARLEY_CHANNEL_PREFIX)
+    store = presence.RedisPresenceStore({"address": "redis://unused"}, settings.PARLEY_CHANNEL_PREFIX)
 
     assert store._user_key(7).startswith(f"{settings.PARLEY_CHANNEL_PREFIX}:presence:")
     assert settings.PARLEY_PRESENCE_TTL_SECONDS > settings.PARLEY_PRESENCE_HEARTBEAT_SECONDS
