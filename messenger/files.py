@@ -21,6 +21,7 @@ from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
 from core.antivirus import scan_bytes
+from core.commit_order import in_commit_order
 from messenger.errors import FileInfected, FileInvalid, FileTooLarge
 from messenger.models import Attachment, Message
 from messenger.selectors import conversation_member_ids, conversation_writable, membership_for, message_resent
@@ -82,7 +83,9 @@ def file_share(
     )
     attachment.file.save(_storage_name(name), ContentFile(data), save=False)
     try:
-        with transaction.atomic():
+        # The conversation's turn is taken here, outside the transaction whose commit announces the message
+        # (core.commit_order): inside it, message_send cannot.
+        with in_commit_order(conversation_id), transaction.atomic():
             attachment.save()
             message = message_send(
                 sender=sender, conversation_id=conversation_id, client_id=client_id, body=body, attachment=attachment

@@ -14,6 +14,7 @@ from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
 from core import fanout
+from core.commit_order import in_commit_order
 from core.counters import counter_advance
 from core.ratelimit import TokenBucket
 from messenger import frames
@@ -97,7 +98,9 @@ def message_send(
     if not send_rate_limit.allow(sender.pk):
         raise RateLimited("You are sending too fast; wait a moment.")
     try:
-        with transaction.atomic():
+        # The conversation's turn (core.commit_order) spans the seq, the commit and the fan-out after it, so
+        # every member receives the conversation's messages in seq order, whichever worker each sender is on.
+        with in_commit_order(conversation_id), transaction.atomic():
             reply_to = None
             if reply_to_id is not None:
                 reply_to = (
