@@ -19,18 +19,22 @@ def turns_held() -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def test_the_turn_is_held_inside_the_block_and_released_after_it_even_on_error():
-    with in_commit_order(7):
-        inside = turns_held()
-    with pytest.raises(RuntimeError), in_commit_order(8):
-        raise RuntimeError("the write failed")
+def test_the_turn_is_held_once_taken_until_the_block_ends_even_on_error():
+    with in_commit_order(7) as turn:
+        before = turns_held()
+        turn.take()
+        taken = turns_held()
+    with pytest.raises(RuntimeError), in_commit_order(8) as turn, transaction.atomic():
+        turn.take()
+        raise RuntimeError("the write failed")  # rolled back: a session-level lock outlives it, the block must not
 
-    assert inside == [7]
+    assert (before, taken) == ([], [7])
     assert turns_held() == []
 
 
 def test_inside_a_transaction_no_turn_is_taken_since_announcements_wait_for_the_outer_commit():
-    with transaction.atomic(), in_commit_order(7):
+    with transaction.atomic(), in_commit_order(7) as turn:
+        turn.take()
         inside = turns_held()
 
     assert inside == []
@@ -40,7 +44,8 @@ def test_writers_of_one_key_take_turns_and_run_their_blocks_one_at_a_time():
     active, overlaps = [], []
 
     def write(_index):
-        with in_commit_order(9):
+        with in_commit_order(9) as turn:
+            turn.take()
             active.append(1)
             if len(active) > 1:
                 overlaps.append(len(active))

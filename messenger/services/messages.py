@@ -98,9 +98,9 @@ def message_send(
     if not send_rate_limit.allow(sender.pk):
         raise RateLimited("You are sending too fast; wait a moment.")
     try:
-        # The conversation's turn (core.commit_order) spans the seq, the commit and the fan-out after it, so
-        # every member receives the conversation's messages in seq order, whichever worker each sender is on.
-        with in_commit_order(conversation_id), transaction.atomic():
+        # Commit order (core.commit_order): the turn, taken last, lasts until the fan-out after COMMIT is out,
+        # so every member receives the conversation's messages in seq order, whichever worker sent them.
+        with in_commit_order(conversation_id) as turn, transaction.atomic():
             reply_to = None
             if reply_to_id is not None:
                 reply_to = (
@@ -139,6 +139,7 @@ def message_send(
                 attachment.save(update_fields=["archive_position"])
             frame = frames.message_frame(message=message_payload(message))
             transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
+            turn.take()
     except IntegrityError:
         existing = message_resent(sender=sender, client_id=client_id)  # the same client_id raced in on another socket
         if existing is None:
