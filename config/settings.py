@@ -191,7 +191,7 @@ PARLEY_SEND_RATE_PER_SECOND = env.float("PARLEY_SEND_RATE_PER_SECOND", default=1
 PARLEY_SEND_BURST = env.int("PARLEY_SEND_BURST", default=30)
 # Sends one worker process handles at once (socket and API together); the next is refused with `overloaded`
 # rather than queued (core/admission.py). Sized on this 2-core machine (docs/benchmarks.md, "Admission").
-PARLEY_MAX_SENDS_IN_FLIGHT = env.int("PARLEY_MAX_SENDS_IN_FLIGHT", default=24)
+PARLEY_MAX_SENDS_IN_FLIGHT = env.int("PARLEY_MAX_SENDS_IN_FLIGHT", default=16)
 if PARLEY_MAX_SENDS_IN_FLIGHT < 1:
     raise ImproperlyConfigured("PARLEY_MAX_SENDS_IN_FLIGHT must be at least 1.")
 
