@@ -226,6 +226,11 @@ else:
 # Messages a user may send per second on one worker, and the burst allowed above that rate.
 PARLEY_SEND_RATE_PER_SECOND = env.float("PARLEY_SEND_RATE_PER_SECOND", default=10.0)
 PARLEY_SEND_BURST = env.int("PARLEY_SEND_BURST", default=30)
+# Sends one worker process handles at once (socket and API together); the next is refused with `overloaded`
+# rather than queued (core/admission.py). Sized on this 2-core machine (docs/benchmarks.md, "Admission").
+PARLEY_MAX_SENDS_IN_FLIGHT = env.int("PARLEY_MAX_SENDS_IN_FLIGHT", default=16)
+if PARLEY_MAX_SENDS_IN_FLIGHT < 1:
+    raise ImproperlyConfigured("PARLEY_MAX_SENDS_IN_FLIGHT must be at least 1.")
 
 # Presence (docs/presence.md): a socket's connection expires unless its worker refreshes it every HEARTBEAT
 # seconds; every worker sweeps expired ones every SWEEP seconds. A dead worker's users go offline within

@@ -20,3 +20,15 @@ class ProtocolError(ParleyError):
     """The frame itself is wrong: not JSON, not an object, an unknown type, a missing or mistyped field."""
 
     code = "bad_frame"
+
+
+class Overloaded(ParleyError):
+    """This worker is at its limit: nothing was done; send the same request again after `retry_after` seconds
+    (with the same client_id, a resend is harmless)."""
+
+    code = "overloaded"
+    http_status = 503
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -9,7 +9,8 @@
 
 It keeps what it receives by (conversation, seq), so a message that arrives twice (once in a resync, once
 live) is kept once; when the socket drops it reconnects with backoff, sends `sync` with its last seq per
-conversation, and resends unacknowledged messages with their original client ids (docs/protocol.md).
+conversation, and resends unacknowledged messages with their original client ids (docs/protocol.md). A send
+the server refuses as `overloaded` is sent again later, with the same client id, backoff and jitter.
 """
 
 from __future__ import annotations
@@ -29,14 +30,24 @@ import yarl
 RECONNECT_FIRST_DELAY = 0.2
 RECONNECT_MAX_DELAY = 10.0
 REPLY_TIMEOUT = 15.0
+OVERLOAD_FIRST_DELAY = 0.5  # when the server gives no retry_after hint
+OVERLOAD_MAX_DELAY = 10.0
 
 
 class ClientError(Exception):
-    """The server refused a frame or a request; `code` is the protocol's error code."""
+    """The server refused a frame or a request; `code` is the protocol's error code, `retry_after` the seconds
+    it asks us to wait before trying again (with `overloaded`), else None."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{code}: {message}")
-        self.code, self.message = code, message
+        self.code, self.message, self.retry_after = code, message, retry_after
+
+
+def overload_delay(retry_after: float | None, refusals: int) -> float:
+    """How long to wait after the `refusals`-th `overloaded` in a row: the server's hint doubled per refusal,
+    at most OVERLOAD_MAX_DELAY, times a random 0.5 to 1 so refused clients do not all come back at once."""
+    delay = min((retry_after or OVERLOAD_FIRST_DELAY) * 2 ** (refusals - 1), OVERLOAD_MAX_DELAY)
+    return delay * (0.5 + random.random() / 2)  # noqa: S311 (jitter, not crypto)
 
 
 class Client:
@@ -56,6 +67,7 @@ class Client:
         self._connected = asyncio.Event()
         self._closing = False
         self.reconnects = 0
+        self.overloaded_refusals = 0  # sends the server refused as `overloaded` and this client sent again
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
 
@@ -154,7 +166,7 @@ class Client:
             future = self._waiting.pop(ref)
             if not future.done():
                 if kind == "error":
-                    future.set_exception(ClientError(frame["code"], frame["message"]))
+                    future.set_exception(ClientError(frame["code"], frame["message"], frame.get("retry_after")))
                 else:
                     future.set_result(frame)
             return
@@ -168,7 +180,7 @@ class Client:
                 if not any(conversation["has_more"] for conversation in result["conversations"]):
                     break
             for frame in list(self._unacknowledged.values()):
-                ack = await self.request(frame, wait_connected=False)
+                ack = await self._send_until_admitted(frame, wait_connected=False)
                 self._acknowledged(frame["client_id"], ack)
         except (TimeoutError, ClientError, ConnectionError):
             return  # the reader reconnects and tries again
@@ -246,10 +258,24 @@ class Client:
         self._unacknowledged[frame["client_id"]] = frame
         while True:
             try:
-                ack = await self.request(frame)
+                ack = await self._send_until_admitted(frame)
             except ConnectionError:
                 continue  # dropped before the ack: the reconnect resends it; wait for that
             return self._acknowledged(frame["client_id"], ack)
+
+    async def _send_until_admitted(self, frame: dict[str, Any], *, wait_connected: bool = True) -> dict[str, Any]:
+        """Send a message.send frame; while the server answers `overloaded` (nothing stored), wait and send the
+        very same frame again: its client_id makes the retry the first and only copy."""
+        refusals = 0
+        while True:
+            try:
+                return await self.request(frame, wait_connected=wait_connected)
+            except ClientError as error:
+                if error.code != "overloaded":
+                    raise
+                refusals += 1
+                self.overloaded_refusals += 1
+                await asyncio.sleep(overload_delay(error.retry_after, refusals))
 
     def _acknowledged(self, client_id: str, ack: dict[str, Any]) -> dict[str, Any]:
         self._unacknowledged.pop(client_id, None)

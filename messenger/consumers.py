@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts import presence_actions
 from accounts.frames import signed_out_frame
 from accounts.selectors import session_second_factor_owed, session_valid_until
-from core import fanout, metrics
+from core import admission, fanout, metrics
 from core.errors import ParleyError, ProtocolError
 from messenger import frames, handlers, protocol, selectors
 
@@ -32,6 +32,8 @@ from messenger import frames, handlers, protocol, selectors
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SIGNED_OUT = 4403
 PRESENCE_FRAMES = {"presence.tab", "presence.set"}
+# Frames counted against the worker's admission limit (PARLEY_MAX_SENDS_IN_FLIGHT): the writes that carry load.
+ADMITTED_FRAMES = {"message.send"}
 # Channel-layer groups joined or left concurrently: each in flight holds one pooled Redis connection.
 GROUPS_AT_ONCE = 50
 # Past a session's expiry before it is re-read, so the store (expire_date > now) already counts it expired.
@@ -124,9 +126,13 @@ class ParleyConsumer(AsyncWebsocketConsumer):
             if command.type in PRESENCE_FRAMES:
                 reply = await self._presence(command)
             else:
-                # Not thread-sensitive: each frame's transaction runs in the executor's pool of threads (each
-                # with a pooled connection), so one socket's slow write does not queue every other socket's.
-                reply = await database_sync_to_async(handlers.dispatch, thread_sensitive=False)(self.user, command)
+                # A send is admitted (or refused with `overloaded`) here, before it joins the executor's queue,
+                # which has no bound; the place is held until the reply, and given back on error or cancellation.
+                gate = admission.sends.admitted() if command.type in ADMITTED_FRAMES else contextlib.nullcontext()
+                with gate:
+                    # Not thread-sensitive: each frame's transaction runs in the executor's pool of threads (each
+                    # with a pooled connection), so one socket's slow write does not queue every other socket's.
+                    reply = await database_sync_to_async(handlers.dispatch, thread_sensitive=False)(self.user, command)
         except ParleyError as error:  # the one place a refusal becomes an error frame; the socket stays open
             await self.send_frame(frames.error_frame(error, ref=protocol.safe_ref(frame)))
             return

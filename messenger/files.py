@@ -21,6 +21,7 @@ from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
 from core.antivirus import scan_bytes
+from core.commit_order import in_commit_order
 from messenger.errors import FileInfected, FileInvalid, FileTooLarge
 from messenger.models import Attachment, Message
 from messenger.selectors import conversation_member_ids, conversation_writable, membership_for, message_resent
@@ -82,13 +83,16 @@ def file_share(
     )
     attachment.file.save(_storage_name(name), ContentFile(data), save=False)
     try:
-        with transaction.atomic():
+        # The message is announced at this transaction's COMMIT, so its turn in the conversation's commit order
+        # is taken here (core.commit_order): message_send, inside it, cannot.
+        with in_commit_order(conversation_id) as turn, transaction.atomic():
             attachment.save()
             message = message_send(
                 sender=sender, conversation_id=conversation_id, client_id=client_id, body=body, attachment=attachment
             )
             if message.attachment_id != attachment.pk:  # the same client_id won a race on another socket
                 raise _AlreadyShared(message)
+            turn.take()
     except _AlreadyShared as race:
         attachment.file.delete(save=False)
         return race.message

@@ -30,7 +30,10 @@ def ack_frame(**fields: Any) -> dict[str, Any]:
 
 
 def error_frame(error: ParleyError, *, ref: str | None = None) -> dict[str, Any]:
+    """A refusal; `retry_after` (seconds) when trying again later will do (`overloaded`)."""
     frame = {"type": "error", "code": error.code, "message": error.message}
+    if (retry_after := getattr(error, "retry_after", None)) is not None:
+        frame["retry_after"] = retry_after
     if ref is not None:
         frame["ref"] = ref
     return frame

@@ -8,6 +8,7 @@ with a per-user API token. Errors are JSON `{"code", "message"}`, mapped in one 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -58,7 +59,13 @@ def _error(request: HttpRequest, status: int, code: str, message: str, **extra: 
 
 @api.exception_handler(ParleyError)
 def parley_error(request: HttpRequest, error: ParleyError) -> HttpResponse:
-    return _error(request, error.http_status, error.code, error.message)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is None:
+        return _error(request, error.http_status, error.code, error.message)
+    # `overloaded`: the header counts whole seconds (RFC 9110); the body keeps the finer hint.
+    response = _error(request, error.http_status, error.code, error.message, retry_after=retry_after)
+    response["Retry-After"] = str(math.ceil(retry_after))
+    return response
 
 
 @api.exception_handler(DataError)

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from core import admission
 from core.downloads import file_response
 from messenger import files, selectors, services
 from messenger.api.common import path_id
@@ -82,13 +83,14 @@ def search_messages(request: HttpRequest, params: Query[MessageSearchQuery]) -> 
 
 @router.post("/conversations/{conversation_id}/messages", response={201: dict}, summary="Send a message")
 def send(request: HttpRequest, conversation_id: int, data: MessageIn) -> Status:
-    message = services.message_send(
-        sender=request.user,
-        conversation_id=path_id(conversation_id),
-        client_id=data.client_id,
-        body=data.body,
-        reply_to_id=data.reply_to,
-    )
+    with admission.sends.admitted():  # 503 `overloaded` with Retry-After past this worker's limit
+        message = services.message_send(
+            sender=request.user,
+            conversation_id=path_id(conversation_id),
+            client_id=data.client_id,
+            body=data.body,
+            reply_to_id=data.reply_to,
+        )
     return Status(201, message_payload(message))
 
 

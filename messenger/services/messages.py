@@ -14,6 +14,7 @@ from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
 from core import fanout, metrics
+from core.commit_order import in_commit_order
 from core.counters import counter_advance
 from core.ratelimit import TokenBucket
 from messenger import frames
@@ -97,7 +98,9 @@ def message_send(
     if not send_rate_limit.allow(sender.pk):
         raise RateLimited("You are sending too fast; wait a moment.")
     try:
-        with transaction.atomic():
+        # Commit order (core.commit_order): the turn, taken last, lasts until the fan-out after COMMIT is out,
+        # so every member receives the conversation's messages in seq order, whichever worker sent them.
+        with in_commit_order(conversation_id) as turn, transaction.atomic():
             reply_to = None
             if reply_to_id is not None:
                 reply_to = (
@@ -137,6 +140,7 @@ def message_send(
             frame = frames.message_frame(message=message_payload(message))
             transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
             transaction.on_commit(metrics.message_accepted)  # counted once committed, also inside a file share's
+            turn.take()
     except IntegrityError:
         existing = message_resent(sender=sender, client_id=client_id)  # the same client_id raced in on another socket
         if existing is None:

@@ -21,6 +21,7 @@ from accounts.services import contact_add
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from core.testing import start_daphne_worker
 from messenger import services
+from messenger.models import Message
 from messenger.services import direct_open
 from messenger.tests.factories import room_with, send
 
@@ -205,6 +206,62 @@ def test_a_message_frame_lost_on_the_way_is_fetched_without_a_reconnect(tmp_path
         expect(bob.locator("#connection-state")).to_have_text("Online")
         assert len(dropped) == 1
 
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_refused_as_overloaded_stays_sending_and_goes_through_on_retry(tmp_path):
+    """The worker is busy twice in a row: the tab keeps the message "Sending…", never "Not sent", and sends
+    it again after the hinted wait with the same client_id; it is stored and delivered once."""
+    require_chromium()
+    import json
+
+    from playwright.sync_api import expect
+
+    direct_chat_of_alice_and_bob()
+    refused: list[str] = []
+
+    def busy_twice(route):
+        server = route.connect_to_server()
+
+        def to_server(text):
+            frame = json.loads(text) if isinstance(text, str) else {}
+            if frame.get("type") == "message.send" and len(refused) < 2:
+                refused.append(frame["client_id"])  # answered as an overloaded worker would; nothing reaches it
+                message = "The server is busy; send this again in a moment."
+                route.send(
+                    json.dumps(
+                        {
+                            "type": "error",
+                            "code": "overloaded",
+                            "message": message,
+                            "retry_after": 0.2,
+                            "ref": frame["ref"],
+                        }
+                    )
+                )
+                return
+            server.send(text)
+
+        route.on_message(to_server)
+
+    errors: list[str] = []
+    with chromium(tmp_path) as (browser, base_url):
+        alice = signed_in_page(browser, base_url, "alice", errors, socket_route=busy_twice)
+        bob = signed_in_page(browser, base_url, "bob", errors)
+        alice.get_by_role("link", name=re.compile(r"^Bob\b")).click()
+        bob.get_by_role("link", name=re.compile(r"^Alice Archer\b")).click()
+        composer = alice.get_by_role("textbox", name=re.compile(r"^Message"))
+        composer.fill("after the rush")
+        composer.press("Enter")
+
+        expect(message_with_body(bob, "after the rush")).to_be_visible()
+        expect(alice.locator("#message-list .message.pending")).to_have_count(0)  # acknowledged, not pending
+        expect(message_with_body(alice, "after the rush")).to_have_count(1)
+        assert alice.locator("#message-list .message.failed").count() == 0
+
+    assert len(refused) == 2 and len(set(refused)) == 1  # the same message, the same client_id, twice
+    assert [message.body for message in Message.objects.all()] == ["after the rush"]
     assert errors == []
 
 

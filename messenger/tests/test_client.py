@@ -1,6 +1,6 @@
 """The client's bookkeeping: each message once, the newest version kept, and a sync point before any gap."""
 
-from messenger.client import Client
+from messenger.client import OVERLOAD_MAX_DELAY, Client, overload_delay
 
 
 def message(seq: int, body: str = "x", edited_at: str | None = None, conversation: int = 7) -> dict:
@@ -29,3 +29,14 @@ def test_the_sync_point_stops_before_the_first_gap_and_the_gap_is_noticed():
     client._keep(message(3))
     assert not client._has_gap(7)
     assert client.sync_point()["7"] == 5
+
+
+def test_overload_backoff_follows_the_hint_doubles_per_refusal_is_capped_and_jittered():
+    waits = {refusals: [overload_delay(0.5, refusals) for _ in range(200)] for refusals in (1, 2, 3, 10)}
+
+    assert all(0.25 <= wait <= 0.5 for wait in waits[1])
+    assert all(0.5 <= wait <= 1.0 for wait in waits[2])
+    assert all(1.0 <= wait <= 2.0 for wait in waits[3])
+    assert all(OVERLOAD_MAX_DELAY / 2 <= wait <= OVERLOAD_MAX_DELAY for wait in waits[10])
+    assert len(set(waits[1])) > 100  # jittered: refused clients do not come back in step
+    assert 0.25 <= overload_delay(None, 1) <= 0.5  # no hint: the client's own first delay

@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 
 from accounts import roles
 from accounts.tests.factories import UserFactory
-from core import fanout
+from core import admission, fanout
 from core.testing import next_of_type, session_cookie_for, socket_to_app
 from messenger import services
 from messenger.models import Message
@@ -250,6 +250,24 @@ async def test_a_flood_beyond_the_rate_limit_gets_rate_limited_and_the_socket_st
     assert [reply["type"] for reply in replies] == ["ack", "ack", "error"]
     assert replies[2]["code"] == "rate_limited"
     assert (await request(chat["alice_socket"], {"type": "ping"}))["type"] == "pong"
+
+
+async def test_a_send_past_the_workers_admission_limit_is_refused_as_overloaded_and_nothing_is_stored(chat, settings):
+    settings.PARLEY_MAX_SENDS_IN_FLIGHT = 1
+    frame = {"type": "message.send", "conversation_id": chat["room"].pk, "client_id": "c-1", "body": "hi"}
+
+    with admission.sends.admitted():  # another send holds the worker's only place
+        refusal = await request(chat["alice_socket"], frame)
+        pong = await request(chat["alice_socket"], {"type": "ping"})  # only sends are counted
+        stored_while_full = await database_sync_to_async(Message.objects.count)()
+    retried = await request(chat["alice_socket"], frame)  # the client's retry, same client_id
+
+    assert refusal["type"] == "error"
+    assert (refusal["code"], refusal["retry_after"]) == ("overloaded", 0.5)
+    assert pong["type"] == "pong"
+    assert stored_while_full == 0
+    assert retried["type"] == "ack" and retried["message"]["client_id"] == "c-1"
+    assert admission.sends.in_flight == 0
 
 
 async def test_an_outsider_can_neither_send_read_react_edit_nor_sync_anything_of_the_room(chat):

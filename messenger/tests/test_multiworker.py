@@ -1,7 +1,7 @@
 """Two real daphne workers sharing Redis and the database, driven by messenger/client.py.
 
-Delivery crosses workers, a resend is idempotent, and a client whose socket is killed mid-stream ends with
-every message exactly once, in seq order.
+Delivery crosses workers, a resend is idempotent, a client whose socket is killed mid-stream ends with
+every message exactly once, in seq order, and concurrent senders' messages are delivered live in commit order.
 """
 
 import asyncio
@@ -92,3 +92,102 @@ def test_a_socket_killed_mid_stream_resyncs_and_ends_with_every_message_once_in_
     for messages in views:
         assert [m["seq"] for m in messages] == list(range(1, stream + 1))  # every one, once, in order
         assert len({m["id"] for m in messages}) == stream
+
+
+async def live_messages(client, conversation_id: int, into: list[int]) -> None:
+    """Record the seq of every live `message` frame of a conversation, in the order the socket delivered it."""
+    async for frame in client.events():
+        if frame["type"] == "message" and frame["message"]["conversation_id"] == conversation_id:
+            into.append(frame["message"]["seq"])
+
+
+def test_concurrent_senders_on_two_workers_are_delivered_live_in_commit_order_everywhere(workers):
+    """Four senders (two per worker), each with all its messages in flight at once, into one room; every
+    member on either worker receives the live frames in seq order, no gap, no duplicate. Before
+    core.commit_order this failed on most runs: a later commit's fan-out overtook an earlier one's."""
+    first, second = (worker.http_url for worker in workers)
+    names = ["ann", "ben", "cat", "dan", "eve", "fay"]
+    for name in names:
+        UserFactory(username=name)
+    each = 15
+    total = 4 * each
+
+    async def scenario():
+        clients = {
+            name: Client(first if index % 2 == 0 else second, name, TEST_PASSWORD) for index, name in enumerate(names)
+        }
+        for client in clients.values():
+            await client.connect()
+        try:
+            room = await clients["ann"].create_room("busy", members=names[1:])
+            seen = {name: [] for name in names}
+            watchers = [asyncio.create_task(live_messages(clients[name], room, seen[name])) for name in names]
+
+            async def talk(name):
+                await asyncio.gather(*(clients[name].send(room, f"{name} {index}") for index in range(each)))
+
+            await asyncio.gather(*(talk(name) for name in names[:4]))
+            await eventually(lambda: all(len(seqs) >= total for seqs in seen.values()))
+            await asyncio.sleep(0.3)  # room for a duplicate to show up, if one were coming
+            for watcher in watchers:
+                watcher.cancel()
+            return seen
+        finally:
+            for client in clients.values():
+                await client.close()
+
+    seen = asyncio.run(scenario())
+
+    for name, seqs in seen.items():
+        assert seqs == list(range(1, total + 1)), f"{name} received live frames out of commit order: {seqs}"
+
+
+def test_a_worker_past_its_admission_limit_refuses_a_burst_and_the_retries_lose_nothing(tmp_path):
+    """A worker admitting one send at a time, five people sending at once: it answers `overloaded`, their
+    clients retry, and every message is stored and arrives exactly once, each sender's in the order sent, on
+    the busy worker and on another."""
+    busy = start_daphne_worker(tmp_path, {"PARLEY_MAX_SENDS_IN_FLIGHT": "1"})
+    other = start_daphne_worker(tmp_path)
+    names = ["ann", "ben", "cat", "dan", "eve", "fay"]
+    for name in names:
+        UserFactory(username=name)
+    senders, each = names[:5], 8
+    total = len(senders) * each
+
+    async def scenario():
+        clients = {
+            name: Client(busy.http_url if name in senders else other.http_url, name, TEST_PASSWORD) for name in names
+        }
+        for client in clients.values():
+            await client.connect()
+        try:
+            room = await clients["ann"].create_room("rush", members=names[1:])
+
+            async def talk(name):
+                for index in range(each):
+                    await clients[name].send(room, f"{name} {index}")
+
+            await asyncio.gather(*(talk(name) for name in senders))
+            for client in clients.values():
+                await eventually(lambda client=client: len(client.messages(room)) == total)
+            await asyncio.sleep(0.3)  # room for a duplicate to show up, if one were coming
+            refusals = sum(clients[name].overloaded_refusals for name in senders)
+            return room, refusals, {name: client.messages(room) for name, client in clients.items()}
+        finally:
+            for client in clients.values():
+                await client.close()
+
+    try:
+        room, refusals, views = asyncio.run(scenario())
+    finally:
+        busy.stop()
+        other.stop()
+
+    assert refusals > 0  # the burst did meet the limit
+    stored = [(message.seq, message.body) for message in Message.objects.filter(conversation_id=room).order_by("seq")]
+    assert [seq for seq, _ in stored] == list(range(1, total + 1))
+    assert sorted(body for _, body in stored) == sorted(f"{name} {index}" for name in senders for index in range(each))
+    for name in senders:  # each sender's own messages in the order they were sent
+        assert [body for _, body in stored if body.startswith(f"{name} ")] == [f"{name} {i}" for i in range(each)]
+    for messages in views.values():  # every member, both workers: each message once, in seq order
+        assert [(m["seq"], m["body"]) for m in messages] == stored

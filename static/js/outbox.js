@@ -1,8 +1,12 @@
 // The outgoing queue: messages typed in this tab wait in the store's outbox ("Sending…") until the server
 // acknowledges them, and are sent again after every reconnect. The client_id makes a resend harmless: the
-// server answers with the message it already stored (docs/protocol.md, "No duplicates").
+// server answers with the message it already stored (docs/protocol.md, "No duplicates"). A worker at its limit
+// answers `overloaded`: the entry stays "sending" and goes again later, with backoff and jitter ("Under overload").
 
 import { newClientId } from "./format.js";
+
+const OVERLOAD_FIRST_DELAY_S = 0.5; // when the server gives no hint
+const OVERLOAD_MAX_DELAY_MS = 10_000;
 
 export class Outbox {
   // `delivered(message)` takes the message the server stored, as any arriving message is taken.
@@ -10,6 +14,7 @@ export class Outbox {
     this.store = store;
     this.connection = connection;
     this.delivered = delivered;
+    this.refusals = new Map(); // client_id -> how many times in a row the server answered `overloaded`
   }
 
   // Queue a new message (a reply when `replyTo` is a message id) and send it if the socket is open.
@@ -32,11 +37,29 @@ export class Outbox {
     if (entry.reply_to) frame.reply_to = entry.reply_to;
     try {
       const reply = await this.connection.request(frame);
+      this.refusals.delete(entry.client_id);
       this.delivered(reply.message);
     } catch (error) {
       if (error.code === "disconnected" || error.code === "timeout") return;
+      if (error.code === "overloaded") {
+        this.later(entry, error.retryAfter ?? OVERLOAD_FIRST_DELAY_S);
+        return;
+      }
+      this.refusals.delete(entry.client_id);
       this.store.outboxFailed(entry.client_id, error.message);
     }
+  }
+
+  // The server was too busy to take it: not a failure. Send it again after the server's hint, doubled for each
+  // refusal in a row (at most 10 s), times a random 0.5 to 1 so every refused tab does not come back at once.
+  later(entry, retryAfterSeconds) {
+    const refusals = (this.refusals.get(entry.client_id) ?? 0) + 1;
+    this.refusals.set(entry.client_id, refusals);
+    const delay = Math.min(retryAfterSeconds * 1000 * 2 ** (refusals - 1), OVERLOAD_MAX_DELAY_MS);
+    setTimeout(() => {
+      const waiting = this.store.outbox.get(entry.client_id);
+      if (waiting && waiting.status === "sending") this.send(waiting); // still unacknowledged, not discarded
+    }, delay * (0.5 + Math.random() / 2));
   }
 
   // Every entry still "sending": after a (re)connect's catch-up, so replies land after the history they follow.

@@ -16,9 +16,11 @@ const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 
 export class SocketError extends Error {
-  constructor(code, message) {
+  // `retryAfter`: seconds the server asks us to wait before trying again (with `overloaded`), else null.
+  constructor(code, message, retryAfter = null) {
     super(message);
     this.code = code;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -106,7 +108,7 @@ export class Connection extends EventTarget {
       const { resolve, reject, timer } = this.pending.get(frame.ref);
       this.pending.delete(frame.ref);
       clearTimeout(timer);
-      if (frame.type === "error") reject(new SocketError(frame.code, frame.message));
+      if (frame.type === "error") reject(new SocketError(frame.code, frame.message, frame.retry_after ?? null));
       else resolve(frame);
       return;
     }

@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 
+from core import admission
 from messenger.models import Message
 from messenger.tests.api import post
 from messenger.tests.factories import room_with, send
@@ -24,6 +25,23 @@ def test_direct_chat_send_history_and_read(as_alice, alice, bob):
     assert read.json() == {"seq": 1}
     listing = as_alice.get("/api/v1/conversations").json()["conversations"]
     assert [item["id"] for item in listing] == [conversation["id"]]
+
+
+def test_a_send_past_the_workers_admission_limit_answers_503_overloaded_with_retry_after(as_alice, alice, settings):
+    room = room_with(alice)
+    settings.PARLEY_MAX_SENDS_IN_FLIGHT = 1
+    path = f"/api/v1/conversations/{room.pk}/messages"
+
+    with admission.sends.admitted():  # another send holds the worker's only place
+        refused = post(as_alice, path, {"client_id": "c1", "body": "hi"})
+        stored_while_full = Message.objects.count()
+    retried = post(as_alice, path, {"client_id": "c1", "body": "hi"})
+
+    assert refused.status_code == 503
+    assert refused["Retry-After"] == "1"
+    assert refused.json()["code"] == "overloaded" and refused.json()["retry_after"] == 0.5
+    assert stored_while_full == 0
+    assert retried.status_code == 201
 
 
 def test_history_pages_backwards(as_alice, alice):

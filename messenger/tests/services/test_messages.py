@@ -132,6 +132,19 @@ class TestMessageSend:
             send(people[1], room, "a message for everyone")
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_send_outside_any_transaction_costs_its_turn_on_top(django_assert_num_queries):
+    people = UserFactory.create_batch(3)
+    room = room_with(*people)
+    send(people[0], room)
+
+    # participants, resend check, take the turn (core.commit_order), BEGIN, seq, insert, read marker,
+    # archive chain, archive entry, chain head, COMMIT, end the turn
+    with django_assert_num_queries(12):
+        send(people[1], room, "a message for everyone")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_senders_in_one_room_get_unique_gap_free_seqs():
     senders = UserFactory.create_batch(8)
