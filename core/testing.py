@@ -321,3 +321,14 @@ def run_in_threads(work, arguments: list, *, seconds: float = 120) -> list[BaseE
     for thread in threads:
         thread.join(timeout=seconds)
     return failures
+
+
+def table_text(table: str) -> str:
+    """Every value of every row of a table as one text, as a dump would show it: binary columns as Latin-1
+    (so a clear value inside them shows), the rest as str. Portable SQL, so tests run on SQLite too."""
+    values = []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 (a table we name)
+        for row in cursor.fetchall():
+            values += [bytes(v).decode("latin-1") if isinstance(v, bytes | memoryview) else str(v) for v in row]
+    return "\n".join(values)

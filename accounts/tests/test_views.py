@@ -19,7 +19,7 @@ from django_otp.oath import totp
 from accounts import roles
 from accounts.models import AuthenticatorDevice, BackupCodeDevice, GroupSignInPolicy, SignIn
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
-from core.testing import force_login_with_second_factor
+from core.testing import force_login_with_second_factor, table_text
 
 pytestmark = pytest.mark.django_db
 
@@ -404,12 +404,7 @@ def test_a_backup_code_also_allows_replacing_the_authenticator(officer_with_phon
 
 def database_dump() -> str:
     """Every value of every table, as text (binary columns as Latin-1, sessions decoded), lower-cased."""
-    values = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            cursor.execute(f'SELECT * FROM "{table}"')
-            for row in cursor.fetchall():
-                values += [bytes(v).decode("latin-1") if isinstance(v, memoryview | bytes) else str(v) for v in row]
+    values = [table_text(table) for table in connection.introspection.table_names()]
     values += [json.dumps(session.get_decoded()) for session in Session.objects.all()]
     return "\n".join(values).lower()
 

@@ -14,7 +14,7 @@ from django.db import connection
 
 from accounts.tests.factories import UserFactory
 from core import fanout
-from core.testing import session_cookie_for, socket_to_app
+from core.testing import session_cookie_for, socket_to_app, table_text
 from messenger.tests.factories import room_with
 
 IS_CI = os.environ.get("CI", "").lower() == "true"
@@ -46,18 +46,9 @@ async def send_edit_through_the_socket(marker: str) -> None:
 
 def tables_containing(needle: str) -> list[str]:
     """Every table (not only the ones meant to hold text: audit log, sessions, ...) whose raw rows hold `needle`."""
-    found = []
-    with connection.cursor() as cursor:
-        tables = connection.introspection.table_names(cursor)
-        assert set(TABLES_WITH_TEXT) <= set(tables)
-        for table in tables:
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
-            for row in cursor.fetchall():
-                raw = b"".join(bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode() for v in row)
-                if needle.encode() in raw:
-                    found.append(table)
-                    break
-    return found
+    tables = connection.introspection.table_names()
+    assert set(TABLES_WITH_TEXT) <= set(tables)
+    return [table for table in tables if needle in table_text(table)]
 
 
 @pytest.mark.django_db(transaction=True)

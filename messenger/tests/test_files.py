@@ -13,6 +13,7 @@ from django.test import Client
 from archive.models import ArchiveEntry, EventType
 from archive.verification import archive_verify
 from core.antivirus import ScannerUnavailable
+from core.testing import table_text
 from messenger import files
 from messenger.errors import FileInfected, FileInvalid, FileTooLarge, NotAMember
 from messenger.models import Attachment, Message
@@ -270,8 +271,7 @@ def test_a_shared_files_name_is_stored_sealed_and_stays_out_of_the_audit_log(ali
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM messenger_attachment WHERE id = %s", [message.attachment_id])
         (stored,) = cursor.fetchone()
-        cursor.execute("SELECT auditlog_logentry::text FROM auditlog_logentry")
-        audit_log = "\n".join(row[0] for row in cursor.fetchall())
+    audit_log = table_text("auditlog_logentry")
     assert b"layoffs" not in bytes(stored)
     assert Attachment.objects.get(pk=message.attachment_id).name == "layoffs-Q3-names.xlsx"
     assert LogEntry.objects.get_for_object(message.attachment).exists()  # the file is audit-logged, not its name

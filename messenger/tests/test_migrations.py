@@ -5,6 +5,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 
+from core.testing import table_text
+
 BEFORE_SEALING = [("messenger", "0002_attachments")]
 MARKER = "MARKER-7f3a"
 
@@ -14,12 +16,6 @@ def migrate(targets):
     MigrationExecutor(connection).migrate(targets)
     loader = MigrationLoader(connection)
     return loader.project_state(list(loader.applied_migrations)).apps
-
-
-def raw_text(table: str) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {table}::text FROM {table}")
-        return "\n".join(row[0] for row in cursor.fetchall())
 
 
 @pytest.mark.django_db(transaction=True)
@@ -73,7 +69,7 @@ def test_sealing_migration_seals_existing_names_topics_and_audit_rows_and_old_ch
     from messenger.models import Conversation as ConversationNow
 
     for table in ("messenger_attachment", "messenger_conversation", "auditlog_logentry"):
-        assert MARKER not in raw_text(table), table
+        assert MARKER not in table_text(table), table
     assert ConversationNow.objects.get(pk=room.pk).topic == f"reorganisation {MARKER}"
     assert AttachmentNow.objects.get(pk=file.pk).name == f"layoffs-{MARKER}.xlsx"
     room_row = LogEntryNow.objects.get(content_type_id=room_type.pk)
