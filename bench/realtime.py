@@ -159,17 +159,18 @@ def stop_worker(worker: Worker) -> None:
 class Sampler:
     """Samples the workers' RSS every half second (peak and last), for memory under load."""
 
-    def __init__(self, pids: list[int]) -> None:
-        self.pids = pids
-        self.peak = dict.fromkeys(pids, 0)
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers  # the live list: a worker restarted by the fault run is followed
+        self.peak: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(0.5):
-            for pid in self.pids:
-                self.peak[pid] = max(self.peak[pid], rss_of(pid))
+            for worker in list(self.workers):
+                pid = worker.process.pid
+                self.peak[pid] = max(self.peak.get(pid, 0), rss_of(pid))
 
     def stop(self) -> dict[int, int]:
         self._stop.set()
@@ -408,7 +409,7 @@ class Bench:
                 cpu_before = {pid: cpu_of(pid) for pid in pids}
                 redis_before = cpu_of(self.redis.process.pid)
                 generator_before = sum(generators.cpu)
-                sampler = Sampler(pids)
+                sampler = Sampler(running)
                 start = time.time() + 1.0
                 command = {**command, "start": start}
                 fault_thread = None
@@ -441,23 +442,15 @@ class Bench:
 
     def judge(self, entries, answers, connected, server, redis_cpu, generator_cpu, elapsed, fault_log):
         room_of = {entry["username"]: entry["room"] for entry in entries}
-        sent_by_room: dict[str, int] = {}
-        for answer in answers:
-            for room, count in answer["sent"].items():
-                sent_by_room[room] = sent_by_room.get(room, 0) + count
-        lost_before = lost = 0
-        for answer in answers:
-            for name, held in answer["held"].items():
-                room = str(room_of[name])
-                lost += sent_by_room.get(room, 0) - held.get(room, 0)
-                lost_before += sent_by_room.get(room, 0) - answer["held_before_sync"][name].get(room, 0)
+        acked = acknowledged(answers)
+        lost, lost_before, unacknowledged = losses(answers, acked, room_of)
         latencies = [value for answer in answers for value in answer["latencies"]]
         acks = [value for answer in answers for value in answer["ack_latencies"]]
         errors: dict[str, int] = {}
         for answer in answers:
             for name, count in answer["errors"].items():
                 errors[name] = errors.get(name, 0) + count
-        sent = sum(sent_by_room.values())
+        sent = sum(len(seqs) for seqs in acked.values())
         result = {
             **connected,
             "sent": sent,
@@ -468,6 +461,7 @@ class Bench:
             "ack_latency": latency_summary(acks),
             "lost_before_final_sync": lost_before,
             "lost": lost,
+            "stored_without_ack": unacknowledged,
             "duplicated": sum(answer["duplicates"] for answer in answers),
             "out_of_order": sum(answer["out_of_order"] for answer in answers),
             "overloaded_retries": sum(answer["overloaded"] for answer in answers),
@@ -493,6 +487,7 @@ class Bench:
             ("latency p50 / p95 / p99 / max", " / ".join(ms(latency[k]) for k in ("p50", "p95", "p99", "max"))),
             ("ack p50 / p99", f"{ms(ack['p50'])} / {ms(ack['p99'])}"),
             ("lost (before final sync)", f"{result['lost']} ({result['lost_before_final_sync']})"),
+            ("stored, though the sender got an error", result["stored_without_ack"]),
             ("duplicated / out of order", f"{result['duplicated']} / {result['out_of_order']}"),
             ("overloaded retries, errors", f"{result['overloaded_retries']}, {result['send_errors'] or 0}"),
             ("reconnects", result["reconnects"]),
@@ -569,11 +564,10 @@ class Bench:
             for _conversation, seq, latency in answer["receipts"]:
                 last[seq] = max(last.get(seq, 0.0), latency)
                 receivers[seq] = receivers.get(seq, 0) + 1
-        sent = sum(sum(answer["sent"].values()) for answer in answers)
+        acked = acknowledged(answers)
+        sent = sum(len(seqs) for seqs in acked.values())
         complete = [seq for seq, count in receivers.items() if count == connected["connected"] - 1]
-        lost = sum(
-            sent - held.get(str(entries[0]["room"]), 0) for answer in answers for held in answer["held"].values()
-        )
+        lost, _, _ = losses(answers, acked, {entry["username"]: entry["room"] for entry in entries})
         result = {
             **connected,
             "room_size": size,
@@ -707,15 +701,18 @@ class Bench:
             watchers.setdefault(room_of[outcome["user_id"]], []).append(outcome)
         online_for_all: list[float] = []
         after_own: list[float] = []
+        pair_delays: list[float] = []  # W saw U online this long after both were back (announcement lag)
         missing = 0
         for outcome in back:
             user = outcome["user_id"]
-            seen = [
-                other["online_seen"].get(str(user)) for other in watchers[room_of[user]] if other["user_id"] != user
-            ]
+            contacts = [other for other in watchers[room_of[user]] if other["user_id"] != user]
+            seen = [other["online_seen"].get(str(user)) for other in contacts]
             if any(moment is None for moment in seen):
                 missing += 1
                 continue
+            pair_delays += [
+                moment - max(outcome["done"], other["done"]) for moment, other in zip(seen, contacts, strict=True)
+            ]
             moment = max([outcome["done"], *seen])
             online_for_all.append(moment)
             after_own.append(moment - outcome["tried"])
@@ -729,6 +726,7 @@ class Bench:
             "refusals": _count(outcome["refused"] for outcome in refused),
             "reconnect_time": latency_summary([outcome["done"] - outcome["tried"] for outcome in back]),
             "online_for_all_after_own_reconnect": latency_summary(after_own),
+            "seen_online_after_both_back": latency_summary(pair_delays),
             "never_seen_online_by_some_contact": missing,
             "all_online_after_last_reconnect": (max(online_for_all) - last_try) if online_for_all else None,
         }
@@ -747,6 +745,10 @@ class Bench:
                 ms(result["all_online_after_last_reconnect"]),
             ),
             ("never seen online by some contact", missing),
+            (
+                "a contact sees them online, after both are back p50 / p99 / max",
+                " / ".join(ms(result["seen_online_after_both_back"][k]) for k in ("p50", "p99", "max")),
+            ),
         ]
         return result
 
@@ -788,6 +790,30 @@ class Bench:
             ("worker CPU per sign-in", ms(result["worker_cpu_seconds_per_sign_in"])),
         ]
         return result
+
+
+def acknowledged(answers: list[dict[str, Any]]) -> dict[str, set[int]]:
+    """Per conversation, the seqs the server acknowledged to their senders."""
+    acked: dict[str, set[int]] = {}
+    for answer in answers:
+        for room, seqs in answer["sent"].items():
+            acked.setdefault(room, set()).update(seqs)
+    return acked
+
+
+def losses(answers, acked: dict[str, set[int]], room_of: dict[str, int]) -> tuple[int, int, int]:
+    """Acknowledged messages a member of the room did not hold at the end (after the final resync, and before
+    it), and messages members hold that no sender had acknowledged (stored, though the sender heard an error)."""
+    lost = lost_before = 0
+    stored: dict[str, set[int]] = {}
+    for answer in answers:
+        for name, held in answer["held"].items():
+            room = str(room_of[name])
+            lost += len(acked.get(room, set()) - set(held.get(room, [])))
+            lost_before += len(acked.get(room, set()) - set(answer["held_before_sync"][name].get(room, [])))
+            stored.setdefault(room, set()).update(held.get(room, []))
+    unacknowledged = sum(len(seqs - acked.get(room, set())) for room, seqs in stored.items())
+    return lost, lost_before, unacknowledged
 
 
 def _count(values) -> dict[str, int]:
