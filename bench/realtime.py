@@ -313,7 +313,13 @@ def print_table(title: str, rows: list[tuple[str, Any]]) -> None:
 
 def record(scenario: str, config: dict[str, Any], result: dict[str, Any]) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    line = {"scenario": scenario, "at": datetime.now(UTC).isoformat(timespec="seconds"), **config, **result}
+    line = {
+        "scenario": scenario,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_after": os.getloadavg(),  # the machine is shared: how busy it was around this scenario
+        **config,
+        **result,
+    }
     with RESULTS.open("a") as out:
         out.write(json.dumps(line, default=str) + "\n")
 
@@ -467,6 +473,7 @@ class Bench:
             "overloaded_retries": sum(answer["overloaded"] for answer in answers),
             "send_errors": errors,
             "reconnects": sum(answer["reconnects"] for answer in answers),
+            "final_sync_failures": _merged(answer.get("final_sync_failures", {}) for answer in answers),
             "server": server,
             "redis_cpu_percent": redis_cpu,
             "generator_cpu_percent": generator_cpu,
@@ -490,7 +497,7 @@ class Bench:
             ("stored, though the sender got an error", result["stored_without_ack"]),
             ("duplicated / out of order", f"{result['duplicated']} / {result['out_of_order']}"),
             ("overloaded retries, errors", f"{result['overloaded_retries']}, {result['send_errors'] or 0}"),
-            ("reconnects", result["reconnects"]),
+            ("reconnects, final syncs failed", f"{result['reconnects']}, {result['final_sync_failures'] or 0}"),
         ]
         for name, worker in result["server"].items():
             rows.append((f"{name} CPU / RSS peak", f"{worker['cpu_percent']:.0f}% / {worker['rss_peak_mb']:.0f} MB"))
@@ -578,6 +585,9 @@ class Bench:
             "lost": lost,
             "duplicated": sum(answer["duplicates"] for answer in answers),
             "out_of_order": sum(answer["out_of_order"] for answer in answers),
+            "reconnects": sum(answer["reconnects"] for answer in answers),
+            "final_sync_failures": _merged(answer.get("final_sync_failures", {}) for answer in answers),
+            "holding_nothing": sum(answer.get("holding_nothing", 0) for answer in answers),
             "server": server,
             "generator_cpu_percent": generator_cpu,
         }
@@ -591,6 +601,10 @@ class Bench:
             ("to the last receiver p50 / p95 / p99 / max", " / ".join(ms(to_last[k]) for k in to_last)),
             ("to any receiver p50 / p99", f"{ms(any_['p50'])} / {ms(any_['p99'])}"),
             ("lost / duplicated / out of order", f"{lost} / {result['duplicated']} / {result['out_of_order']}"),
+            (
+                "reconnects, final syncs failed, receivers holding nothing",
+                f"{result['reconnects']}, {result['final_sync_failures'] or 0}, {result['holding_nothing']}",
+            ),
             *((name, f"{value:.0f}%") for name, value in server.items()),
             ("generator CPU", f"{generator_cpu:.0f}%"),
         ]
@@ -814,6 +828,14 @@ def losses(answers, acked: dict[str, set[int]], room_of: dict[str, int]) -> tupl
             stored.setdefault(room, set()).update(held.get(room, []))
     unacknowledged = sum(len(seqs - acked.get(room, set())) for room, seqs in stored.items())
     return lost, lost_before, unacknowledged
+
+
+def _merged(counts) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for count in counts:
+        for name, value in count.items():
+            total[name] = total.get(name, 0) + value
+    return total
 
 
 def _count(values) -> dict[str, int]:

@@ -233,12 +233,17 @@ class Generator:
         await asyncio.sleep(command.get("drain", 3.0))
         held_live = {client.username: self._held(client) for client in self.clients}
 
+        sync_failures: dict[str, int] = {}
+
         async def final_sync(client: BenchClient) -> None:
-            with contextlib.suppress(ClientError, ConnectionError, TimeoutError):
+            try:
                 while True:
                     result = await client.request({"type": "sync", "since": client.sync_point()})
                     if not any(conversation["has_more"] for conversation in result["conversations"]):
                         break
+            except (ClientError, ConnectionError, TimeoutError) as error:
+                name = error.code if isinstance(error, ClientError) else type(error).__name__
+                sync_failures[name] = sync_failures.get(name, 0) + 1
 
         await asyncio.gather(*(final_sync(client) for client in self.clients))
         receipts: list[list] = []
@@ -259,6 +264,8 @@ class Generator:
             "out_of_order": sum(client.out_of_order for client in self.clients),
             "reconnects": sum(client.reconnects for client in self.clients),
             "live_deliveries": sum(len(client.received_at) for client in self.clients),
+            "final_sync_failures": sync_failures,
+            "holding_nothing": sum(1 for client in self.clients if not any(client._messages.values())),
         }
 
     def _held(self, client: BenchClient) -> dict[str, list[int]]:
