@@ -28,9 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 import yarl
 
-from messenger.client import Client, ClientError
+from messenger.client import RECONNECT_FIRST_DELAY, RECONNECT_MAX_DELAY, Client, ClientError
 
 OVERLOADED_FIRST_DELAY = 0.05
+RETRY_FOR_SECONDS = 60.0  # a storm's client that keeps failing gives up this long after the window
 
 
 def cpu_seconds() -> float:
@@ -298,16 +299,29 @@ class Generator:
             at = start + random.uniform(0, spread)  # noqa: S311 (spread over the window)
             await self._until(at)
             outcome = outcomes[index]
-            outcome.update(username=client.username, tried=time.time())
-            try:
-                await client.connect()
-                outcome.update(done=time.time(), user_id=client.user_id)
-                self.listeners.append(asyncio.create_task(client.listen()))
-            except (ClientError, aiohttp.ClientError, OSError, TimeoutError) as error:
-                refusal = error.code if isinstance(error, ClientError) else type(error).__name__
-                if isinstance(error, aiohttp.WSServerHandshakeError):
-                    refusal = f"handshake {error.status}"
-                outcome.update(done=time.time(), refused=refusal)
+            outcome.update(username=client.username, tried=time.time(), attempts=0)
+            delay = RECONNECT_FIRST_DELAY
+            while True:
+                outcome["attempts"] += 1
+                try:
+                    await client.connect()
+                    outcome.update(done=time.time(), user_id=client.user_id)
+                    self.listeners.append(asyncio.create_task(client.listen()))
+                    return
+                except (ClientError, aiohttp.ClientError, OSError, TimeoutError) as error:
+                    refusal = error.code if isinstance(error, ClientError) else type(error).__name__
+                    if isinstance(error, aiohttp.WSServerHandshakeError):
+                        refusal = f"handshake {error.status}"
+                    outcome.setdefault("refusals", []).append(refusal)
+                    with contextlib.suppress(Exception):
+                        await client.close()
+                    client = clients[index] = self.make_client(entries[index], reconnect=False)
+                if not command.get("retry") or time.time() > start + spread + RETRY_FOR_SECONDS:
+                    outcome.update(done=time.time(), refused=refusal)
+                    return
+                # As a browser's socket does after a failed connect (messenger/client.py's policy).
+                await asyncio.sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 (jitter)
+                delay = min(delay * 2, RECONNECT_MAX_DELAY)
 
         await asyncio.gather(*(one(index, client) for index, client in enumerate(clients)))
         await asyncio.sleep(command.get("watch", 10.0))  # presence announcements still on their way
