@@ -13,7 +13,8 @@
 - The load generator runs in `--generators` processes of its own (bench/rt_load.py), whose CPU is reported.
 - Each scenario prints a table and appends a JSON line to var/bench/results.jsonl.
 
---seconds and --users shrink every scenario for a smoke run (`--seconds 5 --users 20` takes about a minute).
+--seconds and --users shrink every scenario for a smoke run (`--seconds 5 --users 20 --idle-max 40 --workers 2`
+takes under three minutes).
 """
 
 from __future__ import annotations
