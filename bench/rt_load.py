@@ -264,7 +264,7 @@ class Generator:
             "duplicates": sum(client.duplicates for client in self.clients),
             "out_of_order": sum(client.out_of_order for client in self.clients),
             "reconnects": sum(client.reconnects for client in self.clients),
-            "live_deliveries": sum(len(client.received_at) for client in self.clients),
+            "live_deliveries": len(latencies),  # others' messages received live (a sender's own echo not counted)
             "final_sync_failures": sync_failures,
             "holding_nothing": sum(1 for client in self.clients if not any(client._messages.values())),
         }
