@@ -8,7 +8,7 @@ PORT ?= 8000
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench reset-demo clean
+.PHONY: run test lint format bench bench-realtime reset-demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,12 @@ format: $(VENV)/.installed-dev
 
 # Benchmarks (docs/benchmarks.md). The archive benchmark fills a scratch database, never the demo one:
 # `make bench BENCH_DATABASE_URL=postgres://parley:parley@127.0.0.1:5432/parley_bench BENCH_MESSAGES=1000000`.
-# bench/steady_load.py needs PostgreSQL and Redis and runs a minute; run it by hand (docs/benchmarks.md).
+# bench/realtime.py (S1-S5 and the fault run, issue 13) needs PostgreSQL (a scratch database it drops and
+# recreates: its name must contain "bench") and the redis-server binary (it runs its own Redis); about 30
+# minutes at full size. A smoke run in under three minutes: `make bench-realtime BENCH_REALTIME_ARGS="--seconds 5
+# --users 20 --idle-max 40 --workers 2"`; one scenario: `BENCH_REALTIME_ARGS="s1 --workers 2"`.
+BENCH_REALTIME_DATABASE_URL ?= postgres://parley:parley@127.0.0.1:5432/parley_bench_rt
+BENCH_REALTIME_ARGS ?=
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
 BENCH_MESSAGES ?= 100000
 # The search benchmark builds its own messages, so it gets a scratch database of its own.
@@ -54,6 +59,10 @@ bench: $(VENV)/.installed-dev
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/archive.py --messages $(BENCH_MESSAGES) --rooms 100
 	rm -f var/bench-search.sqlite3
 	DATABASE_URL=$(BENCH_SEARCH_DATABASE_URL) $(BIN)/python bench/search.py --messages 200000 --rooms 20
+	$(MAKE) bench-realtime
+
+bench-realtime: $(VENV)/.installed-dev
+	DATABASE_URL=$(BENCH_REALTIME_DATABASE_URL) $(BIN)/python bench/realtime.py $(BENCH_REALTIME_ARGS)
 
 reset-demo:
 	rm -f var/parley.sqlite3 var/parley.sqlite3-wal var/parley.sqlite3-shm

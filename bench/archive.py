@@ -7,7 +7,7 @@ It needs a scratch database it may fill (it migrates it and refuses a database t
 Messages are written by the *bulk path*: Message rows through bulk_create, archive entries through the very
 functions the services use (archive.chain.canonical_event / entry_hash, the same sealed payload), chained per
 room in position order, in batches. The chains are therefore exactly what message_send would have built, at a
-fraction of the cost; the per-message service cost is measured by bench/steady_load.py instead.
+fraction of the cost; the per-message service cost is measured by bench/realtime.py (S1, S2) instead.
 Half of the entries are dated past the retention period, so apply_retention has real work.
 """
 
