@@ -77,6 +77,11 @@ def presence_updated() -> None:
     PRESENCE_UPDATES.inc()
 
 
+def channel_layer_error() -> None:
+    """Count a channel-layer call other than group_send that failed (a socket could not join its groups)."""
+    CHANNEL_LAYER_ERRORS.inc()
+
+
 def refused_overloaded() -> None:
     """Count one refusal with the `overloaded` error (admission control calls this)."""
     REFUSED_OVERLOADED.inc()

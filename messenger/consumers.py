@@ -20,6 +20,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DataError
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from accounts import presence_actions
 from accounts.frames import signed_out_frame
@@ -31,6 +32,9 @@ from messenger import frames, handlers, protocol, selectors
 # Close codes in the 4000-4999 range are ours; the browser client reads them to decide whether to retry.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SIGNED_OUT = 4403
+# The channel layer or presence store could not take this socket now (Redis away, or out of connections): the
+# handshake is refused, never answered with a server error, and the client reconnects with backoff.
+CLOSE_TRY_AGAIN_LATER = 1013
 PRESENCE_FRAMES = {"presence.tab", "presence.set"}
 # Frames counted against the worker's admission limit (PARLEY_MAX_SENDS_IN_FLIGHT): the writes that carry load.
 ADMITTED_FRAMES = {"message.send"}
@@ -53,16 +57,18 @@ class ParleyConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.groups_joined: set[str] = set()
-        # The user's own group first: a conversation joined from now on arrives there, one joined before is
-        # in the list read next.
         session_key = self.scope["session"].session_key
-        await self._join_all(
-            [fanout.user_group(user.pk), *([fanout.session_group(session_key)] if session_key else [])]
-        )
-        conversation_ids = await database_sync_to_async(selectors.conversation_ids_for)(user=user)
-        await self._join_all(fanout.conversation_group(conversation_id) for conversation_id in conversation_ids)
-        watched, snapshot = await presence_actions.presence_connect(user=user, connection_id=self.channel_name)
-        await self._join_all(fanout.presence_group(user_id) for user_id in watched)
+        try:
+            snapshot = await self._subscribe(user, session_key)
+        except (RedisError, OSError):
+            logger.warning("Socket of user %s refused: the channel layer could not take it", user.pk, exc_info=True)
+            metrics.channel_layer_error()
+            with contextlib.suppress(RedisError, OSError):
+                await self._leave_all()
+                await presence_actions.presence_disconnect(user_id=user.pk, connection_id=self.channel_name)
+            del self.user  # nothing for disconnect() to undo any more
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
         await self.accept()
         metrics.socket_opened()
         self.is_counted = True
@@ -72,6 +78,26 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         if session_key:
             self.session_key = session_key
             self.session_watch = asyncio.create_task(self._watch_session())
+
+    async def _subscribe(self, user: Any, session_key: str | None) -> dict[str, Any]:
+        """Join the user's, session's, conversations' and watched people's groups; the presence snapshot."""
+        # The user's own group first: a conversation joined from now on arrives there, one joined before is
+        # in the list read next.
+        await self._join_all(
+            [fanout.user_group(user.pk), *([fanout.session_group(session_key)] if session_key else [])]
+        )
+        conversation_ids = await database_sync_to_async(selectors.conversation_ids_for)(user=user)
+        await self._join_all(fanout.conversation_group(conversation_id) for conversation_id in conversation_ids)
+        watched, snapshot = await presence_actions.presence_connect(user=user, connection_id=self.channel_name)
+        await self._join_all(fanout.presence_group(user_id) for user_id in watched)
+        return snapshot
+
+    async def _leave_all(self) -> None:
+        groups = list(self.groups_joined)
+        for start in range(0, len(groups), GROUPS_AT_ONCE):
+            batch = groups[start : start + GROUPS_AT_ONCE]
+            await asyncio.gather(*(self.channel_layer.group_discard(group, self.channel_name) for group in batch))
+        self.groups_joined.clear()
 
     async def disconnect(self, code: int) -> None:
         for name in ("heartbeat", "session_watch"):
@@ -83,10 +109,8 @@ class ParleyConsumer(AsyncWebsocketConsumer):
             metrics.socket_closed()
         if hasattr(self, "user"):
             await presence_actions.presence_disconnect(user_id=self.user.pk, connection_id=self.channel_name)
-        groups = list(getattr(self, "groups_joined", ()))
-        for start in range(0, len(groups), GROUPS_AT_ONCE):
-            batch = groups[start : start + GROUPS_AT_ONCE]
-            await asyncio.gather(*(self.channel_layer.group_discard(group, self.channel_name) for group in batch))
+        if hasattr(self, "groups_joined"):
+            await self._leave_all()
 
     async def _beat(self) -> None:
         """Keep this socket's presence alive; when the worker dies, the beats stop and the sweep notices."""

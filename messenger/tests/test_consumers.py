@@ -493,3 +493,42 @@ async def frame_types_within(socket, *, seconds: float) -> list[str]:
     while loop.time() < deadline and not await socket.receive_nothing(timeout=0.2):
         types.append((await socket.receive_json_from())["type"])
     return types
+
+
+# ---- a channel layer that cannot take the socket -------------------------------------------------------------
+
+
+@pytest.mark.redis
+async def test_a_socket_the_channel_layer_cannot_take_is_refused_with_try_again_later_not_a_server_error(settings):
+    """redis-py's pool refuses connections past its size ("Too many connections"); a user in many rooms joins
+    their groups 50 at a time, so a pool of two cannot take them. Seen at 5,000 sockets on one worker."""
+    from copy import deepcopy
+
+    from core.tests.test_metrics import samples
+
+    alice = await create_user(username="alice")
+    for number in range(30):
+        await create_room(alice, name=f"room-{number}")
+    cookie = await database_sync_to_async(session_cookie_for)(alice)
+    errors_before = samples(await database_sync_to_async(_metrics_text)())["parley_channel_layer_errors_total"]
+    normal_layers = deepcopy(settings.CHANNEL_LAYERS)
+    starved = deepcopy(normal_layers)
+    starved["default"]["CONFIG"]["hosts"] = [{**starved["default"]["CONFIG"]["hosts"][0], "max_connections": 2}]
+    settings.CHANNEL_LAYERS = starved
+
+    refused = socket_to_app(cookie=cookie)
+    connected, code = await refused.connect()
+
+    assert (connected, code) == (False, 1013)
+    errors_after = samples(await database_sync_to_async(_metrics_text)())["parley_channel_layer_errors_total"]
+    assert errors_after == errors_before + 1
+    settings.CHANNEL_LAYERS = normal_layers
+    retried = await open_socket(alice)  # the same person, once the layer has room again
+    assert (await request(retried, {"type": "ping"}))["type"] == "pong"
+    await retried.disconnect()
+
+
+def _metrics_text() -> str:
+    from django.test import Client
+
+    return Client().get("/metrics").content.decode()
