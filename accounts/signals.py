@@ -15,11 +15,11 @@ from __future__ import annotations
 from functools import partial
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.db import transaction
 from django.db.models.signals import post_init, post_save
 from django.dispatch import receiver
 
 from accounts.models import User
+from core import fanout
 
 
 @receiver(post_init, sender=User)
@@ -40,7 +40,7 @@ def _sign_out_when_deactivated(sender, instance: User, created: bool, **kwargs) 
     # Revoked at once and for good, in the deactivating transaction: reactivating the account revives no token.
     # The actor is the signed-in user of an admin request (auditlog's middleware), None at the shell.
     api_tokens_revoke_all(user=instance, actor=None, reason="deactivated")
-    transaction.on_commit(partial(signed_out_everywhere, user_id=instance.pk, reason="deactivated"))
+    fanout.after_commit(partial(signed_out_everywhere, user_id=instance.pk, reason="deactivated"))
 
 
 @receiver(post_save, sender=User)

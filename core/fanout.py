@@ -14,12 +14,34 @@ group, whose sockets then join or leave the conversation group. Every function h
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 from core import metrics
+
+logger = logging.getLogger(__name__)
+
+
+def after_commit(announce: Callable[[], Any]) -> None:
+    """Run an announcement once the current transaction commits (at once outside one). Every service announces
+    through this. Failures are logged, not raised: the write has committed, so a channel layer that is away (a
+    Redis restart) must not turn it into an error for the writer (a stored message answered `internal_error`,
+    an admin page 500). The failure is counted on /metrics (group sends), and clients catch up with `sync` when
+    they notice the gap. (Django's own robust=True cannot log a functools.partial: it reads __qualname__.)"""
+
+    def announce_logging_failure() -> None:
+        try:
+            announce()
+        except Exception:
+            logger.exception("An announcement after commit failed; clients will catch up with sync")
+
+    transaction.on_commit(announce_logging_failure)
+
 
 # Handler names on messenger.consumers.ParleyConsumer (the "type" of a channel-layer event).
 DELIVER = "deliver.frame"

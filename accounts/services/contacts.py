@@ -27,7 +27,7 @@ def contact_add(*, owner: User, username: str, group_name: str = DEFAULT_CONTACT
         group = _contact_group(owner, group_name)
         contact, created = Contact.objects.update_or_create(owner=owner, person=person, defaults={"group": group})
         if created:
-            transaction.on_commit(partial(fanout.watch_presence, owner.pk, person.pk))
+            fanout.after_commit(partial(fanout.watch_presence, owner.pk, person.pk))
         _announce_buddy_list(owner)
     return contact
 
@@ -67,7 +67,7 @@ def contact_group_delete(*, owner: User, name: str) -> None:
 
 def _announce_buddy_list(owner: User) -> None:
     """The owner's other tabs and devices redraw the buddy list (read after commit, so it is the final one)."""
-    transaction.on_commit(lambda: fanout.to_user(owner.pk, contacts_frame(groups=buddy_list(user=owner))))
+    fanout.after_commit(lambda: fanout.to_user(owner.pk, contacts_frame(groups=buddy_list(user=owner))))
 
 
 def _checked_group_name(name: str) -> str:

@@ -6,7 +6,6 @@ import hashlib
 from functools import partial
 
 from django.core.files import File
-from django.db import transaction
 
 from accounts.errors import PictureTooLarge, ProfileInvalid
 from accounts.frames import user_updated_frame
@@ -45,7 +44,7 @@ def profile_update(*, user: User, **fields: str) -> User:
 
 
 def _announce_profile(user: User) -> None:
-    transaction.on_commit(
+    fanout.after_commit(
         partial(fanout.to_user_and_watchers, user.pk, user_updated_frame(profile=profile_payload(user)))
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -28,7 +27,7 @@ def signed_out_everywhere(*, user_id: int, reason: str) -> int:
     session_keys = list(open_sign_ins.values_list("session_key", flat=True))
     ended, _ = Session.objects.filter(session_key__in=session_keys).delete()
     open_sign_ins.update(ended_at=timezone.now(), end_reason=reason)
-    transaction.on_commit(partial(fanout.close_user_sockets, user_id, reason=reason))  # at once outside a transaction
+    fanout.after_commit(partial(fanout.close_user_sockets, user_id, reason=reason))  # at once outside a transaction
     return ended
 
 
@@ -49,7 +48,7 @@ def sign_in_ended(*, session_key: str, reason: str) -> None:
     SignIn.objects.filter(session_key=session_key, ended_at__isnull=True).update(
         ended_at=timezone.now(), end_reason=reason
     )
-    transaction.on_commit(partial(fanout.close_session_sockets, session_key, reason=reason))
+    fanout.after_commit(partial(fanout.close_session_sockets, session_key, reason=reason))
 
 
 def session_end(*, user: User, sign_in_id: int, reason: str = "ended_by_user") -> SignIn:
@@ -75,7 +74,7 @@ def sessions_end_others(*, user: User, keep_session_key: str, reason: str = "end
     Session.objects.filter(session_key__in=others).delete()
     other_sign_ins.update(ended_at=timezone.now(), end_reason=reason)
     for session_key in others:
-        transaction.on_commit(partial(fanout.close_session_sockets, session_key, reason=reason))
+        fanout.after_commit(partial(fanout.close_session_sockets, session_key, reason=reason))
     return len(others)
 
 
@@ -98,7 +97,7 @@ def session_key_changed(*, old_key: str, new_key: str) -> None:
     sockets pointing at it."""
     if old_key and new_key and old_key != new_key:
         SignIn.objects.filter(session_key=old_key, ended_at__isnull=True).update(session_key=new_key)
-        transaction.on_commit(partial(fanout.session_rekeyed, old_key, new_key))
+        fanout.after_commit(partial(fanout.session_rekeyed, old_key, new_key))
 
 
 def sign_in_unlock(*, username: str, actor: User | None = None) -> int:

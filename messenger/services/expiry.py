@@ -30,7 +30,7 @@ def messages_expire(*, message_ids: list[int]) -> int:
         deleted, _ = Message.objects.filter(pk__in=message_ids).delete()
         for conversation_id, expired in by_conversation.items():
             frame = frames.messages_expired_frame(conversation_id=conversation_id, message_ids=sorted(expired))
-            transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
+            fanout.after_commit(partial(fanout.to_conversation, conversation_id, frame))
     return deleted
 
 

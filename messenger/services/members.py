@@ -50,7 +50,7 @@ def do_members_add(*, actor: User, room: Conversation, usernames: list[str], via
         if newcomers:
             added = [person.pk for person in newcomers]
             _archive_membership(EventType.MEMBER_ADDED, room.pk, actor=actor, content={"added": added, "via": via})
-            transaction.on_commit(partial(_announce_joined, room, newcomers))
+            fanout.after_commit(partial(_announce_joined, room, newcomers))
     return newcomers
 
 
@@ -80,7 +80,7 @@ def room_member_role_set(*, user: User, conversation_id: int, username: str, rol
     # Their own tabs learn their new role (the buttons they get depend on it); only that field, so nothing
     # else they hold (unread counts) is overwritten.
     frame = frames.conversation_updated_frame(conversation={"id": conversation_id, "role": role})
-    transaction.on_commit(partial(fanout.to_user, target.user_id, frame))
+    fanout.after_commit(partial(fanout.to_user, target.user_id, frame))
     return membership
 
 
@@ -109,9 +109,9 @@ def do_member_remove(*, actor: User, membership: Membership) -> None:
         content = {"removed": [person.pk]} if actor.pk == person.pk else {"removed": [person.pk], "by": actor.pk}
         _archive_membership(EventType.MEMBER_REMOVED, conversation_id, actor=actor, content=content)
         frame = frames.conversation_left_frame(conversation_id=conversation_id)
-        transaction.on_commit(partial(fanout.conversation_left, person.pk, conversation_id, frame))
+        fanout.after_commit(partial(fanout.conversation_left, person.pk, conversation_id, frame))
         members_frame = frames.member_left_frame(conversation_id=conversation_id, user=user_payload(person))
-        transaction.on_commit(partial(fanout.to_conversation, conversation_id, members_frame))
+        fanout.after_commit(partial(fanout.to_conversation, conversation_id, members_frame))
 
 
 def do_member_role_set(*, membership: Membership, role: str) -> Membership:
@@ -158,4 +158,4 @@ def membership_mute(*, user: User, conversation_id: int, is_muted: bool) -> None
     membership = membership_for(user=user, conversation_id=conversation_id)
     Membership.objects.filter(pk=membership.pk).update(is_muted=is_muted)
     frame = frames.conversation_updated_frame(conversation={"id": conversation_id, "is_muted": is_muted})
-    transaction.on_commit(partial(fanout.to_user, user.pk, frame))
+    fanout.after_commit(partial(fanout.to_user, user.pk, frame))

@@ -138,7 +138,7 @@ def message_send(
                 attachment.archive_position = entry.position
                 attachment.save(update_fields=["archive_position"])
             frame = frames.message_frame(message=message_payload(message))
-            transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
+            fanout.after_commit(partial(fanout.to_conversation, conversation_id, frame))
             transaction.on_commit(metrics.message_accepted)  # counted once committed, also inside a file share's
             turn.take()
     except IntegrityError:
@@ -221,7 +221,7 @@ def _announce_updated(message: Message) -> None:
     frame = frames.message_updated_frame(
         message=message_payload(message, reactions=reactions_of(message_id=message.pk))
     )
-    transaction.on_commit(partial(fanout.to_conversation, message.conversation_id, frame))
+    fanout.after_commit(partial(fanout.to_conversation, message.conversation_id, frame))
 
 
 def typing_notify(*, user: User, conversation_id: int) -> None:

@@ -46,4 +46,4 @@ def _announce_reactions(message: Message, reactions: list[dict]) -> None:
     frame = frames.message_reactions_frame(
         conversation_id=message.conversation_id, message_id=message.pk, reactions=reactions
     )
-    transaction.on_commit(partial(fanout.to_conversation, message.conversation_id, frame))
+    fanout.after_commit(partial(fanout.to_conversation, message.conversation_id, frame))

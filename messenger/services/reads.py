@@ -21,5 +21,5 @@ def read_mark(*, user: User, conversation_id: int, seq: int) -> int:
         moved = Membership.objects.filter(pk=membership.pk, last_read_seq__lt=seq).update(last_read_seq=seq)
         if moved:
             frame = frames.read_frame(conversation_id=conversation_id, user_id=user.pk, seq=seq)
-            transaction.on_commit(partial(fanout.to_conversation, conversation_id, frame))
+            fanout.after_commit(partial(fanout.to_conversation, conversation_id, frame))
     return max(seq, membership.last_read_seq)

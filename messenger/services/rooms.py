@@ -80,7 +80,7 @@ def room_join(*, user: User, conversation_id: int) -> Conversation:
             _archive_membership(
                 EventType.MEMBER_ADDED, room.pk, actor=user, content={"added": [user.pk], "via": "join"}
             )
-            transaction.on_commit(partial(_announce_joined, room, [user]))
+            fanout.after_commit(partial(_announce_joined, room, [user]))
     return room
 
 
@@ -159,7 +159,7 @@ def _conversation_start(
         participants=[person.pk for person in people],
         content=content,
     )
-    transaction.on_commit(partial(_announce_joined, conversation, people))
+    fanout.after_commit(partial(_announce_joined, conversation, people))
 
 
 def _checked_name(name: str) -> str:
@@ -183,4 +183,4 @@ def _managed_room(
 
 def _announce_room(room: Conversation) -> None:
     frame = frames.conversation_updated_frame(conversation=conversation_payload(room))
-    transaction.on_commit(partial(fanout.to_conversation, room.pk, frame))
+    fanout.after_commit(partial(fanout.to_conversation, room.pk, frame))

@@ -206,3 +206,25 @@ class TestEditAndDelete:
 
         with pytest.raises(NotAllowed):
             services.message_edit(editor=alice, message_id=message.pk, body="back")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_stored_while_the_channel_layer_is_away_is_a_success_for_its_sender(alice, bob, settings, client):
+    """A Redis restart used to answer stored sends with internal_error (the fault run of the real-time bench):
+    the commit had happened, only the announcement failed. Clients catch up with sync when they see the gap."""
+    from core.tests.test_metrics import samples
+
+    errors_before = samples(client.get("/metrics").content.decode())["parley_channel_layer_errors_total"]
+    room = room_with(alice, bob)
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},  # nothing listens on port 1
+        }
+    }
+
+    message = services.message_send(sender=alice, conversation_id=room.pk, client_id="c-away", body="still here")
+
+    assert Message.objects.get(pk=message.pk).body == "still here"
+    errors_after = samples(client.get("/metrics").content.decode())["parley_channel_layer_errors_total"]
+    assert errors_after == errors_before + 1
