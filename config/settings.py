@@ -161,9 +161,8 @@ PARLEY_CHANNEL_PREFIX = env.str("PARLEY_CHANNEL_PREFIX", default="parley")
 # redis-py refuses a command once a pool holds this many connections (its default, 100, is soon reached by
 # a burst of sockets joining groups); Redis itself allows 10,000 clients.
 PARLEY_REDIS_MAX_CONNECTIONS = env.int("PARLEY_REDIS_MAX_CONNECTIONS", default=1000)
-# redis-py 8 gives up on a read after 5 s by default, the same 5 s channels-redis blocks in BZPOPMIN waiting
-# for events, so an idle socket's consumer died whenever Redis answered "nothing yet" a moment late. Wait
-# longer than any blocking pop, yet not forever, so a dead connection to Redis is still noticed.
+# A command to Redis that has had no answer for this long fails, so a dead connection is noticed (the channel
+# layer's subscriber polls with its own short timeouts and reconnects by itself).
 PARLEY_REDIS_SOCKET_TIMEOUT_SECONDS = 30.0
 REDIS_CONNECTION_OPTIONS = {
     "max_connections": PARLEY_REDIS_MAX_CONNECTIONS,
@@ -199,7 +198,7 @@ if PARLEY_REDIS_SENTINELS:
         "sentinels": PARLEY_REDIS_SENTINELS,
         "master_name": PARLEY_REDIS_SENTINEL_MASTER,
         # Asking a sentinel is a quick question: a sentinel that does not answer within seconds is down, and
-        # the next one is asked (the 30 s read timeout above is for blocking pops on the primary).
+        # the next one is asked (the 30 s above is for commands on the primary).
         "sentinel_kwargs": {"socket_timeout": 5.0, "socket_connect_timeout": 5.0},
         **REDIS_CONNECTION_OPTIONS,
     }
@@ -208,14 +207,16 @@ elif REDIS_URL:
 if REDIS_HOST:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis pub/sub, not channels-redis's list-per-socket layer: a group_send is one PUBLISH that each
+            # worker receives once and hands to its own sockets, a worker subscribes to a group once however
+            # many of its sockets join it, and after a Redis restart redis-py subscribes again by itself (the
+            # list layer's groups vanished with Redis, and sockets silently received nothing more).
+            # docs/benchmarks.md, "Real time under load", has the comparison.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_HOST],
                 "prefix": PARLEY_CHANNEL_PREFIX,
-                # Events a socket may have waiting before the layer drops more (default 100). Clients also
-                # resync when a live frame skips a seq, so a drop is repaired, but should stay rare.
-                "capacity": 1000,
-                # Events carry message text: Fernet-encrypt them so nothing readable sits in Redis.
+                # Events carry message text: Fernet-encrypt them so nothing readable crosses or sits in Redis.
                 "symmetric_encryption_keys": channel_layer_keys(_encryption_key_ring),
             },
         }

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import weakref
+from dataclasses import dataclass
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -32,18 +35,46 @@ async def database_is_up() -> bool:
     return True
 
 
-async def channel_layer_is_up() -> bool:
-    """Send a message to a fresh channel and read it back: proves the layer both stores and delivers."""
+@dataclass
+class _Probe:
+    """One channel per worker (per event loop and layer) that health checks send to and read back, one check at
+    a time. A fresh channel per check would stay subscribed on the pub/sub layer: Channels has no way to give a
+    channel back but cancelling its reader."""
+
+    layer: Any
+    channel: str
+    turn: asyncio.Lock
+
+
+_probes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Probe] = weakref.WeakKeyDictionary()
+
+
+async def _probe() -> _Probe:
     layer = get_channel_layer()
+    loop = asyncio.get_running_loop()
+    probe = _probes.get(loop)
+    if probe is None or probe.layer is not layer:  # the first check, or settings changed the layer (tests)
+        probe = _probes[loop] = _Probe(layer, await layer.new_channel(prefix="healthz"), asyncio.Lock())
+    return probe
+
+
+async def channel_layer_is_up() -> bool:
+    """Send a message to this worker's probe channel and read it back: proves the layer both carries and
+    delivers."""
     try:
-        channel = await layer.new_channel(prefix="healthz")
+        probe = await asyncio.wait_for(_probe(), CHECK_TIMEOUT_SECONDS)
         token = uuid.uuid4().hex
-        await asyncio.wait_for(layer.send(channel, {"type": "healthz.ping", "token": token}), CHECK_TIMEOUT_SECONDS)
-        reply = await asyncio.wait_for(layer.receive(channel), CHECK_TIMEOUT_SECONDS)
+        async with probe.turn:
+            await asyncio.wait_for(
+                probe.layer.send(probe.channel, {"type": "healthz.ping", "token": token}), CHECK_TIMEOUT_SECONDS
+            )
+            reply = await asyncio.wait_for(probe.layer.receive(probe.channel), CHECK_TIMEOUT_SECONDS)
+            while reply.get("token") != token:  # a reply to an earlier check that timed out
+                reply = await asyncio.wait_for(probe.layer.receive(probe.channel), CHECK_TIMEOUT_SECONDS)
     except Exception:
         logger.exception("health check: channel layer is down")
         return False
-    return reply.get("token") == token
+    return True
 
 
 async def virus_scanner_state() -> str:

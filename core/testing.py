@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -26,24 +27,43 @@ TEST_ORIGIN = "http://localhost"
 
 
 class Listener:
-    """A channel subscribed to one group, like a member's open socket."""
+    """A channel subscribed to one group, like a member's open socket. It listens on an event loop of its own in
+    a thread for as long as the test runs: the pub/sub layer's subscription lives as long as its loop, so a
+    loop per call (async_to_sync's, in a sync test) would miss what services announce in between."""
 
     def __init__(self, group: str) -> None:
         self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(group, self.channel)
+        self.heard: queue.SimpleQueue[dict] = queue.SimpleQueue()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.channel = asyncio.run_coroutine_threadsafe(self._subscribe(group), self.loop).result(timeout=10)
+
+    async def _subscribe(self, group: str) -> str:
+        channel = await self.layer.new_channel()
+        await self.layer.group_add(group, channel)
+        self.tasks = [asyncio.ensure_future(self._listen(channel)), asyncio.ensure_future(self._stay_awake())]
+        return channel
+
+    async def _listen(self, channel: str) -> None:
+        while True:
+            event = await self.layer.receive(channel)
+            self.heard.put(json.loads(event["text"]))
+
+    @staticmethod
+    async def _stay_awake() -> None:
+        """The in-memory layer wakes a reader from the sender's thread without waking its loop: tick so the
+        loop notices."""
+        while True:  # noqa: ASYNC110 (a tick, not a wait for a condition)
+            await asyncio.sleep(0.02)
 
     def frames(self, timeout: float = 0.5) -> list[dict]:
-        async def drain():
-            received = []
-            while True:
-                try:
-                    event = await asyncio.wait_for(self.layer.receive(self.channel), timeout)
-                except TimeoutError:
-                    return received
-                received.append(json.loads(event["text"]))
-
-        return async_to_sync(drain)()
+        """Everything heard so far, and what arrives until `timeout` passes without a frame."""
+        received = []
+        while True:
+            try:
+                received.append(self.heard.get(timeout=timeout))
+            except queue.Empty:
+                return received
 
 
 def session_cookie_for(user, *, second_factor: bool = False) -> str:
@@ -212,14 +232,17 @@ class RedisProcess(ChildProcess):
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5)
 
 
-def start_redis(tmp_dir: Path, *, directives: list[str], sentinel: bool = False) -> RedisProcess:
+def start_redis(
+    tmp_dir: Path, *, directives: list[str], sentinel: bool = False, port: int | None = None
+) -> RedisProcess:
     """Start redis-server (or redis-sentinel) with `directives` as its config file; wait until it answers PING.
 
-    In memory only, bound to loopback; a sentinel rewrites its config file, so each gets its own.
+    In memory only, bound to loopback; a sentinel rewrites its config file, so each gets its own. Given the
+    `port` of one stopped earlier, it is that server restarted empty.
     """
-    port = free_port()
+    port = port or free_port()
     work_dir = tmp_dir / f"redis-{port}"
-    work_dir.mkdir()
+    work_dir.mkdir(exist_ok=True)
     config = work_dir / ("sentinel.conf" if sentinel else "redis.conf")
     lines = [f"port {port}", "bind 127.0.0.1", f'dir "{work_dir}"', "daemonize no", 'save ""', "appendonly no"]
     config.write_text("\n".join((lines[:4] if sentinel else lines) + directives) + "\n")

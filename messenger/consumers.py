@@ -47,6 +47,29 @@ logger = logging.getLogger(__name__)
 
 
 class ParleyConsumer(AsyncWebsocketConsumer):
+    handshake_answered = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The pub/sub channel layer subscribes the socket's own channel before `connect` runs (Channels'
+        `new_channel`): a Redis that cannot take it then is also a refusal with try-again-later, never a
+        server error."""
+        try:
+            await super().__call__(scope, receive, send)
+        except (RedisError, OSError):
+            if self.handshake_answered:
+                raise
+            logger.warning("Socket refused: the channel layer could not take it", exc_info=True)
+            metrics.channel_layer_error()
+            await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        self.handshake_answered = True
+        await super().accept(subprotocol, headers)
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        self.handshake_answered = True
+        await super().close(code, reason)
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

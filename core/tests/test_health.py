@@ -26,7 +26,7 @@ def test_healthz_is_200_when_database_and_channel_layer_answer(client):
 def test_healthz_is_503_and_names_the_channel_layer_when_redis_is_unreachable(client, settings):
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]},  # nothing listens there
         }
     }
@@ -70,7 +70,7 @@ def test_healthz_is_503_and_names_the_database_when_postgres_is_unreachable():
 @pytest.mark.redis
 @pytest.mark.django_db
 def test_healthz_checks_the_redis_channel_layer_when_redis_url_is_set(client):
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
 
     response = client.get("/healthz")
 

@@ -155,7 +155,7 @@ def test_a_group_send_the_channel_layer_refuses_is_counted_and_still_raised(clie
     before = samples(client.get("/metrics").content.decode())
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]},  # nothing listens there
         }
     }

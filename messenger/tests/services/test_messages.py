@@ -218,7 +218,7 @@ def test_a_message_stored_while_the_channel_layer_is_away_is_a_success_for_its_s
     room = room_with(alice, bob)
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},  # nothing listens on port 1
         }
     }
