@@ -1,11 +1,13 @@
-"""What happens when a socket opens, beats, reports idle or closes: the presence store, the database
-(last seen, choice) and announcements to watchers, in that order. Called by the messenger consumer."""
+"""What happens when a socket opens, reports idle or closes: the presence store, the database (last seen,
+choice) and announcements to watchers, in that order. Called by the messenger consumer. Also each worker's two
+presence tasks: the heartbeat that keeps its open sockets' connections alive, and the sweep."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -57,8 +59,18 @@ async def _snapshot_frame(people: list[dict[str, Any]]) -> dict[str, Any]:
     return frames.presence_snapshot_frame(people=people, states=states)
 
 
-async def presence_heartbeat(*, user_id: int, connection_id: str) -> None:
-    await announce(await presence.connection_refreshed(user_id=user_id, connection_id=connection_id))
+def presence_heartbeat_add(*, user_id: int, connection_id: str) -> None:
+    """The socket is open: from now on this worker's heartbeat keeps its connection alive."""
+    heartbeat = _heartbeat()
+    heartbeat.connections[connection_id] = user_id
+    if heartbeat.task is None or heartbeat.task.done():  # started lazily, like the sweeper
+        heartbeat.task = asyncio.get_running_loop().create_task(_beat_forever(heartbeat))
+
+
+def presence_heartbeat_remove(*, connection_id: str) -> None:
+    """The socket is closing: stop keeping its connection alive (it then expires, if nothing closes it first).
+    Synchronous, so nothing can fail before it; a connection refreshed for ever would be a ghost."""
+    _heartbeat().connections.pop(connection_id, None)
 
 
 async def presence_tab_state(*, user_id: int, connection_id: str, tab_state: str) -> None:
@@ -70,6 +82,9 @@ async def presence_tab_state(*, user_id: int, connection_id: str, tab_state: str
 
 
 async def presence_disconnect(*, user_id: int, connection_id: str) -> None:
+    """The socket closed, or its connect failed half way. Out of the heartbeat before connection_closed, so a
+    heartbeat round running meanwhile cannot write the connection back (_heartbeat_round)."""
+    presence_heartbeat_remove(connection_id=connection_id)
     await announce(await presence.connection_closed(user_id=user_id, connection_id=connection_id))
 
 
@@ -105,3 +120,54 @@ async def _sweep_forever() -> None:
                 await announce(change)
         except Exception:  # a Redis hiccup must not end the sweeping for the life of the worker
             logger.exception("presence sweep failed; retrying")
+            metrics.presence_error()
+
+
+# ---- the heartbeat: one task per worker process (per event loop) for all of its sockets -------------------
+#
+# A task per socket cost a Redis transaction per socket every beat: 5,000 idle sockets made 1,000 transactions a
+# second and two thirds of a core of work (docs/benchmarks.md, S4). One task refreshes every connection of the
+# worker in a few script calls instead (presence.connections_refreshed).
+
+
+@dataclass
+class _Heartbeat:
+    connections: dict[str, int] = field(default_factory=dict)  # this loop's open sockets: connection id -> user id
+    task: asyncio.Task | None = None
+
+
+_heartbeats: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Heartbeat] = weakref.WeakKeyDictionary()
+
+
+def _heartbeat() -> _Heartbeat:
+    """This event loop's heartbeat (a worker has one loop; each test has its own)."""
+    return _heartbeats.setdefault(asyncio.get_running_loop(), _Heartbeat())
+
+
+async def _beat_forever(heartbeat: _Heartbeat) -> None:
+    while True:
+        await asyncio.sleep(settings.PARLEY_PRESENCE_HEARTBEAT_SECONDS)
+        try:
+            await _heartbeat_round(heartbeat)
+        except Exception:  # Redis away for a moment: the connections live on until their TTL; beat again next time
+            logger.exception("presence heartbeat failed; retrying")
+            metrics.presence_error()
+
+
+async def _heartbeat_round(heartbeat: _Heartbeat) -> None:
+    """Refresh every open socket's connection once. One whose record is gone (swept after a stall, or Redis
+    restarted empty) takes the full path, which re-adds it and announces the user online again.
+
+    A socket closing meanwhile is safe: presence_disconnect takes it out before connection_closed, and the full
+    path asks `is_open` inside its atomic update, so a connection just closed is never written back."""
+    connections = heartbeat.connections
+    gone = await presence.connections_refreshed([(user_id, cid) for cid, user_id in list(connections.items())])
+    for user_id, connection_id in gone:
+        if connections.get(connection_id) != user_id:
+            continue  # closed since the round began
+        change = await presence.connection_refreshed(
+            user_id=user_id,
+            connection_id=connection_id,
+            is_open=lambda connection_id=connection_id, user_id=user_id: connections.get(connection_id) == user_id,
+        )
+        await announce(change)

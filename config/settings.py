@@ -233,9 +233,11 @@ PARLEY_MAX_SENDS_IN_FLIGHT = env.int("PARLEY_MAX_SENDS_IN_FLIGHT", default=16)
 if PARLEY_MAX_SENDS_IN_FLIGHT < 1:
     raise ImproperlyConfigured("PARLEY_MAX_SENDS_IN_FLIGHT must be at least 1.")
 
-# Presence (docs/presence.md): a socket's connection expires unless its worker refreshes it every HEARTBEAT
-# seconds; every worker sweeps expired ones every SWEEP seconds. A dead worker's users go offline within
-# TTL + SWEEP seconds.
+# Presence (docs/presence.md): a socket's connection expires TTL seconds after its last refresh. Every HEARTBEAT
+# seconds one task per worker refreshes all of that worker's open sockets at once (a Redis script call per 250
+# sockets, so a short HEARTBEAT costs little); a failed round is retried at the next, so keep TTL a few
+# HEARTBEATs long. Every worker sweeps expired connections every SWEEP seconds: a dead worker's users go offline
+# within TTL + SWEEP seconds.
 PARLEY_PRESENCE_TTL_SECONDS = env.float("PARLEY_PRESENCE_TTL_SECONDS", default=20.0)
 PARLEY_PRESENCE_HEARTBEAT_SECONDS = env.float("PARLEY_PRESENCE_HEARTBEAT_SECONDS", default=5.0)
 PARLEY_PRESENCE_SWEEP_SECONDS = env.float("PARLEY_PRESENCE_SWEEP_SECONDS", default=2.0)

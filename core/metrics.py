@@ -27,6 +27,7 @@ FANOUT_SECONDS = Histogram(
 )
 PRESENCE_UPDATES = Counter("parley_presence_updates", "Presence changes announced to watchers.")
 CHANNEL_LAYER_ERRORS = Counter("parley_channel_layer_errors", "group_send calls that raised (Redis away, full, ...).")
+PRESENCE_ERRORS = Counter("parley_presence_errors", "Presence heartbeat or sweep rounds that failed (Redis away, ...).")
 REFUSED_OVERLOADED = Counter("parley_refused_overloaded", "Frames or sockets refused with `overloaded`.")
 SCANS_IN_FLIGHT = Gauge("parley_scans_in_flight", "Uploads being scanned by clamd on this worker (and waiting).")
 
@@ -37,6 +38,7 @@ METRIC_NAMES = (
     "parley_fanout_seconds",
     "parley_presence_updates_total",
     "parley_channel_layer_errors_total",
+    "parley_presence_errors_total",
     "parley_refused_overloaded_total",
     "parley_scans_in_flight",
 )
@@ -80,6 +82,11 @@ def presence_updated() -> None:
 def channel_layer_error() -> None:
     """Count a channel-layer call other than group_send that failed (a socket could not join its groups)."""
     CHANNEL_LAYER_ERRORS.inc()
+
+
+def presence_error() -> None:
+    """Count a worker's presence heartbeat or sweep round that failed; the next round tries again."""
+    PRESENCE_ERRORS.inc()
 
 
 def refused_overloaded() -> None:

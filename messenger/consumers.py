@@ -86,18 +86,21 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         except (RedisError, OSError):
             logger.warning("Socket of user %s refused: the channel layer could not take it", user.pk, exc_info=True)
             metrics.channel_layer_error()
+            # Each undone on its own: a failed group_discard must not leave the connection online until its TTL.
+            with contextlib.suppress(RedisError, OSError):
+                await presence_actions.presence_disconnect(user_id=user.pk, connection_id=self.channel_name)
             with contextlib.suppress(RedisError, OSError):
                 await self._leave_all()
-                await presence_actions.presence_disconnect(user_id=user.pk, connection_id=self.channel_name)
             del self.user  # nothing for disconnect() to undo any more
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
             return
         await self.accept()
+        # Only once accepted: from here on disconnect() runs when the socket closes, and takes it out again.
+        presence_actions.presence_heartbeat_add(user_id=user.pk, connection_id=self.channel_name)
         metrics.socket_opened()
         self.is_counted = True
         await self.send_frame(frames.hello_frame(user_id=user.pk, username=user.get_username()))
         await self.send_frame(snapshot)
-        self.heartbeat = asyncio.create_task(self._beat())
         if session_key:
             self.session_key = session_key
             self.session_watch = asyncio.create_task(self._watch_session())
@@ -123,23 +126,17 @@ class ParleyConsumer(AsyncWebsocketConsumer):
         self.groups_joined.clear()
 
     async def disconnect(self, code: int) -> None:
-        for name in ("heartbeat", "session_watch"):
-            if task := getattr(self, name, None):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        presence_actions.presence_heartbeat_remove(connection_id=self.channel_name)  # first: nothing can skip it
+        if task := getattr(self, "session_watch", None):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if getattr(self, "is_counted", False):
             metrics.socket_closed()
         if hasattr(self, "user"):
             await presence_actions.presence_disconnect(user_id=self.user.pk, connection_id=self.channel_name)
         if hasattr(self, "groups_joined"):
             await self._leave_all()
-
-    async def _beat(self) -> None:
-        """Keep this socket's presence alive; when the worker dies, the beats stop and the sweep notices."""
-        while True:
-            await asyncio.sleep(settings.PARLEY_PRESENCE_HEARTBEAT_SECONDS)
-            await presence_actions.presence_heartbeat(user_id=self.user.pk, connection_id=self.channel_name)
 
     async def _watch_session(self) -> None:
         """Close this socket when its session ends with nobody announcing it: it expired (SESSION_COOKIE_AGE),

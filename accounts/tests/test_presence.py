@@ -1,9 +1,13 @@
-"""The presence store: shown state from tabs and choice, atomic per user, expiry and sweep, growing versions.
+"""The presence store: shown state from tabs and choice, atomic per user, expiry and sweep, growing versions, the
+worker's batched heartbeat.
 
 Each test runs against the in-memory store and, when Redis is configured, against Redis.
 """
 
 import asyncio
+import math
+import threading
+import uuid
 
 import pytest
 
@@ -92,15 +96,85 @@ async def test_a_connection_nobody_refreshes_expires_and_the_sweep_announces_off
     assert await swept_for(USER) == []  # announced once, by whichever worker swept first
 
 
-async def test_heartbeats_keep_a_connection_alive(store_kind, short_ttl):
-    await presence.connection_opened(user_id=USER, connection_id="tab-1", choice="auto")
-    for _ in range(3):
+async def test_the_worker_heartbeat_keeps_connections_alive_with_their_tab_state(store_kind, short_ttl):
+    tabs = [(USER, "tab-1"), (USER, "tab-2")]
+    for _, tab in tabs:
+        await presence.connection_opened(user_id=USER, connection_id=tab, choice="auto")
+        await presence.connection_refreshed(user_id=USER, connection_id=tab, tab_state="idle")
+    for _ in range(3):  # 0.45 s in all: past the TTL of 0.3 s
         await asyncio.sleep(0.15)
-        await presence.connection_refreshed(user_id=USER, connection_id="tab-1")
+        assert await presence.connections_refreshed(tabs) == []
 
     assert await swept_for(USER) == []
-    assert (await presence.shown_states([USER]))[USER][0] == "available"
-    await presence.connection_closed(user_id=USER, connection_id="tab-1")
+    assert (await presence.shown_states([USER]))[USER][0] == "away"  # both tabs still idle
+    for _, tab in tabs:
+        await presence.connection_closed(user_id=USER, connection_id=tab)
+
+
+async def test_the_worker_heartbeat_hands_back_connections_gone_or_expired_and_does_not_revive_them(
+    store_kind, short_ttl
+):
+    await presence.connection_opened(user_id=USER, connection_id="stalled", choice="auto")
+    await asyncio.sleep(0.4)  # expired, not swept yet
+    await presence.connection_opened(user_id=USER + 1, connection_id="live", choice="auto")
+
+    gone = await presence.connections_refreshed([(USER, "stalled"), (USER + 1, "live"), (USER + 2, "never-opened")])
+
+    assert gone == [(USER, "stalled"), (USER + 2, "never-opened")]
+    assert await swept_for(USER) == [(USER, "offline")]  # left for the full path, which announces
+    assert set(await presence.shown_states([USER, USER + 1, USER + 2])) == {USER + 1}
+    await presence.connection_closed(user_id=USER + 1, connection_id="live")
+
+
+@pytest.mark.redis
+async def test_the_worker_heartbeat_refreshes_hundreds_of_connections_in_a_few_redis_commands(settings):
+    """Counted with MONITOR on a prefix of this test's own: what reaches Redis, not how long it took."""
+    settings.PARLEY_CHANNEL_PREFIX = f"{settings.PARLEY_CHANNEL_PREFIX}-batch-{uuid.uuid4().hex[:6]}"
+    tabs = [(user_id, f"tab-{tab}") for user_id in range(USER, USER + 300) for tab in (1, 2)]
+    for user_id, tab in tabs:
+        await presence.connection_opened(user_id=user_id, connection_id=tab, choice="auto")
+    await presence.connections_refreshed(tabs[:1])  # redis-py loads the script on first use
+    before = await presence._store().read_many([user_id for user_id, _ in tabs])
+
+    commands, gone = await commands_during(presence.connections_refreshed(tabs), settings.PARLEY_CHANNEL_PREFIX)
+
+    after = await presence._store().read_many([user_id for user_id, _ in tabs])
+    assert gone == []
+    assert all(
+        after[user_id].connections[tab][1] > before[user_id].connections[tab][1] for user_id, tab in tabs
+    )  # every connection's expiry moved forward
+    sent = [command.split()[0].upper() for client, command in commands if client != "lua"]
+    assert sent == ["EVALSHA"] * math.ceil(len(tabs) / presence.HEARTBEAT_BATCH)  # 3 calls for 600 sockets
+    for user_id, tab in tabs:
+        await presence.connection_closed(user_id=user_id, connection_id=tab)
+
+
+async def commands_during(work, prefix: str) -> tuple[list[tuple[str, str]], object]:
+    """The Redis commands that mention `prefix` while `work` runs, as (client type, command), and its result.
+    Commands a script runs are listed with the client type "lua"."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    done = f"{prefix}-done"
+    listening = threading.Event()
+    seen: list[tuple[str, str]] = []
+
+    def listen() -> None:
+        with client.monitor() as monitor:
+            listening.set()
+            while (command := monitor.next_command())["command"] != f"ECHO {done}":
+                if prefix in command["command"]:
+                    seen.append((command["client_type"], command["command"]))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    await asyncio.to_thread(listening.wait, 10)
+    result = await work
+    await asyncio.to_thread(client.echo, done)
+    await asyncio.to_thread(listener.join, 30)
+    assert not listener.is_alive()
+    return seen, result
 
 
 async def test_concurrent_tabs_on_many_workers_leave_the_right_state(store_kind):

@@ -1,13 +1,18 @@
-"""Presence through real sockets: contacts and chat partners see people come, go idle, choose and leave."""
+"""Presence through real sockets: contacts and chat partners see people come, go idle, choose and leave; the
+worker's heartbeat keeps open sockets online and lets closed ones go."""
+
+import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
 
-from accounts import services
+from accounts import presence, presence_actions, services
 from accounts.models import Contact, ContactGroup, User
 from accounts.selectors import presence_watchlist
 from accounts.tests.factories import UserFactory
-from core.testing import session_cookie_for, socket_to_app
+from core import metrics
+from core.testing import free_port, session_cookie_for, socket_to_app
+from core.tests.test_metrics import samples
 from messenger.tests.factories import room_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -174,3 +179,117 @@ async def test_a_new_contact_is_followed_at_once_by_every_tab_of_the_owner():
     assert (await presence_of(erin_socket, frank.pk))["state"] == "busy"
     for socket in (erin_socket, frank_socket):
         await socket.disconnect()
+
+
+# ---- the worker's heartbeat ---------------------------------------------------------------------------------
+
+TTL, HEARTBEAT, SWEEP = 0.6, 0.15, 0.1
+
+
+@pytest.fixture
+def fast_presence(settings):
+    settings.PARLEY_PRESENCE_TTL_SECONDS = TTL
+    settings.PARLEY_PRESENCE_HEARTBEAT_SECONDS = HEARTBEAT
+    settings.PARLEY_PRESENCE_SWEEP_SECONDS = SWEEP
+
+
+async def connection_ids_of(user_id: int) -> list[str]:
+    records = await presence._store().read_many([user_id])
+    return list(records[user_id].connections) if user_id in records else []
+
+
+async def bob_online_for_alice(alice, bob):
+    """Both connected, alice told that bob is online; with bob's connection id (his socket's channel name)."""
+    alice_socket, _ = await connect(alice)
+    bob_socket, _ = await connect(bob)
+    assert (await presence_of(alice_socket, bob.pk))["state"] == "available"
+    [connection_id] = await connection_ids_of(bob.pk)
+    return alice_socket, bob_socket, connection_id
+
+
+async def test_an_open_socket_stays_online_across_several_ttls_with_only_the_worker_heartbeat(
+    alice_and_bob, fast_presence
+):
+    alice, bob = alice_and_bob
+    alice_socket, bob_socket, _ = await bob_online_for_alice(alice, bob)
+
+    await asyncio.sleep(5 * TTL)  # the sweep runs every 0.1 s meanwhile: unrefreshed, bob would go offline
+
+    assert await alice_socket.receive_nothing(timeout=0.2)  # nobody was announced offline (or back)
+    states = await presence.shown_states([alice.pk, bob.pk])
+    assert (states[alice.pk][0], states[bob.pk][0]) == ("available", "available")
+    for socket in (alice_socket, bob_socket):
+        await socket.disconnect()
+
+
+async def test_a_connection_lost_from_the_store_is_added_again_and_announced_online(alice_and_bob, fast_presence):
+    """What a sweep after a stalled heartbeat, or a Redis restarted empty, leaves: the socket open, its record gone."""
+    alice, bob = alice_and_bob
+    alice_socket, bob_socket, connection_id = await bob_online_for_alice(alice, bob)
+
+    await presence_actions.announce(await presence.connection_closed(user_id=bob.pk, connection_id=connection_id))
+    offline = await presence_of(alice_socket, bob.pk)
+    back = await presence_of(alice_socket, bob.pk)  # the next heartbeat round
+
+    assert (offline["state"], back["state"]) == ("offline", "available")
+    assert back["version"] > offline["version"]
+    assert await connection_ids_of(bob.pk) == [connection_id]
+    for socket in (alice_socket, bob_socket):
+        await socket.disconnect()
+
+
+async def test_a_closed_socket_is_no_longer_refreshed_and_a_leftover_connection_expires(alice_and_bob, fast_presence):
+    alice, bob = alice_and_bob
+    alice_socket, bob_socket, connection_id = await bob_online_for_alice(alice, bob)
+    await bob_socket.disconnect()
+    assert (await presence_of(alice_socket, bob.pk))["state"] == "offline"
+
+    # As if the close had not reached the store: the connection is back, and only the heartbeat could keep it.
+    change = await presence.connection_opened(user_id=bob.pk, connection_id=connection_id, choice="auto")
+    await presence_actions.announce(change)
+    assert (await presence_of(alice_socket, bob.pk))["state"] == "available"
+
+    assert (await presence_of(alice_socket, bob.pk))["state"] == "offline"  # after TTL + sweep
+    assert await connection_ids_of(bob.pk) == []
+    await alice_socket.disconnect()
+
+
+@pytest.mark.redis
+async def test_a_heartbeat_round_that_fails_is_counted_and_the_next_one_refreshes_again(settings, fast_presence):
+    user_id, connection_id = 424242, "heartbeat-probe"
+    await presence.connection_opened(user_id=user_id, connection_id=connection_id, choice="auto")
+    presence_actions.presence_heartbeat_add(user_id=user_id, connection_id=connection_id)
+    errors_before = presence_errors()
+    working_redis = settings.REDIS_HOST
+
+    async def expiry() -> float:
+        return (await presence._store().read_many([user_id]))[user_id].connections[connection_id][1]
+
+    async def failure_counted() -> bool:
+        return presence_errors() > errors_before
+
+    settings.REDIS_HOST = {"address": f"redis://127.0.0.1:{free_port()}/0"}  # Redis away: nothing listens there
+    await until(failure_counted)
+    settings.REDIS_HOST = working_redis
+    stalled = await expiry()
+
+    async def refreshed_again() -> bool:
+        return await expiry() > stalled
+
+    await until(refreshed_again)  # the heartbeat task goes on by itself
+
+    assert (await presence.shown_states([user_id]))[user_id][0] == "available"
+    presence_actions.presence_heartbeat_remove(connection_id=connection_id)
+    await presence.connection_closed(user_id=user_id, connection_id=connection_id)
+
+
+def presence_errors() -> float:
+    return samples(metrics.exposition()[0].decode())["parley_presence_errors_total"]
+
+
+async def until(condition) -> None:
+    """Wait until the worker's own tasks make `condition` true (pytest's timeout bounds the wait)."""
+    while True:
+        if await condition():
+            return
+        await asyncio.sleep(HEARTBEAT / 2)

@@ -191,6 +191,7 @@ async def test_channel_layer_and_presence_carry_on_after_the_primary_dies(
     assert (await deliver_through_group("before", channel))["text"] == "before"
     opened = await presence.connection_opened(user_id=USER_BEFORE, connection_id="tab-1", choice="auto")
     assert opened.state == "available"
+    assert await presence.connections_refreshed([(USER_BEFORE, "tab-1")]) == []  # the heartbeat's script, loaded
     # Replication is asynchronous: make sure the replica holds presence before the primary dies.
     assert sentinel_set.primary.client().wait(1, 10_000) == 1
 
@@ -200,6 +201,7 @@ async def test_channel_layer_and_presence_carry_on_after_the_primary_dies(
     assert (await deliver_through_group("after", channel))["text"] == "after"
     assert await channel_layer_is_up()  # what the load balancer's /healthz probe asks
     assert (await presence.shown_states([USER_BEFORE]))[USER_BEFORE][0] == "available"
+    assert await presence.connections_refreshed([(USER_BEFORE, "tab-1")]) == []  # the promoted replica runs it too
     after = await presence.connection_opened(user_id=USER_AFTER, connection_id="tab-1", choice="busy")
     assert after.state == "busy"
     promoted = sentinel_set.replica.client()
