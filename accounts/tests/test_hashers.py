@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from channels.testing import HttpCommunicator
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, check_password, make_password
+from django.db import connection
 
 from accounts.hashers import QueuedPBKDF2PasswordHasher
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
@@ -159,3 +160,35 @@ async def test_a_storm_of_sign_ins_queues_and_everyone_gets_in():
     assert [response["status"] for response in responses] == [302] * len(usernames)
     assert [await hello_for(session_cookie_of(response)) for response in responses] == usernames
     assert (password_hashes.holding, password_hashes.waiting) == (0, 0)
+
+
+def connections_to_this_database() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+async def test_sign_ins_waiting_their_turn_hold_no_database_connection():
+    """Else a storm's waiting sign-ins hold the worker's whole pool, and the rest fail waiting for one."""
+    usernames = [f"waiting{index}" for index in range(4)]
+    for username in usernames:
+        await create_user(username=username)
+    count_connections = database_sync_to_async(connections_to_this_database)
+    before = await count_connections()
+    holder, release = hold_the_only_place()
+    try:
+        sign_ins = [asyncio.create_task(sign_in_request(username).get_response(timeout=60)) for username in usernames]
+        await until(lambda: password_hashes.waiting == len(usernames))
+        for _ in range(600):  # a closed connection's server process leaves pg_stat_activity a moment later
+            if (while_waiting := await count_connections()) <= before:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        release.set()
+        holder.join()
+    responses = await asyncio.gather(*sign_ins)
+
+    assert while_waiting <= before  # each read the user, then gave its connection back before waiting
+    assert [response["status"] for response in responses] == [302] * len(usernames)
