@@ -120,7 +120,7 @@ class AdmissionQueue:
 
 # Password hashing on this worker (sign-ins, password changes, accounts/hashers.py). Each hash keeps a core busy
 # for about 0.3 s (PBKDF2 at Django's strength). Unbounded, a sign-in storm ran one thread per sign-in, all
-# hashing at once: every sign-in finished late, and the event loop, one thread among dozens, got so little CPU
-# that WebSocket handshakes passed daphne's timeout and were reset (docs/benchmarks.md, S5b). In line, each
-# sign-in takes its 0.3 s in turn and the sockets and pages keep the rest of the machine.
+# hashing at once (S5b, docs/benchmarks.md: 100 sign-ins in 10 s on two workers): every sign-in finished late
+# (median 36-42 s), and the sockets' handshakes, sharing the CPU with dozens of hashing threads, passed daphne's
+# timeout and were reset. In line, each sign-in takes its 0.3 s in turn (median 4.6 s, nobody refused).
 password_hashes = AdmissionQueue(limit_setting="PARLEY_PASSWORD_HASHES_AT_ONCE")
