@@ -1,6 +1,6 @@
-"""How a daphne worker is started, the same everywhere: `make run`, the Dockerfile, docker-compose.yml,
-bench/realtime.py and the tests that start real workers (config/tests/test_deployment.py checks the files that
-cannot import this)."""
+"""How a daphne worker is started, the same everywhere: `make run`, the Dockerfile, docker-compose.yml, the
+benches (bench/realtime.py, bench/admission_sizing.py) and the tests that start real workers
+(config/tests/test_deployment.py checks the files that cannot import this)."""
 
 from __future__ import annotations
 
