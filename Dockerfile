@@ -26,4 +26,5 @@ HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
     CMD python -c "import os, urllib.request as r; host = os.environ['ALLOWED_HOSTS'].split(',')[0]; \
 r.urlopen(r.Request('http://127.0.0.1:8000/healthz', headers={'Host': host}), timeout=4)"
 # No --proxy-headers: the client address comes from PARLEY_TRUSTED_PROXY_HEADER (core/net.py), one rule for all.
-CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "config.asgi:application"]
+# The options are config/server.py's (a storm queues rather than being reset), the same wherever daphne starts.
+CMD ["daphne", "--websocket_connect_timeout", "60", "--bind", "0.0.0.0", "--port", "8000", "config.asgi:application"]

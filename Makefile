@@ -26,7 +26,8 @@ run: $(VENV)/.installed-runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --if-empty
 	@echo "Parley is starting on http://$(HOST):$(PORT)/ (Ctrl+C stops it)"
-	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	# daphne's options are config/server.py's, the same wherever a worker starts (config/tests/test_deployment.py).
+	$(BIN)/daphne --websocket_connect_timeout 60 --bind $(HOST) --port $(PORT) config.asgi:application
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

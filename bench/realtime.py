@@ -124,11 +124,13 @@ class Worker:
 
 
 def start_worker(env: dict[str, str], port: int | None = None) -> Worker:
+    from config.server import daphne_arguments  # started as in production (after main() puts BASE_DIR on the path)
+
     port = port or free_port()
     LOGS.mkdir(parents=True, exist_ok=True)
     with (LOGS / f"daphne-{port}.log").open("ab") as log:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            [sys.executable, "-m", "daphne", *daphne_arguments(host="127.0.0.1", port=port)],
             cwd=BASE_DIR,
             env=env,
             stdout=log,

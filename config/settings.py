@@ -309,6 +309,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's hashers, PBKDF2 (the default, at Django's strength) first, in a subclass that hashes in turn: at most
+# PARLEY_PASSWORD_HASHES_AT_ONCE at once per worker process, the others wait in arrival order (a sign-in storm
+# queues instead of starving the event loop; core/admission.py). Django's own PBKDF2 class is left out: it has
+# the same algorithm name, and the later of the two would verify the stored hashes.
+PASSWORD_HASHERS = [
+    "accounts.hashers.QueuedPBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+PARLEY_PASSWORD_HASHES_AT_ONCE = env.int("PARLEY_PASSWORD_HASHES_AT_ONCE", default=1)
+if PARLEY_PASSWORD_HASHES_AT_ONCE < 1:
+    raise ImproperlyConfigured("PARLEY_PASSWORD_HASHES_AT_ONCE must be at least 1.")
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username before the password is checked
     "django.contrib.auth.backends.ModelBackend",

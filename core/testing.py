@@ -22,6 +22,8 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
+from config.server import daphne_arguments
+
 BASE_DIR = Path(settings.BASE_DIR)
 TEST_ORIGIN = "http://localhost"
 
@@ -205,7 +207,7 @@ def start_daphne_worker(tmp_dir: Path, extra_env: dict[str, str] | None = None) 
     log_path = tmp_dir / f"daphne-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            [sys.executable, "-m", "daphne", *daphne_arguments(host="127.0.0.1", port=port)],
             cwd=BASE_DIR,
             env=env,
             stdout=log,

@@ -1,9 +1,13 @@
 """The deployment files say what README.md says: compose services, environment variables, the two commands."""
 
+import json
 import re
+import shlex
+from pathlib import Path
 
 import yaml
 
+from config.server import HANDSHAKE_TIMEOUT_SECONDS, daphne_arguments
 from core.testing import BASE_DIR
 
 README = (BASE_DIR / "README.md").read_text()
@@ -33,6 +37,41 @@ def test_web_runs_daphne_on_the_asgi_app_after_migrations_and_with_its_dependenc
     assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert {"redis", "clamav"} <= set(web["depends_on"])
     assert web["deploy"]["replicas"] >= 2
+
+
+def test_every_place_that_starts_daphne_gives_it_the_same_options():
+    dockerfile_cmd = next(
+        line for line in (BASE_DIR / "Dockerfile").read_text().splitlines() if line.startswith("CMD ")
+    )
+    make_run = next(
+        line for line in (BASE_DIR / "Makefile").read_text().splitlines() if line.startswith("\t$(BIN)/daphne ")
+    )
+    python_starts = [
+        (path.relative_to(BASE_DIR), start)
+        for path in BASE_DIR.rglob("*.py")
+        if ".venv" not in path.parts and path != Path(__file__)
+        for start in re.findall(r'"-m", "daphne", ([^\]]*)\]', path.read_text())
+    ]
+
+    in_the_image = ["daphne", *daphne_arguments(host="0.0.0.0", port=8000)]  # noqa: S104 (inside a container)
+
+    assert COMPOSE["services"]["web"]["command"] == in_the_image
+    assert json.loads(dockerfile_cmd.removeprefix("CMD ")) == in_the_image
+    assert " ".join(in_the_image) in readme_section("Deployment")
+    assert shlex.split(make_run) == ["$(BIN)/daphne", *daphne_arguments(host="$(HOST)", port="$(PORT)")]
+    assert {str(path) for path, _ in python_starts} == {
+        "bench/admission_sizing.py",
+        "bench/realtime.py",
+        "core/testing.py",
+    }
+    assert {start for _, start in python_starts} == {'*daphne_arguments(host="127.0.0.1", port=port)'}
+
+
+def test_a_handshake_in_a_storm_waits_rather_than_being_reset_after_daphnes_default_5_s():
+    arguments = daphne_arguments(host="127.0.0.1", port=8000)
+    timeout = int(arguments[arguments.index("--websocket_connect_timeout") + 1])
+
+    assert timeout == HANDSHAKE_TIMEOUT_SECONDS >= 30
 
 
 def test_parley_services_are_configured_only_through_the_environment():
