@@ -97,6 +97,21 @@ class TestMessageSend:
             send(alice, room)
         assert Message.objects.count() == 3
 
+    def test_a_resend_past_the_rate_limit_is_still_answered_with_the_original(self, alice, monkeypatch):
+        """A client that lost its acks resends its outbox at once after reconnecting: what was stored is
+        answered, not refused (it writes nothing)."""
+        monkeypatch.setattr(services.messages, "send_rate_limit", TokenBucket(rate=0.001, burst=2))
+        room = room_with(alice)
+        first = services.message_send(sender=alice, conversation_id=room.pk, client_id="c-1", body="one")
+        services.message_send(sender=alice, conversation_id=room.pk, client_id="c-2", body="two")
+
+        again = services.message_send(sender=alice, conversation_id=room.pk, client_id="c-1", body="one")
+
+        assert again.pk == first.pk
+        with pytest.raises(RateLimited):
+            services.message_send(sender=alice, conversation_id=room.pk, client_id="c-3", body="three")
+        assert Message.objects.count() == 2
+
     def test_is_delivered_to_the_conversation_after_commit_once(self, alice, bob, django_capture_on_commit_callbacks):
         room = room_with(alice, bob)
         member_socket = Listener(fanout.conversation_group(room.pk))
@@ -126,9 +141,9 @@ class TestMessageSend:
         room = room_with(*people)
         send(people[0], room)  # warm-up: nothing is cached between sends, but keep the measured call typical
 
-        # participants, resend check, savepoint, seq, insert, read marker,
+        # participants, savepoint, seq, insert, read marker,
         # archive chain, archive entry, chain head, release savepoint
-        with django_assert_num_queries(10):
+        with django_assert_num_queries(9):
             send(people[1], room, "a message for everyone")
 
 
@@ -139,9 +154,9 @@ def test_a_send_outside_any_transaction_costs_its_turn_on_top(django_assert_num_
     room = room_with(*people)
     send(people[0], room)
 
-    # participants, resend check, take the turn (core.commit_order), BEGIN, seq, insert, read marker,
+    # participants, take the turn (core.commit_order), BEGIN, seq, insert, read marker,
     # archive chain, archive entry, chain head, COMMIT, end the turn
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(11):
         send(people[1], room, "a message for everyone")
 
 
