@@ -25,7 +25,7 @@ def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None 
         "client_id": message.client_id,
         "body": None if deleted else message.body,
         # The body as sanitized HTML (messenger.rendering): what browsers show, so no client renders markdown.
-        "html": None if deleted else _html(message),
+        "html": None if deleted else message_html(message),
         "reply_to": reply_payload(message.reply_to) if message.reply_to_id else None,
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
@@ -35,9 +35,10 @@ def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None 
     }
 
 
-def _html(message: Message) -> str:
-    """The body rendered once per message object and body: sending renders it for the `message` frame, and the
-    ack or HTTP reply for the same object reuses it (rendering and sanitising is the costly part)."""
+def message_html(message: Message) -> str:
+    """The body rendered once per message object and body: sending renders it before it takes its conversation's
+    locks, and the `message` frame, the ack or the HTTP reply for the same object reuse it (rendering and
+    sanitising is the costly part)."""
     cached = getattr(message, "_rendered", None)
     if cached is None or cached[0] != message.body:
         cached = message._rendered = (message.body, render_body(message.body))

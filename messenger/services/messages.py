@@ -29,7 +29,7 @@ from messenger.models import (
     Message,
     MessageVersion,
 )
-from messenger.payloads import attachment_fields, message_payload, user_payload
+from messenger.payloads import attachment_fields, message_html, message_payload, user_payload
 from messenger.selectors import (
     conversation_member_ids,
     membership_for,
@@ -99,29 +99,26 @@ def message_send(
         if (existing := message_resent(sender=sender, client_id=client_id)) is not None:
             return existing
         raise RateLimited("You are sending too fast; wait a moment.")
+    message = Message(
+        conversation_id=conversation_id, sender=sender, client_id=client_id, body=body, attachment=attachment
+    )
+    # Rendered now, not in the transaction: from its seq on it holds the conversation's locks, which every other
+    # send to this conversation waits for (docs/benchmarks.md, S2).
+    message_html(message)
     try:
         # Commit order (core.commit_order): the turn, taken last, lasts until the fan-out after COMMIT is out,
         # so every member receives the conversation's messages in seq order, whichever worker sent them.
         with in_commit_order(conversation_id) as turn, transaction.atomic():
-            reply_to = None
             if reply_to_id is not None:
-                reply_to = (
+                message.reply_to = (
                     Message.objects.select_related("sender")
                     .filter(pk=reply_to_id, conversation_id=conversation_id)
                     .first()
                 )
-                if reply_to is None:
+                if message.reply_to is None:
                     raise BodyInvalid("A reply quotes a message of the same conversation.", code="reply_invalid")
-            seq = _next_seq(conversation_id)
-            message = Message.objects.create(
-                conversation_id=conversation_id,
-                sender=sender,
-                seq=seq,
-                client_id=client_id,
-                body=body,
-                reply_to=reply_to,
-                attachment=attachment,
-            )
+            seq = message.seq = _next_seq(conversation_id)
+            message.save(force_insert=True)
             # You have read what you wrote.
             Membership.objects.filter(conversation_id=conversation_id, user=sender).update(last_read_seq=seq)
             _record_mentions(message, body)

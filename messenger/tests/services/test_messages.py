@@ -243,3 +243,27 @@ def test_a_message_stored_while_the_channel_layer_is_away_is_a_success_for_its_s
     assert Message.objects.get(pk=message.pk).body == "still here"
     errors_after = samples(client.get("/metrics").content.decode())["parley_channel_layer_errors_total"]
     assert errors_after == errors_before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_renders_its_body_before_its_transaction_takes_the_conversations_locks(monkeypatch):
+    """Every other send to the conversation waits for those locks until COMMIT (docs/benchmarks.md, S2): the
+    costly rendering happens outside them, once, and the frame and the ack reuse it."""
+    from messenger import payloads
+
+    people = UserFactory.create_batch(2)
+    room = room_with(*people)
+    renders = []
+    render_body = payloads.render_body
+
+    def watched_render(body: str) -> str:
+        renders.append(transaction.get_connection().in_atomic_block)
+        return render_body(body)
+
+    monkeypatch.setattr(payloads, "render_body", watched_render)
+
+    message = send(people[0], room, "**bold** words")
+
+    assert renders == [False]
+    assert "<strong>bold</strong>" in payloads.message_payload(message)["html"]
+    assert renders == [False]
