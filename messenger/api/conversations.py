@@ -113,15 +113,17 @@ def mute(request: HttpRequest, conversation_id: int, data: MuteIn) -> dict:
 def share_file(
     request: HttpRequest, conversation_id: int, file: File[UploadedFile], client_id: Form[str], body: Form[str] = ""
 ) -> Status:
-    message = files.file_share(
-        sender=request.user,
-        conversation_id=path_id(conversation_id),
-        client_id=client_id,
-        name=file.name or "",
-        content_type=file.content_type or "",
-        data=files.upload_read(file),
-        body=body,
-    )
+    # A share is a send (scanned, sealed, stored, archived): it counts against the same limit, 503 past it.
+    with admission.sends.admitted():
+        message = files.file_share(
+            sender=request.user,
+            conversation_id=path_id(conversation_id),
+            client_id=client_id,
+            name=file.name or "",
+            content_type=file.content_type or "",
+            data=files.upload_read(file),
+            body=body,
+        )
     return Status(201, message_payload(message))
 
 

@@ -12,6 +12,7 @@ from django.test import Client
 
 from archive.models import ArchiveEntry, EventType
 from archive.verification import archive_verify
+from core import admission
 from core.antivirus import ScannerUnavailable
 from core.testing import table_text
 from messenger import files
@@ -193,6 +194,23 @@ def test_a_member_downloads_a_picture_inline_and_other_files_as_downloads(alice,
     assert downloaded["Content-Disposition"].startswith("attachment")
     assert downloaded["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in downloaded["Content-Security-Policy"]
+
+
+def test_a_share_past_the_workers_admission_limit_answers_503_overloaded_and_stores_nothing(
+    alice, no_scanner, settings
+):
+    room = room_with(alice)
+    settings.PARLEY_MAX_SENDS_IN_FLIGHT = 1
+
+    with admission.sends.admitted():  # another send holds the worker's only place
+        refused = upload(signed_in(alice), room, client_id="share-1")
+        stored_while_full = (Message.objects.count(), Attachment.objects.count())
+    retried = upload(signed_in(alice), room, client_id="share-1")
+
+    assert refused.status_code == 503
+    assert refused.json()["code"] == "overloaded"
+    assert stored_while_full == (0, 0)
+    assert retried.status_code == 201
 
 
 def test_nobody_outside_the_conversation_downloads_its_files(alice, bob, no_scanner):
