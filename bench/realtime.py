@@ -17,7 +17,8 @@
   over 100 ms two steps running or at `--ramp-max` (400/s). One line per step, and where p99 passed 100 ms.
 
 --seconds and --users shrink every scenario for a smoke run, the ramp too (a step lasts --seconds, and --users is
-its top rate, reached in two steps): `--seconds 5 --users 20 --idle-max 40 --workers 2` takes under three minutes.
+its top rate, reached in two steps): `--seconds 5 --users 20 --idle-max 40 --workers 2` takes about three minutes
+(the ramp half a minute of it).
 """
 
 from __future__ import annotations
