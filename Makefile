@@ -44,8 +44,9 @@ format: $(VENV)/.installed-dev
 # `make bench BENCH_DATABASE_URL=postgres://parley:parley@127.0.0.1:5432/parley_bench BENCH_MESSAGES=1000000`.
 # bench/realtime.py (S1-S5 and the fault run, issue 13) needs PostgreSQL (a scratch database it drops and
 # recreates: its name must contain "bench") and the redis-server binary (it runs its own Redis); about 30
-# minutes at full size. A smoke run in under three minutes: `make bench-realtime BENCH_REALTIME_ARGS="--seconds 5
-# --users 20 --idle-max 40 --workers 2"`; one scenario: `BENCH_REALTIME_ARGS="s1 --workers 2"`.
+# minutes at full size, plus up to 20 for S2's ramp (half a minute a step). A smoke run in about three minutes:
+# `make bench-realtime BENCH_REALTIME_ARGS="--seconds 5 --users 20 --idle-max 40 --workers 2"`; one scenario:
+# `BENCH_REALTIME_ARGS="s1 --workers 2"`.
 BENCH_REALTIME_DATABASE_URL ?= postgres://parley:parley@127.0.0.1:5432/parley_bench_rt
 BENCH_REALTIME_ARGS ?=
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3

@@ -1,7 +1,7 @@
 """Real time under load (issue 13, docs/benchmarks.md): S1-S5 and the fault run, through real daphne workers.
 
     DATABASE_URL=postgres://parley:parley@127.0.0.1:5432/parley_bench_rt \
-        .venv/bin/python bench/realtime.py [s1 s2 s3 s4 s5 fault] [--workers 1 2] [--seconds N] [--users N]
+        .venv/bin/python bench/realtime.py [s1 s2 ramp s3 s4 s5 fault] [--workers 1 2] [--seconds N] [--users N]
 
 - The database named by DATABASE_URL is a scratch one: its name must contain "bench"; it is dropped, created
   and migrated. Users, rooms and signed-in sessions are written in bulk before any clock starts (sessions
@@ -12,9 +12,13 @@
   lifted. Their CPU and memory are read from /proc.
 - The load generator runs in `--generators` processes of its own (bench/rt_load.py), whose CPU is reported.
 - Each scenario prints a table and appends a JSON line to var/bench/results.jsonl.
+- `ramp` is S2's "rate at which p99 passes 100 ms": S1's steady load (one message a second per sender, rooms of
+  10) at 20, 40, 60, ... senders, each step `--ramp-seconds` (15) on a fresh deployment, until delivery p99 is
+  over 100 ms two steps running or at `--ramp-max` (400/s). One line per step, and where p99 passed 100 ms.
 
---seconds and --users shrink every scenario for a smoke run (`--seconds 5 --users 20 --idle-max 40 --workers 2`
-takes under three minutes).
+--seconds and --users shrink every scenario for a smoke run, the ramp too (a step lasts --seconds, and --users is
+its top rate, reached in two steps): `--seconds 5 --users 20 --idle-max 40 --workers 2` takes about three minutes
+(the ramp half a minute of it).
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ RESULTS = BASE_DIR / "var" / "bench" / "results.jsonl"
 LOGS = BASE_DIR / "var" / "bench"
 TICKS = os.sysconf("SC_CLK_TCK")
 ROOM_SIZE = 10
+RAMP_STEP = 20  # S2's ramp adds two rooms of ten senders (20 messages a second offered) per step
+SLOW_P99 = 0.100  # the issue's line: the offered rate at which delivery p99 passes 100 ms
 
 
 # ---- processes: Redis, daphne workers, generators; CPU and memory from /proc ---------------------------------
@@ -306,10 +312,15 @@ def latency_summary(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def print_table(title: str, rows: list[tuple[str, Any]]) -> None:
-    width = max(len(name) for name, _ in rows)
+def print_table(title: str, rows: list[tuple[str, Any]], columns: list[tuple[str, ...]] | None = None) -> None:
+    """A scenario's table: `columns` (a header, then one line each, e.g. per ramp step), then name/value rows."""
     print(f"\n{title}")
     print("-" * len(title))
+    if columns:
+        widths = [max(len(line[index]) for line in columns) for index in range(len(columns[0]))]
+        for line in columns:
+            print("  " + "  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
+    width = max((len(name) for name, _ in rows), default=0)
     for name, value in rows:
         print(f"  {name.ljust(width)}  {value}")
 
@@ -407,9 +418,11 @@ class Bench:
 
     # ---- S1, S2, the fault run: rooms of 10 -------------------------------------------------------------
 
-    def messaging(self, scenario: str, workers: int, command: dict[str, Any], faults=None) -> dict[str, Any]:
-        users = self.users(100)
-        entries = self.people_for("room", users)
+    def messaging(
+        self, scenario: str, workers: int, command: dict[str, Any], faults=None, users: int | None = None
+    ) -> dict[str, Any]:
+        """Rooms of 10 (S1's people, `users` of them, 100 unless said), one deployment, one run of `command`."""
+        entries = self.people_for("room", users or self.users(100))
         with self.deployment(workers) as running:
             generators = self.generators(running, entries, connect_concurrency=max(1, 20 // self.args.generators))
             try:
@@ -520,6 +533,39 @@ class Bench:
     def s2(self, workers: int) -> dict[str, Any]:
         seconds = self.seconds(30)
         return self.messaging("S2", workers, {"scenario": "saturate", "seconds": seconds, "in_flight": 4})
+
+    def ramp(self, workers: int) -> dict[str, Any]:
+        """S2's "rate at which p99 passes 100 ms": S1's steady load (each sender one message a second, rooms of
+        10) with 20 more senders each step, each step a fresh deployment and run (so an overloaded step's backlog
+        does not spill into the next), until delivery p99 is over 100 ms in two steps running or at --ramp-max."""
+        seconds = self.seconds(self.args.ramp_seconds)
+        top = self.users(self.args.ramp_max)
+        # A smoke run's --users caps the top; it still takes two steps, so the stopping rule runs.
+        step = min(RAMP_STEP, max(ROOM_SIZE, top // 2 // ROOM_SIZE * ROOM_SIZE))
+        steps: list[dict[str, Any]] = []
+        for rate in list(range(step, top + 1, step)) or [top]:
+            outcome = self.messaging("ramp", workers, {"scenario": "steady", "seconds": seconds}, users=rate)
+            steps.append({"offered_per_second": rate, **outcome})
+            print(f"(ramp, {workers} worker(s): {rate}/s offered, delivery p99 {ms(outcome['latency']['p99'])})")
+            if len(steps) >= 2 and _slow(steps[-1]) and _slow(steps[-2]):
+                break
+        passes, crossing = ramp_crossing(steps)
+        return {
+            "step_seconds": seconds,
+            "step_per_second": step,
+            "ramp_max_per_second": top,
+            "p99_passes_100ms_between": passes,
+            "steps": steps,
+            "columns": ramp_columns(steps),
+            "rows": [
+                (
+                    "each step",
+                    f"{seconds:g} s on a fresh deployment; generator CPU up to "
+                    f"{max(done['generator_cpu_percent'] for done in steps):.0f}%",
+                ),
+                ("p99 passes 100 ms", crossing),
+            ],
+        }
 
     def fault(self, workers: int) -> dict[str, Any]:
         seconds = self.seconds(60)
@@ -839,6 +885,54 @@ def losses(answers, acked: dict[str, set[int]], room_of: dict[str, int]) -> tupl
     return lost, lost_before, unacknowledged
 
 
+def _slow(step: dict[str, Any]) -> bool:
+    """A ramp step whose delivery p99 is past the line (no delivery at all counts as past it)."""
+    p99 = step["latency"]["p99"]
+    return p99 is None or p99 > SLOW_P99
+
+
+def ramp_crossing(steps: list[dict[str, Any]]) -> tuple[list[int] | None, str]:
+    """The offered rates between which delivery p99 passed 100 ms, and that said in words. The crossing is the
+    first step from which every later one was slow: a lone slow step followed by a quick one is noise."""
+    first_slow = len(steps)
+    while first_slow and _slow(steps[first_slow - 1]):
+        first_slow -= 1
+    if first_slow == len(steps):
+        return None, f"not reached up to {steps[-1]['offered_per_second']} messages/s"
+    below = steps[first_slow - 1]["offered_per_second"] if first_slow else 0
+    above = steps[first_slow]["offered_per_second"]
+    words = f"between {below} and {above} messages/s" if first_slow else f"at {above} messages/s already"
+    if first_slow == len(steps) - 1:
+        words += " (the top step: not confirmed by a second)"
+    return [below, above], words
+
+
+def ramp_columns(steps: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """The ramp's table: a header, then a line per step."""
+    columns = [
+        ("offered/s", "accepted/s", "deliveries/s", "delivery p50", "delivery p99", "ack p99", "lost (before sync)",
+         "dup / out of order", "workers' CPU"),
+    ]  # fmt: skip
+    for step in steps:
+        offered = str(step["offered_per_second"])
+        if step["connected"] < step["offered_per_second"]:
+            offered += f" ({step['connected']} connected)"
+        columns.append(
+            (
+                offered,
+                f"{step['accepted_per_second']:,.1f}",
+                f"{step['deliveries_per_second']:,.1f}",
+                ms(step["latency"]["p50"]),
+                ms(step["latency"]["p99"]),
+                ms(step["ack_latency"]["p99"]),
+                f"{step['lost']} ({step['lost_before_final_sync']})",
+                f"{step['duplicated']} / {step['out_of_order']}",
+                " + ".join(f"{worker['cpu_percent']:.0f}%" for worker in step["server"].values()),
+            )
+        )
+    return columns
+
+
 def _merged(counts) -> dict[str, int]:
     total: dict[str, int] = {}
     for count in counts:
@@ -884,7 +978,7 @@ def recovery(ack_times: list[float], faults: list[dict[str, Any]]) -> list[dict[
     return out
 
 
-SCENARIOS = ("s1", "s2", "s3", "s4", "s5", "fault")
+SCENARIOS = ("s1", "s2", "ramp", "s3", "s4", "s5", "fault")
 
 
 def main() -> None:
@@ -895,6 +989,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, help="cap every scenario's number of people (a smoke run)")
     parser.add_argument("--idle-max", type=int, default=5000, help="S4's larger size (default 5,000)")
     parser.add_argument("--generators", type=int, default=3, help="load generator processes (default 3)")
+    parser.add_argument("--ramp-seconds", type=float, default=15.0, help="length of each ramp step (default 15)")
+    parser.add_argument(
+        "--ramp-max", type=int, default=400, help="the ramp's highest offered rate, messages/s (default 400)"
+    )
     args = parser.parse_args()
     scenarios = args.scenarios or list(SCENARIOS)
     if unknown := set(scenarios) - set(SCENARIOS):
@@ -934,7 +1032,7 @@ def main() -> None:
                 outcome = getattr(bench, scenario)(workers)
                 for result in outcome if isinstance(outcome, list) else [outcome]:
                     title, rows = _title(scenario, result, workers), result.pop("rows", None)
-                    print_table(title, rows or bench.messaging_rows(result))
+                    print_table(title, rows or bench.messaging_rows(result), result.pop("columns", None))
                     config = {"workers": workers, "machine": about, "seconds_cap": args.seconds}
                     record(title.split(":")[0], config, result)
     finally:
@@ -945,6 +1043,7 @@ def _title(scenario: str, result: dict[str, Any], workers: int) -> str:
     names = {
         "s1": "S1 steady load",
         "s2": "S2 saturation (4 in flight each)",
+        "ramp": "S2 ramp (S1's load, more senders each step)",
         "s3": "S3 fan-out (one room, one sender at 5/s)",
         "fault": "fault run (S1; kill a worker, restart Redis)",
     }
