@@ -22,11 +22,11 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-runtime
 
+# daphne's options are config/server.py's, the same wherever a worker starts (config/tests/test_deployment.py).
 run: $(VENV)/.installed-runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --if-empty
 	@echo "Parley is starting on http://$(HOST):$(PORT)/ (Ctrl+C stops it)"
-	# daphne's options are config/server.py's, the same wherever a worker starts (config/tests/test_deployment.py).
 	$(BIN)/daphne --websocket_connect_timeout 60 --bind $(HOST) --port $(PORT) config.asgi:application
 
 lint: $(VENV)/.installed-dev
