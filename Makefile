@@ -61,6 +61,8 @@ bench: $(VENV)/.installed-dev
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/archive.py --messages $(BENCH_MESSAGES) --rooms 100
 	rm -f var/bench-search.sqlite3
 	DATABASE_URL=$(BENCH_SEARCH_DATABASE_URL) $(BIN)/python bench/search.py --messages 200000 --rooms 20
+	rm -f var/bench.sqlite3
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/socket_memory.py --sockets 1000
 	$(MAKE) bench-realtime
 
 bench-realtime: $(VENV)/.installed-dev
