@@ -172,13 +172,13 @@ class MembershipAdmin(admin.ModelAdmin):
                 # Checked here too, not only in the form: no admin path puts IT in a room (admin_membership_check).
                 admin_membership_check(actor=request.user, person=obj.user)
             if change:
-                services.do_member_role_set(membership=stored, role=obj.role)
+                services.do_member_role_set(actor=request.user, membership=stored, role=obj.role)
                 return
             services.do_members_add(
                 actor=request.user, room=obj.conversation, usernames=[obj.user.get_username()], via="admin"
             )
             added = Membership.objects.get(conversation=obj.conversation, user=obj.user)
-            services.do_member_role_set(membership=added, role=obj.role)
+            services.do_member_role_set(actor=request.user, membership=added, role=obj.role)
             obj.pk = added.pk
         except ParleyError as refusal:
             self.message_user(request, refusal.message, messages.ERROR)

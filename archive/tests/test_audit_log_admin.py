@@ -108,7 +108,7 @@ def test_an_it_admin_reads_the_history_of_accounts_rooms_memberships_and_authent
     from messenger.models import Attachment, Conversation, Membership
 
     membership = Membership.objects.get(conversation=history["room"], user__username="bob")
-    services.do_member_role_set(membership=membership, role="moderator")
+    services.do_member_role_set(actor=User.objects.get(username="ivy"), membership=membership, role="moderator")
     room_row = [row for row in rows_of(Conversation) if "name" in (row.changes or {})][-1]
 
     assert "trading-desk" in detail(it_admin, room_row).content.decode()

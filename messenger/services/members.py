@@ -76,7 +76,7 @@ def room_member_role_set(*, user: User, conversation_id: int, username: str, rol
     _, target = _member_to_manage(user, conversation_id, username, owner_only=True, to_write=True)
     if role not in (Membership.Role.MODERATOR, Membership.Role.MEMBER) or target.role == Membership.Role.OWNER:
         raise RoomInvalid("A member is made a moderator or a plain member; an owner stays owner.")
-    membership = do_member_role_set(membership=target, role=role)
+    membership = do_member_role_set(actor=user, membership=target, role=role)
     # Their own tabs learn their new role (the buttons they get depend on it); only that field, so nothing
     # else they hold (unread counts) is overwritten.
     frame = frames.conversation_updated_frame(conversation={"id": conversation_id, "role": role})
@@ -114,14 +114,18 @@ def do_member_remove(*, actor: User, membership: Membership) -> None:
         fanout.after_commit(partial(fanout.to_conversation, conversation_id, members_frame))
 
 
-def do_member_role_set(*, membership: Membership, role: str) -> Membership:
-    """Make a member owner, moderator or plain member (IT, e.g. when a room's owner leaves the company).
-    Membership is audit-logged, so the change and who made it are kept."""
+def do_member_role_set(*, actor: User, membership: Membership, role: str) -> Membership:
+    """Make a member owner, moderator or plain member (the room's owner, or IT when an owner leaves the company).
+    Who may moderate a room is a business record: the change is archived (whose role, from what, by whom) as
+    well as audit-logged."""
     if role not in Membership.Role.values:
         raise RoomInvalid(f"A member's role is one of {', '.join(Membership.Role.values)}.")
     if membership.role != role:
-        membership.role = role
-        membership.save(update_fields=["role"])
+        with transaction.atomic():
+            previous, membership.role = membership.role, role
+            membership.save(update_fields=["role"])
+            content = {"member": membership.user_id, "role": role, "previous": previous}
+            _archive_membership(EventType.MEMBER_ROLE_CHANGED, membership.conversation_id, actor=actor, content=content)
     return membership
 
 

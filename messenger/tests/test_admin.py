@@ -91,6 +91,8 @@ def test_it_adds_someone_as_owner_and_removes_someone_both_archived(it_admin, ro
     assert not Membership.objects.filter(conversation=room, user=bob).exists()
     assert archived(room, EventType.MEMBER_ADDED).count() == 1  # carol (the first members came with room_created)
     assert archived(room, EventType.MEMBER_REMOVED).count() == 1
+    made_owner = archived(room, EventType.MEMBER_ROLE_CHANGED).get()
+    assert made_owner.actor_id == User.objects.get(username="ivy").pk
 
 
 def test_rooms_cannot_be_deleted_in_admin(it_admin, room):

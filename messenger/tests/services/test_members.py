@@ -1,7 +1,10 @@
 """messenger/services/members.py: who is in a room, inviting, leaving, removing, roles."""
 
+import json
+
 import pytest
 
+from accounts.models import User
 from accounts.tests.factories import UserFactory
 from messenger import services
 from messenger.errors import NotAllowed, NotAMember, RoomInvalid, UserNotFound
@@ -52,6 +55,14 @@ class TestRoomMembers:
         assert self.roles(room) == {"alice": "owner", "carol": "moderator", "dave": "member"}
         removal = ArchiveEntry.objects.filter(conversation_id=room.pk, event_type="member_removed").get()
         assert removal.actor_id == alice.pk
+        made_moderator = ArchiveEntry.objects.filter(conversation_id=room.pk, event_type="member_role_changed")
+        bob, carol = (User.objects.get(username=name) for name in ("bob", "carol"))
+        assert [
+            (entry.actor_id, json.loads(entry.payload)["content"]) for entry in made_moderator.order_by("position")
+        ] == [
+            (alice.pk, {"member": bob.pk, "role": "moderator", "previous": "member"}),
+            (alice.pk, {"member": carol.pk, "role": "moderator", "previous": "member"}),
+        ]
 
     def test_a_moderator_removes_plain_members_only_and_changes_no_roles(self, bob, room):
         services.room_member_remove(user=bob, conversation_id=room.pk, username="dave")

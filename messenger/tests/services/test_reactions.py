@@ -1,7 +1,11 @@
 """messenger/services/reactions.py: reactions to messages."""
 
+import json
+
 import pytest
 
+from archive.models import ArchiveEntry, EventType
+from archive.verification import archive_verify
 from messenger import services
 from messenger.errors import BodyInvalid
 from messenger.tests.factories import room_with, send
@@ -32,3 +36,23 @@ class TestReactions:
 
         with pytest.raises(BodyInvalid):
             services.reaction_add(user=alice, message_id=message.pk, emoji=emoji)
+
+    def test_each_reaction_added_or_taken_back_is_archived_once_with_its_message(self, alice, bob):
+        room = room_with(alice, bob)
+        message = send(alice, room, "approve the trade?")
+
+        services.reaction_add(user=bob, message_id=message.pk, emoji="👍")
+        services.reaction_add(user=bob, message_id=message.pk, emoji="👍")  # already there: nothing happened
+        services.reaction_remove(user=bob, message_id=message.pk, emoji="👍")
+        services.reaction_remove(user=bob, message_id=message.pk, emoji="👍")  # already gone
+
+        entries = ArchiveEntry.objects.filter(
+            conversation_id=room.pk, event_type__in=(EventType.REACTION_ADDED, EventType.REACTION_REMOVED)
+        ).order_by("position")
+        assert [(entry.event_type, entry.actor_id, entry.message_id) for entry in entries] == [
+            (EventType.REACTION_ADDED, bob.pk, message.pk),
+            (EventType.REACTION_REMOVED, bob.pk, message.pk),
+        ]
+        assert [json.loads(entry.payload)["content"] for entry in entries] == [{"emoji": "👍", "seq": message.seq}] * 2
+        assert sorted(entries[0].participants) == sorted([alice.pk, bob.pk])
+        assert archive_verify().is_intact
