@@ -81,6 +81,8 @@ class ArchiveEntry(models.Model):
 
     class Meta:
         verbose_name_plural = "archive entries"
+        # Django's internal manager (related lookups, `_base_manager`) would be a plain one, skipping the guard.
+        base_manager_name = "objects"
         constraints = [models.UniqueConstraint(fields=["conversation_id", "position"], name="archive_position_unique")]
         indexes = [
             models.Index(fields=["occurred_at"]),

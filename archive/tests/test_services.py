@@ -131,6 +131,10 @@ def test_the_orm_refuses_to_change_or_remove_entries(alice):
         ArchiveEntry.objects.filter(pk=entry.pk).update(event_type="purge")
     with pytest.raises(ArchiveImmutable):
         ArchiveEntry.objects.all().delete()
+    with pytest.raises(ArchiveImmutable):
+        ArchiveEntry._base_manager.filter(pk=entry.pk).update(event_type="purge")
+    with pytest.raises(ArchiveImmutable):
+        ArchiveEntry._base_manager.filter(pk=entry.pk).delete()
 
 
 @pytest.mark.postgres
