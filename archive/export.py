@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from archive import signing
 from archive.checkpoints import archive_checkpoint_create
-from archive.models import ArchiveCheckpoint, EventType
+from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType
 from archive.selectors import OpenedEntry, Unopenable, entries_in_chain_order, kept_file
 from messenger.models import Attachment
 
@@ -27,8 +27,8 @@ EXPORT_FORMAT = "parley-archive-export/1"
 
 
 class ExportBlocked(Exception):
-    """An entry does not open (altered, or sealed under a key no longer configured): an export would be
-    incomplete, so none is made."""
+    """An entry does not open (altered, or sealed under a key no longer configured), or a shared file it keeps
+    is missing from storage: an export would be incomplete, so none is made."""
 
 
 def archive_export(
@@ -41,8 +41,10 @@ def archive_export(
 ) -> dict[str, int]:
     """Write whole chains (so links can be checked), marking which entries fall in the requested range.
 
-    A checkpoint is sealed first, so the export ends on a signed head.
+    A checkpoint is sealed first, so the export ends on a signed head; before it, every shared file the export
+    will carry is looked for in storage, so a missing one refuses the export with nothing sealed.
     """
+    _refuse_missing_files(conversation_ids, since, until)
     checkpoint = archive_checkpoint_create(reason="export")
     header = {
         "format": EXPORT_FORMAT,
@@ -91,15 +93,47 @@ def _entry_lines(
         yield json.dumps({"entry": _entry_document(entry), "in_range": in_range}, ensure_ascii=False)
         if in_range and entry.event_type == EventType.FILE_SHARED:
             attachment = kept_file(conversation_id=entry.conversation_id, content=entry.content)
-            if attachment is not None:  # a file lost from storage is left out; the verifier names it
+            if attachment is not None:  # no attachment row at all: left out, and the verifier names it
                 counts["files"] += 1
                 yield json.dumps({"file": _file_document(entry, attachment)})
 
 
+def _refuse_missing_files(conversation_ids: list[int] | None, since: datetime | None, until: datetime | None) -> None:
+    """Raise ExportBlocked naming the first shared file in range that storage no longer holds. Reads only clear
+    metadata (entry times, the attachment's archive position), not the sealed entries."""
+    in_range = ArchiveEntry.objects.filter(event_type=EventType.FILE_SHARED)
+    if conversation_ids is not None:
+        in_range = in_range.filter(conversation_id__in=conversation_ids)
+    if since is not None:
+        in_range = in_range.filter(occurred_at__gte=since)
+    if until is not None:
+        in_range = in_range.filter(occurred_at__lte=until)
+    positions = set(in_range.values_list("conversation_id", "position"))
+    kept = Attachment.objects.filter(archive_position__isnull=False).exclude(file="")
+    if conversation_ids is not None:
+        kept = kept.filter(conversation_id__in=conversation_ids)
+    for attachment in kept.only("conversation_id", "archive_position", "file").iterator():
+        if (
+            attachment.conversation_id,
+            attachment.archive_position,
+        ) in positions and not attachment.file.storage.exists(attachment.file.name):
+            raise _missing(attachment.conversation_id, attachment.archive_position)
+
+
+def _missing(conversation_id: int, position: int) -> ExportBlocked:
+    return ExportBlocked(
+        f"Conversation {conversation_id} position {position}: its shared file is missing from storage "
+        "(restore it from backup, then export again). Nothing was exported."
+    )
+
+
 def _file_document(entry: OpenedEntry, attachment: Attachment) -> dict[str, Any]:
     """The shared file's bytes (opened, one file in memory at a time), tied to its entry by position and hash."""
-    with attachment.file.open() as stored:
-        data = stored.read()
+    try:
+        with attachment.file.open() as stored:
+            data = stored.read()
+    except FileNotFoundError:  # removed after the look before sealing
+        raise _missing(entry.conversation_id, entry.position) from None
     return {
         "conversation": entry.conversation_id,
         "position": entry.position,

@@ -112,3 +112,44 @@ def test_a_swapped_or_missing_file_is_found(export_with_a_file):
 
     assert any("not the one that was shared" in problem for problem in verify(swapped, signing.public_key_hex()))
     assert any("not in the export" in problem for problem in verify(missing, signing.public_key_hex()))
+
+
+def test_a_file_missing_from_storage_refuses_the_export_by_its_position_leaving_no_file_and_sealing_nothing(
+    tmp_path, settings
+):
+    from django.core.management.base import CommandError
+
+    from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType
+    from messenger.files import file_share
+
+    settings.PARLEY_CLAMD_ADDRESS = ""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    alice = UserFactory(username="alice")
+    room = room_with(alice)
+    message = file_share(
+        sender=alice, conversation_id=room.pk, client_id="c1", name="deal.xlsx", content_type="", data=b"figures"
+    )
+    message.attachment.file.storage.delete(message.attachment.file.name)  # lost from the disk
+    position = ArchiveEntry.objects.get(conversation_id=room.pk, event_type=EventType.FILE_SHARED).position
+    checkpoints_before = ArchiveCheckpoint.objects.count()
+    path = tmp_path / "export.jsonl"
+
+    with pytest.raises(CommandError) as refused:
+        call_command("export_archive", str(path))
+
+    assert f"Conversation {room.pk} position {position}" in str(refused.value)
+    assert list(tmp_path.glob("*.jsonl*")) == [] and list(tmp_path.glob(".export*")) == []
+    assert ArchiveCheckpoint.objects.count() == checkpoints_before
+
+
+def test_an_export_from_the_command_line_is_in_the_audit_log(export_lines):
+    from auditlog.models import LogEntry
+
+    path, _ = export_lines
+
+    (record,) = LogEntry.objects.filter(additional_data__archive_access="export")
+    assert record.actor is None
+    assert record.additional_data["via"] == "command line"
+    assert record.additional_data["requested_by"] == "compliance"
+    assert record.additional_data["output"] == str(path)
+    assert record.additional_data["entries"] > 0

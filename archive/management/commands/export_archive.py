@@ -1,9 +1,11 @@
 from datetime import datetime
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from archive.export import ExportBlocked, archive_export
+from archive.services import archive_access_record
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -26,17 +28,30 @@ class Command(BaseCommand):
         parser.add_argument("--requested-by", default="operator", help="Recorded in the export header.")
 
     def handle(self, *args, output, conversation, since, until, requested_by, **options):
+        """Written beside `output` and renamed into place only when whole: a refused export leaves no file."""
+        target = Path(output)
+        partial = target.with_name(f".{target.name}.partial")
+        since_moment, until_moment = _moment(since), _moment(until)
         try:
-            with open(output, "w", encoding="utf-8") as out:
+            with partial.open("w", encoding="utf-8") as out:
                 counts = archive_export(
                     out=out,
                     conversation_ids=conversation,
-                    since=_moment(since),
-                    until=_moment(until),
+                    since=since_moment,
+                    until=until_moment,
                     requested_by=requested_by,
                 )
         except ExportBlocked as blocked:
+            partial.unlink(missing_ok=True)
             raise CommandError(str(blocked)) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(target)
+        # Who took what out of the archive is kept like an export from admin (the operator has no account here).
+        criteria = {"conversation_ids": conversation, "since": since, "until": until}
+        details = {"via": "command line", "requested_by": requested_by, "output": str(target), "criteria": criteria}
+        archive_access_record(user=None, action="export", details={**details, **counts})
         self.stdout.write(
             f"wrote {counts['entries']} entries ({counts['in_range']} in range), {counts['files']} shared files and "
             f"{counts['checkpoints']} checkpoints to {output}"
