@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from archive import signing
 from archive.models import GENESIS_HASH, ArchiveChain, ArchiveCheckpoint, ArchiveEntry
-from core.sealed_audit import changes_as_written
+from core.sealed_audit import additional_data_opened, changes_as_written
 
 FORMAT_VERSION = 1
 HEAD_BATCH = 500
@@ -30,20 +30,61 @@ def _canonical(document: dict[str, Any]) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def auditlog_digest(*, after_id: int, up_to_id: int) -> str:
-    """SHA-256 over the audit-log rows in (after_id, up_to_id], in id order: who changed what, when."""
+# The audit-log columns a checkpoint's digest covers, by version. Version 1 left out object_id, object_repr,
+# serialized_data, changes_text, actor_email, cid, remote_addr, remote_port and additional_data, so an edited
+# search or export record (its criteria, the conversations it listed) still verified; version 2, written since,
+# covers every column. Fixed lists, not the model's fields: an auditlog upgrade adding a column must not change
+# the digest of rows sealed before it. A checkpoint names its version; one without is version 1.
+AUDITLOG_DIGEST_FIELDS = {
+    1: ("pk", "content_type_id", "object_pk", "action", "changes", "actor_id", "timestamp"),
+    2: (
+        "pk",
+        "content_type_id",
+        "object_pk",
+        "object_id",
+        "object_repr",
+        "serialized_data",
+        "action",
+        "changes_text",
+        "changes",
+        "actor_id",
+        "actor_email",
+        "cid",
+        "remote_addr",
+        "remote_port",
+        "timestamp",
+        "additional_data",
+    ),
+}
+AUDITLOG_DIGEST_VERSION = 2
+
+
+def auditlog_digest(*, after_id: int, up_to_id: int, version: int = AUDITLOG_DIGEST_VERSION) -> str:
+    """SHA-256 over the audit-log rows in (after_id, up_to_id], in id order: who changed what, when, from where."""
     digest = hashlib.sha256()
     if apps.is_installed("auditlog"):
         LogEntry = apps.get_model("auditlog", "LogEntry")
-        rows = (
-            LogEntry.objects.filter(pk__gt=after_id, pk__lte=up_to_id)
-            .order_by("pk")
-            .values_list("pk", "content_type_id", "object_pk", "action", "changes", "actor_id", "timestamp")
-        )
-        for pk, *rest in rows.iterator(chunk_size=2000):
-            rest[3] = changes_as_written(rest[3], log_id=pk)  # as written, where values were sealed since
-            digest.update(_canonical({"row": [str(value) for value in (pk, *rest)]}) + b"\n")
+        fields = AUDITLOG_DIGEST_FIELDS[version]
+        rows = LogEntry.objects.filter(pk__gt=after_id, pk__lte=up_to_id).order_by("pk").values_list(*fields)
+        for row in rows.iterator(chunk_size=2000):
+            values = dict(zip(fields, row, strict=True))
+            values["changes"] = changes_as_written(values["changes"], log_id=values["pk"])  # as written
+            if version == 1:
+                digest.update(_canonical({"row": [str(values[name]) for name in fields]}) + b"\n")
+                continue
+            values["additional_data"] = additional_data_opened(values["additional_data"], log_id=values["pk"])
+            digest.update(_canonical({"row": [_digested(values[name]) for name in fields]}) + b"\n")
     return digest.hexdigest()
+
+
+def _digested(value: Any) -> str | None:
+    """One column as version 2 digests it: JSON values canonically (key order as the database returns it
+    varies), the rest as text."""
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        return _canonical(value).decode()
+    return str(value)
 
 
 def _auditlog_last_id() -> int:
@@ -76,7 +117,10 @@ def archive_checkpoint_create(*, reason: str) -> ArchiveCheckpoint:
                 "auditlog": {
                     "after_id": auditlog_after,
                     "last_id": auditlog_last,
-                    "digest": auditlog_digest(after_id=auditlog_after, up_to_id=auditlog_last),
+                    "digest": auditlog_digest(
+                        after_id=auditlog_after, up_to_id=auditlog_last, version=AUDITLOG_DIGEST_VERSION
+                    ),
+                    "digest_version": AUDITLOG_DIGEST_VERSION,
                 },
             }
         )
@@ -125,7 +169,11 @@ def checkpoints_verify(*, first_positions: dict[int, int]) -> Iterator[Checkpoin
                 yield CheckpointProblem(checkpoint.pk, "it does not follow the checkpoint before it")
             yield from _sealed_heads_problems(checkpoint.pk, content["heads"], first_positions)
             audit = content["auditlog"]
-            if auditlog_digest(after_id=audit["after_id"], up_to_id=audit["last_id"]) != audit["digest"]:
+            version = audit.get("digest_version", 1)
+            if (
+                auditlog_digest(after_id=audit["after_id"], up_to_id=audit["last_id"], version=version)
+                != audit["digest"]
+            ):
                 yield CheckpointProblem(checkpoint.pk, "the audit log it sealed was changed")
         previous_hash = checkpoint.document_hash
 

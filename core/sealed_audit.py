@@ -80,6 +80,20 @@ def changes_as_written(changes: Any, *, log_id: int) -> Any:
     return original
 
 
+def additional_data_opened(data: Any, *, log_id: int) -> Any:
+    """A row's `additional_data` with sealed search words opened: what a checkpoint digests, so re-sealing them
+    under a new key (rotate_keys) changes nothing it sealed. Words that do not open are left sealed, so a
+    checkpoint over the row reports it as changed."""
+    criteria = data.get("criteria") if isinstance(data, dict) else None
+    if not isinstance(criteria, dict) or not is_sealed_json_value(criteria.get("words")):
+        return data
+    try:
+        words = opened_json_value(criteria["words"], purpose=SEARCH_WORDS_PURPOSE, log_id=log_id)
+    except (crypto.DecryptionError, ValueError, TypeError):
+        return data
+    return {**data, "criteria": {**criteria, "words": words}}
+
+
 def changes_shown(changes: Any) -> Any:
     """`changes` without the sealed original: what the audit log shows to anyone."""
     if not isinstance(changes, dict) or SEALED_CHANGES_KEY not in changes:

@@ -107,3 +107,44 @@ def test_a_changed_audit_log_row_after_a_checkpoint_is_found(room):
     problems = checkpoint_problems(archive_verify())
 
     assert problems == [f"checkpoint {ArchiveCheckpoint.objects.get().pk}: the audit log it sealed was changed"]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"additional_data": {"archive_access": "export", "conversation_ids": [1]}},  # which conversations left
+        {"remote_addr": "10.9.9.9"},  # from where
+        {"object_repr": "something else"},
+    ],
+)
+def test_a_changed_search_or_export_record_after_a_checkpoint_is_found(room, edit):
+    """Every column of an audit row is sealed (version 2): before, an edited export list still verified."""
+    from auditlog.models import LogEntry
+
+    from archive.services import archive_access_record
+
+    officer = room.memberships.first().user
+    archive_access_record(
+        user=officer, action="export", details={"criteria": {"words": "merger"}, "conversation_ids": [room.pk]}
+    )
+    archive_checkpoint_create(reason="hourly")
+    LogEntry.objects.filter(additional_data__archive_access="export").update(**edit)
+
+    problems = checkpoint_problems(archive_verify())
+
+    assert problems == [f"checkpoint {ArchiveCheckpoint.objects.get().pk}: the audit log it sealed was changed"]
+
+
+def test_checkpoints_sealed_with_the_first_audit_digest_still_verify(room, monkeypatch):
+    from archive import checkpoints
+    from archive.retention import legal_hold_open
+
+    legal_hold_open(by=room.memberships.first().user, case_name="Older", reason="r")
+    monkeypatch.setattr(checkpoints, "AUDITLOG_DIGEST_VERSION", 1)
+    older = archive_checkpoint_create(reason="hourly")
+    monkeypatch.undo()
+    legal_hold_open(by=room.memberships.first().user, case_name="Newer", reason="r")
+    newer = archive_checkpoint_create(reason="hourly")
+
+    assert [json.loads(c.document)["auditlog"]["digest_version"] for c in (older, newer)] == [1, 2]
+    assert checkpoint_problems(archive_verify()) == []
