@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 from auditlog.admin import LogEntryAdmin
 from auditlog.models import LogEntry
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -25,7 +24,7 @@ from django.utils.html import format_html
 from archive.export import ExportBlocked, archive_export
 from archive.forms import ArchiveSearchForm
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, RetentionPolicy
-from archive.retention import legal_hold_release
+from archive.retention import legal_hold_release, retention_floor_days
 from archive.selectors import (
     archive_search,
     audit_access_details,
@@ -182,9 +181,9 @@ class RetentionPolicyForm(forms.ModelForm):
 
     def clean_archive_days(self) -> int:
         days = self.cleaned_data["archive_days"]
-        floor = settings.PARLEY_RETENTION_FLOOR_DAYS
+        floor = retention_floor_days()
         if days < floor:
-            raise forms.ValidationError(f"At least {floor} days (PARLEY_RETENTION_FLOOR_DAYS).")
+            raise forms.ValidationError(f"At least {floor} days (the retention floor, SEC 17a-4 / FINRA 4511).")
         return days
 
 

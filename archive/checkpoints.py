@@ -146,11 +146,15 @@ class CheckpointProblem:
         return f"checkpoint {self.checkpoint_id}: {self.detail}"
 
 
-def checkpoints_verify(*, first_positions: dict[int, int]) -> Iterator[CheckpointProblem]:
+def checkpoints_verify(
+    *, first_positions: dict[int, int], purged_ranges: dict[int, list[tuple[int, int]]] | None = None
+) -> Iterator[CheckpointProblem]:
     """Check each checkpoint's hash, signature, place in the checkpoint chain, sealed heads and audit log.
 
     `first_positions` is each chain's first remaining position: heads below it were purged under retention.
+    `purged_ranges` are later cuts (after a purge record that stays) that a purge record vouched for.
     """
+    purged_ranges = purged_ranges or {}
     trusted = signing.trusted_public_keys()
     previous_hash = GENESIS_HASH
     for checkpoint in ArchiveCheckpoint.objects.order_by("pk").iterator(chunk_size=100):
@@ -167,7 +171,7 @@ def checkpoints_verify(*, first_positions: dict[int, int]) -> Iterator[Checkpoin
             content = json.loads(document)
             if content["prev"] != previous_hash:
                 yield CheckpointProblem(checkpoint.pk, "it does not follow the checkpoint before it")
-            yield from _sealed_heads_problems(checkpoint.pk, content["heads"], first_positions)
+            yield from _sealed_heads_problems(checkpoint.pk, content["heads"], first_positions, purged_ranges)
             audit = content["auditlog"]
             version = audit.get("digest_version", 1)
             if (
@@ -179,9 +183,17 @@ def checkpoints_verify(*, first_positions: dict[int, int]) -> Iterator[Checkpoin
 
 
 def _sealed_heads_problems(
-    checkpoint_id: int, heads: list[list], first_positions: dict[int, int]
+    checkpoint_id: int,
+    heads: list[list],
+    first_positions: dict[int, int],
+    purged_ranges: dict[int, list[tuple[int, int]]],
 ) -> Iterator[CheckpointProblem]:
-    live = [head for head in heads if head[1] >= first_positions.get(head[0], 1)]
+    live = [
+        head
+        for head in heads
+        if head[1] >= first_positions.get(head[0], 1)
+        and not any(low <= head[1] <= high for low, high in purged_ranges.get(head[0], ()))
+    ]
     for start in range(0, len(live), HEAD_BATCH):
         batch = live[start : start + HEAD_BATCH]
         wanted = Q()

@@ -1,9 +1,13 @@
 """Retention and legal holds: what the archive may forget, when, and what it must keep regardless.
 
 `apply_retention` purges, per conversation, the oldest entries whose retention has passed, stopping at the
-first entry that must stay (not yet expired, or under an open legal hold), so what remains of a chain is
-always one unbroken run. Each purge is itself appended to the chain as a `purge` entry naming the range, the
-count and the hash of the last entry removed, which is how verify_archive still checks the chain afterwards.
+first entry that must stay (not yet expired, or under an open legal hold). Purge records themselves are never
+purged: they are the proof of every cut, so they accumulate and split what a later run removes into ranges.
+Each range removed is appended to the chain as a `purge` entry naming the range, the count, the hash the first
+removed entry followed and the hash of the last one, which is how verify_archive still checks the chain.
+
+No retention shorter than the regulatory floor (core.regulation) is ever applied: settings refuse to load
+with such a default, the services and admin refuse such a policy, and apply_retention checks both again.
 """
 
 from __future__ import annotations
@@ -20,10 +24,21 @@ from django.utils import timezone
 from accounts.models import User
 from archive.models import ENTRY_TABLE, PURGE_SETTING, ArchiveChain, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.services import archive_record
+from core.regulation import RETENTION_FLOOR_DAYS
 from messenger import services
 from messenger.models import Conversation
 
 SCAN_CHUNK = 1000
+
+
+class RetentionBelowFloor(Exception):
+    """A retention shorter than the floor reached apply_retention (a row written behind the services' back,
+    or settings changed after startup): the run refuses and purges nothing."""
+
+
+def retention_floor_days() -> int:
+    """The floor in force: the code's regulatory minimum, or more if the operator raised it (never less)."""
+    return max(RETENTION_FLOOR_DAYS, settings.PARLEY_RETENTION_FLOOR_DAYS)
 
 
 # ---- policies and holds -----------------------------------------------------------------------------------
@@ -38,10 +53,10 @@ def retention_policy_set(
     room: Conversation | None = None,
     group: Group | None = None,
 ) -> RetentionPolicy:
-    """Create or change a policy. No policy may keep the archive for less than the operator's floor."""
-    floor = settings.PARLEY_RETENTION_FLOOR_DAYS
+    """Create or change a policy. No policy may keep the archive for less than the retention floor."""
+    floor = retention_floor_days()
     if archive_days < floor:
-        raise ValidationError(f"Archive retention must be at least {floor} days (PARLEY_RETENTION_FLOOR_DAYS).")
+        raise ValidationError(f"Archive retention must be at least {floor} days (the retention floor).")
     if live_days is not None and scope != RetentionPolicy.Scope.ROOM:
         raise ValidationError("Only a room can have a live-chat retention.")
     policy, _ = RetentionPolicy.objects.update_or_create(
@@ -113,6 +128,7 @@ class _Rules:
         policies = list(RetentionPolicy.objects.all())
         default = next((p for p in policies if p.scope == RetentionPolicy.Scope.DEFAULT), None)
         self.default_days = default.archive_days if default else settings.PARLEY_RETENTION_DEFAULT_DAYS
+        _refuse_below_floor(policies)
         self.room_days = {p.room_id: p.archive_days for p in policies if p.scope == RetentionPolicy.Scope.ROOM}
         group_days = {p.group_id: p.archive_days for p in policies if p.scope == RetentionPolicy.Scope.GROUP}
         self.user_days: dict[int, int] = {}
@@ -142,8 +158,28 @@ class _Rules:
         )
 
 
+def _refuse_below_floor(policies: list[RetentionPolicy]) -> None:
+    """Defence in depth: settings and services already refuse these; a row or setting that got past them
+    anyway must still never shorten what the archive keeps."""
+    floor = retention_floor_days()
+    for policy in policies:
+        if policy.archive_days < floor:
+            raise RetentionBelowFloor(
+                f"Retention policy {policy.name!r} keeps {policy.archive_days} days, below the floor of {floor} "
+                f"days; nothing was purged."
+            )
+    if floor > settings.PARLEY_RETENTION_DEFAULT_DAYS:
+        raise RetentionBelowFloor(
+            f"PARLEY_RETENTION_DEFAULT_DAYS ({settings.PARLEY_RETENTION_DEFAULT_DAYS} days) is below the floor of "
+            f"{floor} days; nothing was purged."
+        )
+
+
 def apply_retention(*, now: datetime | None = None) -> RetentionReport:
-    """Purge expired archive entries (sparing held ones) and remove messages past a room's live retention."""
+    """Purge expired archive entries (sparing held ones) and remove messages past a room's live retention.
+
+    Raises RetentionBelowFloor, before touching anything, when any retention in force is below the floor.
+    """
     rules = _Rules(now or timezone.now())
     report = RetentionReport()
     for conversation_id in ArchiveChain.objects.filter(position__gt=0).values_list("pk", flat=True).iterator():
@@ -152,62 +188,94 @@ def apply_retention(*, now: datetime | None = None) -> RetentionReport:
     return report
 
 
-def _purge_chain_prefix(conversation_id: int, rules: _Rules, report: RetentionReport) -> None:
-    last_expired = None
-    count = 0
+@dataclass
+class _Range:
+    """A run of expired entries between purge records: removed together, vouched for by one purge entry."""
+
+    from_position: int
+    first_prev_hash: str
+    to_position: int = 0
+    count: int = 0
+    last_hash: str = ""
+
+
+def _expired_ranges(conversation_id: int, rules: _Rules, report: RetentionReport) -> list[_Range]:
+    """The chain's expired prefix, as ranges split by the purge records it contains (those stay)."""
+    ranges: list[_Range] = []
+    current: _Range | None = None
     entries = ArchiveEntry.objects.filter(conversation_id=conversation_id).order_by("position")
-    for position, actor_id, participants, occurred_at, entry_hash in entries.values_list(
-        "position", "actor_id", "participants", "occurred_at", "entry_hash"
+    for position, event_type, actor_id, participants, occurred_at, prev_hash, entry_hash in entries.values_list(
+        "position", "event_type", "actor_id", "participants", "occurred_at", "prev_hash", "entry_hash"
     ).iterator(chunk_size=SCAN_CHUNK):
+        if event_type == EventType.PURGE:
+            # The record of what was deleted is never deleted itself: without it nothing vouches for the cut.
+            current = None
+            continue
         people = set(participants) | ({actor_id} if actor_id else set())
         if occurred_at + timedelta(days=rules.days_for(conversation_id, people)) > rules.now:
             break
         if rules.is_held(conversation_id, people, occurred_at):
             report.spared_by_hold += 1
             break
-        last_expired, count = (position, entry_hash), count + 1
-    if last_expired is None:
+        if current is None:
+            current = _Range(from_position=position, first_prev_hash=prev_hash)
+            ranges.append(current)
+        current.to_position, current.count, current.last_hash = position, current.count + 1, entry_hash
+    return ranges
+
+
+def _purge_chain_prefix(conversation_id: int, rules: _Rules, report: RetentionReport) -> None:
+    ranges = _expired_ranges(conversation_id, rules, report)
+    if not ranges:
         return
+    contents = []
     with transaction.atomic():
         chain = ArchiveChain.objects.select_for_update().get(pk=conversation_id)
-        first = ArchiveEntry.objects.filter(conversation_id=conversation_id).order_by("position").first()
-        to_position, last_hash = last_expired
-        purged_message_ids = list(
-            ArchiveEntry.objects.filter(
-                conversation_id=conversation_id,
-                position__lte=to_position,
-                event_type__in=(EventType.MESSAGE_SENT, EventType.FILE_SHARED),
-            ).values_list("message_id", flat=True)
-        )
+        participants = list(Conversation.objects.get(pk=chain.pk).memberships.values_list("user_id", flat=True))
+        purged_message_ids = []
+        for expired in ranges:
+            purged_message_ids.extend(
+                ArchiveEntry.objects.filter(
+                    conversation_id=conversation_id,
+                    position__gte=expired.from_position,
+                    position__lte=expired.to_position,
+                    event_type__in=(EventType.MESSAGE_SENT, EventType.FILE_SHARED),
+                ).values_list("message_id", flat=True)
+            )
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute(f"SET LOCAL {PURGE_SETTING} = 'on'")
-            cursor.execute(
-                f"DELETE FROM {ENTRY_TABLE} WHERE conversation_id = %s AND position <= %s",  # noqa: S608
-                [conversation_id, to_position],
-            )
+            for expired in ranges:
+                cursor.execute(
+                    f"DELETE FROM {ENTRY_TABLE} "  # noqa: S608
+                    "WHERE conversation_id = %s AND position >= %s AND position <= %s AND event_type <> %s",
+                    [conversation_id, expired.from_position, expired.to_position, EventType.PURGE],
+                )
             if connection.vendor == "postgresql":
                 cursor.execute(f"SET LOCAL {PURGE_SETTING} = 'off'")
         # What the archive no longer keeps cannot stay in the chat either, files included.
         services.messages_expire(message_ids=purged_message_ids)
-        services.attachments_expire(conversation_id=conversation_id, archive_position=to_position)
-        content = {
-            "from_position": first.position,
-            "to_position": to_position,
-            "count": count,
-            "last_purged_hash": last_hash,
-            "retention_days": rules.days_for(conversation_id, set()),
-        }
-        archive_record(
-            event_type=EventType.PURGE,
-            conversation_id=conversation_id,
-            actor_id=None,
-            participants=list(Conversation.objects.get(pk=chain.pk).memberships.values_list("user_id", flat=True)),
-            content=content,
-        )
-    report.purged_entries += count
+        services.attachments_expire(conversation_id=conversation_id, archive_position=ranges[-1].to_position)
+        for expired in ranges:
+            content = {
+                "from_position": expired.from_position,
+                "to_position": expired.to_position,
+                "count": expired.count,
+                "first_prev_hash": expired.first_prev_hash,
+                "last_purged_hash": expired.last_hash,
+                "retention_days": rules.days_for(conversation_id, set()),
+            }
+            archive_record(
+                event_type=EventType.PURGE,
+                conversation_id=conversation_id,
+                actor_id=None,
+                participants=participants,
+                content=content,
+            )
+            contents.append(content)
+    report.purged_entries += sum(expired.count for expired in ranges)
     report.purged_chains += 1
-    report.purges.append({"conversation_id": conversation_id, **content})
+    report.purges.extend({"conversation_id": conversation_id, **content} for content in contents)
 
 
 def _apply_live_retention(now: datetime) -> int:

@@ -35,6 +35,8 @@ class VerificationReport:
     messages_checked: int = 0
     checkpoints_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
+    # (conversation id, first position, last position) of every cut a purge record vouched for.
+    purged: list[tuple[int, int, int]] = field(default_factory=list)
 
     @property
     def is_intact(self) -> bool:
@@ -48,6 +50,7 @@ def archive_verify(*, on_entry: Callable[[], None] | None = None) -> Verificatio
     positions = dict(ArchiveChain.objects.values_list("conversation_id", "position"))
     purges = purge_records()
     first_positions: dict[int, int] = {}
+    purged_ranges: dict[int, list[tuple[int, int]]] = {}
     current: int | None = None
     previous_hash = GENESIS_HASH
     previous_position = 0
@@ -82,8 +85,18 @@ def archive_verify(*, on_entry: Callable[[], None] | None = None) -> Verificatio
                 for purge in purges.get(current, []):
                     if purge["to_position"] == entry.position - 1 and purge["last_purged_hash"] == entry.prev_hash:
                         previous_hash, previous_position = entry.prev_hash, entry.position - 1
+                        report.purged.append((current, purge["from_position"], purge["to_position"]))
+                        break
         if chain_broken:
             continue
+        if entry.position > previous_position + 1 and previous_position > 0 and not isinstance(entry, Unopenable):
+            # A later purge removed a range after an earlier purge record (which stays): its own record must
+            # vouch for both ends of the cut.
+            purge = _vouching_purge(purges.get(current, []), previous_position, previous_hash, entry)
+            if purge is not None:
+                purged_ranges.setdefault(current, []).append((purge["from_position"], purge["to_position"]))
+                report.purged.append((current, purge["from_position"], purge["to_position"]))
+                previous_hash, previous_position = entry.prev_hash, entry.position - 1
         problem = _entry_problem(entry, previous_hash, previous_position)
         if problem is not None:
             report.problems.append(problem)
@@ -97,9 +110,23 @@ def archive_verify(*, on_entry: Callable[[], None] | None = None) -> Verificatio
             report.problems.append(Problem(conversation_id, 1, "removed", "the chain has a head but no entries"))
     report.messages_checked = _cross_check_messages(report)
     report.checkpoints_checked = ArchiveCheckpoint.objects.count()
-    for problem in checkpoints_verify(first_positions=first_positions):
+    for problem in checkpoints_verify(first_positions=first_positions, purged_ranges=purged_ranges):
         report.problems.append(Problem(None, None, "checkpoint", str(problem)))
     return report
+
+
+def _vouching_purge(purges: list[dict], previous_position: int, previous_hash: str, entry: OpenedEntry) -> dict | None:
+    """The purge record for exactly the gap before `entry`: from the position after the last entry kept, to the
+    one before `entry`, following the kept entry's hash and followed by `entry`."""
+    for purge in purges:
+        if (
+            purge["from_position"] == previous_position + 1
+            and purge["to_position"] == entry.position - 1
+            and purge.get("first_prev_hash") == previous_hash
+            and purge["last_purged_hash"] == entry.prev_hash
+        ):
+            return purge
+    return None
 
 
 def _entry_problem(entry: OpenedEntry | Unopenable, previous_hash: str, previous_position: int) -> Problem | None:

@@ -2,7 +2,8 @@
 """Verify a Parley archive export without the server: `python3 verify_export.py EXPORT.jsonl PUBLIC_KEY_HEX`.
 
 Needs only Python 3.11+ and the `cryptography` package. Checks that every entry's SHA-256 hash matches its
-canonical form, that each entry links to the one before it, that every checkpoint is signed by the given
+canonical form, that each entry links to the one before it (or, after a retention purge, that the export's
+purge record names the removed range and both hashes around it), that every checkpoint is signed by the given
 Ed25519 public key and follows the checkpoint before it, that every chain head a checkpoint sealed is the
 entry found at that position, and that every file shared in the exported range is there, byte for byte the
 file its entry (and so the entry's hash) names by SHA-256. Exit status 0 means the export is intact.
@@ -45,6 +46,9 @@ def verify(lines: list[str], public_key_hex: str) -> list[str]:
     hashes: dict[tuple[int, int], str] = {}
     last: dict[int, tuple[int, str]] = {}
     purges: dict[int, list[dict]] = {}
+    # Cuts inside a chain (a later retention purge after a purge record, which stays): a purge record anywhere
+    # in the export must vouch for both ends, so they are judged once everything is read.
+    gaps: list[tuple[int, int, str, int, str]] = []
     files_owed: dict[tuple[int, int], str] = {}  # in-range file-sharing entries -> the file's SHA-256
     checkpoints = []
     for line in lines:
@@ -55,7 +59,9 @@ def verify(lines: list[str], public_key_hex: str) -> list[str]:
             if hashlib.sha256(canonical(entry)).hexdigest() != entry["hash"]:
                 problems.append(f"conversation {key[0]} position {key[1]}: content does not match its hash")
             previous = last.get(entry["conversation"])
-            if previous is not None and (previous[0] + 1 != entry["position"] or previous[1] != entry["prev"]):
+            if previous is not None and previous[0] + 1 < entry["position"]:
+                gaps.append((key[0], previous[0], previous[1], key[1], entry["prev"]))
+            elif previous is not None and (previous[0] + 1 != entry["position"] or previous[1] != entry["prev"]):
                 problems.append(f"conversation {key[0]} position {key[1]}: does not follow the entry before it")
             if previous is None and entry["position"] == 1 and entry["prev"] != GENESIS:
                 problems.append(f"conversation {key[0]}: the first entry does not start the chain")
@@ -75,6 +81,15 @@ def verify(lines: list[str], public_key_hex: str) -> list[str]:
                 problems.append(f"conversation {key[0]} position {key[1]}: the file is not the one that was shared")
         elif "checkpoint" in record:
             checkpoints.append(record["checkpoint"])
+    for conversation, kept, kept_hash, position, prev in gaps:
+        if not any(
+            purge.get("from_position") == kept + 1
+            and purge.get("to_position") == position - 1
+            and purge.get("first_prev_hash") == kept_hash
+            and purge.get("last_purged_hash") == prev
+            for purge in purges.get(conversation, [])
+        ):
+            problems.append(f"conversation {conversation} position {position}: does not follow the entry before it")
     for conversation, position in files_owed:
         problems.append(f"conversation {conversation} position {position}: the shared file is not in the export")
     public_key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))

@@ -18,6 +18,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from core.crypto import KeyRing, channel_layer_keys, new_key_entry
+from core.regulation import RETENTION_FLOOR_DAYS
 from core.runtime import read_or_create_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -269,9 +270,21 @@ if not PARLEY_ARCHIVE_SIGNING_KEY:
         VAR_DIR / "archive_signing_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()
     )
 PARLEY_ARCHIVE_PREVIOUS_PUBLIC_KEYS = env.list("PARLEY_ARCHIVE_PREVIOUS_PUBLIC_KEYS", default=[])
-# Retention: the default when no default policy is set, and the floor no policy may go below.
+# Retention: the default when no default policy is set, and the floor no policy may go below. The floor is a
+# constant of the code (core.regulation); the variable may raise it, never lower it, and the default is checked
+# against it here so a deployment that would purge too early never starts.
+PARLEY_RETENTION_FLOOR_DAYS = env.int("PARLEY_RETENTION_FLOOR_DAYS", default=RETENTION_FLOOR_DAYS)
+if PARLEY_RETENTION_FLOOR_DAYS < RETENTION_FLOOR_DAYS:
+    raise ImproperlyConfigured(
+        f"PARLEY_RETENTION_FLOOR_DAYS={PARLEY_RETENTION_FLOOR_DAYS} is below the regulatory floor of "
+        f"{RETENTION_FLOOR_DAYS} days (3 years, SEC 17a-4 / FINRA 4511); it may only raise the floor."
+    )
 PARLEY_RETENTION_DEFAULT_DAYS = env.int("PARLEY_RETENTION_DEFAULT_DAYS", default=6 * 365)
-PARLEY_RETENTION_FLOOR_DAYS = env.int("PARLEY_RETENTION_FLOOR_DAYS", default=3 * 365)
+if PARLEY_RETENTION_DEFAULT_DAYS < PARLEY_RETENTION_FLOOR_DAYS:
+    raise ImproperlyConfigured(
+        f"PARLEY_RETENTION_DEFAULT_DAYS={PARLEY_RETENTION_DEFAULT_DAYS} is below the retention floor of "
+        f"{PARLEY_RETENTION_FLOOR_DAYS} days; archive entries must be kept at least that long."
+    )
 
 AUTH_USER_MODEL = "accounts.User"
 

@@ -153,3 +153,29 @@ def test_an_export_from_the_command_line_is_in_the_audit_log(export_lines):
     assert record.additional_data["requested_by"] == "compliance"
     assert record.additional_data["output"] == str(path)
     assert record.additional_data["entries"] > 0
+
+
+def test_an_export_after_several_retention_runs_verifies_and_a_dropped_purge_record_is_found(tmp_path, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from archive.retention import apply_retention
+
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
+    later = timezone.now() + timedelta(days=2001)
+    alice = UserFactory(username="alice")
+    room = room_with(alice)
+    for body in ("a", "b", "c"):
+        send(alice, room, body)
+        apply_retention(now=later)  # each run cuts after the purge records the earlier runs left
+    send(alice, room, "still here")
+    path = tmp_path / "export.jsonl"
+    call_command("export_archive", str(path), "--requested-by", "compliance")
+    lines = path.read_text().splitlines()
+    purge_lines = [index for index, line in enumerate(lines) if '"event": "purge"' in line]
+    without_second_purge = lines[: purge_lines[1]] + lines[purge_lines[1] + 1 :]
+
+    assert len(purge_lines) == 3
+    assert verify(lines, signing.public_key_hex()) == []
+    assert any("does not follow" in problem for problem in verify(without_second_purge, signing.public_key_hex()))

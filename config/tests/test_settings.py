@@ -113,6 +113,30 @@ def test_unknown_parley_env_is_refused(tmp_path):
     assert "PARLEY_ENV must be" in result.stderr
 
 
+def test_a_default_retention_of_zero_refuses_to_start_before_anything_is_purged(tmp_path):
+    result = run_django(["manage.py", "apply_retention"], tmp_path, PARLEY_RETENTION_DEFAULT_DAYS="0")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "PARLEY_RETENTION_DEFAULT_DAYS=0 is below the retention floor of 1095 days" in result.stderr
+    assert "purged" not in result.stdout
+
+
+@pytest.mark.parametrize("floor", ["0", "365", "1094"])
+def test_the_retention_floor_cannot_be_lowered_from_the_environment(tmp_path, floor):
+    result = run_django(PRINT_SETTINGS, tmp_path, PARLEY_RETENTION_FLOOR_DAYS=floor)
+
+    assert result.returncode != 0
+    assert f"PARLEY_RETENTION_FLOOR_DAYS={floor} is below the regulatory floor of 1095 days" in result.stderr
+
+
+def test_a_raised_floor_holds_the_default_to_it(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, PARLEY_RETENTION_FLOOR_DAYS="2555")
+
+    assert result.returncode != 0
+    assert "PARLEY_RETENTION_DEFAULT_DAYS=2190 is below the retention floor of 2555 days" in result.stderr
+
+
 @pytest.mark.parametrize("database_url", ["sqlite:////tmp/parley-deploy-check.sqlite3"])
 def test_check_deploy_prints_no_warnings_in_production_mode(tmp_path, database_url):
     result = run_django(

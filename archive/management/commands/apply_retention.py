@@ -1,13 +1,16 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from archive.retention import apply_retention
+from archive.retention import RetentionBelowFloor, apply_retention
 
 
 class Command(BaseCommand):
     help = "Purge archive entries past their retention (sparing legal holds) and apply rooms' live-chat retention."
 
     def handle(self, *args, **options):
-        report = apply_retention()
+        try:
+            report = apply_retention()
+        except RetentionBelowFloor as refusal:
+            raise CommandError(str(refusal)) from refusal
         for purge in report.purges:
             self.stdout.write(
                 f"conversation {purge['conversation_id']}: purged positions {purge['from_position']}.."

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from archive.checkpoints import archive_checkpoint_create
-from archive.retention import apply_retention
+from archive.retention import RetentionBelowFloor, apply_retention
 
 
 class Command(BaseCommand):
@@ -25,8 +25,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"checkpoint {checkpoint.pk} sealed")
                 next_checkpoint = now + checkpoint_every
             if now >= next_retention:
-                report = apply_retention()
-                self.stdout.write(f"retention: purged {report.purged_entries} entries")
+                # A refused run purges nothing; checkpoints go on, and the refusal shows until someone fixes it.
+                try:
+                    report = apply_retention()
+                    self.stdout.write(f"retention: purged {report.purged_entries} entries")
+                except RetentionBelowFloor as refusal:
+                    self.stderr.write(f"retention refused: {refusal}")
                 next_retention = now + retention_every
             if once:
                 return

@@ -17,8 +17,12 @@ class Command(BaseCommand):
             report = archive_verify(on_entry=lambda: bar.update())
         self.stdout.write(
             f"checked {report.entries_checked} entries in {report.chains_checked} chains "
-            f"and {report.messages_checked} messages; {report.checkpoints_checked} checkpoints"
+            f"and {report.messages_checked} messages; {report.checkpoints_checked} checkpoints; "
+            f"{len(report.purged)} ranges purged under retention, each vouched for by its purge record"
         )
+        if options["verbosity"] > 1:
+            for conversation_id, first, last in report.purged:
+                self.stdout.write(f"conversation {conversation_id}: positions {first}..{last} purged")
         if report.is_intact:
             self.stdout.write(self.style.SUCCESS("archive intact"))
             return
