@@ -178,7 +178,7 @@ def message_edit(*, editor: User, message_id: int, body: str) -> Message:
         message = message_for_member(user=editor, message_id=message_id, for_update=True, to_write=True)
         _check_own_live_message(editor, message)
         MessageVersion.objects.create(message=message, body=message.body)
-        _archive_message_change(EventType.MESSAGE_EDITED, message, editor, {"old": message.body, "new": body})
+        archive_message_event(EventType.MESSAGE_EDITED, message, editor, {"old": message.body, "new": body})
         message.body = body
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "edited_at"])
@@ -192,7 +192,7 @@ def message_delete(*, editor: User, message_id: int) -> Message:
         message = message_for_member(user=editor, message_id=message_id, for_update=True, to_write=True)
         _check_own_live_message(editor, message)
         MessageVersion.objects.create(message=message, body=message.body)
-        _archive_message_change(EventType.MESSAGE_DELETED, message, editor, {"body": message.body})
+        archive_message_event(EventType.MESSAGE_DELETED, message, editor, {"body": message.body})
         message.body = ""
         message.deleted_at = timezone.now()
         message.save(update_fields=["body", "deleted_at"])
@@ -200,11 +200,12 @@ def message_delete(*, editor: User, message_id: int) -> Message:
     return message
 
 
-def _archive_message_change(event_type: str, message: Message, editor: User, content: dict) -> None:
+def archive_message_event(event_type: str, message: Message, actor: User, content: dict) -> None:
+    """Archive something done to a message (an edit, a deletion, a reaction), with its seq and the members now."""
     archive_record(
         event_type=event_type,
         conversation_id=message.conversation_id,
-        actor_id=editor.pk,
+        actor_id=actor.pk,
         participants=conversation_member_ids(conversation_id=message.conversation_id),
         message_id=message.pk,
         content={**content, "seq": message.seq},

@@ -8,12 +8,12 @@ from django.db import transaction
 
 from accounts.models import User
 from archive.models import EventType
-from archive.services import archive_record
 from core import fanout
 from messenger import frames
 from messenger.errors import BodyInvalid
 from messenger.models import MAX_EMOJI_LENGTH, Message, Reaction
-from messenger.selectors import conversation_member_ids, message_for_member, reactions_of
+from messenger.selectors import message_for_member, reactions_of
+from messenger.services.messages import archive_message_event
 
 
 def _checked_emoji(emoji: str) -> str:
@@ -30,7 +30,7 @@ def reaction_add(*, user: User, message_id: int, emoji: str) -> list[dict]:
         _, created = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)
         reactions = reactions_of(message_id=message.pk)
         if created:
-            _archive_reaction(EventType.REACTION_ADDED, message, user=user, emoji=emoji)
+            archive_message_event(EventType.REACTION_ADDED, message, user, {"emoji": emoji})
             _announce_reactions(message, reactions)
     return reactions
 
@@ -42,20 +42,9 @@ def reaction_remove(*, user: User, message_id: int, emoji: str) -> list[dict]:
         removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
         reactions = reactions_of(message_id=message.pk)
         if removed:
-            _archive_reaction(EventType.REACTION_REMOVED, message, user=user, emoji=emoji)
+            archive_message_event(EventType.REACTION_REMOVED, message, user, {"emoji": emoji})
             _announce_reactions(message, reactions)
     return reactions
-
-
-def _archive_reaction(event_type: str, message: Message, *, user: User, emoji: str) -> None:
-    archive_record(
-        event_type=event_type,
-        conversation_id=message.conversation_id,
-        actor_id=user.pk,
-        participants=conversation_member_ids(conversation_id=message.conversation_id),
-        message_id=message.pk,
-        content={"emoji": emoji, "seq": message.seq},
-    )
 
 
 def _announce_reactions(message: Message, reactions: list[dict]) -> None:
