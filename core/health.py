@@ -73,6 +73,9 @@ async def channel_layer_is_up() -> bool:
                 reply = await asyncio.wait_for(probe.layer.receive(probe.channel), CHECK_TIMEOUT_SECONDS)
     except Exception:
         logger.exception("health check: channel layer is down")
+        # A read that timed out was cancelled, which unsubscribes the channel on the pub/sub layer: the next
+        # check starts with a fresh, subscribed one.
+        _probes.pop(asyncio.get_running_loop(), None)
         return False
     return True
 

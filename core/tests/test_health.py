@@ -102,3 +102,25 @@ def test_healthz_reports_a_down_virus_scanner_but_stays_ready(client, settings):
 @pytest.mark.clamd
 def test_healthz_reports_a_running_virus_scanner(client):
     assert client.get("/healthz").json()["checks"]["virus_scanner"] == "ok"
+
+
+@pytest.mark.redis
+async def test_the_channel_layer_check_recovers_after_a_check_that_timed_out(monkeypatch):
+    """A timed-out read is cancelled, and cancelling a read unsubscribes its channel on the pub/sub layer: a probe
+    that kept that channel would have failed every check after the first timeout."""
+    from channels.layers import get_channel_layer
+
+    from core import health
+
+    layer = get_channel_layer()
+    assert await health.channel_layer_is_up()
+
+    async def lost(channel: str, message: dict) -> None:
+        """The ping goes nowhere, as when Redis drops it."""
+
+    monkeypatch.setattr(health, "CHECK_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(layer, "send", lost, raising=False)
+    assert not await health.channel_layer_is_up()
+    monkeypatch.undo()
+
+    assert await health.channel_layer_is_up()
