@@ -4,8 +4,9 @@
 Needs only Python 3.11+ and the `cryptography` package. Checks that every entry's SHA-256 hash matches its
 canonical form, that each entry links to the one before it (or, after a retention purge, that the export's
 purge record names the removed range and both hashes around it), that every checkpoint is signed by the given
-Ed25519 public key and follows the checkpoint before it, that every chain head a checkpoint sealed is the
-entry found at that position, and that every file shared in the exported range is there, byte for byte the
+Ed25519 public key and follows the checkpoint before it (and that there is at least one), that every chain head
+a checkpoint sealed is the entry found at that position and that no chain ends before a position a checkpoint
+sealed (a dropped tail), and that every file shared in the exported range is there, byte for byte the
 file its entry (and so the entry's hash) names by SHA-256. Exit status 0 means the export is intact.
 Deliberately free of Django and of Parley's own modules: an auditor can read all of it.
 """
@@ -94,6 +95,9 @@ def verify(lines: list[str], public_key_hex: str) -> list[str]:
         problems.append(f"conversation {conversation} position {position}: the shared file is not in the export")
     public_key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
     previous_hash = GENESIS
+    sealed: dict[int, tuple[int, str]] = {}  # conversation -> the furthest position a valid checkpoint sealed
+    if not checkpoints:
+        problems.append("the export carries no checkpoint: nothing signed says where its chains end")
     for checkpoint in checkpoints:
         document = checkpoint["document"].encode()
         name = f"checkpoint {checkpoint['id']}"
@@ -112,7 +116,17 @@ def verify(lines: list[str], public_key_hex: str) -> list[str]:
             found = hashes.get((conversation, position))
             if found is not None and found != head:
                 problems.append(f"{name}: conversation {conversation} position {position} changed after sealing")
+            if position > sealed.get(conversation, (0, ""))[0]:
+                sealed[conversation] = (position, name)
         previous_hash = checkpoint["document_hash"]
+    # A chain must reach every position a checkpoint sealed: an export whose last entries were dropped ends short.
+    for conversation, (position, name) in sorted(sealed.items()):
+        ends_at = last.get(conversation, (0, ""))[0]
+        if conversation in last and ends_at < position:
+            problems.append(
+                f"conversation {conversation}: the export ends at position {ends_at}, before position {position} "
+                f"that {name} sealed (its last entries are missing)"
+            )
     return problems
 
 

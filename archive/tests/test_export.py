@@ -179,3 +179,29 @@ def test_an_export_after_several_retention_runs_verifies_and_a_dropped_purge_rec
     assert len(purge_lines) == 3
     assert verify(lines, signing.public_key_hex()) == []
     assert any("does not follow" in problem for problem in verify(without_second_purge, signing.public_key_hex()))
+
+
+def test_an_export_whose_last_entries_were_dropped_is_found(export_lines):
+    _, lines = export_lines
+    entries = [(index, json.loads(line)["entry"]) for index, line in enumerate(lines) if '"entry"' in line]
+    longest = max(
+        {entry["conversation"] for _, entry in entries}, key=lambda c: sum(e["conversation"] == c for _, e in entries)
+    )
+    tail = [index for index, entry in entries if entry["conversation"] == longest][-1]
+    ends_at = json.loads(lines[tail])["entry"]["position"] - 1
+
+    problems = verify([*lines[:tail], *lines[tail + 1 :]], signing.public_key_hex())
+
+    assert any(
+        problem.startswith(f"conversation {longest}: the export ends at position {ends_at}, before position")
+        for problem in problems
+    )
+
+
+def test_an_export_without_any_checkpoint_is_refused(export_lines):
+    _, lines = export_lines
+    stripped = [line for line in lines if not line.startswith('{"checkpoint"')]
+
+    assert "the export carries no checkpoint: nothing signed says where its chains end" in verify(
+        stripped, signing.public_key_hex()
+    )
