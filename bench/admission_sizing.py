@@ -38,7 +38,7 @@ from django.core.management import call_command  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from accounts.tests.factories import TEST_PASSWORD, UserFactory  # noqa: E402
-from config.server import daphne_arguments  # noqa: E402
+from config.server import daphne_process  # noqa: E402
 from core.testing import free_port  # noqa: E402
 from messenger import services  # noqa: E402
 from messenger.client import Client  # noqa: E402
@@ -72,13 +72,7 @@ def start_worker() -> tuple[subprocess.Popen, str]:
         "PARLEY_MAX_SENDS_IN_FLIGHT": "100000",
         "DEBUG": "false",
     }
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-        [sys.executable, "-m", "daphne", *daphne_arguments(host="127.0.0.1", port=port)],
-        cwd=BASE_DIR,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = daphne_process(port=port, env=environment, log=subprocess.DEVNULL, cwd=BASE_DIR)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:

@@ -130,18 +130,12 @@ class Worker:
 
 
 def start_worker(env: dict[str, str], port: int | None = None) -> Worker:
-    from config.server import daphne_arguments  # started as in production (after main() puts BASE_DIR on the path)
+    from config.server import daphne_process  # started as in production (after main() puts BASE_DIR on the path)
 
     port = port or free_port()
     LOGS.mkdir(parents=True, exist_ok=True)
     with (LOGS / f"daphne-{port}.log").open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-            [sys.executable, "-m", "daphne", *daphne_arguments(host="127.0.0.1", port=port)],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = daphne_process(port=port, env=env, log=log, cwd=BASE_DIR)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,8 +1,13 @@
-"""How a daphne worker is started, the same everywhere: `make run`, the Dockerfile, docker-compose.yml, the
-benches (bench/realtime.py, bench/admission_sizing.py) and the tests that start real workers
-(config/tests/test_deployment.py checks the files that cannot import this)."""
+"""How a daphne worker is started, the same everywhere: `make run`, the Dockerfile, docker-compose.yml, and, through
+`daphne_process`, the benches and the tests that start real workers (config/tests/test_deployment.py checks the
+files that cannot import this)."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
 
 # How long a WebSocket may take from its TCP connection to the end of its handshake (our consumer's `accept`).
 # Past it autobahn, under daphne, drops the connection with a TCP reset: the client sees "connection reset" and
@@ -23,3 +28,14 @@ def daphne_arguments(*, host: str, port: int | str) -> list[str]:
         str(port),
         "config.asgi:application",
     ]
+
+
+def daphne_process(*, port: int, env: dict[str, str], log: IO[bytes] | int, cwd: Path) -> subprocess.Popen:
+    """A daphne worker on loopback, as production starts it, in its own process (the benches' and the tests')."""
+    return subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+        [sys.executable, "-m", "daphne", *daphne_arguments(host="127.0.0.1", port=port)],
+        cwd=cwd,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )

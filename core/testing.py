@@ -8,7 +8,6 @@ import os
 import queue
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -22,7 +21,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from config.server import daphne_arguments
+from config.server import daphne_process
 
 BASE_DIR = Path(settings.BASE_DIR)
 TEST_ORIGIN = "http://localhost"
@@ -206,13 +205,7 @@ def start_daphne_worker(tmp_dir: Path, extra_env: dict[str, str] | None = None) 
     env.pop("DJANGO_SETTINGS_MODULE", None)
     log_path = tmp_dir / f"daphne-{port}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-            [sys.executable, "-m", "daphne", *daphne_arguments(host="127.0.0.1", port=port)],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = daphne_process(port=port, env=env, log=log, cwd=BASE_DIR)
     worker = DaphneWorker(port=port, process=process, log_path=log_path, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

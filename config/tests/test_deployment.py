@@ -59,11 +59,7 @@ def test_every_place_that_starts_daphne_gives_it_the_same_options():
     assert json.loads(dockerfile_cmd.removeprefix("CMD ")) == in_the_image
     assert " ".join(in_the_image) in readme_section("Deployment")
     assert shlex.split(make_run) == ["$(BIN)/daphne", *daphne_arguments(host="$(HOST)", port="$(PORT)")]
-    assert {str(path) for path, _ in python_starts} == {
-        "bench/admission_sizing.py",
-        "bench/realtime.py",
-        "core/testing.py",
-    }
+    assert {str(path) for path, _ in python_starts} == {"config/server.py"}  # daphne_process, which all call
     assert {start for _, start in python_starts} == {'*daphne_arguments(host="127.0.0.1", port=port)'}
 
 
