@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from archive.export import ExportBlocked, archive_export
 from archive.forms import ArchiveSearchForm
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, RetentionPolicy
-from archive.retention import legal_hold_release, retention_floor_days
+from archive.retention import floor_days_for, legal_hold_release
 from archive.selectors import (
     archive_search,
     audit_access_details,
@@ -181,7 +181,7 @@ class RetentionPolicyForm(forms.ModelForm):
 
     def clean_archive_days(self) -> int:
         days = self.cleaned_data["archive_days"]
-        floor = retention_floor_days()
+        floor = floor_days_for(self.cleaned_data.get("scope") or RetentionPolicy.Scope.DEFAULT)
         if days < floor:
             raise forms.ValidationError(f"At least {floor} days (the retention floor, SEC 17a-4 / FINRA 4511).")
         return days

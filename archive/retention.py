@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import User
 from archive.models import ENTRY_TABLE, PURGE_SETTING, ArchiveChain, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.services import archive_record
-from core.regulation import RETENTION_FLOOR_DAYS
+from core.regulation import DEFAULT_RETENTION_FLOOR_DAYS, RETENTION_FLOOR_DAYS
 from messenger import services
 from messenger.models import Conversation
 
@@ -41,6 +41,14 @@ def retention_floor_days() -> int:
     return max(RETENTION_FLOOR_DAYS, settings.PARLEY_RETENTION_FLOOR_DAYS)
 
 
+def floor_days_for(scope: str) -> int:
+    """A room's or a group's policy may go down to the floor; the default, which covers everything else, only
+    to six years (FINRA 4511(b)), or to a raised floor if that is longer."""
+    if scope == RetentionPolicy.Scope.DEFAULT:
+        return max(DEFAULT_RETENTION_FLOOR_DAYS, retention_floor_days())
+    return retention_floor_days()
+
+
 # ---- policies and holds -----------------------------------------------------------------------------------
 
 
@@ -54,7 +62,7 @@ def retention_policy_set(
     group: Group | None = None,
 ) -> RetentionPolicy:
     """Create or change a policy. No policy may keep the archive for less than the retention floor."""
-    floor = retention_floor_days()
+    floor = floor_days_for(scope)
     if archive_days < floor:
         raise ValidationError(f"Archive retention must be at least {floor} days (the retention floor).")
     if live_days is not None and scope != RetentionPolicy.Scope.ROOM:
@@ -161,13 +169,14 @@ class _Rules:
 def _refuse_below_floor(policies: list[RetentionPolicy]) -> None:
     """Defence in depth: settings and services already refuse these; a row or setting that got past them
     anyway must still never shorten what the archive keeps."""
-    floor = retention_floor_days()
     for policy in policies:
+        floor = floor_days_for(policy.scope)
         if policy.archive_days < floor:
             raise RetentionBelowFloor(
                 f"Retention policy {policy.name!r} keeps {policy.archive_days} days, below the floor of {floor} "
                 f"days; nothing was purged."
             )
+    floor = floor_days_for(RetentionPolicy.Scope.DEFAULT)
     if floor > settings.PARLEY_RETENTION_DEFAULT_DAYS:
         raise RetentionBelowFloor(
             f"PARLEY_RETENTION_DEFAULT_DAYS ({settings.PARLEY_RETENTION_DEFAULT_DAYS} days) is below the floor of "

@@ -18,7 +18,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from core.crypto import KeyRing, channel_layer_keys, new_key_entry
-from core.regulation import RETENTION_FLOOR_DAYS
+from core.regulation import DEFAULT_RETENTION_FLOOR_DAYS, RETENTION_FLOOR_DAYS
 from core.runtime import read_or_create_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -279,11 +279,13 @@ if PARLEY_RETENTION_FLOOR_DAYS < RETENTION_FLOOR_DAYS:
         f"PARLEY_RETENTION_FLOOR_DAYS={PARLEY_RETENTION_FLOOR_DAYS} is below the regulatory floor of "
         f"{RETENTION_FLOOR_DAYS} days (3 years, SEC 17a-4 / FINRA 4511); it may only raise the floor."
     )
-PARLEY_RETENTION_DEFAULT_DAYS = env.int("PARLEY_RETENTION_DEFAULT_DAYS", default=6 * 365)
-if PARLEY_RETENTION_DEFAULT_DAYS < PARLEY_RETENTION_FLOOR_DAYS:
+PARLEY_RETENTION_DEFAULT_DAYS = env.int("PARLEY_RETENTION_DEFAULT_DAYS", default=DEFAULT_RETENTION_FLOOR_DAYS)
+default_retention_floor = max(DEFAULT_RETENTION_FLOOR_DAYS, PARLEY_RETENTION_FLOOR_DAYS)
+if default_retention_floor > PARLEY_RETENTION_DEFAULT_DAYS:
     raise ImproperlyConfigured(
         f"PARLEY_RETENTION_DEFAULT_DAYS={PARLEY_RETENTION_DEFAULT_DAYS} is below the retention floor of "
-        f"{PARLEY_RETENTION_FLOOR_DAYS} days; archive entries must be kept at least that long."
+        f"{default_retention_floor} days for the default (6 years, "
+        "FINRA 4511(b)); archive entries must be kept at least that long."
     )
 
 AUTH_USER_MODEL = "accounts.User"

@@ -84,7 +84,7 @@ def test_a_retention_policy_below_the_floor_is_refused_in_the_admin(superuser_cl
     )
 
     assert response.status_code == 200
-    assert "At least 1095 days" in response.content.decode()
+    assert "At least 2190 days" in response.content.decode()  # the default: six years (FINRA 4511(b))
 
 
 def test_a_reviewer_downloads_a_shared_file_from_its_entry_and_the_access_is_logged(superuser_client, settings):

@@ -162,8 +162,8 @@ def test_an_export_after_several_retention_runs_verifies_and_a_dropped_purge_rec
 
     from archive.retention import apply_retention
 
-    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
-    later = timezone.now() + timedelta(days=2001)
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    later = timezone.now() + timedelta(days=2201)
     alice = UserFactory(username="alice")
     room = room_with(alice)
     for body in ("a", "b", "c"):

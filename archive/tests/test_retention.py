@@ -80,9 +80,9 @@ def old_room(*members, days: int, messages: int = 3):
 
 
 def test_purges_exactly_the_expired_entries_and_the_chain_still_verifies(alice, bob, settings):
-    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
-    expired = old_room(alice, bob, days=2001)
-    recent = old_room(alice, bob, days=1999)
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    expired = old_room(alice, bob, days=2201)
+    recent = old_room(alice, bob, days=2199)
 
     report = apply_retention()
 
@@ -96,8 +96,8 @@ def test_purges_exactly_the_expired_entries_and_the_chain_still_verifies(alice, 
 
 
 def test_the_purge_records_range_count_and_last_hash(alice, bob, settings):
-    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
-    room = old_room(alice, bob, days=2001, messages=2)
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    room = old_room(alice, bob, days=2201, messages=2)
     last_hash = ArchiveEntry.objects.get(conversation_id=room.pk, position=3).entry_hash
 
     apply_retention()
@@ -109,15 +109,15 @@ def test_the_purge_records_range_count_and_last_hash(alice, bob, settings):
         "count": 3,
         "first_prev_hash": GENESIS_HASH,
         "last_purged_hash": last_hash,
-        "retention_days": 2000,
+        "retention_days": 2200,
     }
     assert purge.position == 4
 
 
 def test_a_legal_hold_on_a_user_spares_their_conversations_until_released(alice, bob, settings):
-    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
-    held = old_room(alice, bob, days=2001)
-    free = old_room(UserFactory(), days=2001)
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    held = old_room(alice, bob, days=2201)
+    free = old_room(UserFactory(), days=2201)
     hold = legal_hold_open(by=alice, case_name="SEC inquiry 42", reason="subpoena", users=[bob])
 
     first = apply_retention()
@@ -132,11 +132,11 @@ def test_a_legal_hold_on_a_user_spares_their_conversations_until_released(alice,
 
 
 def test_a_hold_on_a_room_and_date_range_spares_only_what_it_covers(alice, bob, settings):
-    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
-    held = old_room(alice, bob, days=2001)
-    other = old_room(alice, bob, days=2001)
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    held = old_room(alice, bob, days=2201)
+    other = old_room(alice, bob, days=2201)
     legal_hold_open(
-        by=alice, case_name="Room case", reason="litigation", rooms=[held], starts_at=timezone.now() - 2100 * DAY
+        by=alice, case_name="Room case", reason="litigation", rooms=[held], starts_at=timezone.now() - 2300 * DAY
     )
 
     apply_retention()
@@ -146,12 +146,12 @@ def test_a_hold_on_a_room_and_date_range_spares_only_what_it_covers(alice, bob, 
 
 
 def test_the_longest_applicable_policy_wins(alice, bob, settings):
-    settings.PARLEY_RETENTION_DEFAULT_DAYS = 1100
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
     traders = Group.objects.create(name="Traders")
     bob.groups.add(traders)
     retention_policy_set(name="traders", scope="group", group=traders, archive_days=3000)
-    with_trader = old_room(alice, bob, days=2000)
-    without = old_room(alice, UserFactory(), days=2000)
+    with_trader = old_room(alice, bob, days=2300)
+    without = old_room(alice, UserFactory(), days=2300)
 
     apply_retention()
 
@@ -159,11 +159,14 @@ def test_the_longest_applicable_policy_wins(alice, bob, settings):
     assert [e.event_type for e in entries_in_chain_order(conversation_ids=[without.pk])] == ["purge"]
 
 
-def test_no_policy_may_go_below_the_floor_even_with_the_setting_lowered(settings):
+def test_no_policy_may_go_below_the_floor_and_the_default_not_below_six_years(settings):
     settings.PARLEY_RETENTION_FLOOR_DAYS = 0  # what settings.py refuses at startup; the code's floor holds anyway
 
     with pytest.raises(ValidationError, match="at least 1095 days"):
-        retention_policy_set(name="short", scope="default", archive_days=365)
+        retention_policy_set(name="short room", scope="room", room=room_with(UserFactory()), archive_days=365)
+    with pytest.raises(ValidationError, match="at least 2190 days"):
+        retention_policy_set(name="short default", scope="default", archive_days=2189)
+    assert retention_policy_set(name="three years", scope="room", room=room_with(UserFactory()), archive_days=1095)
 
 
 def test_live_chat_retention_removes_old_messages_from_the_chat_but_not_the_archive(alice, bob, settings):
@@ -213,8 +216,8 @@ def test_a_shared_file_outlives_its_chat_message_and_goes_with_its_archive_entry
     assert storage.exists(stored_as)
 
     policy.delete()
-    settings.PARLEY_RETENTION_DEFAULT_DAYS = 1100
-    backdate(room, 1101)
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    backdate(room, 2201)
     rehash(room)
     with django_capture_on_commit_callbacks(execute=True):
         apply_retention()
@@ -231,7 +234,7 @@ def test_a_default_below_the_floor_is_refused_at_run_time_and_nothing_is_purged(
     room = old_room(alice, bob, days=4000)
     settings.PARLEY_RETENTION_DEFAULT_DAYS = 0  # settings.py refuses this at startup; say it got past anyway
 
-    with pytest.raises(RetentionBelowFloor, match=r"DEFAULT_DAYS \(0 days\) is below the floor of 1095 days"):
+    with pytest.raises(RetentionBelowFloor, match=r"DEFAULT_DAYS \(0 days\) is below the floor of 2190 days"):
         apply_retention()
 
     assert ArchiveEntry.objects.filter(conversation_id=room.pk).count() == 4
@@ -242,7 +245,7 @@ def test_a_policy_row_below_the_floor_is_refused_by_the_command_and_nothing_is_p
     # Written behind retention_policy_set's and the admin's back (a shell, a bad migration, a restored dump).
     RetentionPolicy.objects.create(name="ruinous", scope="default", archive_days=1)
 
-    with pytest.raises(CommandError, match="'ruinous' keeps 1 days, below the floor of 1095 days"):
+    with pytest.raises(CommandError, match="'ruinous' keeps 1 days, below the floor of 2190 days"):
         call_command("apply_retention")
 
     assert ArchiveEntry.objects.filter(conversation_id=room.pk).count() == 4
@@ -253,8 +256,8 @@ def test_a_policy_row_below_the_floor_is_refused_by_the_command_and_nothing_is_p
 
 
 def test_purge_records_survive_later_runs_and_the_chain_verifies_after_each(alice, bob, settings):
-    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
-    later = timezone.now() + 2001 * DAY  # what the entries written now look like to a run in 2001 days
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    later = timezone.now() + 2201 * DAY  # what the entries written now look like to a run in 2001 days
     room = room_with(alice, bob)
     for body in ("a", "b", "c"):
         send(alice, room, body)  # positions 1..4 with room_created
@@ -288,8 +291,8 @@ def test_purge_records_survive_later_runs_and_the_chain_verifies_after_each(alic
 def test_a_cut_after_a_kept_purge_record_needs_its_own_record(alice, bob, settings):
     from django.db import connection
 
-    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2000
-    later = timezone.now() + 2001 * DAY
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    later = timezone.now() + 2201 * DAY
     room = room_with(alice, bob)
     send(alice, room, "a")
     apply_retention(now=later)  # purges 1..2, record at 3

@@ -118,7 +118,7 @@ def test_a_default_retention_of_zero_refuses_to_start_before_anything_is_purged(
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
-    assert "PARLEY_RETENTION_DEFAULT_DAYS=0 is below the retention floor of 1095 days" in result.stderr
+    assert "PARLEY_RETENTION_DEFAULT_DAYS=0 is below the retention floor of 2190 days" in result.stderr
     assert "purged" not in result.stdout
 
 
@@ -128,6 +128,13 @@ def test_the_retention_floor_cannot_be_lowered_from_the_environment(tmp_path, fl
 
     assert result.returncode != 0
     assert f"PARLEY_RETENTION_FLOOR_DAYS={floor} is below the regulatory floor of 1095 days" in result.stderr
+
+
+def test_the_default_retention_cannot_be_shorter_than_six_years(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, PARLEY_RETENTION_DEFAULT_DAYS="1095")
+
+    assert result.returncode != 0
+    assert "PARLEY_RETENTION_DEFAULT_DAYS=1095 is below the retention floor of 2190 days" in result.stderr
 
 
 def test_a_raised_floor_holds_the_default_to_it(tmp_path):
