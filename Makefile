@@ -11,11 +11,14 @@ PYTEST_ARGS ?=
 .PHONY: run test lint format bench bench-realtime reset-demo clean
 
 $(BIN)/python:
+	@echo "== creating the virtualenv in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 
 # Stamps: reinstall only when a requirements file changes, so a second `make run` starts in seconds.
+# The first install takes one to three minutes; pip shows each package as it goes.
 $(VENV)/.installed-runtime: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@echo "== installing Parley's requirements into $(VENV) (first run: one to three minutes)"
+	$(BIN)/pip install --disable-pip-version-check --progress-bar on -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
@@ -24,7 +27,9 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 # daphne's options are config/server.py's, the same wherever a worker starts (config/tests/test_deployment.py).
 run: $(VENV)/.installed-runtime
+	@echo "== migrating the database"
 	$(BIN)/python manage.py migrate --noinput
+	@echo "== seeding the demo company (first run only)"
 	$(BIN)/python manage.py seed_demo --if-empty
 	@echo "Parley is starting on http://$(HOST):$(PORT)/ (Ctrl+C stops it)"
 	$(BIN)/daphne --websocket_connect_timeout 60 --bind $(HOST) --port $(PORT) config.asgi:application
@@ -68,8 +73,12 @@ bench: $(VENV)/.installed-dev
 bench-realtime: $(VENV)/.installed-dev
 	DATABASE_URL=$(BENCH_REALTIME_DATABASE_URL) $(BIN)/python bench/realtime.py $(BENCH_REALTIME_ARGS)
 
+# Start over means over: the demo's database and every file uploaded to it (the keys stay, so nothing sealed
+# elsewhere is lost). PARLEY_VAR_DIR as in config/settings.py.
+PARLEY_VAR_DIR ?= var
 reset-demo:
-	rm -f var/parley.sqlite3 var/parley.sqlite3-wal var/parley.sqlite3-shm
+	rm -rf $(PARLEY_VAR_DIR)/parley.sqlite3 $(PARLEY_VAR_DIR)/parley.sqlite3-wal $(PARLEY_VAR_DIR)/parley.sqlite3-shm \
+		$(PARLEY_VAR_DIR)/media
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

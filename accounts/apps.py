@@ -8,7 +8,9 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        post_migrate.connect(_apply_role_permissions, sender=self)
+        # Not sender=self: the apps after accounts (messenger, archive) get their permissions from their own
+        # post_migrate, so the roles are set once the last app's permissions exist, on the very first migrate.
+        post_migrate.connect(_apply_role_permissions, dispatch_uid="parley_role_permissions")
 
         from accounts import signals  # noqa: F401 (connects the deactivation receiver)
         from accounts.models import AuthenticatorDevice, BackupCodeDevice, GroupSignInPolicy, User
@@ -24,6 +26,11 @@ class AccountsConfig(AppConfig):
 
 
 def _apply_role_permissions(sender, **kwargs) -> None:
+    from django.apps import apps
+
     from accounts.roles import role_permissions_apply
 
-    role_permissions_apply()
+    # post_migrate is sent once per app with models, in INSTALLED_APPS order (auth's create_permissions too).
+    last_app = [config for config in apps.get_app_configs() if config.models_module is not None][-1]
+    if sender.label == last_app.label:
+        role_permissions_apply()
