@@ -31,6 +31,14 @@ def presence_watchlist(*, user: User) -> list[dict[str, Any]]:
     return list(people)
 
 
+def presence_linked(*, user: User, user_ids: list[int]) -> set[int]:
+    """Those of `user_ids` whose presence `user` still sees (presence_watchlist's rule), in one query."""
+    linked = User.objects.filter(
+        Q(contact_of__owner=user) | Q(memberships__conversation__memberships__user=user), pk__in=user_ids
+    )
+    return set(linked.values_list("pk", flat=True).distinct())
+
+
 def presence_people(*, user_ids: list[int]) -> list[dict[str, Any]]:
     return list(User.objects.filter(pk__in=user_ids, is_active=True).values(*PRESENCE_FIELDS))
 

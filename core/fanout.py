@@ -49,6 +49,7 @@ JOIN = "conversation.join"
 LEAVE = "conversation.leave"
 CLOSE = "socket.close"
 WATCH = "presence.watch"
+RECHECK = "presence.recheck"
 REKEY = "session.rekey"
 
 
@@ -89,18 +90,34 @@ def to_user(user_id: int, frame: dict[str, Any]) -> None:
     _group_send(user_group(user_id), {"type": DELIVER, "text": encode_frame(frame)})
 
 
-def conversation_joined(user_id: int, conversation_id: int, frame: dict[str, Any]) -> None:
-    """The user's sockets start listening to the conversation, then receive `frame` describing it."""
-    _group_send(user_group(user_id), {"type": JOIN, "conversation_id": conversation_id, "text": encode_frame(frame)})
+def conversation_joined(
+    user_id: int, conversation_id: int, frame: dict[str, Any], *, member_ids: list[int], newcomer_ids: list[int]
+) -> None:
+    """The user's sockets start listening to the conversation, then receive `frame` describing it, and follow
+    the presence of its members. The members already there follow the newcomers' presence: one event to the
+    conversation's group, not one per member."""
+    event = {"type": JOIN, "conversation_id": conversation_id, "text": encode_frame(frame), "member_ids": member_ids}
+    _group_send(user_group(user_id), event)
+    _group_send(conversation_group(conversation_id), {"type": WATCH, "user_ids": newcomer_ids})
 
 
-def conversation_left(user_id: int, conversation_id: int, frame: dict[str, Any]) -> None:
-    _group_send(user_group(user_id), {"type": LEAVE, "conversation_id": conversation_id, "text": encode_frame(frame)})
+def conversation_left(user_id: int, conversation_id: int, frame: dict[str, Any], *, member_ids: list[int]) -> None:
+    """The user's sockets stop listening to the conversation; they, and the members who stay, stop following
+    each other's presence where nothing else (another conversation, the buddy list) still links them."""
+    event = {"type": LEAVE, "conversation_id": conversation_id, "text": encode_frame(frame), "member_ids": member_ids}
+    _group_send(user_group(user_id), event)
+    _group_send(conversation_group(conversation_id), {"type": RECHECK, "user_ids": [user_id]})
 
 
 def watch_presence(watcher_id: int, user_id: int) -> None:
     """The watcher's sockets start following `user_id`'s presence (a new contact) and get their state."""
-    _group_send(user_group(watcher_id), {"type": WATCH, "user_id": user_id})
+    _group_send(user_group(watcher_id), {"type": WATCH, "user_ids": [user_id]})
+
+
+def recheck_presence(watcher_id: int, user_id: int) -> None:
+    """The watcher's sockets stop following `user_id` unless they still share a conversation (a contact
+    removed)."""
+    _group_send(user_group(watcher_id), {"type": RECHECK, "user_ids": [user_id]})
 
 
 def close_user_sockets(user_id: int, *, reason: str) -> None:

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from accounts import presence_actions
 from accounts.frames import signed_out_frame
-from accounts.selectors import session_second_factor_owed, session_valid_until
+from accounts.selectors import presence_linked, session_second_factor_owed, session_valid_until
 from core import admission, fanout, metrics
 from core.errors import ParleyError, ProtocolError
 from messenger import frames, handlers, protocol, selectors
@@ -211,18 +211,50 @@ class ParleyConsumer(AsyncWebsocketConsumer):
     async def conversation_join(self, event: dict[str, Any]) -> None:
         await self._join(fanout.conversation_group(event["conversation_id"]))
         await self.send(text_data=event["text"])
+        await self._follow_presence(event["member_ids"])
 
     async def conversation_leave(self, event: dict[str, Any]) -> None:
         group = fanout.conversation_group(event["conversation_id"])
         await self.channel_layer.group_discard(group, self.channel_name)
         self.groups_joined.discard(group)
         await self.send(text_data=event["text"])
+        await self._unfollow_presence_unless_linked(event["member_ids"])
 
     async def presence_watch(self, event: dict[str, Any]) -> None:
-        """A new contact: follow their presence from now on, starting with their current state."""
-        await self._join(fanout.presence_group(event["user_id"]))
-        snapshot = await presence_actions.presence_snapshot(user_ids=[event["user_id"]])
-        await self.send_frame(snapshot)
+        """A new contact, or people now sharing a conversation: follow them, starting with their state."""
+        await self._follow_presence(event["user_ids"])
+
+    async def presence_recheck(self, event: dict[str, Any]) -> None:
+        """A contact removed, or someone left a conversation: stop following them unless still linked."""
+        await self._unfollow_presence_unless_linked(event["user_ids"])
+
+    async def _follow_presence(self, user_ids: list[int]) -> None:
+        """Join the presence groups of those not followed yet and send their current state (one snapshot)."""
+        new = [
+            user_id
+            for user_id in user_ids
+            if user_id != self.user.pk and fanout.presence_group(user_id) not in self.groups_joined
+        ]
+        if not new:
+            return
+        await self._join_all(fanout.presence_group(user_id) for user_id in new)
+        await self.send_frame(await presence_actions.presence_snapshot(user_ids=new))
+
+    async def _unfollow_presence_unless_linked(self, user_ids: list[int]) -> None:
+        """Leave the presence groups of those this user neither shares a conversation with nor has as a contact.
+        One query, only when someone left or was removed (rare), never on the send path."""
+        followed = [
+            user_id
+            for user_id in user_ids
+            if user_id != self.user.pk and fanout.presence_group(user_id) in self.groups_joined
+        ]
+        if not followed:
+            return
+        linked = await database_sync_to_async(presence_linked)(user=self.user, user_ids=followed)
+        for user_id in set(followed) - linked:
+            group = fanout.presence_group(user_id)
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.discard(group)
 
     async def socket_close(self, event: dict[str, Any]) -> None:
         """The user was deactivated or this session signed out: tell the client why, then close."""

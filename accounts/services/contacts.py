@@ -34,9 +34,12 @@ def contact_add(*, owner: User, username: str, group_name: str = DEFAULT_CONTACT
 
 def contact_remove(*, owner: User, username: str) -> None:
     """Take someone off the buddy list. Their presence may still show where you share a conversation."""
-    removed, _ = Contact.objects.filter(owner=owner, person__username=username).delete()
-    if removed:
-        _announce_buddy_list(owner)
+    contact = Contact.objects.filter(owner=owner, person__username=username).first()
+    if contact is None:
+        return
+    contact.delete()
+    fanout.after_commit(partial(fanout.recheck_presence, owner.pk, contact.person_id))
+    _announce_buddy_list(owner)
 
 
 def contact_group_rename(*, owner: User, old_name: str, new_name: str) -> ContactGroup:

@@ -11,7 +11,7 @@ from accounts.models import Contact, ContactGroup, User
 from accounts.selectors import presence_watchlist
 from accounts.tests.factories import UserFactory
 from core import metrics
-from core.testing import free_port, session_cookie_for, socket_to_app
+from core.testing import free_port, next_of_type, session_cookie_for, socket_to_app
 from core.tests.test_metrics import samples
 from messenger.tests.factories import room_with
 
@@ -293,3 +293,114 @@ async def until(condition) -> None:
         if await condition():
             return
         await asyncio.sleep(HEARTBEAT / 2)
+
+
+# ---- following presence as conversations and contacts change ----------------------------------------------
+
+
+async def snapshot_naming(socket, user_id: int) -> dict:
+    """The next presence.snapshot on this socket that names `user_id`."""
+    while True:
+        frame = await socket.receive_json_from(timeout=3)
+        if frame["type"] == "presence.snapshot" and user_id in {entry["user_id"] for entry in frame["users"]}:
+            return {entry["user_id"]: entry for entry in frame["users"]}
+
+
+async def no_presence_of(socket, user_id: int) -> None:
+    """Nothing about `user_id`'s presence reaches this socket within a second (other frames are read past;
+    receive_nothing, not a receive timeout, which would end the application)."""
+    deadline = asyncio.get_running_loop().time() + 1
+    while asyncio.get_running_loop().time() < deadline:
+        if await socket.receive_nothing(timeout=0.2):
+            continue
+        frame = await socket.receive_json_from()
+        assert not (frame["type"] == "presence" and frame["user_id"] == user_id), frame
+
+
+async def test_opening_a_direct_chat_follows_the_other_persons_presence_on_the_live_socket():
+    from messenger import services as messenger_services
+
+    carol = await database_sync_to_async(UserFactory)(username="carol")
+    dave = await database_sync_to_async(UserFactory)(username="dave")
+    carol_socket, snapshot = await connect(carol)
+    dave_socket, _ = await connect(dave)
+    assert dave.pk not in snapshot  # strangers so far
+
+    await database_sync_to_async(messenger_services.direct_open)(user=carol, other_username="dave")
+
+    assert (await snapshot_naming(carol_socket, dave.pk))[dave.pk]["state"] == "available"
+    assert (await snapshot_naming(dave_socket, carol.pk))[carol.pk]["state"] == "available"
+    await dave_socket.send_json_to({"type": "presence.set", "choice": "busy"})
+    assert (await presence_of(carol_socket, dave.pk))["state"] == "busy"
+    for socket in (carol_socket, dave_socket):
+        await socket.disconnect()
+
+
+async def test_someone_added_to_a_room_and_its_members_follow_each_other_without_a_reload():
+    from messenger import services as messenger_services
+
+    owner = await database_sync_to_async(UserFactory)(username="owner")
+    member = await database_sync_to_async(UserFactory)(username="member")
+    newcomer = await database_sync_to_async(UserFactory)(username="newcomer")
+    room = await database_sync_to_async(room_with)(owner, member)
+    member_socket, _ = await connect(member)
+    newcomer_socket, _ = await connect(newcomer)
+
+    await database_sync_to_async(messenger_services.room_invite)(
+        inviter=owner, conversation_id=room.pk, usernames=["newcomer"]
+    )
+
+    seen_by_newcomer = await snapshot_naming(newcomer_socket, member.pk)
+    assert seen_by_newcomer[member.pk]["state"] == "available"
+    assert seen_by_newcomer[owner.pk]["state"] == "offline"
+    assert (await snapshot_naming(member_socket, newcomer.pk))[newcomer.pk]["state"] == "available"
+    await newcomer_socket.send_json_to({"type": "presence.tab", "state": "idle"})
+    assert (await presence_of(member_socket, newcomer.pk))["state"] == "away"
+    for socket in (member_socket, newcomer_socket):
+        await socket.disconnect()
+
+
+async def test_leaving_the_only_shared_room_stops_following_but_a_contact_stays_followed():
+    from messenger import services as messenger_services
+
+    owner = await database_sync_to_async(UserFactory)(username="owner")
+    friend = await database_sync_to_async(UserFactory)(username="friend")
+    stranger = await database_sync_to_async(UserFactory)(username="stranger")
+    await contacts(owner, friend)
+    room = await database_sync_to_async(room_with)(owner, friend, stranger)
+    owner_socket, snapshot = await connect(owner)
+    friend_socket, _ = await connect(friend)
+    stranger_socket, _ = await connect(stranger)
+    assert {friend.pk, stranger.pk} <= set(snapshot)
+
+    for person in (friend, stranger):
+        await database_sync_to_async(messenger_services.conversation_leave)(user=person, conversation_id=room.pk)
+    await next_of_type(owner_socket, "member.left")
+    await next_of_type(owner_socket, "member.left")
+    await stranger_socket.send_json_to({"type": "presence.set", "choice": "busy"})
+    await friend_socket.send_json_to({"type": "presence.set", "choice": "busy"})
+    await owner_socket.send_json_to({"type": "presence.set", "choice": "busy"})
+
+    assert (await presence_of(owner_socket, friend.pk))["state"] == "busy"  # a contact: still followed
+    await no_presence_of(owner_socket, stranger.pk)
+    await no_presence_of(stranger_socket, owner.pk)  # nothing links them any more, either way
+    await no_presence_of(friend_socket, owner.pk)  # a contact is one way: the owner has the friend, not back
+    for socket in (owner_socket, friend_socket, stranger_socket):
+        await socket.disconnect()
+
+
+async def test_removing_a_contact_stops_following_them_unless_a_conversation_is_shared():
+    alice = await database_sync_to_async(UserFactory)(username="alice")
+    bob = await database_sync_to_async(UserFactory)(username="bob")
+    await database_sync_to_async(services.contact_add)(owner=alice, username="bob")
+    alice_socket, snapshot = await connect(alice)
+    bob_socket, _ = await connect(bob)
+    assert bob.pk in snapshot
+
+    await database_sync_to_async(services.contact_remove)(owner=alice, username="bob")
+    await next_of_type(alice_socket, "contacts")
+    await bob_socket.send_json_to({"type": "presence.set", "choice": "busy"})
+
+    await no_presence_of(alice_socket, bob.pk)
+    for socket in (alice_socket, bob_socket):
+        await socket.disconnect()

@@ -107,9 +107,10 @@ def do_member_remove(*, actor: User, membership: Membership) -> None:
     with transaction.atomic():
         membership.delete()
         content = {"removed": [person.pk]} if actor.pk == person.pk else {"removed": [person.pk], "by": actor.pk}
-        _archive_membership(EventType.MEMBER_REMOVED, conversation_id, actor=actor, content=content)
+        staying = conversation_member_ids(conversation_id=conversation_id)
+        _archive_membership(EventType.MEMBER_REMOVED, conversation_id, actor=actor, content=content, members=staying)
         frame = frames.conversation_left_frame(conversation_id=conversation_id)
-        fanout.after_commit(partial(fanout.conversation_left, person.pk, conversation_id, frame))
+        fanout.after_commit(partial(fanout.conversation_left, person.pk, conversation_id, frame, member_ids=staying))
         members_frame = frames.member_left_frame(conversation_id=conversation_id, user=user_payload(person))
         fanout.after_commit(partial(fanout.to_conversation, conversation_id, members_frame))
 
@@ -129,13 +130,15 @@ def do_member_role_set(*, actor: User, membership: Membership, role: str) -> Mem
     return membership
 
 
-def _archive_membership(event_type: str, conversation_id: int, *, actor: User, content: dict) -> None:
-    """Archive a membership change with the participants as they are after it."""
+def _archive_membership(
+    event_type: str, conversation_id: int, *, actor: User, content: dict, members: list[int] | None = None
+) -> None:
+    """Archive a membership change with the participants as they are after it (`members`, if already read)."""
     archive_record(
         event_type=event_type,
         conversation_id=conversation_id,
         actor_id=actor.pk,
-        participants=conversation_member_ids(conversation_id=conversation_id),
+        participants=conversation_member_ids(conversation_id=conversation_id) if members is None else members,
         content=content,
     )
 
@@ -152,8 +155,10 @@ def _active_users(usernames: list[str]) -> list[User]:
 def _announce_joined(conversation: Conversation, people: list[User]) -> None:
     members = conversation_members(conversation_id=conversation.pk)
     frame = frames.conversation_frame(conversation=conversation_payload(conversation, members=members))
+    member_ids = [member.pk for member in members]
+    newcomer_ids = [person.pk for person in people]
     for person in people:
-        fanout.conversation_joined(person.pk, conversation.pk, frame)
+        fanout.conversation_joined(person.pk, conversation.pk, frame, member_ids=member_ids, newcomer_ids=newcomer_ids)
 
 
 def membership_mute(*, user: User, conversation_id: int, is_muted: bool) -> None:
