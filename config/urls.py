@@ -5,6 +5,12 @@ from core.views import healthz, metrics
 from messenger.api import api
 from messenger.views import app_shell
 
+# The admin is Parley's too: its name in the header and the tab, and the app's icon (templates/admin/base_site.html).
+admin.site.site_header = "Parley administration"
+admin.site.site_title = "Parley admin"
+admin.site.index_title = "People, rooms and the archive"
+admin.site.site_url = "/"  # "View site" opens the chat
+
 urlpatterns = [
     path("", app_shell, name="app"),
     path("healthz", healthz, name="healthz"),

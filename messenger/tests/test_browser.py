@@ -763,6 +763,34 @@ def test_a_profile_edit_and_a_new_picture_stay_after_a_reload_and_a_bad_file_is_
     assert len(refused) == 1 and [error for error in errors if error not in refused] == []
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_notification_prompt_put_away_stays_away_and_staff_find_the_admin_in_the_menu(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    UserFactory(username="alice")
+    UserFactory(username="itadmin", is_staff=True)
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        page = signed_in_page(browser, base_url, "alice", errors)
+        prompt = page.locator("#notify-prompt")
+        expect(prompt).to_be_visible()  # the browser has not been asked yet
+        expect(page.locator("#open-admin")).to_have_count(0)
+        prompt.get_by_role("button", name="Not now").click()
+        expect(prompt).to_be_hidden()
+        page.reload()
+        expect(page.locator("#app[data-ready=true]")).to_be_attached()
+        expect(prompt).to_be_hidden()
+
+        staff = signed_in_page(browser, base_url, "itadmin", errors)
+        staff.get_by_role("link", name="Admin").click()
+        expect(staff).to_have_title(re.compile(r"Parley admin$"))
+        expect(staff.locator("#site-name")).to_have_text("Parley administration")
+
+    assert errors == []
+
+
 def png_file(path: Path) -> Path:
     from PIL import Image
 

@@ -500,10 +500,16 @@ document.getElementById("browse-rooms").addEventListener("click", () => dialogs.
 document.getElementById("welcome-direct").addEventListener("click", () => dialogs.direct.open());
 document.getElementById("welcome-rooms").addEventListener("click", () => dialogs.directory.open());
 
+// The prompt can be put away for good on this browser ("Not now"); the browser's own setting still decides later.
+const NOTIFY_DISMISSED = "parley.notifyPromptDismissed";
 const notifyPrompt = document.getElementById("notify-prompt");
-notifyPrompt.hidden = !notificationsUndecided();
-notifyPrompt.querySelector("button").addEventListener("click", async () => {
+notifyPrompt.hidden = !notificationsUndecided() || localStorage.getItem(NOTIFY_DISMISSED) === "1";
+document.getElementById("notify-enable").addEventListener("click", async () => {
   await askForNotifications();
+  notifyPrompt.hidden = true;
+});
+document.getElementById("notify-dismiss").addEventListener("click", () => {
+  localStorage.setItem(NOTIFY_DISMISSED, "1");
   notifyPrompt.hidden = true;
 });
 
