@@ -159,7 +159,7 @@ class UserAdmin(UserImportAdminMixin, DjangoUserAdmin):
                 (
                     f"{s.signed_in_at:%Y-%m-%d %H:%M}",
                     s.ip_address or "unknown address",
-                    s.user_agent[:80] or "unknown browser",
+                    s.browser,
                     f" (ended {s.ended_at:%Y-%m-%d %H:%M}: {s.end_reason})" if s.ended_at else " (active)",
                 )
                 for s in sign_ins

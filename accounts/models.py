@@ -138,6 +138,13 @@ class SignIn(models.Model):
     def __str__(self) -> str:
         return f"{self.user_id} at {self.signed_in_at:%Y-%m-%d %H:%M} from {self.ip_address or 'unknown'}"
 
+    @property
+    def browser(self) -> str:
+        """ "Firefox 133 on Ubuntu": what the sessions list shows instead of the raw User-Agent."""
+        from accounts.user_agents import browser_and_system
+
+        return browser_and_system(self.user_agent)
+
 
 # ---- second factors ---------------------------------------------------------------------------------------
 # Parley's own django-otp devices: the same behaviour as django-otp's TOTPDevice and StaticDevice (throttling,

@@ -456,14 +456,24 @@ def test_a_sign_in_is_recorded_with_the_address_the_trusted_proxy_gives(settings
 # ---- sessions ---------------------------------------------------------------------------------------------
 
 
-def test_the_sessions_page_lists_each_browser_and_signs_one_out():
+LAPTOP = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.1 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_the_sessions_page_names_each_browser_and_system_and_signs_one_out():
     UserFactory(username="dana")
-    laptop = sign_in("dana", HTTP_USER_AGENT="Laptop browser")
-    phone = sign_in("dana", HTTP_USER_AGENT="Phone browser")
+    laptop = sign_in("dana", HTTP_USER_AGENT=LAPTOP)
+    phone = sign_in("dana", HTTP_USER_AGENT=PHONE)
     page = laptop.get(reverse("account_security")).content.decode()
-    assert "Laptop browser" in page
-    assert "Phone browser" in page
-    phone_record = SignIn.objects.get(user_agent="Phone browser")
+    assert ">Chrome 120 on Windows 10<" in page
+    assert ">Mobile Safari 17 on iOS 17<" in page
+    phone_record = SignIn.objects.get(user_agent=PHONE)
 
     laptop.post(reverse("session_sign_out", args=[phone_record.pk]))
 
