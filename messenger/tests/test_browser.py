@@ -44,6 +44,7 @@ FAST_PRESENCE = {
 }
 # Left behind for a person to look at: what the chat looks like after the conversation above.
 SCREENSHOT = Path(tempfile.gettempdir()) / "parley-chat.png"
+DARK_SCREENSHOT = Path(tempfile.gettempdir()) / "parley-dark.png"
 
 
 def require_chromium() -> None:
@@ -787,6 +788,38 @@ def test_the_notification_prompt_put_away_stays_away_and_staff_find_the_admin_in
         staff.get_by_role("link", name="Admin").click()
         expect(staff).to_have_title(re.compile(r"Parley admin$"))
         expect(staff.locator("#site-name")).to_have_text("Parley administration")
+
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_theme_follows_the_system_live_until_chosen_and_the_choice_stays_after_a_reload(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    UserFactory(username="alice")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        page = signed_in_page(browser, base_url, "alice", errors)
+        root, switch = page.locator("html"), page.locator("#theme-switch")
+        page.emulate_media(color_scheme="light")
+        expect(root).to_have_attribute("data-theme", "light")
+        page.emulate_media(color_scheme="dark")  # the system switches: the open page follows
+        expect(root).to_have_attribute("data-theme", "dark")
+        expect(root).to_have_css("background-color", "rgb(15, 20, 29)")
+        expect(switch).to_have_text("Theme: system")
+        page.screenshot(path=DARK_SCREENSHOT)  # for a person to look at
+
+        switch.click()
+        expect(switch).to_have_text("Theme: dark")
+        switch.click()
+        expect(switch).to_have_text("Theme: light")
+        expect(root).to_have_attribute("data-theme", "light")  # chosen, whatever the system says
+        page.reload()
+        expect(page.locator("#app[data-ready=true]")).to_be_attached()
+        expect(root).to_have_attribute("data-theme", "light")
+        expect(switch).to_have_text("Theme: light")
 
     assert errors == []
 
