@@ -824,6 +824,38 @@ def test_the_theme_follows_the_system_live_until_chosen_and_the_choice_stays_aft
     assert errors == []
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_chat_with_more_unread_than_a_page_opens_at_the_first_unread_on_a_laptop_and_a_phone(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    bob = UserFactory(username="bob", display_name="Bob Bauer")
+    readers = [UserFactory(username="alice"), UserFactory(username="carol")]
+    room = room_with(bob, *readers, name="desk")
+    for number in range(1, 131):  # 120 unread: more than the newest page of 50
+        services.send_rate_limit.reset()  # seeding is not what the rate limit is for
+        send(bob, room, body=f"tick {number}")
+    for reader in readers:
+        services.read_mark(user=reader, conversation_id=room.pk, seq=11)  # read up to "tick 11"
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        laptop = signed_in_page(browser, base_url, "alice", errors)
+        phone = signed_in_page(browser, base_url, "carol", errors)
+        phone.set_viewport_size({"width": 390, "height": 844})
+        for page in (laptop, phone):
+            page.get_by_role("link", name=re.compile(r"^desk\b")).click()
+            expect(page.locator(".unread-divider")).to_be_in_viewport()
+            expect(message_with_body(page, "tick 12")).to_be_in_viewport()  # the first unread
+            expect(message_with_body(page, "tick 130")).not_to_be_in_viewport()
+            jump = page.locator("#jump-latest")
+            expect(jump).to_be_visible()
+            jump.click()
+            expect(message_with_body(page, "tick 130")).to_be_in_viewport()
+
+    assert errors == []
+
+
 def png_file(path: Path) -> Path:
     from PIL import Image
 
