@@ -856,6 +856,48 @@ def test_a_chat_with_more_unread_than_a_page_opens_at_the_first_unread_on_a_lapt
     assert errors == []
 
 
+def authenticator_code(secret: str) -> str:
+    """What an authenticator app shows for the key the set-up page prints (RFC 6238, 30 s, 6 digits)."""
+    import base64
+
+    from django_otp.oath import totp
+
+    key = base64.b32decode(secret.replace(" ", "").upper() + "=" * (-len(secret.replace(" ", "")) % 8))
+    return f"{totp(key, step=30, t0=0, digits=6):06d}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fresh_backup_codes_can_be_copied_and_downloaded(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    UserFactory(username="alice")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        page = signed_in_page(browser, base_url, "alice", errors)
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.goto("/accounts/security/")
+        page.get_by_role("link", name="Set up two-factor sign-in").click()
+        page.get_by_label("Code from the app").fill(authenticator_code(page.locator(".secret").inner_text()))
+        page.get_by_role("button", name="Turn on two-factor sign-in").click()
+        shown = page.locator(".backup-codes li code").all_inner_texts()
+        assert len(shown) == 10
+
+        page.get_by_role("button", name="Copy").click()
+        expect(page.locator("#backup-codes-done")).to_have_text("Copied.")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download").click()
+        saved = Path(download.value.path()).read_text()
+        saved_as = download.value.suggested_filename
+
+    for text in (copied, saved):
+        assert text.splitlines()[-10:] == shown
+    assert saved_as == "parley-backup-codes.txt"
+    assert errors == []
+
+
 def png_file(path: Path) -> Path:
     from PIL import Image
 
