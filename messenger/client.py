@@ -4,6 +4,8 @@
         conv = await c.direct("bob")                  # conversation id
         room = await c.create_room("deals", members=["bob", "carol"])
         ack = await c.send(conv, "hello")             # once the server acknowledged: dict with id, seq
+        shared = await c.send_file(conv, "deck.pdf", caption="the deck")  # scanned, stored, announced
+        data = await c.download(shared["attachment"]["id"])
         async for event in c.events():                # every server frame, decoded
             ...
 
@@ -19,9 +21,12 @@ import asyncio
 import contextlib
 import itertools
 import json
+import mimetypes
+import os
 import random
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -312,13 +317,69 @@ class Client:
 
     # ---- the HTTP API -------------------------------------------------------------------------------------
 
-    async def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    async def _api(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, form: aiohttp.FormData | None = None
+    ) -> Any:
         headers = {"X-CSRFToken": self._csrf()} if method != "GET" else {}
-        async with self._http.request(method, f"{self.base_url}/api/v1{path}", json=body, headers=headers) as response:
-            data = await response.json() if response.status != 204 else None
+        url = f"{self.base_url}/api/v1{path}"
+        async with self._http.request(method, url, json=body, data=form, headers=headers) as response:
             if response.status >= 400:
-                raise ClientError(data.get("code", "http_error"), data.get("message", str(response.status)))
-            return data
+                raise await self._refusal(response)
+            return await response.json() if response.status != 204 else None
+
+    @staticmethod
+    async def _refusal(response: aiohttp.ClientResponse) -> ClientError:
+        """The API's error body (`code`, `message`, and `retry_after` with 503) as a ClientError."""
+        try:
+            data = await response.json(content_type=None)
+        except (ValueError, aiohttp.ContentTypeError):
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        return ClientError(
+            data.get("code", "http_error"), data.get("message", f"HTTP {response.status}"), data.get("retry_after")
+        )
+
+    async def send_file(
+        self,
+        conversation_id: int,
+        path: str | os.PathLike[str],
+        caption: str | None = None,
+        *,
+        client_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Share a file, streamed from disk; returns the message (with its `attachment`) once the server has
+        scanned and stored it. A refusal (infected, too large, not a member) raises ClientError with the
+        server's code and message; `overloaded` is retried with the same client id, backoff and jitter."""
+        path = Path(path)
+        client_id = client_id or uuid.uuid4().hex
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        refusals = 0
+        while True:
+            # Opened off the loop; aiohttp then reads it in chunks as it sends (in its executor), never whole.
+            stream = await asyncio.to_thread(path.open, "rb")
+            form = aiohttp.FormData(quote_fields=False)  # as browsers send it: "q3 report.pdf", not "q3%20report.pdf"
+            form.add_field("client_id", client_id)
+            if caption:
+                form.add_field("body", caption)
+            form.add_field("file", stream, filename=path.name, content_type=content_type)
+            try:
+                return await self._api("POST", f"/conversations/{conversation_id}/files", form=form)
+            except ClientError as error:
+                if error.code != "overloaded":
+                    raise
+                retry_after = error.retry_after
+            finally:
+                stream.close()
+            refusals += 1
+            self.overloaded_refusals += 1
+            await asyncio.sleep(overload_delay(retry_after, refusals))
+
+    async def download(self, file_id: str) -> bytes:
+        """A shared file's bytes (`file_id`: its attachment's `id`), as a member of its conversation gets them."""
+        async with self._http.get(f"{self.base_url}/api/v1/files/{file_id}") as response:
+            if response.status >= 400:
+                raise await self._refusal(response)
+            return await response.read()
 
     async def direct(self, username: str) -> int:
         return (await self._api("POST", "/conversations/direct", {"username": username}))["id"]

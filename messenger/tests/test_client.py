@@ -1,6 +1,10 @@
 """The client's bookkeeping: each message once, the newest version kept, and a sync point before any gap."""
 
-from messenger.client import OVERLOAD_MAX_DELAY, Client, overload_delay
+import asyncio
+
+import pytest
+
+from messenger.client import OVERLOAD_MAX_DELAY, Client, ClientError, overload_delay
 
 
 def message(seq: int, body: str = "x", edited_at: str | None = None, conversation: int = 7) -> dict:
@@ -40,3 +44,47 @@ def test_overload_backoff_follows_the_hint_doubles_per_refusal_is_capped_and_jit
     assert all(OVERLOAD_MAX_DELAY / 2 <= wait <= OVERLOAD_MAX_DELAY for wait in waits[10])
     assert len(set(waits[1])) > 100  # jittered: refused clients do not come back in step
     assert 0.25 <= overload_delay(None, 1) <= 0.5  # no hint: the client's own first delay
+
+
+# ---- files, against a real daphne and a real clamd ---------------------------------------------------------
+
+
+@pytest.mark.redis
+@pytest.mark.clamd
+@pytest.mark.django_db(transaction=True)
+def test_a_bot_shares_a_file_streamed_from_disk_downloads_it_and_gets_the_scanners_refusal(tmp_path):
+    from accounts.tests.factories import TEST_PASSWORD, UserFactory
+    from core.testing import start_daphne_worker
+    from messenger.tests.test_files import EICAR
+
+    for name in ("alice", "bob"):
+        UserFactory(username=name)
+    report = tmp_path / "q3 report.pdf"
+    report.write_bytes(b"%PDF-1.4 quarterly numbers " * 4000)  # 108 kB: several chunks on the way
+    infected = tmp_path / "invoice.pdf"
+    infected.write_bytes(EICAR)
+    worker = start_daphne_worker(tmp_path)
+
+    async def scenario():
+        async with (
+            Client(worker.http_url, "alice", TEST_PASSWORD) as alice,
+            Client(worker.http_url, "bob", TEST_PASSWORD) as bob,
+        ):
+            conversation = await alice.direct("bob")
+            shared = await alice.send_file(conversation, report, caption="for Friday")
+            downloaded = await bob.download(shared["attachment"]["id"])
+            with pytest.raises(ClientError) as refused:
+                await alice.send_file(conversation, infected)
+            with pytest.raises(ClientError) as missing:
+                await bob.download("00000000-0000-4000-8000-000000000000")
+            return shared, downloaded, refused.value, missing.value
+
+    try:
+        shared, downloaded, refused, missing = asyncio.run(scenario())
+    finally:
+        worker.stop()
+
+    assert (shared["body"], shared["attachment"]["name"]) == ("for Friday", "q3 report.pdf")
+    assert downloaded == report.read_bytes()
+    assert refused.code == "file_infected" and "eicar" in refused.message.lower()  # the scanner's finding
+    assert missing.code == "not_a_member"  # as for a file of a conversation bob is not in: nothing is disclosed
