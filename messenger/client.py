@@ -249,9 +249,17 @@ class Client:
     # ---- what a caller does ---------------------------------------------------------------------------------
 
     async def send(
-        self, conversation_id: int, body: str, *, client_id: str | None = None, reply_to: int | None = None
+        self,
+        conversation_id: int,
+        body: str,
+        *,
+        client_id: str | None = None,
+        reply_to: int | None = None,
+        thread: int | None = None,
+        also_in_room: bool = False,
     ) -> dict[str, Any]:
-        """Send and wait for the acknowledgement; after a drop it is resent with the same client id."""
+        """Send and wait for the acknowledgement; after a drop it is resent with the same client id. `thread` (a
+        message id) makes it a reply in that message's thread, shown in the conversation too with `also_in_room`."""
         frame: dict[str, Any] = {
             "type": "message.send",
             "conversation_id": conversation_id,
@@ -260,6 +268,8 @@ class Client:
         }
         if reply_to is not None:
             frame["reply_to"] = reply_to
+        if thread is not None:
+            frame |= {"thread_root_id": thread, "also_in_room": also_in_room}
         self._unacknowledged[frame["client_id"]] = frame
         while True:
             try:
@@ -389,6 +399,10 @@ class Client:
             "POST", "/rooms", {"name": name, "members": list(members), "topic": topic, "is_public": is_public}
         )
         return room["id"]
+
+    async def thread(self, conversation_id: int, message_id: int) -> dict[str, Any]:
+        """A thread: `{"root": message, "replies": [...]}`, oldest first."""
+        return await self._api("GET", f"/conversations/{conversation_id}/threads/{message_id}")
 
     async def history(self, conversation_id: int, *, before_seq: int | None = None, limit: int = 50) -> list[dict]:
         query = f"?limit={limit}" + (f"&before_seq={before_seq}" if before_seq else "")

@@ -44,6 +44,8 @@ def send(user: User, payload: dict[str, Any]) -> dict[str, Any]:
         client_id=payload["client_id"],
         body=payload["body"],
         reply_to_id=payload.get("reply_to"),
+        thread_root_id=payload.get("thread_root_id"),
+        also_in_room=payload.get("also_in_room", False),
     )
     return frames.ack_frame(message=message_payload(message))
 

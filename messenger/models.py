@@ -107,6 +107,15 @@ class Message(models.Model):
     client_id = models.CharField(max_length=MAX_CLIENT_ID_LENGTH)
     body = EncryptedTextField()
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Threads (Slack's and Mattermost's): a reply in a thread names the thread's first message; threads are one
+    # level deep. It shows in the thread, and in the conversation too only when sent with "also send to the room".
+    thread_root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="thread_replies"
+    )
+    also_in_room = models.BooleanField(default=False)
+    # On a thread's first message: how many replies it has and when the last came (one UPDATE per reply).
+    thread_reply_count = models.PositiveIntegerField(default=0)
+    thread_last_reply_at = models.DateTimeField(null=True, blank=True)
     attachment = models.OneToOneField(
         Attachment, null=True, blank=True, on_delete=models.PROTECT, related_name="message"
     )
@@ -119,6 +128,7 @@ class Message(models.Model):
             models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
             models.UniqueConstraint(fields=["sender", "client_id"], name="message_client_id_unique"),
         ]
+        indexes = [models.Index(fields=["thread_root", "seq"], name="message_thread_replies")]
 
     def __str__(self) -> str:  # never the body: str() ends up in logs
         return f"message {self.pk} (#{self.seq} in conversation {self.conversation_id})"

@@ -27,6 +27,16 @@ def message_payload(message: Message, *, reactions: list[dict[str, Any]] | None 
         # The body as sanitized HTML (messenger.rendering): what browsers show, so no client renders markdown.
         "html": None if deleted else message_html(message),
         "reply_to": reply_payload(message.reply_to) if message.reply_to_id else None,
+        # A reply in a thread: the thread's first message, and whether it shows in the conversation too.
+        "thread_root_id": message.thread_root_id,
+        "also_in_room": message.also_in_room,
+        # On a thread's first message: its replies so far (None without any).
+        "thread": {
+            "reply_count": message.thread_reply_count,
+            "last_reply_at": message.thread_last_reply_at.isoformat() if message.thread_last_reply_at else None,
+        }
+        if message.thread_reply_count
+        else None,
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
         "deleted": deleted,

@@ -46,7 +46,8 @@ CLIENT_FRAMES: dict[str, Fields] = {
     "ping": Fields(),
     "sync": Fields(required={"since": dict}),
     "message.send": Fields(
-        required={"conversation_id": int, "client_id": str, "body": str}, optional={"reply_to": int}
+        required={"conversation_id": int, "client_id": str, "body": str},
+        optional={"reply_to": int, "thread_root_id": int, "also_in_room": bool},
     ),
     "message.edit": Fields(required={"message_id": int, "body": str}),
     "message.delete": Fields(required={"message_id": int}),

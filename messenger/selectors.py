@@ -160,6 +160,26 @@ def message_history(
     return message_payloads(page)
 
 
+THREAD_REPLIES_MAX = 1000
+
+
+def thread_for_member(*, user: User, conversation_id: int, root_id: int) -> dict[str, Any]:
+    """A thread as its side pane shows it: the first message and its replies (up to THREAD_REPLIES_MAX), oldest
+    first. Asking with a reply's id shows the thread it is in."""
+    membership_for(user=user, conversation_id=conversation_id)
+    found = Message.objects.filter(pk=root_id, conversation_id=conversation_id).values_list("pk", "thread_root_id")
+    row = found.first()
+    if row is None:
+        raise NotAMember("No such message in your conversations.")
+    root_id = row[1] or row[0]
+    root = _with_everything_shown(Message.objects.filter(pk=root_id)).get()
+    replies = list(
+        _with_everything_shown(Message.objects.filter(thread_root_id=root_id).order_by("seq"))[:THREAD_REPLIES_MAX]
+    )
+    root_payload, *reply_payloads = message_payloads([root, *replies])
+    return {"root": root_payload, "replies": reply_payloads}
+
+
 def messages_after(*, conversation_id: int, after_seq: int, limit: int) -> list[Message]:
     """Messages newer than `after_seq`, oldest first: what a reconnecting client missed. Caller checks access."""
     messages = Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq).order_by("seq")

@@ -36,6 +36,8 @@ class MessageIn(Schema):
     client_id: str = Field(..., min_length=1, max_length=MAX_CLIENT_ID_LENGTH)
     body: str = Field(..., max_length=MAX_BODY_LENGTH)
     reply_to: int | None = Field(None, ge=1, le=2**62)
+    thread_root_id: int | None = Field(None, ge=1, le=2**62)
+    also_in_room: bool = False
 
 
 class ReadIn(Schema):
@@ -70,6 +72,16 @@ def history(request: HttpRequest, conversation_id: int, params: Query[HistoryQue
     return {"messages": messages}
 
 
+@router.get(
+    "/conversations/{conversation_id}/threads/{message_id}",
+    summary="A thread: its first message and every reply, oldest first",
+)
+def thread(request: HttpRequest, conversation_id: int, message_id: int) -> dict:
+    return selectors.thread_for_member(
+        user=request.user, conversation_id=path_id(conversation_id), root_id=path_id(message_id)
+    )
+
+
 @router.get("/messages/search", summary="Messages in your conversations holding every word, newest first")
 def search_messages(request: HttpRequest, params: Query[MessageSearchQuery]) -> dict:
     return selectors.message_search(
@@ -90,6 +102,8 @@ def send(request: HttpRequest, conversation_id: int, data: MessageIn) -> Status:
             client_id=data.client_id,
             body=data.body,
             reply_to_id=data.reply_to,
+            thread_root_id=data.thread_root_id,
+            also_in_room=data.also_in_room,
         )
     return Status(201, message_payload(message))
 

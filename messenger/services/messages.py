@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
@@ -78,16 +79,20 @@ def message_send(
     client_id: str,
     body: str,
     reply_to_id: int | None = None,
+    thread_root_id: int | None = None,
+    also_in_room: bool = False,
     attachment: Attachment | None = None,
 ) -> Message:
     """Store and archive a message once per (sender, client_id); deliver it to every member after commit.
 
-    A fixed number of queries whatever the room size: participants (which is also the membership check),
-    seq, insert, the sender's read marker, and three for the archive (chain, entry, head); plus one for a
-    quoted message and two for @mentions when there are any. A resend is not looked for first: it is rare (a
-    client retrying after a lost ack), and the insert's unique (sender, client_id) finds it, so a first send
-    costs one round trip less. With an `attachment` (stored and scanned by messenger.files.file_share) the body
-    may be empty and the archive entry is "file shared".
+    `thread_root_id` makes it a reply in the thread of that message (of the same conversation; a reply in a
+    thread answers its first message: threads are one level deep), shown in the conversation too with
+    `also_in_room`. A fixed number of queries whatever the room size: participants (which is also the membership
+    check), seq, insert, the sender's read marker, and three for the archive (chain, entry, head); plus one for
+    a quoted message, two for @mentions when there are any, and two for a thread reply (its root, its count).
+    A resend is not looked for first: it is rare (a client retrying after a lost ack), and the insert's unique
+    (sender, client_id) finds it, so a first send costs one round trip less. With an `attachment` (stored and
+    scanned by messenger.files.file_share) the body may be empty and the archive entry is "file shared".
     """
     if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
         raise BodyInvalid(f"client_id must be 1 to {MAX_CLIENT_ID_LENGTH} characters.", code="client_id_invalid")
@@ -117,12 +122,21 @@ def message_send(
                 )
                 if message.reply_to is None:
                     raise BodyInvalid("A reply quotes a message of the same conversation.", code="reply_invalid")
+            if thread_root_id is not None:
+                message.thread_root_id = _thread_root_of(thread_root_id, conversation_id)
+                message.also_in_room = also_in_room
             seq = message.seq = _next_seq(conversation_id)
             message.save(force_insert=True)
+            if message.thread_root_id is not None:
+                Message.objects.filter(pk=message.thread_root_id).update(
+                    thread_reply_count=F("thread_reply_count") + 1, thread_last_reply_at=message.created_at
+                )
             # You have read what you wrote.
             Membership.objects.filter(conversation_id=conversation_id, user=sender).update(last_read_seq=seq)
             _record_mentions(message, body)
             content = {"body": body, "seq": seq, "reply_to": reply_to_id}
+            if message.thread_root_id is not None:
+                content |= {"thread_root": message.thread_root_id, "also_in_room": message.also_in_room}
             if attachment is not None:
                 content["file"] = attachment_archive_content(attachment)
             entry = archive_record(
@@ -148,6 +162,15 @@ def message_send(
             raise
         return existing
     return message
+
+
+def _thread_root_of(message_id: int, conversation_id: int) -> int:
+    """The first message of the thread a reply goes to: `message_id` itself, or the root of the thread it is in."""
+    found = Message.objects.filter(pk=message_id, conversation_id=conversation_id).values_list("pk", "thread_root_id")
+    row = found.first()
+    if row is None:
+        raise BodyInvalid("A thread reply answers a message of the same conversation.", code="thread_invalid")
+    return row[1] or row[0]
 
 
 def attachment_archive_content(attachment: Attachment) -> dict[str, Any]:

@@ -88,3 +88,34 @@ def test_a_bot_shares_a_file_streamed_from_disk_downloads_it_and_gets_the_scanne
     assert downloaded == report.read_bytes()
     assert refused.code == "file_infected" and "eicar" in refused.message.lower()  # the scanner's finding
     assert missing.code == "not_a_member"  # as for a file of a conversation bob is not in: nothing is disclosed
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_bot_replies_in_a_thread_and_reads_the_thread_back(tmp_path):
+    from accounts.tests.factories import TEST_PASSWORD, UserFactory
+    from core.testing import start_daphne_worker
+
+    for name in ("alice", "bob"):
+        UserFactory(username=name)
+    worker = start_daphne_worker(tmp_path)
+
+    async def scenario():
+        async with (
+            Client(worker.http_url, "alice", TEST_PASSWORD) as alice,
+            Client(worker.http_url, "bob", TEST_PASSWORD) as bob,
+        ):
+            room = await alice.create_room("desk", members=["bob"])
+            root = await alice.send(room, "approve the trade?")
+            await bob.send(room, "looking", thread=root["id"])
+            done = await bob.send(room, "approved", thread=root["id"], also_in_room=True)
+            return root, done, await alice.thread(room, root["id"])
+
+    try:
+        root, done, thread = asyncio.run(scenario())
+    finally:
+        worker.stop()
+
+    assert (done["thread_root_id"], done["also_in_room"]) == (root["id"], True)
+    assert thread["root"]["thread"]["reply_count"] == 2
+    assert [reply["body"] for reply in thread["replies"]] == ["looking", "approved"]

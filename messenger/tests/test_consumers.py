@@ -83,6 +83,21 @@ async def test_a_sent_message_is_acknowledged_then_delivered_to_every_member(cha
     assert delivered["message"]["sender"]["username"] == "alice"
 
 
+async def test_a_thread_reply_is_delivered_with_its_thread_and_a_bad_thread_gets_an_error_frame(chat):
+    root = (await send_message(chat["alice_socket"], chat["room"], "approve the trade?"))["message"]
+
+    ack = await send_message(chat["bob_socket"], chat["room"], "approved", thread_root_id=root["id"], also_in_room=True)
+    delivered = await next_of_type(chat["alice_socket"], "message")
+    while delivered["message"]["id"] != ack["message"]["id"]:
+        delivered = await next_of_type(chat["alice_socket"], "message")
+    refused = await send_message(chat["bob_socket"], chat["room"], "lost", thread_root_id=root["id"] + 999)
+    still_open = await request(chat["bob_socket"], {"type": "ping"})
+
+    assert (delivered["message"]["thread_root_id"], delivered["message"]["also_in_room"]) == (root["id"], True)
+    assert (refused["type"], refused["code"]) == ("error", "thread_invalid")
+    assert still_open["type"] == "pong"
+
+
 async def test_every_tab_of_a_member_receives_the_message(chat):
     second_tab = await open_socket(chat["bob"])
 

@@ -63,6 +63,7 @@ def test_an_outsider_gets_404_for_everything_of_a_conversation(alice, bob):
     responses = [
         outsider.get(f"/api/v1/conversations/{room.pk}"),
         outsider.get(f"/api/v1/conversations/{room.pk}/messages"),
+        outsider.get(f"/api/v1/conversations/{room.pk}/threads/{Message.objects.get().pk}"),
         post(outsider, f"/api/v1/conversations/{room.pk}/messages", {"client_id": "x", "body": "hi"}),
         post(outsider, f"/api/v1/conversations/{room.pk}/read", {"seq": 1}),
         post(outsider, f"/api/v1/rooms/{room.pk}/invite", {"usernames": ["bob"]}),
@@ -117,3 +118,19 @@ def test_a_conversation_is_muted_and_unmuted_for_the_user_alone(as_alice, alice,
     assert (muted.status_code, muted.json()) == (200, {"is_muted": True})
     assert listing[room.pk]["is_muted"] is True
     assert not room.memberships.filter(is_muted=True).exists()
+
+
+def test_a_thread_is_its_first_message_and_its_replies_whichever_of_them_is_asked_for(as_alice, alice, bob):
+    room = room_with(alice, bob)
+    root = send(alice, room, "approve the trade?")
+    send(alice, room, "unrelated")
+    path = f"/api/v1/conversations/{room.pk}/messages"
+    first = post(as_alice, path, {"client_id": "t1", "body": "looking", "thread_root_id": root.pk}).json()
+    post(as_alice, path, {"client_id": "t2", "body": "approved", "thread_root_id": first["id"], "also_in_room": True})
+
+    by_root = as_alice.get(f"/api/v1/conversations/{room.pk}/threads/{root.pk}").json()
+    by_reply = as_alice.get(f"/api/v1/conversations/{room.pk}/threads/{first['id']}").json()
+
+    assert by_root == by_reply
+    assert by_root["root"]["thread"]["reply_count"] == 2
+    assert [(m["body"], m["also_in_room"]) for m in by_root["replies"]] == [("looking", False), ("approved", True)]

@@ -147,6 +147,63 @@ class TestMessageSend:
             send(people[1], room, "a message for everyone")
 
 
+@pytest.mark.django_db
+class TestThreads:
+    def test_a_thread_reply_names_its_root_and_counts_on_it(self, alice, bob):
+        room = room_with(alice, bob)
+        root = send(alice, room, "approve the trade?")
+
+        first = send(bob, room, "looking", thread_root_id=root.pk)
+        second = send(alice, room, "thanks", thread_root_id=root.pk, also_in_room=True)
+
+        root.refresh_from_db()
+        assert (first.thread_root_id, first.also_in_room) == (root.pk, False)
+        assert (second.thread_root_id, second.also_in_room) == (root.pk, True)
+        assert (root.thread_reply_count, root.thread_last_reply_at) == (2, second.created_at)
+        assert (first.seq, second.seq) == (2, 3)  # replies are messages of the conversation: synced, counted
+
+    def test_answering_a_reply_goes_into_the_same_thread_one_level_deep(self, alice, bob):
+        room = room_with(alice, bob)
+        root = send(alice, room, "root")
+        reply = send(bob, room, "reply", thread_root_id=root.pk)
+
+        answer = send(alice, room, "answer to the reply", thread_root_id=reply.pk)
+
+        assert answer.thread_root_id == root.pk
+        assert Message.objects.get(pk=root.pk).thread_reply_count == 2
+        assert Message.objects.get(pk=reply.pk).thread_reply_count == 0
+
+    def test_a_thread_in_another_conversation_is_refused_and_nothing_is_stored(self, alice, bob):
+        elsewhere = send(alice, room_with(alice), "private")
+        room = room_with(alice, bob)
+
+        with pytest.raises(BodyInvalid) as refused:
+            send(bob, room, "sneaky", thread_root_id=elsewhere.pk)
+
+        assert refused.value.code == "thread_invalid"
+        assert Message.objects.filter(conversation=room).count() == 0
+        assert Message.objects.get(pk=elsewhere.pk).thread_reply_count == 0
+
+    def test_a_thread_reply_is_archived_with_its_thread(self, alice, bob):
+        from archive.selectors import entries_in_chain_order
+
+        room = room_with(alice, bob)
+        root = send(alice, room, "root")
+        send(bob, room, "in the thread", thread_root_id=root.pk, also_in_room=True)
+
+        entry = list(entries_in_chain_order(conversation_ids=[room.pk]))[-1]
+        assert entry.content["thread_root"] == root.pk and entry.content["also_in_room"] is True
+
+    def test_a_thread_reply_costs_two_queries_more_whatever_the_room_size(self, django_assert_num_queries):
+        people = UserFactory.create_batch(40)
+        room = room_with(*people)
+        root = send(people[0], room, "root")
+
+        # the nine of a send, plus the thread's root and its reply count
+        with django_assert_num_queries(11):
+            send(people[1], room, "a reply", thread_root_id=root.pk)
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_send_outside_any_transaction_costs_its_turn_on_top(django_assert_num_queries):
