@@ -139,11 +139,8 @@ class _Hold:
 class _Rules:
     """Everything apply_retention needs to judge one entry, loaded once."""
 
-    def __init__(self, now: datetime, *, as_of: datetime | None = None) -> None:
+    def __init__(self, now: datetime) -> None:
         self.now = now
-        # A `now` the caller chose (tests, an owner's shell): PostgreSQL's purge function accepts one later
-        # than its own clock from the archive's owner only.
-        self.as_of = as_of
         policies = list(RetentionPolicy.objects.all())
         default = next((p for p in policies if p.scope == RetentionPolicy.Scope.DEFAULT), None)
         self.default_days = default.archive_days if default else settings.PARLEY_RETENTION_DEFAULT_DAYS
@@ -195,12 +192,23 @@ def _refuse_below_floor(policies: list[RetentionPolicy]) -> None:
         )
 
 
+def _clock() -> datetime:
+    """Now, by the database's clock on PostgreSQL. Its purge function judges ages by that clock and takes ours
+    only if it is not ahead (from the application role): an application server whose clock ran a little ahead
+    would otherwise see entries expired that the function still keeps, and the run would stop there."""
+    if connection.vendor != "postgresql":
+        return timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        return cursor.fetchone()[0]
+
+
 def apply_retention(*, now: datetime | None = None) -> RetentionReport:
     """Purge expired archive entries (sparing held ones) and remove messages past a room's live retention.
 
     Raises RetentionBelowFloor, before touching anything, when any retention in force is below the floor.
     """
-    rules = _Rules(now or timezone.now(), as_of=now)
+    rules = _Rules(now or _clock())
     report = RetentionReport()
     for conversation_id in ArchiveChain.objects.filter(position__gt=0).values_list("pk", flat=True).iterator():
         _purge_chain_prefix(conversation_id, rules, report)
@@ -274,7 +282,7 @@ def _purge_chain_prefix(conversation_id: int, rules: _Rules, report: RetentionRe
                             expired.from_position,
                             expired.to_position,
                             rules.days_for(conversation_id, set()),
-                            rules.as_of,
+                            rules.now,
                         ],
                     )
                     continue

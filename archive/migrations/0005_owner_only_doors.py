@@ -116,7 +116,7 @@ DECLARE
     removed bigint;
 BEGIN
     IF as_of IS NOT NULL THEN
-        -- Tests and an owner's shell may look at the archive as of later; the application's clock is now().
+        -- An earlier clock only keeps more. A later one (tests, an owner's shell) is the owner's alone.
         IF as_of > now() AND (SELECT relowner FROM pg_class WHERE oid = 'archive_archiveentry'::regclass)
                              <> (SELECT oid FROM pg_roles WHERE rolname = session_user) THEN
             RAISE EXCEPTION 'parley_archive_purge: only the archive owner may purge as of a time after now()'
@@ -160,15 +160,16 @@ BEGIN
                ) AS held
         FROM entries
     )
+    -- Days of 24 hours, as archive.retention's timedelta counts them, whatever the session's time zone.
     SELECT judged.position,
            CASE WHEN judged.event_type = 'purge' THEN 'is a purge record, which is never purged'
-                WHEN judged.occurred_at + judged.keep_days * interval '1 day' > clock
+                WHEN judged.occurred_at + judged.keep_days * interval '24 hours' > clock
                     THEN format('is younger than its retention of %s days', judged.keep_days)
                 ELSE 'is under an open legal hold' END AS reason
     INTO refused
     FROM judged
     WHERE judged.event_type = 'purge' OR judged.held
-       OR judged.occurred_at + judged.keep_days * interval '1 day' > clock
+       OR judged.occurred_at + judged.keep_days * interval '24 hours' > clock
     ORDER BY judged.position
     LIMIT 1;
     IF FOUND THEN
