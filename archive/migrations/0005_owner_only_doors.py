@@ -35,6 +35,7 @@ END
 $$ LANGUAGE plpgsql;
 """
 
+# Going back restores 0002's function as it was (copied, not imported: a migration must not change under it).
 APPEND_ONLY_0002 = """
 CREATE OR REPLACE FUNCTION parley_archive_append_only() RETURNS trigger AS $$
 BEGIN
