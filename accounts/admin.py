@@ -94,6 +94,11 @@ class UserAdmin(UserImportAdminMixin, DjangoUserAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deactivate instead. Deleting someone would set the actor of their audit-log rows to NULL, which
+        # checkpoints already sealed, and which the application's database role may not do (archive.db_roles).
+        return False
+
     def _manageable(self, request, queryset):
         """The selected users this admin may act on (a non-superuser never acts on superusers)."""
         if request.user.is_superuser:

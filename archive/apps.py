@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.core import checks
+from django.db.models.signals import post_migrate
 
 
 class ArchiveConfig(AppConfig):
@@ -8,8 +10,12 @@ class ArchiveConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
+        from archive.db_roles import database_role_check, grant_app_role_after_migrate
         from archive.models import LegalHold, RetentionPolicy
 
         # Who opened, changed or released a hold, and who changed a retention policy, is evidence too.
         auditlog.register(RetentionPolicy)
         auditlog.register(LegalHold, m2m_fields={"users", "rooms"})
+        # Sent for this app after the whole migration plan ran, so every table exists by then.
+        post_migrate.connect(grant_app_role_after_migrate, sender=self)
+        checks.register(database_role_check, deploy=True)

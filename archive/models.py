@@ -76,8 +76,9 @@ class ArchiveEntry(models.Model):
     entry_hash = models.CharField(max_length=64)
 
     objects = ArchiveEntryQuerySet.as_manager()
-    # core.key_rotation turns this on to re-seal payloads under a new key; the trigger allows nothing else.
-    REKEY_SETTING = "parley.archive_rekey"
+    # On PostgreSQL core.key_rotation re-seals payloads through this function of the table's owner (compare-and-set
+    # of the payload alone); the application role may not UPDATE the table (archive.db_roles).
+    RESEAL_FUNCTION = "parley_archive_reseal"
 
     class Meta:
         verbose_name_plural = "archive entries"
@@ -102,8 +103,9 @@ class ArchiveEntry(models.Model):
         raise ArchiveImmutable("Archive entries are removed only by the retention purge.")
 
 
-# The setting the PostgreSQL trigger reads; only archive.retention sets it, transaction-locally.
-PURGE_SETTING = "parley.archive_purge"
+# On PostgreSQL the retention purge deletes through this function of the table's owner (migration 0005), which
+# checks the range again; the application role may not DELETE.
+PURGE_FUNCTION = "parley_archive_purge"
 ENTRY_TABLE = "archive_archiveentry"
 
 

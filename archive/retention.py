@@ -22,7 +22,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from archive.models import ENTRY_TABLE, PURGE_SETTING, ArchiveChain, ArchiveEntry, EventType, LegalHold, RetentionPolicy
+from archive.models import (
+    ENTRY_TABLE,
+    PURGE_FUNCTION,
+    ArchiveChain,
+    ArchiveEntry,
+    EventType,
+    LegalHold,
+    RetentionPolicy,
+)
 from archive.services import archive_record
 from core.regulation import DEFAULT_RETENTION_FLOOR_DAYS, RETENTION_FLOOR_DAYS
 from messenger import services
@@ -184,12 +192,23 @@ def _refuse_below_floor(policies: list[RetentionPolicy]) -> None:
         )
 
 
+def _clock() -> datetime:
+    """Now, by the database's clock on PostgreSQL. Its purge function judges ages by that clock and takes ours
+    only if it is not ahead (from the application role): an application server whose clock ran a little ahead
+    would otherwise see entries expired that the function still keeps, and the run would stop there."""
+    if connection.vendor != "postgresql":
+        return timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        return cursor.fetchone()[0]
+
+
 def apply_retention(*, now: datetime | None = None) -> RetentionReport:
     """Purge expired archive entries (sparing held ones) and remove messages past a room's live retention.
 
     Raises RetentionBelowFloor, before touching anything, when any retention in force is below the floor.
     """
-    rules = _Rules(now or timezone.now())
+    rules = _Rules(now or _clock())
     report = RetentionReport()
     for conversation_id in ArchiveChain.objects.filter(position__gt=0).values_list("pk", flat=True).iterator():
         _purge_chain_prefix(conversation_id, rules, report)
@@ -252,16 +271,26 @@ def _purge_chain_prefix(conversation_id: int, rules: _Rules, report: RetentionRe
                 ).values_list("message_id", flat=True)
             )
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(f"SET LOCAL {PURGE_SETTING} = 'on'")
             for expired in ranges:
+                if connection.vendor == "postgresql":
+                    # The application role cannot delete entries; the owner's function checks the range again
+                    # (purge records, retention, holds) and refuses the whole run if this code got it wrong.
+                    cursor.execute(
+                        f"SELECT {PURGE_FUNCTION}(%s, %s, %s, %s, %s)",
+                        [
+                            conversation_id,
+                            expired.from_position,
+                            expired.to_position,
+                            rules.days_for(conversation_id, set()),
+                            rules.now,
+                        ],
+                    )
+                    continue
                 cursor.execute(
                     f"DELETE FROM {ENTRY_TABLE} "  # noqa: S608
                     "WHERE conversation_id = %s AND position >= %s AND position <= %s AND event_type <> %s",
                     [conversation_id, expired.from_position, expired.to_position, EventType.PURGE],
                 )
-            if connection.vendor == "postgresql":
-                cursor.execute(f"SET LOCAL {PURGE_SETTING} = 'off'")
         # What the archive no longer keeps cannot stay in the chat either, files included.
         services.messages_expire(message_ids=purged_message_ids)
         services.attachments_expire(conversation_id=conversation_id, archive_position=ranges[-1].to_position)

@@ -153,6 +153,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("PARLEY_DB_POOL_SIZE", default=20),
         "timeout": env.float("PARLEY_DB_POOL_TIMEOUT", default=10.0),
     }
+# The PostgreSQL role web and worker connect as. Read by `migrate`, which runs as the owner of the tables and
+# grants this role what the application needs, and on the archive only what it must (archive.db_roles).
+PARLEY_DATABASE_APP_ROLE = env.str("PARLEY_DATABASE_APP_ROLE", default="")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Unset REDIS_URL (and no sentinels, below): the in-process layer, fine for one process. Set: every daphne

@@ -196,11 +196,6 @@ def _reseal(model: type[models.Model], model_field: EncryptedTextField, stale: l
     """Re-seal each stale value; return the ones a concurrent write changed first (left for the next run)."""
     missed = []
     with transaction.atomic():
-        rekey_setting = getattr(model, "REKEY_SETTING", None)
-        if connection.vendor == "postgresql" and rekey_setting:
-            # An append-only table's trigger (the archive's) lets exactly this through: the same payload, sealed anew.
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL {rekey_setting} = 'on'")
         for pk, binding, sealed in stale:
             context = field_context(model, model_field.name, binding)
             resealed = crypto.seal(crypto.unseal(sealed.data, context=context, ring=ring), context=context, ring=ring)
@@ -210,6 +205,13 @@ def _reseal(model: type[models.Model], model_field: EncryptedTextField, stale: l
 
 
 def _compare_and_set(model: type[models.Model], model_field: EncryptedTextField, pk, old: Sealed, new: Sealed) -> int:
+    reseal_function = getattr(model, "RESEAL_FUNCTION", None)
+    if connection.vendor == "postgresql" and reseal_function:
+        # An append-only table (the archive's): the application role may not UPDATE it; its owner's function
+        # swaps the payload alone.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {reseal_function}(%s, %s, %s)", [pk, old.data, new.data])
+            return int(cursor.fetchone()[0])
     # A raw UPDATE: the archive's ORM refuses updates on purpose, and the ciphertext is all that changes here.
     table = connection.ops.quote_name(model._meta.db_table)
     column = connection.ops.quote_name(model_field.column)

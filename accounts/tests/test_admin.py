@@ -74,6 +74,16 @@ def test_tokens_are_not_deleted_in_admin(it_admin, alice):
     assert ApiToken.objects.filter(pk=token.pk).exists()
 
 
+def test_people_are_deactivated_never_deleted_in_admin_not_even_by_a_superuser(alice):
+    client = Client()
+    force_login_with_second_factor(client, UserFactory(username="root", is_staff=True, is_superuser=True))
+
+    response = client.post(reverse("admin:accounts_user_delete", args=[alice.pk]), {"post": "yes"})
+
+    assert response.status_code == 403
+    assert type(alice).objects.filter(pk=alice.pk).exists()
+
+
 def test_deactivating_in_admin_revokes_the_tokens_for_good_logged_with_the_admin(it_admin, ivy, alice):
     token, secret = api_token_create(user=alice, name="bot")
 

@@ -90,3 +90,22 @@ def test_every_environment_variable_the_settings_read_is_documented_in_the_readm
 
     assert read_by_settings, "the pattern no longer finds how settings read the environment"
     assert undocumented == set()
+
+
+def database_user(service: str) -> str:
+    # Not urlsplit: the password is a compose `${VAR:?message}`, whose "?" would end the URL's host part.
+    return re.match(r"postgres://([^:@/]+):", COMPOSE["services"][service]["environment"]["DATABASE_URL"])[1]
+
+
+def test_only_migrate_connects_as_the_owner_and_it_grants_the_role_web_and_worker_use():
+    migrate = COMPOSE["services"]["migrate"]["environment"]
+    init_script = (BASE_DIR / "deploy" / "postgres-init" / "10-parley-roles.sh").read_text()
+
+    assert database_user("migrate") == "parley_owner"
+    assert database_user("web") == database_user("worker") == migrate["PARLEY_DATABASE_APP_ROLE"] == "parley_app"
+    assert "parley_owner" not in {database_user("web"), database_user("worker")}
+    assert COMPOSE["services"]["db"]["environment"]["POSTGRES_USER"] not in {database_user("web"), "parley_owner"}
+    assert "./deploy/postgres-init:/docker-entrypoint-initdb.d:ro" in COMPOSE["services"]["db"]["volumes"]
+    assert "CREATE ROLE parley_owner LOGIN" in init_script
+    assert "CREATE ROLE parley_app LOGIN" in init_script
+    assert "OWNER TO parley_owner" in init_script
