@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
-from django.db.models import Q
+from django.db import connection, models
+from django.db.models import Max, Min, Q
 
 from archive.chain import canonical_event
 from archive.models import ArchiveEntry
@@ -84,10 +84,68 @@ def entries_in_chain_order(*, conversation_ids: list[int] | None = None) -> Iter
     if conversation_ids is not None:
         rows = rows.filter(conversation_id__in=conversation_ids)
     for row in rows.values_list(*FIELDS).iterator(chunk_size=STREAM_CHUNK):
-        try:
-            yield open_entry(row)
-        except (DecryptionError, ValueError, KeyError) as error:
-            yield Unopenable(conversation_id=row[2], position=row[3], reason=str(error))
+        yield _opened_or_not(row)
+
+
+def _opened_or_not(row: tuple) -> OpenedEntry | Unopenable:
+    try:
+        return open_entry(row)
+    except (DecryptionError, ValueError, KeyError) as error:
+        return Unopenable(conversation_id=row[2], position=row[3], reason=str(error))
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """An entry by its place, time and hashes, not opened: what an export shows of a chain beyond its range."""
+
+    conversation_id: int
+    position: int
+    event_type: str
+    occurred_at: datetime
+    prev_hash: str
+    entry_hash: str
+
+
+def entries_in_range(
+    *, conversation_ids: list[int] | None, since: datetime | None, until: datetime | None
+) -> models.QuerySet[ArchiveEntry]:
+    """Entries of these conversations (None: all) whose time is within since..until, both included."""
+    rows = ArchiveEntry.objects.all()
+    if conversation_ids is not None:
+        rows = rows.filter(conversation_id__in=conversation_ids)
+    if since is not None:
+        rows = rows.filter(occurred_at__gte=since)
+    if until is not None:
+        rows = rows.filter(occurred_at__lte=until)
+    return rows
+
+
+def chain_spans_in_range(
+    *, conversation_ids: list[int] | None, since: datetime | None, until: datetime | None
+) -> dict[int, tuple[int, int]]:
+    """Per conversation with an entry in the date range, the first and last position in it (one query, on clear
+    columns: nothing is opened)."""
+    rows = entries_in_range(conversation_ids=conversation_ids, since=since, until=until)
+    spans = rows.values("conversation_id").annotate(first=Min("position"), last=Max("position"))
+    return {row["conversation_id"]: (row["first"], row["last"]) for row in spans.order_by("conversation_id")}
+
+
+def chain_from(
+    *, conversation_id: int, position: int, to_open: Callable[[ChainLink], bool]
+) -> Iterator[OpenedEntry | Unopenable | ChainLink]:
+    """One chain from `position` to its head, streamed; an entry is opened (decrypted) only if `to_open` says so,
+    the others come as ChainLink."""
+    rows = ArchiveEntry.objects.filter(conversation_id=conversation_id, position__gte=position).order_by("position")
+    for row in rows.values_list(*FIELDS).iterator(chunk_size=STREAM_CHUNK):
+        link = ChainLink(
+            conversation_id=row[2],
+            position=row[3],
+            event_type=row[4],
+            occurred_at=row[6],
+            prev_hash=row[10],
+            entry_hash=row[11],
+        )
+        yield _opened_or_not(row) if to_open(link) else link
 
 
 def entries_in_chain_order_of_type(event_type: str) -> Iterator[OpenedEntry]:
@@ -232,8 +290,8 @@ def entry_text(content: Any) -> str:
     for matching words; ids and numbers are left out."""
     if isinstance(content, str):
         return content
-    if isinstance(content, dict):
-        return "\n".join(entry_text(value) for value in content.values())
+    if isinstance(content, dict):  # not the names sealed under "people": they are who, not what was said
+        return "\n".join(entry_text(value) for key, value in content.items() if key != "people")
     if isinstance(content, list):
         return "\n".join(entry_text(value) for value in content)
     return ""

@@ -10,8 +10,9 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from archive.chain import canonical_event, entry_hash
-from archive.models import ArchiveChain, ArchiveEntry
+from archive.models import ArchiveChain, ArchiveEntry, EventType
 from core.counters import counter_advance
 from core.sealed_audit import SEARCH_WORDS_PURPOSE, sealed_json_value
 
@@ -27,6 +28,9 @@ def archive_record(
 ) -> ArchiveEntry:
     """Append one event to its conversation's chain. Must run inside the event's own transaction.
 
+    Who everyone the event names was at that moment (username, display name, e-mail) is sealed into the
+    content under "people": accounts are renamed, and an export must show the name a message was sent under.
+
     Concurrency: advancing the chain is one UPDATE ... RETURNING on the conversation's ArchiveChain row
     (core.counters), whose row lock makes concurrent writers to one conversation take turns until commit, so
     positions are gap-free and each entry names the true previous hash. Conversations do not wait for each
@@ -34,6 +38,8 @@ def archive_record(
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("archive_record must run inside the transaction of the event it records")
+    if event_type != EventType.PURGE:  # purge records are never purged: they keep no one's name or address
+        content = {**content, "people": _identities(actor_id, participants, content)}
     position, prev_hash = _advance_chain(conversation_id)
     occurred_at = timezone.now()
     salt = secrets.token_hex(16)
@@ -112,6 +118,24 @@ def archive_chain_open(
         participants=participants,
         content=content,
     )
+
+
+# Content keys whose values name people by id (membership events), besides the actor and the participants.
+PEOPLE_CONTENT_KEYS = ("added", "removed", "by", "member", "members")
+
+
+def _identities(actor_id: int | None, participants: list[int], content: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """{"<id>": {username, display_name, email}} of everyone the event names, in one query; an id whose account
+    no longer exists is left out (the export then says it is unknown)."""
+    named = {*participants, *([actor_id] if actor_id is not None else [])}
+    for key in PEOPLE_CONTENT_KEYS:
+        value = content.get(key)
+        named.update(person for person in (value if isinstance(value, list) else [value]) if isinstance(person, int))
+    rows = User.objects.filter(pk__in=named).values_list("pk", "username", "display_name", "email")
+    return {
+        str(pk): {"username": username, "display_name": display_name, "email": email}
+        for pk, username, display_name, email in rows
+    }
 
 
 def _advance_chain(conversation_id: int) -> tuple[int, str]:

@@ -36,6 +36,13 @@ def test_words_match_the_opened_text_in_any_case_and_all_must_occur(desk):
     assert bodies(archive_search(search=ArchiveSearch(words="noon lunch"))) == ["lunch at noon?"]
 
 
+def test_the_names_an_entry_seals_are_not_its_words(desk):
+    lunch = archive_search(search=ArchiveSearch(words="lunch")).hits[0]
+
+    assert lunch.content["people"][str(desk["carol"].pk)]["username"] == "carol"
+    assert archive_search(search=ArchiveSearch(words="carol")).hits == []  # nobody wrote "carol"
+
+
 def test_an_edit_is_found_by_its_old_text_as_well_as_its_new(desk):
     edits = archive_search(search=ArchiveSearch(words="sell"))
 

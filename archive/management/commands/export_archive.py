@@ -2,6 +2,7 @@ from datetime import datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from archive.export import ExportBlocked, archive_export
@@ -14,7 +15,7 @@ def _moment(value: str | None) -> datetime | None:
     moment = parse_datetime(value)
     if moment is None:
         raise CommandError(f"{value!r} is not an ISO 8601 date and time")
-    return moment
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)  # no zone: the server's
 
 
 class Command(BaseCommand):
@@ -23,8 +24,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("output", help="File to write (JSON Lines).")
         parser.add_argument("--conversation", type=int, action="append", help="Only these conversations.")
-        parser.add_argument("--since", help="Mark entries from this moment (ISO 8601) as in range.")
-        parser.add_argument("--until", help="Mark entries up to this moment (ISO 8601) as in range.")
+        parser.add_argument("--since", help="Only entries from this moment (ISO 8601; no zone: the server's).")
+        parser.add_argument("--until", help="Only entries up to this moment (ISO 8601; no zone: the server's).")
         parser.add_argument("--requested-by", default="operator", help="Recorded in the export header.")
 
     def handle(self, *args, output, conversation, since, until, requested_by, **options):
@@ -53,6 +54,7 @@ class Command(BaseCommand):
         details = {"via": "command line", "requested_by": requested_by, "output": str(target), "criteria": criteria}
         archive_access_record(user=None, action="export", details={**details, **counts})
         self.stdout.write(
-            f"wrote {counts['entries']} entries ({counts['in_range']} in range), {counts['files']} shared files and "
-            f"{counts['checkpoints']} checkpoints to {output}"
+            f"wrote {counts['entries']} entries ({counts['in_range']} in range), {counts['stubs']} stubs, "
+            f"{counts['files']} shared files, {counts['people']} people and {counts['checkpoints']} checkpoints "
+            f"to {output}"
         )
