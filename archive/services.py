@@ -25,11 +25,15 @@ def archive_record(
     participants: list[int],
     content: dict[str, Any],
     message_id: int | None = None,
+    actor: User | None = None,
 ) -> ArchiveEntry:
     """Append one event to its conversation's chain. Must run inside the event's own transaction.
 
-    Who everyone the event names was at that moment (username, display name, e-mail) is sealed into the
-    content under "people": accounts are renamed, and an export must show the name a message was sent under.
+    Who the event's actor, and anyone a membership change names, was at that moment (username, display name,
+    e-mail) is sealed into the content under "people": accounts are renamed, and an export must show the name a
+    message was sent under. Participants are named by id only: each was sealed when they joined (a membership
+    event) and whenever they act, so an entry does not grow with the room. `actor`, when the caller has the
+    account loaded (the send path), saves the query.
 
     Concurrency: advancing the chain is one UPDATE ... RETURNING on the conversation's ArchiveChain row
     (core.counters), whose row lock makes concurrent writers to one conversation take turns until commit, so
@@ -39,7 +43,7 @@ def archive_record(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("archive_record must run inside the transaction of the event it records")
     if event_type != EventType.PURGE:  # purge records are never purged: they keep no one's name or address
-        content = {**content, "people": _identities(actor_id, participants, content)}
+        content = {**content, "people": _identities(actor_id, content, actor=actor)}
     position, prev_hash = _advance_chain(conversation_id)
     occurred_at = timezone.now()
     salt = secrets.token_hex(16)
@@ -124,14 +128,19 @@ def archive_chain_open(
 PEOPLE_CONTENT_KEYS = ("added", "removed", "by", "member", "members")
 
 
-def _identities(actor_id: int | None, participants: list[int], content: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """{"<id>": {username, display_name, email}} of everyone the event names, in one query; an id whose account
-    no longer exists is left out (the export then says it is unknown)."""
-    named = {*participants, *([actor_id] if actor_id is not None else [])}
+def _identities(
+    actor_id: int | None, content: dict[str, Any], *, actor: User | None = None
+) -> dict[str, dict[str, str]]:
+    """{"<id>": {username, display_name, email}} of the actor and everyone a membership change names, in at most
+    one query; an id whose account no longer exists is left out (the export then says it is unknown)."""
+    named = {actor_id} if actor_id is not None else set()
     for key in PEOPLE_CONTENT_KEYS:
         value = content.get(key)
         named.update(person for person in (value if isinstance(value, list) else [value]) if isinstance(person, int))
-    rows = User.objects.filter(pk__in=named).values_list("pk", "username", "display_name", "email")
+    if actor is not None and actor.pk == actor_id and named == {actor_id}:
+        rows = [(actor.pk, actor.username, actor.display_name, actor.email)]
+    else:
+        rows = User.objects.filter(pk__in=named).values_list("pk", "username", "display_name", "email")
     return {
         str(pk): {"username": username, "display_name": display_name, "email": email}
         for pk, username, display_name, email in rows

@@ -143,6 +143,7 @@ def message_send(
                 event_type=EventType.MESSAGE_SENT if attachment is None else EventType.FILE_SHARED,
                 conversation_id=conversation_id,
                 actor_id=sender.pk,
+                actor=sender,
                 participants=participants,
                 message_id=message.pk,
                 content=content,
