@@ -20,6 +20,7 @@ from django.utils import timezone
 from archive import signing
 from archive.checkpoints import archive_checkpoint_create
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType
+from archive.outside import checkpoint_record
 from archive.selectors import OpenedEntry, Unopenable, entries_in_chain_order, kept_file
 from messenger.models import Attachment
 
@@ -60,20 +61,7 @@ def archive_export(
         out.write(line + "\n")
     for sealed in ArchiveCheckpoint.objects.filter(pk__lte=checkpoint.pk).order_by("pk").iterator():
         counts["checkpoints"] += 1
-        out.write(
-            json.dumps(
-                {
-                    "checkpoint": {
-                        "id": sealed.pk,
-                        "document": sealed.document,
-                        "document_hash": sealed.document_hash,
-                        "public_key": sealed.public_key,
-                        "signature": sealed.signature,
-                    }
-                }
-            )
-            + "\n"
-        )
+        out.write(json.dumps({"checkpoint": checkpoint_record(sealed)}) + "\n")
     out.write(json.dumps({"public_keys": sorted(signing.trusted_public_keys())}) + "\n")
     return counts
 

@@ -1,9 +1,11 @@
 """Checkpoints seal chain heads with Ed25519; a forged, altered or untrusted one fails verification."""
 
 import json
+import threading
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 
 from accounts.tests.factories import UserFactory
 from archive import signing
@@ -150,6 +152,20 @@ def test_checkpoints_sealed_with_the_first_audit_digest_still_verify(room, monke
     assert checkpoint_problems(archive_verify()) == []
 
 
+def in_a_thread(work) -> threading.Thread:
+    """Start `work` in a thread of its own (with its own database connection, closed at the end)."""
+
+    def run():
+        try:
+            work()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 def audit_row(action: str):
     """One audit-log row, as a compliance officer's search writes it."""
     from auditlog.models import LogEntry
@@ -165,35 +181,23 @@ def audit_row(action: str):
 def test_an_audit_row_that_commits_after_a_later_one_is_sealed_by_the_checkpoint_that_waits_for_it(room):
     """Ids are handed out at insert, not commit: the checkpoint waits for the row in flight instead of sealing
     its successor without it (which made every later verification fail)."""
-    import threading
-
-    from django.db import connection, transaction
-
     inserted, may_commit = threading.Event(), threading.Event()
     found = {}
 
     def slow_writer():
-        try:
-            with transaction.atomic():
-                found["slow"] = audit_row("search").pk
-                inserted.set()
-                may_commit.wait(10)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            found["slow"] = audit_row("search").pk
+            inserted.set()
+            may_commit.wait(10)
 
     def sealer():
-        try:
-            found["checkpoint"] = archive_checkpoint_create(reason="hourly")
-        finally:
-            connection.close()
+        found["checkpoint"] = archive_checkpoint_create(reason="hourly")
 
-    writer = threading.Thread(target=slow_writer)
-    writer.start()
+    writer = in_a_thread(slow_writer)
     try:
         assert inserted.wait(10)
         quick = audit_row("entry_view")  # id N+1, committed first
-        checkpointing = threading.Thread(target=sealer)
-        checkpointing.start()
+        checkpointing = in_a_thread(sealer)
         checkpointing.join(0.5)
         assert checkpointing.is_alive(), "the checkpoint did not wait for the audit row in flight"
     finally:
@@ -212,38 +216,24 @@ def test_an_audit_row_that_commits_after_a_later_one_is_sealed_by_the_checkpoint
 def test_a_checkpoint_leaves_a_chain_a_writer_holds_to_the_next_one_instead_of_deadlocking(room):
     """A writer holding a chain row and about to write an audit row must not wait for a checkpoint that waits
     for that chain row (PostgreSQL would abort one of them as a deadlock)."""
-    import threading
-
-    from django.db import connection, transaction
-
-    from archive.services import archive_access_record
-
     alice = room.memberships.get(user__username="alice").user
     chain_held, may_go = threading.Event(), threading.Event()
     found = {}
 
     def writer():
-        try:
-            with transaction.atomic():
-                send(alice, room, "while sealing")  # holds the room's chain row until commit
-                chain_held.set()
-                may_go.wait(10)
-                archive_access_record(user=None, action="search", details={})
-        finally:
-            connection.close()
+        with transaction.atomic():
+            send(alice, room, "while sealing")  # holds the room's chain row until commit
+            chain_held.set()
+            may_go.wait(10)
+            audit_row("search")
 
     def sealer():
-        try:
-            found["checkpoint"] = archive_checkpoint_create(reason="hourly")
-        finally:
-            connection.close()
+        found["checkpoint"] = archive_checkpoint_create(reason="hourly")
 
-    writing = threading.Thread(target=writer)
-    writing.start()
+    writing = in_a_thread(writer)
     try:
         assert chain_held.wait(10)
-        checkpointing = threading.Thread(target=sealer)
-        checkpointing.start()
+        checkpointing = in_a_thread(sealer)
         checkpointing.join(5)
         assert not checkpointing.is_alive(), "the checkpoint waited for the chain row the writer holds"
     finally:
@@ -263,8 +253,6 @@ def test_a_checkpoint_leaves_a_chain_a_writer_holds_to_the_next_one_instead_of_d
 def test_audit_rows_deleted_after_the_last_checkpoint_are_found_then_named_by_the_next(room):
     """Every audit row inserted leaves a receipt (a trigger's, not the application's): a row deleted before any
     checkpoint sealed it is found by its receipt."""
-    from django.db import connection
-
     archive_checkpoint_create(reason="hourly")
     kept, deleted, last = audit_row("search"), audit_row("entry_view"), audit_row("export")
     with connection.cursor() as cursor:  # as the audit table's owner can
