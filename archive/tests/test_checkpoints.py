@@ -274,3 +274,17 @@ def test_audit_rows_deleted_after_the_last_checkpoint_are_found_then_named_by_th
         "(their receipts remain)"
     ]
     assert kept.pk < deleted.pk
+
+
+def test_checkpoints_sealed_before_receipts_were_counted_still_verify(room, monkeypatch):
+    from archive import checkpoints
+
+    monkeypatch.setattr(checkpoints, "auditlog_receipts", lambda **window: {})
+    older = archive_checkpoint_create(reason="hourly")
+    monkeypatch.undo()
+    audit_row("search")
+    newer = archive_checkpoint_create(reason="hourly")
+
+    assert "receipts" not in json.loads(older.document)["auditlog"]
+    assert "receipts" in json.loads(newer.document)["auditlog"]
+    assert checkpoint_problems(archive_verify()) == []
