@@ -288,3 +288,33 @@ def test_checkpoints_sealed_before_receipts_were_counted_still_verify(room, monk
     assert "receipts" not in json.loads(older.document)["auditlog"]
     assert "receipts" in json.loads(newer.document)["auditlog"]
     assert checkpoint_problems(archive_verify()) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_checkpoints_at_once_take_turns_and_the_second_follows_the_first(room):
+    sealed_first, may_commit = threading.Event(), threading.Event()
+    found = {}
+
+    def first():
+        with transaction.atomic():  # the first checkpoint, not yet committed
+            found["first"] = archive_checkpoint_create(reason="hourly")
+            sealed_first.set()
+            may_commit.wait(10)
+
+    def second():
+        found["second"] = archive_checkpoint_create(reason="export")
+
+    sealing = in_a_thread(first)
+    try:
+        assert sealed_first.wait(10)
+        racing = in_a_thread(second)
+        racing.join(0.5)
+        assert racing.is_alive(), "the second checkpoint did not wait for the first"
+    finally:
+        may_commit.set()
+        sealing.join(10)
+    racing.join(10)
+
+    assert json.loads(found["second"].document)["prev"] == found["first"].document_hash
+    assert checkpoint_problems(archive_verify()) == []
