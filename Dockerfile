@@ -17,8 +17,8 @@ RUN pip install -r requirements.txt
 COPY . .
 # collectstatic needs settings, not secrets: a throwaway key and host are enough to build the manifest.
 RUN SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput \
-    && mkdir -p /var/lib/parley/media \
-    && chown -R parley:parley /var/lib/parley
+    && mkdir -p /var/lib/parley/media /var/lib/parley-checkpoints \
+    && chown -R parley:parley /var/lib/parley /var/lib/parley-checkpoints
 
 USER parley
 EXPOSE 8000

@@ -105,6 +105,13 @@ def django_db_modify_db_settings() -> None:
 _RUN_ID = uuid.uuid4().hex
 
 
+@pytest.fixture(autouse=True)
+def _private_checkpoint_directory(settings, tmp_path_factory) -> None:
+    """Outside copies of checkpoints (archive.outside) go to a directory of this test's own, never to var/.
+    Created only when a checkpoint is written."""
+    settings.PARLEY_CHECKPOINT_DIR = tmp_path_factory.getbasetemp() / f"checkpoints-{uuid.uuid4().hex}"
+
+
 @pytest.fixture
 def alice():
     """A user called alice: most behaviour needs someone to do it."""

@@ -23,6 +23,7 @@ from accounts.models import User
 from archive import signing
 from archive.checkpoints import archive_checkpoint_create
 from archive.models import ArchiveCheckpoint, EventType
+from archive.outside import checkpoint_record
 from archive.selectors import (
     ChainLink,
     OpenedEntry,
@@ -94,7 +95,7 @@ def archive_export(
         writer.write(record)
     for sealed in ArchiveCheckpoint.objects.filter(pk__lte=checkpoint.pk).order_by("pk").iterator():
         counts["checkpoints"] += 1
-        writer.write({"checkpoint": _checkpoint_document(sealed)})
+        writer.write({"checkpoint": checkpoint_record(sealed)})
     section = people.section()
     counts["people"] = len(section)
     writer.write({"people": section})
@@ -234,16 +235,6 @@ def _file_document(entry: OpenedEntry, attachment: Attachment) -> dict[str, Any]
         "position": entry.position,
         "sha256": hashlib.sha256(data).hexdigest(),
         "data": base64.b64encode(data).decode(),
-    }
-
-
-def _checkpoint_document(sealed: ArchiveCheckpoint) -> dict[str, Any]:
-    return {
-        "id": sealed.pk,
-        "document": sealed.document,
-        "document_hash": sealed.document_hash,
-        "public_key": sealed.public_key,
-        "signature": sealed.signature,
     }
 
 

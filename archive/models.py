@@ -204,3 +204,21 @@ class ArchiveCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.pk} ({self.reason}, {self.created_at:%Y-%m-%d %H:%M})"
+
+
+class AuditReceipt(models.Model):
+    """A receipt for every audit-log row ever inserted, written by a PostgreSQL trigger (migration 0005), never
+    by the application.
+
+    An audit-log row deleted before a checkpoint sealed it leaves its receipt behind: the checkpoint names it
+    (archive.checkpoints), so such a deletion is found like one after sealing (which changes the digest).
+    """
+
+    log_id = models.BigIntegerField(primary_key=True)
+    written_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["log_id"]
+
+    def __str__(self) -> str:
+        return f"receipt of audit-log row {self.log_id}"

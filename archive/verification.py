@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from archive.chain import entry_hash
-from archive.checkpoints import checkpoints_verify
+from archive.checkpoints import CheckpointProblem, checkpoints_verify, outside_copies_verify
 from archive.models import GENESIS_HASH, ArchiveChain, ArchiveCheckpoint, ArchiveEntry, EventType
 from archive.retention import purge_records
 from archive.selectors import OpenedEntry, Unopenable, entries_in_chain_order
@@ -20,7 +21,9 @@ from messenger.models import Message
 class Problem:
     conversation_id: int | None
     position: int | None
-    kind: str  # altered, removed, inserted_or_reordered, truncated, missing_entry
+    # altered, removed, inserted_or_reordered, truncated, missing_entry, checkpoint, rewound, audit_log;
+    # not_copied_outside (a warning)
+    kind: str
     detail: str
 
     def __str__(self) -> str:
@@ -35,6 +38,8 @@ class VerificationReport:
     messages_checked: int = 0
     checkpoints_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
+    # Not failures: checkpoints whose outside copy is not written yet (only with a checkpoint directory).
+    warnings: list[Problem] = field(default_factory=list)
     # (conversation id, first position, last position) of every cut a purge record vouched for.
     purged: list[tuple[int, int, int]] = field(default_factory=list)
 
@@ -43,8 +48,14 @@ class VerificationReport:
         return not self.problems
 
 
-def archive_verify(*, on_entry: Callable[[], None] | None = None) -> VerificationReport:
-    """Walk every chain and cross-check the messenger. Records the first problem of each chain."""
+def archive_verify(
+    *, on_entry: Callable[[], None] | None = None, checkpoint_dir: Path | None = None
+) -> VerificationReport:
+    """Walk every chain and cross-check the messenger. Records the first problem of each chain.
+
+    With `checkpoint_dir`, the checkpoints' outside copies (archive.outside) are checked against the database
+    too: what someone able to write the database could otherwise cut, rewind or delete unseen.
+    """
     report = VerificationReport()
     heads = dict(ArchiveChain.objects.values_list("conversation_id", "head_hash"))
     positions = dict(ArchiveChain.objects.values_list("conversation_id", "position"))
@@ -111,8 +122,18 @@ def archive_verify(*, on_entry: Callable[[], None] | None = None) -> Verificatio
     report.messages_checked = _cross_check_messages(report)
     report.checkpoints_checked = ArchiveCheckpoint.objects.count()
     for problem in checkpoints_verify(first_positions=first_positions, purged_ranges=purged_ranges):
-        report.problems.append(Problem(None, None, "checkpoint", str(problem)))
+        _add_checkpoint_problem(report, problem)
+    if checkpoint_dir is not None:
+        for problem in outside_copies_verify(
+            directory=checkpoint_dir, first_positions=first_positions, purged_ranges=purged_ranges
+        ):
+            _add_checkpoint_problem(report, problem)
     return report
+
+
+def _add_checkpoint_problem(report: VerificationReport, problem: CheckpointProblem) -> None:
+    found = Problem(problem.conversation_id, problem.position, problem.kind, str(problem))
+    (report.warnings if problem.is_warning else report.problems).append(found)
 
 
 def _vouching_purge(purges: list[dict], previous_position: int, previous_hash: str, entry: OpenedEntry) -> dict | None:

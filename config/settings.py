@@ -273,6 +273,15 @@ if not PARLEY_ARCHIVE_SIGNING_KEY:
         VAR_DIR / "archive_signing_key", lambda: base64.urlsafe_b64encode(os.urandom(32)).decode()
     )
 PARLEY_ARCHIVE_PREVIOUS_PUBLIC_KEYS = env.list("PARLEY_ARCHIVE_PREVIOUS_PUBLIC_KEYS", default=[])
+# Every checkpoint is also written, signed, to this directory once committed: mount WORM storage here (a bucket
+# with object lock, an append-only file system) that the application cannot rewrite (archive.outside). And,
+# when addresses are given, mailed to the firm's designated third party through EMAIL_URL.
+PARLEY_CHECKPOINT_DIR = Path(env.str("PARLEY_CHECKPOINT_DIR", default=str(VAR_DIR / "checkpoints")))
+PARLEY_CHECKPOINT_MAIL_TO = env.list("PARLEY_CHECKPOINT_MAIL_TO", default=[])
+# Outgoing mail (django-environ's EMAIL_URL: smtp://user:password@host:587, smtp+tls://..., consolemail://).
+globals().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="parley@localhost")
 # Retention: the default when no default policy is set, and the floor no policy may go below. The floor is a
 # constant of the code (core.regulation); the variable may raise it, never lower it, and the default is checked
 # against it here so a deployment that would purge too early never starts.

@@ -29,6 +29,10 @@ PRESENCE_UPDATES = Counter("parley_presence_updates", "Presence changes announce
 CHANNEL_LAYER_ERRORS = Counter("parley_channel_layer_errors", "group_send calls that raised (Redis away, full, ...).")
 PRESENCE_ERRORS = Counter("parley_presence_errors", "Presence heartbeat or sweep rounds that failed (Redis away, ...).")
 REFUSED_OVERLOADED = Counter("parley_refused_overloaded", "Frames or sockets refused with `overloaded`.")
+CHECKPOINT_COPY_FAILURES = Counter(
+    "parley_checkpoint_copy_failures",
+    "Archive checkpoints whose outside copy could not be written, or mailed to the third party (archive.outside).",
+)
 SCANS_IN_FLIGHT = Gauge("parley_scans_in_flight", "Uploads being scanned by clamd on this worker (and waiting).")
 
 # What the dashboard and the tests rely on, as exposed (counters gain `_total`).
@@ -41,6 +45,7 @@ METRIC_NAMES = (
     "parley_presence_errors_total",
     "parley_refused_overloaded_total",
     "parley_scans_in_flight",
+    "parley_checkpoint_copy_failures_total",
 )
 
 
@@ -92,6 +97,12 @@ def presence_error() -> None:
 def refused_overloaded() -> None:
     """Count one refusal with the `overloaded` error (admission control calls this)."""
     REFUSED_OVERLOADED.inc()
+
+
+def checkpoint_copy_failed() -> None:
+    """Count a checkpoint whose outside copy failed (logged at ERROR too); `archive_checkpoint --copy-missing`
+    writes missing copies later."""
+    CHECKPOINT_COPY_FAILURES.inc()
 
 
 def scan_in_flight() -> AbstractContextManager:

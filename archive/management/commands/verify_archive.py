@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -10,11 +12,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--no-progress", action="store_true", help="No progress bar (for logs and cron).")
+        parser.add_argument(
+            "--checkpoints",
+            metavar="DIR",
+            type=Path,
+            help="Also check the database against the checkpoints' outside copies in DIR (PARLEY_CHECKPOINT_DIR, "
+            "or the third party's copy of it): finds deleted checkpoints, a cut tail, a rewound chain head.",
+        )
 
-    def handle(self, *args, no_progress: bool, **options):
+    def handle(self, *args, no_progress: bool, checkpoints: Path | None, **options):
+        if checkpoints is not None and not checkpoints.is_dir():
+            raise CommandError(f"--checkpoints {checkpoints}: no such directory")
         total = ArchiveEntry.objects.count()
         with tqdm(total=total, unit="entry", disable=no_progress, file=self.stderr._out) as bar:
-            report = archive_verify(on_entry=lambda: bar.update())
+            report = archive_verify(on_entry=lambda: bar.update(), checkpoint_dir=checkpoints)
         self.stdout.write(
             f"checked {report.entries_checked} entries in {report.chains_checked} chains "
             f"and {report.messages_checked} messages; {report.checkpoints_checked} checkpoints; "
@@ -23,8 +34,11 @@ class Command(BaseCommand):
         if options["verbosity"] > 1:
             for conversation_id, first, last in report.purged:
                 self.stdout.write(f"conversation {conversation_id}: positions {first}..{last} purged")
+        for warning in report.warnings:
+            self.stdout.write(self.style.WARNING(f"warning: {warning.detail}"))
         if report.is_intact:
-            self.stdout.write(self.style.SUCCESS("archive intact"))
+            warned = f" ({len(report.warnings)} warning(s) above)" if report.warnings else ""
+            self.stdout.write(self.style.SUCCESS(f"archive intact{warned}"))
             return
         for problem in report.problems:
             self.stdout.write(self.style.ERROR(str(problem)))
