@@ -40,17 +40,24 @@ class RoomForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["topic"].initial = self.instance.topic
 
+    def clean_is_default(self) -> bool:
+        is_default = self.cleaned_data.get("is_default", False)
+        if is_default and not self.instance.is_public:
+            raise forms.ValidationError("Only a public room can be a default room (new accounts join it uninvited).")
+        return is_default
+
 
 @admin.register(Conversation)
 class RoomAdmin(admin.ModelAdmin):
-    """Rooms (direct chats are people's own and are not listed): rename, change the topic, archive."""
+    """Rooms (direct chats are people's own and are not listed): rename, change the topic, make a public room a
+    default room (every new account joins it), archive."""
 
     form = RoomForm
     change_list_template = "admin/messenger/conversation/change_list.html"  # adds the link to today's numbers
-    list_display = ("name", "is_public", "is_archived", "member_count", "created_by", "created_at")
-    list_filter = ("is_public", "is_archived")
+    list_display = ("name", "is_public", "is_default", "is_archived", "member_count", "created_by", "created_at")
+    list_filter = ("is_public", "is_default", "is_archived")
     search_fields = ("name",)  # not the topic: it is sealed, and SQL cannot search it
-    fields = ("name", "topic", "is_public", "is_archived", "created_by", "created_at", "members")
+    fields = ("name", "topic", "is_public", "is_default", "is_archived", "created_by", "created_at", "members")
     readonly_fields = ("is_public", "is_archived", "created_by", "created_at", "members")
     actions = ("archive_rooms",)
 
@@ -79,6 +86,7 @@ class RoomAdmin(admin.ModelAdmin):
             services.do_room_update(
                 actor=request.user, room=saved, name=obj.name, topic=form.cleaned_data.get("topic", saved.topic)
             )
+            services.do_room_default_set(actor=request.user, room=saved, is_default=obj.is_default)
         except ParleyError as refusal:
             self.message_user(request, refusal.message, messages.ERROR)
 

@@ -7,6 +7,7 @@ class MessengerConfig(AppConfig):
 
     def ready(self) -> None:
         from core.audit import audit_register
+        from messenger import signals  # noqa: F401 (new accounts join the default rooms)
         from messenger.models import Attachment, Conversation, Membership
 
         # Room settings and membership changes; what was said is in the archive, never in the audit log.

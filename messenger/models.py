@@ -33,6 +33,10 @@ class Conversation(models.Model):
     # Sealed like message text: a topic says what a room is about. Nothing filters or orders on it in SQL.
     topic = EncryptedTextField(blank=True, default="")
     is_public = models.BooleanField(default=False)
+    # A default room (Slack's and Mattermost's default channel, #general): every new active account joins it
+    # (messenger.signals). Public only: anyone may join a public room anyway, so the flag grants nobody, not even
+    # an account IT creates, a history they could not open already.
+    is_default = models.BooleanField(default=False)
     is_archived = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -47,6 +51,9 @@ class Conversation(models.Model):
                 name="conversation_kind_shape",
             ),
             models.UniqueConstraint(fields=["name"], condition=Q(kind="room"), name="room_name_unique"),
+            models.CheckConstraint(
+                condition=Q(is_default=False) | Q(kind="room", is_public=True), name="default_room_is_public"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ so nothing is announced for a write that rolled back.
 from messenger.services.expiry import attachments_expire, messages_expire, messages_expire_before
 from messenger.services.members import (
     conversation_leave,
+    default_rooms_join,
     do_member_remove,
     do_member_role_set,
     do_members_add,
@@ -30,6 +31,7 @@ from messenger.services.reads import read_mark
 from messenger.services.rooms import (
     direct_open,
     do_room_archive,
+    do_room_default_set,
     do_room_update,
     room_archive,
     room_create,
@@ -43,11 +45,13 @@ __all__ = [
     "attachment_archive_content",
     "attachments_expire",
     "conversation_leave",
+    "default_rooms_join",
     "direct_open",
     "do_member_remove",
     "do_member_role_set",
     "do_members_add",
     "do_room_archive",
+    "do_room_default_set",
     "do_room_update",
     "membership_mute",
     "message_delete",

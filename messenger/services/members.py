@@ -11,7 +11,7 @@ from archive.models import EventType
 from archive.services import archive_record
 from core import fanout
 from messenger import frames
-from messenger.errors import NotAllowed, RoomInvalid, UserNotFound
+from messenger.errors import NotAllowed, RoomArchived, RoomInvalid, UserNotFound
 from messenger.models import Conversation, Membership
 from messenger.payloads import conversation_payload, user_payload
 from messenger.selectors import conversation_member_ids, conversation_members, conversation_writable, membership_for
@@ -52,6 +52,27 @@ def do_members_add(*, actor: User, room: Conversation, usernames: list[str], via
             _archive_membership(EventType.MEMBER_ADDED, room.pk, actor=actor, content={"added": added, "via": via})
             fanout.after_commit(partial(_announce_joined, room, newcomers))
     return newcomers
+
+
+def default_rooms_join(*, user: User) -> list[Conversation]:
+    """Put a new account in every default room (#general), as Slack's and Mattermost's default channels do;
+    archived as a member added "via default_room" with the account as the actor. Returns the rooms joined.
+
+    Called once per new account, after the transaction that created it commits (messenger.signals): each room
+    is then its own short transaction, so a CSV import of a thousand people never holds #general's row lock
+    (which every send to #general waits for) for the length of the import."""
+    if not user.is_active:
+        return []
+    joined = []
+    for room in Conversation.objects.filter(kind=Conversation.Kind.ROOM, is_default=True, is_archived=False):
+        try:
+            if do_members_add(actor=user, room=room, usernames=[user.get_username()], via="default_room"):
+                joined.append(room)
+        except RoomArchived:  # archived since it was listed: nobody joins an archived room
+            continue
+        except UserNotFound:  # deactivated since it was created
+            break
+    return joined
 
 
 def conversation_leave(*, user: User, conversation_id: int) -> None:

@@ -116,6 +116,18 @@ def do_room_update(
     return room
 
 
+def do_room_default_set(*, actor: User, room: Conversation, is_default: bool) -> Conversation:
+    """Make a public room a default room, which every new account joins, or a plain one again (IT in admin; the
+    change is audit-logged by the save). People already in the company are not added: invite them, or they join
+    from the directory. A private room cannot be one (an account IT creates would open its history)."""
+    if is_default and (room.kind != Conversation.Kind.ROOM or not room.is_public):
+        raise RoomInvalid("Only a public room can be a default room: new accounts join it without an invitation.")
+    if room.is_default != is_default:
+        room.is_default = is_default
+        room.save(update_fields=["is_default"])
+    return room
+
+
 def room_archive(*, user: User, conversation_id: int) -> Conversation:
     """Make a room read-only for good: its history stays, nobody can post. Owner only."""
     return do_room_archive(actor=user, room=_managed_room(user, conversation_id, owner_only=True))

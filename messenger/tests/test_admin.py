@@ -257,3 +257,19 @@ def test_someone_not_staff_is_sent_to_sign_in(room, alice):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_it_makes_a_public_room_the_default_room_and_a_private_one_is_refused(it_admin, room, alice):
+    lobby = room_with(alice, name="general", is_public=True)
+    change = "admin:messenger_conversation_change"
+
+    made = it_admin.post(reverse(change, args=[lobby.pk]), {"name": "general", "topic": "", "is_default": "on"})
+    refused = it_admin.post(reverse(change, args=[room.pk]), {"name": "trading-desk", "topic": "", "is_default": "on"})
+
+    assert made.status_code == 302
+    assert Conversation.objects.get(pk=lobby.pk).is_default
+    assert refused.status_code == 200
+    assert "Only a public room can be a default room" in refused.content.decode()
+    assert not Conversation.objects.get(pk=room.pk).is_default
+    listing = it_admin.get(reverse("admin:messenger_conversation_changelist") + "?is_default__exact=1").content
+    assert b"general" in listing and b"trading-desk" not in listing

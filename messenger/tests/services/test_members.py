@@ -84,3 +84,44 @@ class TestRoomMembers:
             services.room_member_remove(user=alice, conversation_id=room.pk, username="nobody")
         with pytest.raises(RoomInvalid):
             services.room_member_role_set(user=alice, conversation_id=room.pk, username="dave", role="owner")
+
+
+@pytest.mark.django_db
+class TestDefaultRooms:
+    @pytest.fixture
+    def general(self, alice):
+        room = room_with(alice, name="general", is_public=True)
+        return services.do_room_default_set(actor=alice, room=room, is_default=True)
+
+    def test_a_new_account_joins_every_default_room_and_the_join_is_archived(self, alice, general):
+        from archive.models import ArchiveEntry
+
+        plain = room_with(alice, name="random", is_public=True)
+        zoe = UserFactory(username="zoe")
+
+        assert services.default_rooms_join(user=zoe) == [general]
+
+        assert set(general.memberships.values_list("user__username", flat=True)) == {"alice", "zoe"}
+        assert not plain.memberships.filter(user=zoe).exists()
+        joined = ArchiveEntry.objects.filter(conversation_id=general.pk, event_type="member_added").get()
+        assert joined.actor_id == zoe.pk
+        assert json.loads(joined.payload)["content"] == {"added": [zoe.pk], "via": "default_room"}
+
+    def test_joining_twice_adds_and_archives_nothing_more(self, alice, general):
+        from archive.models import ArchiveEntry
+
+        zoe = UserFactory(username="zoe")
+        services.default_rooms_join(user=zoe)
+
+        assert services.default_rooms_join(user=zoe) == []
+        assert ArchiveEntry.objects.filter(conversation_id=general.pk, event_type="member_added").count() == 1
+
+    def test_an_inactive_account_or_an_archived_default_room_is_left_alone(self, alice, general):
+        services.room_archive(user=alice, conversation_id=general.pk)
+        other = services.do_room_default_set(
+            actor=alice, room=room_with(alice, name="announcements", is_public=True), is_default=True
+        )
+
+        assert services.default_rooms_join(user=UserFactory(username="gone", is_active=False)) == []
+        assert services.default_rooms_join(user=UserFactory(username="zoe")) == [other]
+        assert general.memberships.count() == 1

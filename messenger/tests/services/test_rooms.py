@@ -1,13 +1,14 @@
 """messenger/services/rooms.py: direct chats and rooms, opening, creating, joining, archiving."""
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from accounts.tests.factories import UserFactory
 from core import fanout
 from core.testing import Listener
 from messenger import services
 from messenger.errors import NotAllowed, RoomArchived, RoomInvalid, UserNotFound
-from messenger.models import Membership
+from messenger.models import Conversation, Membership
 from messenger.tests.factories import room_with, send
 
 
@@ -130,3 +131,31 @@ class TestArchivedRoom:
 
     def test_archiving_again_is_harmless(self, alice, room):
         assert services.room_archive(user=alice, conversation_id=room.pk).is_archived
+
+
+@pytest.mark.django_db
+class TestDefaultRoomFlag:
+    def test_a_public_room_becomes_a_default_room_and_back(self, alice):
+        room = room_with(alice, name="general", is_public=True)
+
+        services.do_room_default_set(actor=alice, room=room, is_default=True)
+        room.refresh_from_db()
+        assert room.is_default
+        services.do_room_default_set(actor=alice, room=room, is_default=False)
+        room.refresh_from_db()
+        assert not room.is_default
+
+    def test_a_private_room_or_a_direct_chat_cannot_be_a_default_room(self, alice, bob):
+        private = room_with(alice, bob, name="desk")
+        direct = services.direct_open(user=alice, other_username="bob")
+
+        for conversation in (private, direct):
+            with pytest.raises(RoomInvalid, match="Only a public room"):
+                services.do_room_default_set(actor=alice, room=conversation, is_default=True)
+        assert not Conversation.objects.filter(is_default=True).exists()
+
+    def test_the_database_refuses_a_private_default_room(self, alice):
+        room = room_with(alice, name="desk")
+
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Conversation.objects.filter(pk=room.pk).update(is_default=True)
