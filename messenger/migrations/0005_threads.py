@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messenger', '0003_seal_file_names_and_topics'),
+        ('messenger', '0004_default_rooms'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
