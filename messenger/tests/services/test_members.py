@@ -105,7 +105,9 @@ class TestDefaultRooms:
         assert not plain.memberships.filter(user=zoe).exists()
         joined = ArchiveEntry.objects.filter(conversation_id=general.pk, event_type="member_added").get()
         assert joined.actor_id == zoe.pk
-        assert json.loads(joined.payload)["content"] == {"added": [zoe.pk], "via": "default_room"}
+        content = json.loads(joined.payload)["content"]
+        assert {key: content[key] for key in ("added", "via")} == {"added": [zoe.pk], "via": "default_room"}
+        assert content["people"][str(zoe.pk)]["username"] == "zoe"  # who joined, as they were then
 
     def test_joining_twice_adds_and_archives_nothing_more(self, alice, general):
         from archive.models import ArchiveEntry
