@@ -484,7 +484,8 @@ export class ChatView {
         !previous.deleted &&
         previous.sender.id === message.sender.id &&
         new Date(message.created_at) - new Date(previous.created_at) < GROUP_WITHIN_MS &&
-        !message.reply_to;
+        !message.reply_to &&
+        !message.thread_root_id;
       const version = [
         message.html,
         message.deleted,
@@ -531,7 +532,10 @@ export class ChatView {
     const wasAtBottom = initial || this.isAtBottom();
     const anchor = wasAtBottom ? null : this.scrollAnchor();
     const newest = thread.newestSeq;
-    if (!initial && !wasAtBottom && newest > this.renderedNewest) this.missedBelow += newest - this.renderedNewest;
+    if (!initial && !wasAtBottom && newest > this.renderedNewest) {
+      // new below the fold, as the timeline shows them: a thread reply not sent to the room is not among them
+      this.missedBelow += thread.ordered().filter((message) => message.seq > this.renderedNewest && isInTimeline(message)).length;
+    }
     this.renderedNewest = newest;
 
     this.reconcile(this.items());
