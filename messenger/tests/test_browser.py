@@ -1120,7 +1120,8 @@ def test_a_thread_reply_typed_offline_is_sent_once_after_the_reconnect(tmp_path)
 
     alice = UserFactory(username="alice", display_name="Alice Archer")
     bob = UserFactory(username="bob", display_name="Bob Bauer")
-    room = room_with(alice, bob, name="launch")
+    carol = UserFactory(username="carol", display_name="Carol Chen")
+    room = room_with(alice, bob, carol, name="launch")
     root = send(alice, room, body="Ship on Monday?")
     network = {"down": False, "routes": []}
     sent: list[dict] = []
@@ -1155,6 +1156,14 @@ def test_a_thread_reply_typed_offline_is_sent_once_after_the_reconnect(tmp_path)
         bob_page.context.set_offline(True)
         network["routes"][-1].close()
         expect(bob_page.locator("#connection-state")).to_have_text("Offline")
+
+        # Meanwhile Alice asks again and Carol answers in its thread: Bob's catch-up brings the question already
+        # counting the answer, and the answer must not count twice.
+        def ask_and_answer():
+            again = send(alice, room, body="Who has the keys?")
+            send(carol, room, body="Me", thread_root_id=again.pk)
+
+        in_a_thread_without_a_loop(ask_and_answer)
         box = bob_page.get_by_role("textbox", name="Reply in the thread")
         box.fill("Yes, if QA signs off")
         box.press("Enter")
@@ -1170,6 +1179,9 @@ def test_a_thread_reply_typed_offline_is_sent_once_after_the_reconnect(tmp_path)
         summary = message_with_body(alice_page, "Ship on Monday?").locator(".thread-summary")
         expect(summary.locator(".thread-count")).to_have_text("1 reply")
         expect(message_in(alice_page, "if QA signs off")).to_have_count(0)
+        keys = message_with_body(bob_page, "Who has the keys?")
+        expect(keys.locator(".thread-count")).to_have_text("1 reply")
+        expect(message_with_body(bob_page, "Me")).to_have_count(0)
 
     assert [reply.body for reply in Message.objects.filter(thread_root=root)] == ["Yes, if QA signs off"]
     assert [(frame["thread_root_id"], frame["also_in_room"]) for frame in sent] == [(root.pk, False)]

@@ -309,17 +309,17 @@ export class Store extends EventTarget {
 
   // ---- threads: reply counts on their first messages, and the thread open in the side pane -----------------
 
-  // A reply arrived live or through sync. Its first message, when this tab holds it, counts it (once per seq:
-  // a copy of a reply already stored is not a new reply; a history page brings first messages already counted
-  // by the server, so addHistory counts nothing). The open thread shows it.
+  // A reply arrived live or through sync. Its first message, when this tab holds it, counts it once per seq (a
+  // second copy of a reply is not a new reply; history pages count nothing), and only when the server had not
+  // counted it yet in the copy of the first message the tab holds: one that came in the same sync.result, after
+  // a reconnect, already does. The server stamps a message's time while it holds the conversation's seq lock,
+  // so times grow with seq and "counted" is "not later than its last_reply_at" (same ISO format: as strings).
+  // The open thread shows the reply.
   noteThreadReply(reply, { isFirstCopy }) {
     const root = isFirstCopy ? this.messageById(reply.conversation_id, reply.thread_root_id) : null;
-    if (root) {
-      const lastReplyAt = root.thread?.last_reply_at;
-      root.thread = {
-        reply_count: (root.thread?.reply_count || 0) + 1,
-        last_reply_at: !lastReplyAt || lastReplyAt < reply.created_at ? reply.created_at : lastReplyAt,
-      };
+    const countedUpTo = root?.thread?.last_reply_at;
+    if (root && !(countedUpTo && reply.created_at <= countedUpTo)) {
+      root.thread = { reply_count: (root.thread?.reply_count || 0) + 1, last_reply_at: reply.created_at };
     }
     const open = this.openThread;
     if (open?.rootId === reply.thread_root_id && open.conversationId === reply.conversation_id) {
@@ -332,7 +332,12 @@ export class Store extends EventTarget {
   // Open a thread in the side pane; its replies come with setThread.
   showThread(conversationId, rootId) {
     if (this.openThread?.rootId === rootId) return;
-    this.openThread = { conversationId, rootId, root: this.messageById(conversationId, rootId), replies: new Map(), loaded: false };
+    // Replies already loaded with the conversation show at once; the rest come with setThread.
+    const replies = new Map();
+    for (const message of this.threads.get(conversationId)?.bySeq.values() || []) {
+      if (message.thread_root_id === rootId) replies.set(message.seq, message);
+    }
+    this.openThread = { conversationId, rootId, root: this.messageById(conversationId, rootId), replies, loaded: false };
     this.changed("thread", conversationId);
   }
 

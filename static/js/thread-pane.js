@@ -123,7 +123,7 @@ export class ThreadPane {
       items.push({ key: `m-${root.seq}`, version: versionOf(root), build: () => this.view.buildMessage(root, { continued: false, inThread: true }) });
     }
     const count = replies.length;
-    const countText = !open.loaded && !count ? "Loading replies…" : count ? `${count} ${count === 1 ? "reply" : "replies"}` : "No replies yet";
+    const countText = !open.loaded ? "Loading replies…" : count ? `${count} ${count === 1 ? "reply" : "replies"}` : "No replies yet";
     items.push({
       key: "count",
       version: countText,
