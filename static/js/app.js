@@ -177,7 +177,6 @@ const threadPane = new ThreadPane({
     retry: (clientId) => outbox.retry(clientId),
     discard: (clientId) => outbox.discard(clientId),
     jumpTo: (conversationId, seq) => messageHistory.jumpTo(conversationId, seq),
-    say: (text) => say(text),
     closed: () => composer.focus(),
   },
 });

@@ -29,7 +29,7 @@ export class ThreadPane {
   // `view` is the ChatView (its buildMessage and buildPending draw the pane's messages). `handlers`:
   // send({conversationId, rootId, body, replyTo, alsoInRoom}), edit(message, text), react(message, emoji, add),
   // pickReaction(message, button), remove(message), retry(clientId), discard(clientId), jumpTo(conversationId,
-  // seq), say(text), closed() (focus goes back to the conversation).
+  // seq), closed() (focus goes back to the conversation).
   constructor({ store, view, handlers }) {
     this.store = store;
     this.view = view;
@@ -43,6 +43,7 @@ export class ThreadPane {
     this.alsoInRoom = document.getElementById("thread-also-in-room");
     this.alsoLabel = document.getElementById("thread-also-label");
     this.opener = null;
+    this.loadError = ""; // why the open thread's replies could not be fetched
     this.composer = new Composer(
       {
         submit: ({ text, mode, message }) => this.submit(text, mode, message),
@@ -74,6 +75,7 @@ export class ThreadPane {
   async open(conversationId, rootId) {
     if (!this.root.contains(document.activeElement)) this.opener = document.activeElement;
     this.store.showThread(conversationId, rootId);
+    this.loadError = "";
     this.root.hidden = false;
     this.app.classList.add("show-thread");
     this.composer.switchTo(`thread-${rootId}`, "Reply in the thread");
@@ -82,7 +84,9 @@ export class ThreadPane {
     try {
       this.store.setThread(conversationId, await api.thread(conversationId, rootId));
     } catch (error) {
-      if (this.store.openThread?.rootId === rootId) this.handlers.say(`The thread could not be loaded: ${error.message}`);
+      if (this.store.openThread?.rootId !== rootId) return;
+      this.loadError = `The replies could not be loaded: ${error.message}`;
+      this.render();
     }
   }
 
@@ -123,7 +127,8 @@ export class ThreadPane {
       items.push({ key: `m-${root.seq}`, version: versionOf(root), build: () => this.view.buildMessage(root, { continued: false, inThread: true }) });
     }
     const count = replies.length;
-    const countText = !open.loaded ? "Loading replies…" : count ? `${count} ${count === 1 ? "reply" : "replies"}` : "No replies yet";
+    let countText = count ? `${count} ${count === 1 ? "reply" : "replies"}` : "No replies yet";
+    if (!open.loaded) countText = this.loadError || "Loading replies…";
     items.push({
       key: "count",
       version: countText,
