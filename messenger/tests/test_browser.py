@@ -313,7 +313,7 @@ def test_unread_badges_mentions_replies_reactions_edit_and_delete_in_a_room(tmp_
         expect(first).to_be_attached()
         expect(bob_page.locator("#history-state")).to_have_text("This is the start of launch.")
         first.hover()
-        first.get_by_role("button", name="Reply").click()
+        first.get_by_role("button", name="Reply", exact=True).click()
         bob_composer = bob_page.get_by_role("textbox", name="Message launch")
         expect(bob_page.locator("#composer-context")).to_contain_text("Replying to Alice Archer")
         bob_composer.press_sequentially("Numbers look right")
@@ -1015,4 +1015,174 @@ def test_messages_removed_by_retention_leave_an_open_chat_at_once(tmp_path):
         expect(message_in(bob, "merger")).to_have_count(0)
         expect(message_in(bob, "Lunch today?")).to_be_visible()
 
+    assert errors == []
+
+
+def thread_reply_in(page, body: str):
+    """The message in the open thread pane whose text is exactly `body`."""
+    exact = page.locator(".message-body", has_text=re.compile(rf"^{re.escape(body)}$"))
+    return page.locator("#thread-list .message").filter(has=exact)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_beside_the_room_counts_replies_live_and_also_sends_to_the_room_on_a_laptop_and_a_phone(tmp_path):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    bob = UserFactory(username="bob", display_name="Bob Bauer")
+    room = room_with(alice, bob, name="launch")
+    root = send(alice, room, body="Who owns the release notes?")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        alice_page = signed_in_page(browser, base_url, "alice", errors)
+        bob_page = signed_in_page(browser, base_url, "bob", errors)
+        for page in (alice_page, bob_page):
+            page.get_by_role("link", name=re.compile(r"^launch\b")).click()
+
+        # Bob replies in a thread on Alice's message: the reply stays in the thread, beside the room.
+        question = message_with_body(bob_page, "Who owns the release notes?")
+        question.hover()
+        question.get_by_role("button", name="Reply in thread").click()
+        pane = bob_page.locator("#thread-pane")
+        expect(pane).to_be_visible()
+        expect(pane.get_by_role("heading", name="Thread")).to_be_visible()
+        expect(thread_reply_in(bob_page, "Who owns the release notes?")).to_be_visible()
+        expect(pane.locator(".thread-count-line")).to_have_text("No replies yet")
+        box = bob_page.get_by_role("textbox", name="Reply in the thread")
+        expect(box).to_be_focused()
+        box.press_sequentially("I do, a draft by Friday")
+        box.press("Enter")
+        expect(thread_reply_in(bob_page, "I do, a draft by Friday")).to_be_visible()
+        expect(pane.locator(".thread-count-line")).to_have_text("1 reply")
+
+        # Alice sees the count appear live under her message, and not the reply in the room.
+        her_question = message_with_body(alice_page, "Who owns the release notes?")
+        summary = her_question.locator(".thread-summary")
+        expect(summary).to_have_accessible_name(re.compile(r"^1 reply · last reply "))
+        expect(summary.locator(".avatar")).to_have_count(1)  # Bob's
+        expect(message_in(alice_page, "a draft by Friday")).to_have_count(0)
+        expect(message_in(bob_page, "a draft by Friday")).to_have_count(0)
+        summary.click()
+        alice_pane = alice_page.locator("#thread-pane")
+        expect(thread_reply_in(alice_page, "I do, a draft by Friday")).to_be_visible()
+        expect(alice_pane.locator("#thread-where")).to_have_text("#launch")
+
+        # Alice answers in the thread and also in the room: Bob sees it in both places, with a way back.
+        alice_box = alice_page.get_by_role("textbox", name="Reply in the thread")
+        alice_box.fill("Thanks, Bob: everyone, notes come Friday")
+        alice_pane.get_by_label("Also send to #launch").check()
+        alice_box.press("Enter")
+        expect(thread_reply_in(bob_page, "Thanks, Bob: everyone, notes come Friday")).to_be_visible()
+        in_room = message_with_body(bob_page, "Thanks, Bob: everyone, notes come Friday")
+        expect(in_room).to_be_visible()
+        expect(in_room.locator(".thread-link")).to_contain_text("replied to a thread")
+        expect(question.locator(".thread-count")).to_have_text("2 replies")
+        expect(summary.locator(".thread-count")).to_have_text("2 replies")  # each reply counted once, the own one too
+        expect(alice_pane.get_by_label("Also send to #launch")).not_to_be_checked()
+        expect(pane.locator(".thread-count-line")).to_have_text("2 replies")
+
+        # Escape closes the pane; the link on the room's copy opens the thread again.
+        alice_box.press("Escape")
+        expect(alice_pane).to_be_hidden()
+        bob_page.get_by_role("button", name="Close the thread").click()
+        expect(pane).to_be_hidden()
+        in_room.locator(".thread-link").click()
+        expect(thread_reply_in(bob_page, "I do, a draft by Friday")).to_be_visible()
+
+        # On a phone the thread covers the conversation, and closing it goes back there.
+        alice_page.set_viewport_size({"width": 390, "height": 844})
+        expect(alice_page.get_by_role("heading", name="launch")).to_be_visible()
+        summary.click()
+        expect(alice_pane).to_be_visible()
+        assert alice_pane.bounding_box() == {"x": 0, "y": 0, "width": 390, "height": 844}
+        expect(alice_page.get_by_role("textbox", name="Reply in the thread")).to_be_in_viewport()
+        alice_pane.get_by_role("button", name="Close the thread").click()
+        expect(alice_pane).to_be_hidden()
+        expect(alice_page.get_by_role("heading", name="launch")).to_be_visible()
+        expect(alice_page.get_by_role("textbox", name="Message launch")).to_be_in_viewport()
+
+    replies = Message.objects.filter(thread_root=root).order_by("seq")
+    assert [(reply.body, reply.also_in_room) for reply in replies] == [
+        ("I do, a draft by Friday", False),
+        ("Thanks, Bob: everyone, notes come Friday", True),
+    ]
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_reply_typed_offline_is_sent_once_after_the_reconnect(tmp_path):
+    require_chromium()
+    import json
+
+    from playwright.sync_api import expect
+
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    bob = UserFactory(username="bob", display_name="Bob Bauer")
+    carol = UserFactory(username="carol", display_name="Carol Chen")
+    room = room_with(alice, bob, carol, name="launch")
+    root = send(alice, room, body="Ship on Monday?")
+    network = {"down": False, "routes": []}
+    sent: list[dict] = []
+
+    def unplugged_at_will(route):
+        if network["down"]:
+            route.close()  # the socket cannot open while the network is down
+            return
+        server = route.connect_to_server()
+        network["routes"].append(route)
+
+        def to_server(text):
+            frame = json.loads(text) if isinstance(text, str) else {}
+            if frame.get("type") == "message.send":
+                sent.append(frame)
+            server.send(text)
+
+        route.on_message(to_server)
+
+    errors: list[str] = []
+    with chromium(tmp_path) as (browser, base_url):
+        alice_page = signed_in_page(browser, base_url, "alice", errors)
+        bob_page = signed_in_page(browser, base_url, "bob", errors, socket_route=unplugged_at_will)
+        for page in (alice_page, bob_page):
+            page.get_by_role("link", name=re.compile(r"^launch\b")).click()
+        question = message_with_body(bob_page, "Ship on Monday?")
+        question.hover()
+        question.get_by_role("button", name="Reply in thread").click()
+        expect(thread_reply_in(bob_page, "Ship on Monday?")).to_be_visible()
+
+        network["down"] = True
+        bob_page.context.set_offline(True)
+        network["routes"][-1].close()
+        expect(bob_page.locator("#connection-state")).to_have_text("Offline")
+
+        # Meanwhile Alice asks again and Carol answers in its thread: Bob's catch-up brings the question already
+        # counting the answer, and the answer must not count twice.
+        def ask_and_answer():
+            again = send(alice, room, body="Who has the keys?")
+            send(carol, room, body="Me", thread_root_id=again.pk)
+
+        in_a_thread_without_a_loop(ask_and_answer)
+        box = bob_page.get_by_role("textbox", name="Reply in the thread")
+        box.fill("Yes, if QA signs off")
+        box.press("Enter")
+        pending = bob_page.locator("#thread-list .message.pending")
+        expect(pending).to_contain_text("Sending…")
+        expect(bob_page.locator("#message-list .message.pending")).to_have_count(0)  # its place is the thread
+
+        network["down"] = False
+        bob_page.context.set_offline(False)
+        expect(bob_page.locator("#connection-state")).to_have_text("Online")
+        expect(pending).to_have_count(0)
+        expect(thread_reply_in(bob_page, "Yes, if QA signs off")).to_have_count(1)
+        summary = message_with_body(alice_page, "Ship on Monday?").locator(".thread-summary")
+        expect(summary.locator(".thread-count")).to_have_text("1 reply")
+        expect(message_in(alice_page, "if QA signs off")).to_have_count(0)
+        keys = message_with_body(bob_page, "Who has the keys?")
+        expect(keys.locator(".thread-count")).to_have_text("1 reply")
+        expect(message_with_body(bob_page, "Me")).to_have_count(0)
+
+    assert [reply.body for reply in Message.objects.filter(thread_root=root)] == ["Yes, if QA signs off"]
+    assert [(frame["thread_root_id"], frame["also_in_room"]) for frame in sent] == [(root.pk, False)]
     assert errors == []

@@ -103,6 +103,7 @@ export const api = {
   openDirect: (username) => request("POST", "/conversations/direct", { username }),
   messages: async (id, { beforeSeq, limit = 50 } = {}) =>
     listIn(await request("GET", `/conversations/${id}/messages${query({ before_seq: beforeSeq, limit })}`), "messages"),
+  thread: (id, messageId) => request("GET", `/conversations/${id}/threads/${messageId}`),
   searchMessages: ({ q, before }) => request("GET", `/messages/search${query({ q, before })}`),
   rooms: async (search) => listIn(await request("GET", `/rooms${query({ search })}`), "rooms"),
   createRoom: ({ name, topic, isPublic, members }) =>

@@ -1,7 +1,8 @@
 // Parley's browser client: wires the socket and the HTTP API to the store, and the store to the page.
 // socket.js and store.js hold the connection and the state; frames.js says what each server frame does,
 // outbox.js sends what the user types, sync.js catches up and repairs gaps, history.js pages through
-// history, presence.js reports the user's presence; render.js, composer.js and dialogs.js draw the page.
+// history, presence.js reports the user's presence; render.js, composer.js and dialogs.js draw the page, and
+// thread-pane.js the thread open beside the conversation.
 // docs/client.md lists every module.
 
 import { api } from "./api.js";
@@ -14,8 +15,9 @@ import { Outbox } from "./outbox.js";
 import { PresenceReporter } from "./presence.js";
 import { BuddyList, ChatView, ReactionPicker, renderMe, renderSidebar } from "./render.js";
 import { Connection } from "./socket.js";
-import { Store } from "./store.js";
+import { Store, isInTimeline } from "./store.js";
 import { Sync } from "./sync.js";
+import { ThreadPane } from "./thread-pane.js";
 import { Uploads } from "./uploads.js";
 
 const root = document.getElementById("app");
@@ -72,7 +74,7 @@ connection.addEventListener("signedout", () => {
 
 // ---- rendering, batched: many store changes in one task give one render ------------------------------------------
 
-const dirty = { sidebar: false, header: false, messages: false, typing: false, buddies: false, me: false, person: false };
+const dirty = { sidebar: false, header: false, messages: false, typing: false, buddies: false, me: false, person: false, thread: false };
 let flushQueued = false;
 
 store.addEventListener("change", (event) => {
@@ -86,6 +88,8 @@ store.addEventListener("change", (event) => {
   if (what === "presence" || what === "contacts" || what === "people") dirty.buddies = dirty.person = true;
   if (what === "people") dirty.header = true; // a fetched profile may bring a newer status message
   if (what === "me") dirty.me = true;
+  // The thread pane: its own changes, and its conversation's (names, reactions, the room's name, outbox).
+  if (what === "thread" || what === "profile" || (conversationId === threadPane.conversationId && conversationId !== null)) dirty.thread = true;
   if (what === "profile") {
     Object.assign(dirty, { sidebar: true, header: true, messages: true, buddies: true, person: true });
     if (conversationId === store.me.id) dirty.me = true;
@@ -107,6 +111,7 @@ function flush() {
     if (dirty.messages) view.render();
     if (dirty.typing) view.renderTyping();
   }
+  if (dirty.thread) threadPane.render();
   for (const key of Object.keys(dirty)) dirty[key] = false;
   updateTitle(store);
 }
@@ -122,6 +127,7 @@ const view = new ChatView(store, {
   react: (message, emoji, add) => react(message, emoji, add),
   pickReaction: (message, button) => picker.open(message, button),
   reply: (message) => composer.startReply(message),
+  openThread: (conversationId, rootId) => threadPane.open(conversationId, rootId),
   edit: (message) => composer.startEdit(message),
   remove: (message) => removeMessage(message),
   retry: (clientId) => outbox.retry(clientId),
@@ -147,10 +153,31 @@ const composer = new Composer({
   },
   editLast: () => {
     const thread = store.threads.get(store.activeId);
-    const mine = thread?.ordered().reverse().find((message) => message.sender.id === store.me.id && !message.deleted);
+    const mine = thread
+      ?.ordered()
+      .reverse()
+      .find((message) => message.sender.id === store.me.id && !message.deleted && isInTimeline(message));
     if (!mine) return false;
     composer.startEdit(mine);
     return true;
+  },
+});
+
+// The thread beside the conversation: its box sends through the same outbox, so a reply typed offline goes once.
+const threadPane = new ThreadPane({
+  store,
+  view,
+  handlers: {
+    send: ({ conversationId, rootId, body, replyTo, alsoInRoom }) =>
+      outbox.add({ conversationId, body, replyTo, threadRootId: rootId, alsoInRoom }),
+    edit: (message, text) => submit(text, "edit", message),
+    react: (message, emoji, add) => react(message, emoji, add),
+    pickReaction: (message, button) => picker.open(message, button),
+    remove: (message) => removeMessage(message),
+    retry: (clientId) => outbox.retry(clientId),
+    discard: (clientId) => outbox.discard(clientId),
+    jumpTo: (conversationId, seq) => messageHistory.jumpTo(conversationId, seq),
+    closed: () => composer.focus(),
   },
 });
 
@@ -264,6 +291,7 @@ async function removeMessage(message) {
   try {
     await connection.request({ type: "message.delete", message_id: message.id });
     composer.messageGone(message.id);
+    threadPane.messageGone(message.id);
   } catch (error) {
     say(`The message was not deleted: ${error.message}`);
   }
@@ -389,6 +417,7 @@ async function route() {
 
 function show(id) {
   root.classList.toggle("show-chat", id !== null);
+  if (threadPane.isOpen && threadPane.conversationId !== id) threadPane.close();
   store.setActive(id);
   view.show(id);
   uploads.show(id);
@@ -432,7 +461,9 @@ connection.addEventListener("hello", async () => {
   }
 });
 
-const handlers = frameHandlers({ store, sync, receive, composer, view, expected, goTo });
+// Both message boxes forget a message deleted elsewhere (a reply to it, an edit of it).
+const boxes = { messageGone: (id) => [composer, threadPane].forEach((box) => box.messageGone(id)) };
+const handlers = frameHandlers({ store, sync, receive, composer: boxes, view, expected, goTo });
 connection.addEventListener("frame", (event) => dispatchFrame(handlers, event.detail));
 
 setInterval(() => store.expireTyping(), 1000);
@@ -473,6 +504,8 @@ document.addEventListener("keydown", (event) => {
     const index = ids.indexOf(store.activeId);
     const next = index === -1 ? 0 : (index + (event.key === "ArrowDown" ? 1 : -1) + ids.length) % ids.length;
     goTo(ids[next]);
+  } else if (event.key === "Escape" && threadPane.isOpen && !isTyping(event.target) && !document.querySelector("dialog[open]")) {
+    threadPane.close(); // from inside the pane, the pane's own handler closes it
   }
 });
 

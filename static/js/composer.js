@@ -7,11 +7,12 @@ import { displayName, plainExcerpt } from "./format.js";
 const TYPING_EVERY_MS = 3_000; // docs/protocol.md: at most one `typing` frame every 3 s
 
 export class Composer {
-  constructor(handlers) {
+  // `elements` {form, input, context}: another box than the conversation's (the thread pane's).
+  constructor(handlers, elements = {}) {
     this.handlers = handlers; // submit({text, mode, message}), typing(), editLast(), changed()
-    this.form = document.getElementById("composer");
-    this.input = document.getElementById("composer-input");
-    this.context = document.getElementById("composer-context");
+    this.form = elements.form || document.getElementById("composer");
+    this.input = elements.input || document.getElementById("composer-input");
+    this.context = elements.context || document.getElementById("composer-context");
     this.mode = "new"; // "new" | "reply" | "edit"
     this.message = null; // the message replied to or edited
     this.lastTyping = 0;

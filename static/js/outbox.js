@@ -17,13 +17,16 @@ export class Outbox {
     this.refusals = new Map(); // client_id -> how many times in a row the server answered `overloaded`
   }
 
-  // Queue a new message (a reply when `replyTo` is a message id) and send it if the socket is open.
-  add({ conversationId, body, replyTo = null }) {
+  // Queue a new message (a reply when `replyTo` is a message id; in a thread when `threadRootId` is its first
+  // message, shown in the conversation too with `alsoInRoom`) and send it if the socket is open.
+  add({ conversationId, body, replyTo = null, threadRootId = null, alsoInRoom = false }) {
     const entry = {
       client_id: newClientId(),
       conversation_id: conversationId,
       body,
       reply_to: replyTo,
+      thread_root_id: threadRootId,
+      also_in_room: Boolean(threadRootId) && alsoInRoom,
       created_at: new Date().toISOString(),
     };
     this.store.queue(entry);
@@ -35,6 +38,7 @@ export class Outbox {
     if (!this.connection.isOpen) return;
     const frame = { type: "message.send", conversation_id: entry.conversation_id, client_id: entry.client_id, body: entry.body };
     if (entry.reply_to) frame.reply_to = entry.reply_to;
+    if (entry.thread_root_id) Object.assign(frame, { thread_root_id: entry.thread_root_id, also_in_room: entry.also_in_room });
     try {
       const reply = await this.connection.request(frame);
       this.refusals.delete(entry.client_id);

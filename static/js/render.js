@@ -21,6 +21,7 @@ import {
   shortWhen,
   timeOf,
 } from "./format.js";
+import { isInTimeline } from "./store.js";
 
 // Shown in the chat (the server serves exactly these inline, messenger/files.py); anything else is a download.
 const PICTURE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
@@ -298,6 +299,18 @@ function highlightMentions(root, myUsername) {
   }
 }
 
+// Who replied in each thread among the loaded messages: first message id -> distinct senders, latest first.
+function repliersByRoot(messages) {
+  const repliers = new Map();
+  for (const message of [...messages].reverse()) {
+    if (!message.thread_root_id) continue;
+    const people = repliers.get(message.thread_root_id) || [];
+    if (!people.some((person) => person.id === message.sender.id)) people.push(message.sender);
+    repliers.set(message.thread_root_id, people);
+  }
+  return repliers;
+}
+
 // ---- the chat pane --------------------------------------------------------------------------------------------
 
 export class ChatView {
@@ -448,7 +461,9 @@ export class ChatView {
   items() {
     const conversation = this.conversation;
     const thread = this.store.thread(conversation.id);
-    const messages = thread.ordered();
+    const all = thread.ordered();
+    const messages = all.filter(isInTimeline); // a thread reply shows in its thread, here only if also sent here
+    const repliers = repliersByRoot(all);
     const items = [];
     let previous = null;
     let dividerPlaced = false;
@@ -469,7 +484,8 @@ export class ChatView {
         !previous.deleted &&
         previous.sender.id === message.sender.id &&
         new Date(message.created_at) - new Date(previous.created_at) < GROUP_WITHIN_MS &&
-        !message.reply_to;
+        !message.reply_to &&
+        !message.thread_root_id;
       const version = [
         message.html,
         message.deleted,
@@ -479,13 +495,16 @@ export class ChatView {
         JSON.stringify(message.reply_to),
         displayName(message.sender),
         message.sender.avatar,
+        JSON.stringify(message.thread),
+        repliers.get(message.id)?.map((person) => person.id),
       ].join("|");
-      items.push({ key: `m-${message.seq}`, version, build: () => this.buildMessage(message, { continued }) });
+      const options = { continued, repliers: repliers.get(message.id) };
+      items.push({ key: `m-${message.seq}`, version, build: () => this.buildMessage(message, options) });
       previous = message;
     }
     const seen = this.seenText(messages[messages.length - 1]);
     if (seen) items.push({ key: "seen", version: seen, build: () => el("li", { class: "seen-by", "aria-label": seen }, seen) });
-    for (const entry of this.store.outboxFor(conversation.id)) {
+    for (const entry of this.store.outboxFor(conversation.id).filter(isInTimeline)) {
       items.push({ key: `p-${entry.client_id}`, version: `${entry.status}|${entry.error}`, build: () => this.buildPending(entry) });
     }
     return items;
@@ -513,7 +532,10 @@ export class ChatView {
     const wasAtBottom = initial || this.isAtBottom();
     const anchor = wasAtBottom ? null : this.scrollAnchor();
     const newest = thread.newestSeq;
-    if (!initial && !wasAtBottom && newest > this.renderedNewest) this.missedBelow += newest - this.renderedNewest;
+    if (!initial && !wasAtBottom && newest > this.renderedNewest) {
+      // new below the fold, as the timeline shows them: a thread reply not sent to the room is not among them
+      this.missedBelow += thread.ordered().filter((message) => message.seq > this.renderedNewest && isInTimeline(message)).length;
+    }
     this.renderedNewest = newest;
 
     this.reconcile(this.items());
@@ -552,38 +574,16 @@ export class ChatView {
   }
 
   reconcile(items) {
-    const existing = new Map();
-    for (const node of this.list.children) existing.set(node.dataset.key, node);
-    const wanted = [];
-    for (const item of items) {
-      let node = existing.get(item.key);
-      existing.delete(item.key);
-      if (!node || node.dataset.version !== item.version) {
-        const fresh = item.build();
-        fresh.dataset.key = item.key;
-        fresh.dataset.version = item.version;
-        if (node) {
-          const refocus = node.contains(document.activeElement) ? focusPath(document.activeElement) : null;
-          node.replaceWith(fresh);
-          if (refocus) (fresh.querySelector(refocus) || fresh).focus({ preventScroll: true });
-        }
-        node = fresh;
-      }
-      wanted.push(node);
-    }
-    for (const node of existing.values()) node.remove();
-    let cursor = this.list.firstChild;
-    for (const node of wanted) {
-      if (node === cursor) cursor = cursor.nextSibling;
-      else this.list.insertBefore(node, cursor);
-    }
+    reconcileList(this.list, items);
   }
 
   buildDay(message) {
     return el("li", { class: "day-divider", role: "separator" }, el("span", {}, dayLabel(message.created_at)));
   }
 
-  buildMessage(message, { continued }) {
+  // `inThread`: drawn in the thread pane (no thread summary, no "Reply in thread"); `repliers`: people who
+  // replied in this message's thread, for its summary line.
+  buildMessage(message, { continued, inThread = false, repliers = [] }) {
     const own = message.sender.id === this.store.me.id;
     const body = el("div", { class: "message-body" });
     if (message.deleted) {
@@ -606,7 +606,7 @@ export class ChatView {
       "li",
       {
         class: ["message", own && "own", continued && "continued", mentionsMe && "mentions-me", message.deleted && "deleted"].filter(Boolean).join(" "),
-        id: `message-${message.conversation_id}-${message.seq}`,
+        id: inThread ? null : `message-${message.conversation_id}-${message.seq}`,
         tabindex: "-1",
         dataset: { seq: message.seq, id: message.id },
       },
@@ -615,15 +615,44 @@ export class ChatView {
         "div",
         { class: "message-main" },
         continued ? el("span", { class: "visually-hidden" }, `${displayName(message.sender)}, ${timeOf(message.created_at)}`) : meta,
+        message.thread_root_id && !inThread ? this.buildThreadLink(message) : null,
         message.reply_to ? this.buildQuote(message.reply_to) : null,
         body,
         message.attachment && !message.deleted ? buildAttachment(message.attachment) : null,
         continued && message.edited_at && !message.deleted ? el("span", { class: "edited" }, "(edited)") : null,
         this.buildReactions(message),
+        inThread ? null : this.buildThreadSummary(message, repliers),
       ),
     );
-    if (!message.deleted) node.append(this.buildActions(message, own));
+    if (!message.deleted) node.append(this.buildActions(message, own, { inThread }));
     return node;
+  }
+
+  // Under a thread's first message: "2 replies · last reply 14:02" with the repliers' pictures; opens the thread.
+  buildThreadSummary(message, repliers) {
+    const count = message.thread?.reply_count;
+    if (!count) return null;
+    const last = message.thread.last_reply_at;
+    return el(
+      "button",
+      { type: "button", class: "thread-summary", dataset: { action: "open-thread", rootId: message.id } },
+      el("span", { class: "thread-repliers" }, repliers.slice(0, 3).map((person) => avatar(person, { size: "tiny" }))),
+      el("span", { class: "thread-count" }, `${count} ${count === 1 ? "reply" : "replies"}`),
+      last ? el("span", { class: "thread-when" }, `· last reply ${shortWhen(last)}`) : null,
+    );
+  }
+
+  // On a thread reply also sent to the conversation: where it was said, opening the thread.
+  buildThreadLink(message) {
+    const root = this.store.messageById(message.conversation_id, message.thread_root_id);
+    const excerpt = root && !root.deleted ? plainExcerpt(messageText(root), 80) : "";
+    return el(
+      "button",
+      { type: "button", class: "thread-link", dataset: { action: "open-thread", rootId: message.thread_root_id } },
+      icon("thread"),
+      el("span", {}, "replied to a thread"),
+      excerpt ? el("span", { class: "thread-link-excerpt" }, excerpt) : null,
+    );
   }
 
   buildQuote(quoted) {
@@ -673,7 +702,7 @@ export class ChatView {
     );
   }
 
-  buildActions(message, own) {
+  buildActions(message, own, { inThread = false } = {}) {
     const button = (action, iconName, label) =>
       el("button", { type: "button", class: "ghost", title: label, "aria-label": label, dataset: { action } }, icon(iconName));
     return el(
@@ -681,6 +710,7 @@ export class ChatView {
       { class: "message-actions", role: "toolbar", "aria-label": "Message actions" },
       button("react", "smile", "Add a reaction"),
       button("reply", "reply", "Reply"),
+      inThread ? null : button("thread", "thread", "Reply in thread"),
       own ? button("edit", "edit", "Edit") : null,
       own ? button("delete", "delete", "Delete") : null,
     );
@@ -730,6 +760,8 @@ export class ChatView {
       this.handlers.react(message, button.dataset.emoji, !mine);
     } else if (action === "react") this.handlers.pickReaction(message, button);
     else if (action === "reply") this.handlers.reply(message);
+    else if (action === "thread") this.handlers.openThread(this.conversationId, message.thread_root_id || message.id);
+    else if (action === "open-thread") this.handlers.openThread(this.conversationId, Number(button.dataset.rootId));
     else if (action === "edit") this.handlers.edit(message);
     else if (action === "delete") this.handlers.remove(message);
   }
@@ -787,6 +819,36 @@ export class ChatView {
   announce(message) {
     const where = this.store.titleOf(this.store.conversations.get(message.conversation_id));
     this.announcer.textContent = `${displayName(message.sender)} in ${where}: ${plainExcerpt(messageText(message), 200)}`;
+  }
+}
+
+// Put `items` ({key, version, build}) in `list` in order, building only the ones new or changed since last time;
+// the chat and the thread pane both draw their messages so.
+export function reconcileList(list, items) {
+  const existing = new Map();
+  for (const node of list.children) existing.set(node.dataset.key, node);
+  const wanted = [];
+  for (const item of items) {
+    let node = existing.get(item.key);
+    existing.delete(item.key);
+    if (!node || node.dataset.version !== item.version) {
+      const fresh = item.build();
+      fresh.dataset.key = item.key;
+      fresh.dataset.version = item.version;
+      if (node) {
+        const refocus = node.contains(document.activeElement) ? focusPath(document.activeElement) : null;
+        node.replaceWith(fresh);
+        if (refocus) (fresh.querySelector(refocus) || fresh).focus({ preventScroll: true });
+      }
+      node = fresh;
+    }
+    wanted.push(node);
+  }
+  for (const node of existing.values()) node.remove();
+  let cursor = list.firstChild;
+  for (const node of wanted) {
+    if (node === cursor) cursor = cursor.nextSibling;
+    else list.insertBefore(node, cursor);
   }
 }
 

@@ -4,11 +4,21 @@
 // Messages are kept by (conversation_id, seq), the protocol's identity: a message that arrives twice (once
 // live, once in a sync.result or a history page) is stored once. Every change dispatches a "change" event
 // whose detail says what changed: {what: "conversations" | "messages" | "typing" | "reads" | "presence" |
-// "active" | "me" | "contacts" | "people" | "profile", conversationId}.
+// "active" | "me" | "contacts" | "people" | "profile" | "thread", conversationId}.
+//
+// A reply in a thread (docs/protocol.md, "Threads") is a message of its conversation like any other (its seq,
+// synced, counted unread); the conversation's timeline shows it only with `also_in_room`. The thread open in the
+// side pane is kept apart (`openThread`), since its replies may reach far back past the loaded history.
 
 import { displayName, mentionsUser } from "./format.js";
 
 const TYPING_SHOWN_MS = 5_000;
+
+// Whether a message (or an outbox entry) shows in its conversation's timeline: a thread reply only when it was
+// also sent to the room.
+export function isInTimeline(message) {
+  return !message.thread_root_id || Boolean(message.also_in_room);
+}
 
 function isOlderVersion(candidate, known) {
   if (known.deleted && !candidate.deleted) return true;
@@ -72,8 +82,9 @@ export class Store extends EventTarget {
     this.presence = new Map(); // user id -> {state, version, status_message, last_seen}
     this.contactGroups = []; // the buddy list: [{name, contacts: [person]}], in the user's order
     this.people = new Map(); // user id -> profile (title, department, phone, …) from the buddy list or a card
-    this.outbox = new Map(); // client_id -> {client_id, conversation_id, body, reply_to, created_at, status, error}
+    this.outbox = new Map(); // client_id -> {client_id, conversation_id, body, reply_to, thread_root_id, also_in_room, created_at, status, error}
     this.activeId = null;
+    this.openThread = null; // the thread in the side pane: {conversationId, rootId, root, replies: Map(seq -> message), loaded}
   }
 
   changed(what, conversationId = null) {
@@ -132,6 +143,7 @@ export class Store extends EventTarget {
     this.reads.delete(id);
     this.typing.delete(id);
     if (this.activeId === id) this.activeId = null;
+    if (this.openThread?.conversationId === id) this.openThread = null;
   }
 
   memberLeft(conversationId, user) {
@@ -218,8 +230,10 @@ export class Store extends EventTarget {
   addMessage(message) {
     const conversation = this.conversations.get(message.conversation_id);
     const thread = this.thread(message.conversation_id);
-    const isNew = !thread.bySeq.has(message.seq) && message.seq > (conversation?.last_seq || 0);
+    const isFirstCopy = !thread.bySeq.has(message.seq);
+    const isNew = isFirstCopy && message.seq > (conversation?.last_seq || 0);
     thread.put(message);
+    if (message.thread_root_id) this.noteThreadReply(message, { isFirstCopy });
     if (message.sender.id === this.me.id) this.outbox.delete(message.client_id);
     if (this.typing.get(message.conversation_id)?.delete(message.sender.id)) this.changed("typing", message.conversation_id);
     if (conversation && isNew) this.countIncoming(conversation, message);
@@ -264,6 +278,7 @@ export class Store extends EventTarget {
     }
     const conversation = this.conversations.get(message.conversation_id);
     if (conversation?.last_message?.id === message.id) conversation.last_message = message;
+    this.updateInOpenThread(message.id, () => message);
     this.changed("messages", message.conversation_id);
     this.changed("conversations", message.conversation_id);
   }
@@ -273,6 +288,11 @@ export class Store extends EventTarget {
     const thread = this.threads.get(conversationId);
     const gone = new Set(messageIds);
     if (thread) for (const id of gone) thread.drop(id);
+    const open = this.openThread;
+    if (open?.conversationId === conversationId) {
+      for (const [seq, reply] of open.replies) if (gone.has(reply.id)) open.replies.delete(seq);
+      this.changed("thread", conversationId);
+    }
     const conversation = this.conversations.get(conversationId);
     if (gone.has(conversation?.last_message?.id)) conversation.last_message = null;
     this.changed("messages", conversationId);
@@ -280,10 +300,93 @@ export class Store extends EventTarget {
   }
 
   setReactions(conversationId, messageId, reactions) {
+    this.updateInOpenThread(messageId, (known) => ({ ...known, reactions }));
     const message = this.threads.get(conversationId)?.byId(messageId);
     if (!message) return;
     message.reactions = reactions;
     this.changed("messages", conversationId);
+  }
+
+  // ---- threads: reply counts on their first messages, and the thread open in the side pane -----------------
+
+  // A reply arrived live or through sync. Its first message, when this tab holds it, counts it once per seq (a
+  // second copy of a reply is not a new reply; history pages count nothing), and only when the server had not
+  // counted it yet in the copy of the first message the tab holds: one that came in the same sync.result, after
+  // a reconnect, already does. The server stamps a message's time while it holds the conversation's seq lock,
+  // so times grow with seq and "counted" is "not later than its last_reply_at" (same ISO format: as strings).
+  // The open thread shows the reply.
+  noteThreadReply(reply, { isFirstCopy }) {
+    const root = isFirstCopy ? this.messageById(reply.conversation_id, reply.thread_root_id) : null;
+    const countedUpTo = root?.thread?.last_reply_at;
+    if (root && !(countedUpTo && reply.created_at <= countedUpTo)) {
+      root.thread = { reply_count: (root.thread?.reply_count || 0) + 1, last_reply_at: reply.created_at };
+    }
+    const open = this.openThread;
+    if (open?.rootId === reply.thread_root_id && open.conversationId === reply.conversation_id) {
+      const known = open.replies.get(reply.seq);
+      if (!known || !isOlderVersion(reply, known)) open.replies.set(reply.seq, reply);
+      this.changed("thread", reply.conversation_id);
+    }
+  }
+
+  // Open a thread in the side pane; its replies come with setThread.
+  showThread(conversationId, rootId) {
+    if (this.openThread?.rootId === rootId) return;
+    // Replies already loaded with the conversation show at once; the rest come with setThread.
+    const replies = new Map();
+    for (const message of this.threads.get(conversationId)?.bySeq.values() || []) {
+      if (message.thread_root_id === rootId) replies.set(message.seq, message);
+    }
+    this.openThread = { conversationId, rootId, root: this.messageById(conversationId, rootId), replies, loaded: false };
+    this.changed("thread", conversationId);
+  }
+
+  closeThread() {
+    const open = this.openThread;
+    if (!open) return;
+    this.openThread = null;
+    this.changed("thread", open.conversationId);
+  }
+
+  // The thread as the server gave it (GET …/threads/{id}): replies that came live meanwhile are kept once.
+  setThread(conversationId, { root, replies }) {
+    const open = this.openThread;
+    if (open?.conversationId !== conversationId || open.rootId !== root.id) return;
+    if (!open.root || !isOlderVersion(root, open.root)) open.root = this.messageById(conversationId, root.id) || root;
+    for (const reply of replies) {
+      const known = open.replies.get(reply.seq);
+      if (!known || !isOlderVersion(reply, known)) open.replies.set(reply.seq, reply);
+    }
+    open.loaded = true;
+    this.changed("thread", conversationId);
+  }
+
+  // The open thread's first message: the conversation's own copy when loaded (it carries the live count).
+  threadRoot() {
+    const open = this.openThread;
+    if (!open) return null;
+    return this.messageById(open.conversationId, open.rootId) || open.root;
+  }
+
+  threadReplies() {
+    return this.openThread ? [...this.openThread.replies.values()].sort((a, b) => a.seq - b.seq) : [];
+  }
+
+  // An edit, delete or new reactions for a message of the open thread.
+  updateInOpenThread(messageId, update) {
+    const open = this.openThread;
+    if (!open) return;
+    let touched = false;
+    if (open.root?.id === messageId) {
+      open.root = update(open.root);
+      touched = true;
+    }
+    for (const [seq, reply] of open.replies) {
+      if (reply.id !== messageId) continue;
+      open.replies.set(seq, update(reply));
+      touched = true;
+    }
+    if (touched) this.changed("thread", open.conversationId);
   }
 
   messageById(conversationId, messageId) {
