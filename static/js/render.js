@@ -473,7 +473,7 @@ export class ChatView {
       if (newDay) items.push({ key: `day-${day}`, version: dayLabel(message.created_at), build: () => this.buildDay(message) });
       let unreadDivider = false;
       if (!dividerPlaced && this.unreadFrom !== null && message.seq > this.unreadFrom && message.sender.id !== this.store.me.id) {
-        items.push({ key: "unread", version: "", build: () => el("li", { class: "unread-divider", role: "separator" }, el("span", {}, "New messages")) });
+        items.push({ key: "unread", version: "", build: () => el("li", { class: "unread-divider" }, el("span", {}, "New messages")) });
         dividerPlaced = true;
         unreadDivider = true;
       }
@@ -578,7 +578,7 @@ export class ChatView {
   }
 
   buildDay(message) {
-    return el("li", { class: "day-divider", role: "separator" }, el("span", {}, dayLabel(message.created_at)));
+    return el("li", { class: "day-divider" }, el("span", {}, dayLabel(message.created_at)));
   }
 
   // `inThread`: drawn in the thread pane (no thread summary, no "Reply in thread"); `repliers`: people who

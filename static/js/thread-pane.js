@@ -132,7 +132,7 @@ export class ThreadPane {
     items.push({
       key: "count",
       version: countText,
-      build: () => el("li", { class: "thread-count-line", role: "separator" }, el("span", {}, countText)),
+      build: () => el("li", { class: "thread-count-line" }, el("span", {}, countText)),
     });
     for (const reply of replies) {
       items.push({ key: `m-${reply.seq}`, version: versionOf(reply), build: () => this.view.buildMessage(reply, { continued: false, inThread: true }) });
