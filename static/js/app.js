@@ -5,7 +5,7 @@
 // docs/client.md lists every module.
 
 import { api } from "./api.js";
-import { Composer } from "./composer.js";
+import { Composer, MENTION_OPTIONS } from "./composer.js";
 import { Dialogs } from "./dialogs.js";
 import { EmojiPicker } from "./emoji-picker.js";
 import { EVERYONE_MENTIONS, displayName, mentionsEveryone } from "./format.js";
@@ -249,14 +249,16 @@ function mentionableMembers(query) {
   const term = query.toLowerCase();
   const matches = (person) =>
     person.username.toLowerCase().startsWith(term) || displayName(person).toLowerCase().split(/\s+/).some((word) => word.startsWith(term));
+  const size = conversation.members?.length || 0;
+  const descriptions = { here: "Notify everyone online in this room", channel: `Notify all ${size} members of this room` };
+  const everyone =
+    conversation.kind === "room"
+      ? EVERYONE_MENTIONS.filter((name) => name.startsWith(term)).map((name) => ({ everyone: name, description: descriptions[name] }))
+      : [];
   const members = (conversation.members || [])
     .filter((person) => person.id !== store.me.id && matches(person))
     .sort((a, b) => displayName(a).localeCompare(displayName(b)))
-    .slice(0, 8);
-  if (conversation.kind !== "room") return members;
-  const size = conversation.members?.length || 0;
-  const descriptions = { here: "Notify everyone online in this room", channel: `Notify all ${size} members of this room` };
-  const everyone = EVERYONE_MENTIONS.filter((name) => name.startsWith(term)).map((name) => ({ everyone: name, description: descriptions[name] }));
+    .slice(0, MENTION_OPTIONS - everyone.length);
   return [...members, ...everyone];
 }
 

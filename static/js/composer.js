@@ -11,7 +11,7 @@ import { displayName, plainExcerpt } from "./format.js";
 import { Listbox } from "./listbox.js";
 
 const TYPING_EVERY_MS = 3_000; // docs/protocol.md: at most one `typing` frame every 3 s
-const MENTION_OPTIONS = 8; // at least this many, filled up with colleagues when the conversation has fewer matches
+export const MENTION_OPTIONS = 8; // members first (app.js), filled up with colleagues when fewer match
 const EMOJI_OPTIONS = 8;
 // What is being completed: the text from the trigger to the caret. A mention starts after anything but a letter,
 // digit, _ or @ (as the server's MENTION_PATTERN); a shortcode needs two characters after its colon, so "12:30",
@@ -141,14 +141,13 @@ export class Composer {
       return; // the members already listed stay
     }
     if (this.completion !== completion) return;
-    const listed = new Set(completion.options.map((option) => option.username));
-    const others = colleagues.filter((person) => !listed.has(person.username));
+    const listed = new Set(completion.options.map((option) => option.username).filter(Boolean));
+    const others = colleagues.filter((person) => !listed.has(person.username)).slice(0, MENTION_OPTIONS - completion.options.length);
     if (!others.length) return;
-    const activeUsername = completion.options[this.listbox.active]?.username;
-    completion.options = [...completion.options, ...others].slice(0, Math.max(MENTION_OPTIONS, completion.options.length));
+    const active = this.listbox.active; // they go below: the active option stays where it is
+    completion.options = [...completion.options, ...others];
     this.showCompletion();
-    const keep = completion.options.findIndex((option) => activeUsername && option.username === activeUsername);
-    if (keep > 0) this.listbox.highlight(keep);
+    if (active > 0) this.listbox.highlight(active);
   }
 
   showCompletion() {

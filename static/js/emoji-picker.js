@@ -120,14 +120,14 @@ export class EmojiPicker {
       );
       this.grid.append(
         el(
-          "section",
-          { class: "emoji-section", id, "aria-label": section.name },
-          el("h3", {}, section.name),
+          "div",
+          { class: "emoji-section", id, role: "group", "aria-label": section.name },
+          el("p", { class: "emoji-section-title", "aria-hidden": "true" }, section.name),
           el("div", { class: "emoji-cells" }, section.entries.map((entry) => this.button(entry))),
         ),
       );
     });
-    this.results = el("section", { class: "emoji-section emoji-results", "aria-label": "Search results", hidden: true }, el("div", { class: "emoji-cells" }));
+    this.results = el("div", { class: "emoji-section emoji-results", role: "group", "aria-label": "Search results", hidden: true }, el("div", { class: "emoji-cells" }));
     this.grid.prepend(this.results);
   }
 
