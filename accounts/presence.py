@@ -158,6 +158,13 @@ async def shown_states(user_ids: list[int]) -> dict[int, tuple[str, int]]:
     return states
 
 
+async def online_among(user_ids: list[int]) -> set[int]:
+    """Which of these users are online now: shown in any state but offline (an invisible user counts as offline,
+    as everyone sees them). What `@here` in a room reaches."""
+    states = await shown_states(user_ids)
+    return {user_id for user_id, (state, _) in states.items() if state != OFFLINE}
+
+
 async def online_count() -> int:
     """How many people have at least one live connection now (any shown state, invisible included): a number
     for IT's daily page, never who."""

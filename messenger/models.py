@@ -167,7 +167,8 @@ class Reaction(models.Model):
 
 
 class Mention(models.Model):
-    """An @username in a message that named a member; unread mentions are counted apart from other unread."""
+    """An @username in a message that named a member (or, in a room, @channel or @here reaching them); unread
+    mentions are counted apart from other unread."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mentions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

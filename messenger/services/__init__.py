@@ -26,7 +26,7 @@ from messenger.services.messages import (
     send_rate_limit,
     typing_notify,
 )
-from messenger.services.reactions import MAX_EMOJI_LENGTH, reaction_add, reaction_remove
+from messenger.services.reactions import reaction_add, reaction_remove
 from messenger.services.reads import read_mark
 from messenger.services.rooms import (
     direct_open,
@@ -41,7 +41,6 @@ from messenger.services.rooms import (
 
 __all__ = [
     "MAX_CLIENT_ID_LENGTH",
-    "MAX_EMOJI_LENGTH",
     "attachment_archive_content",
     "attachments_expire",
     "conversation_leave",

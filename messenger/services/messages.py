@@ -6,11 +6,13 @@ import re
 from functools import partial
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts import presence
 from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
@@ -39,7 +41,13 @@ from messenger.selectors import (
     reactions_of,
 )
 
-MENTION_PATTERN = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
+# "@name" not preceded by a word character or "@" (so "x@bob.example" is an address, not a mention). A name may
+# hold . + - but ends with a word character, so the punctuation after it stays text: "@bob." and "@bob," name bob.
+# static/js/format.js MENTION_PATTERN is the same rule for the browser.
+MENTION_PATTERN = re.compile(r"(?<![\w@])@([\w.+-]{0,149}\w)")
+# In a room, "@channel" mentions every member and "@here" the members online now (Slack's and Mattermost's
+# words). In a direct chat they mean nothing more than the text: the one other person gets the message anyway.
+MENTION_CHANNEL, MENTION_HERE = "channel", "here"
 
 # Per worker process; a user spread over several workers gets this rate on each (docs/protocol.md).
 send_rate_limit = TokenBucket(rate=settings.PARLEY_SEND_RATE_PER_SECOND, burst=settings.PARLEY_SEND_BURST)
@@ -89,16 +97,21 @@ def message_send(
     thread answers its first message: threads are one level deep), shown in the conversation too with
     `also_in_room`. A fixed number of queries whatever the room size: participants (which is also the membership
     check), seq, insert, the sender's read marker, and three for the archive (chain, entry, head); plus one for
-    a quoted message, two for @mentions when there are any, and two for a thread reply (its root, its count).
-    A resend is not looked for first: it is rare (a client retrying after a lost ack), and the insert's unique
-    (sender, client_id) finds it, so a first send costs one round trip less. With an `attachment` (stored and
-    scanned by messenger.files.file_share) the body may be empty and the archive entry is "file shared".
+    a quoted message, two for @mentions when there are any (also for @channel and @here, which reach every
+    member in the same two; @here asks the presence store, not the database, who is online), and two for a
+    thread reply (its root, its count). A resend is not looked for first: it is rare (a client retrying after a
+    lost ack), and the insert's unique (sender, client_id) finds it, so a first send costs one round trip less.
+    With an `attachment` (stored and scanned by messenger.files.file_share) the body may be empty and the
+    archive entry is "file shared".
     """
     if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
         raise BodyInvalid(f"client_id must be 1 to {MAX_CLIENT_ID_LENGTH} characters.", code="client_id_invalid")
     if attachment is None or body:
         _checked_body(body)
     participants = _sender_checked(sender=sender, conversation_id=conversation_id)
+    mentioned_names = set(MENTION_PATTERN.findall(body))
+    # Asked before the transaction: no lock is held while the presence store answers.
+    online = _online_among(participants) if MENTION_HERE in mentioned_names else set()
     if not send_rate_limit.allow(sender.pk):
         # A resend of what was stored is answered even now: it writes nothing.
         if (existing := message_resent(sender=sender, client_id=client_id)) is not None:
@@ -133,7 +146,7 @@ def message_send(
                 )
             # You have read what you wrote.
             Membership.objects.filter(conversation_id=conversation_id, user=sender).update(last_read_seq=seq)
-            _record_mentions(message, body)
+            _record_mentions(message, mentioned_names, online=online)
             content = {"body": body, "seq": seq, "reply_to": reply_to_id}
             if message.thread_root_id is not None:
                 content |= {"thread_root": message.thread_root_id, "also_in_room": message.also_in_room}
@@ -185,13 +198,26 @@ def attachment_archive_content(attachment: Attachment) -> dict[str, Any]:
     }
 
 
-def _record_mentions(message: Message, body: str) -> None:
-    usernames = set(MENTION_PATTERN.findall(body))
-    if not usernames:
+def _online_among(user_ids: list[int]) -> set[int]:
+    return async_to_sync(presence.online_among)(user_ids)
+
+
+def _record_mentions(message: Message, names: set[str], *, online: set[int]) -> None:
+    """A Mention for each member named, and in a room for everyone @channel reaches or @here reaches online.
+
+    Two queries whatever the room size: one select of the members mentioned, one bulk insert. The room check
+    is part of the select (the kind is on the membership's conversation), not a query of its own."""
+    if not names:
         return
-    mentioned = User.objects.filter(
-        username__in=usernames, memberships__conversation_id=message.conversation_id
-    ).values_list("pk", flat=True)
+    # Everything in one filter(): the conditions share one join to the membership in this conversation.
+    named = Q(username__in=names)
+    if MENTION_CHANNEL in names:
+        named |= Q(memberships__conversation__kind=Conversation.Kind.ROOM) & ~Q(pk=message.sender_id)
+    elif MENTION_HERE in names and online:
+        named |= Q(memberships__conversation__kind=Conversation.Kind.ROOM, pk__in=online) & ~Q(pk=message.sender_id)
+    mentioned = User.objects.filter(named, memberships__conversation_id=message.conversation_id).values_list(
+        "pk", flat=True
+    )
     Mention.objects.bulk_create(Mention(message=message, user_id=user_id) for user_id in mentioned)
 
 

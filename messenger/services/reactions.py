@@ -10,21 +10,16 @@ from accounts.models import User
 from archive.models import EventType
 from core import fanout
 from messenger import frames
-from messenger.errors import BodyInvalid
-from messenger.models import MAX_EMOJI_LENGTH, Message, Reaction
+from messenger.emojis import emoji_checked
+from messenger.models import Message, Reaction
 from messenger.selectors import message_for_member, reactions_of
 from messenger.services.messages import archive_message_event
 
 
-def _checked_emoji(emoji: str) -> str:
-    if not emoji or len(emoji) > MAX_EMOJI_LENGTH or any(ch.isspace() for ch in emoji):
-        raise BodyInvalid(f"An emoji is 1 to {MAX_EMOJI_LENGTH} characters without spaces.", code="emoji_invalid")
-    return emoji
-
-
 def reaction_add(*, user: User, message_id: int, emoji: str) -> list[dict]:
-    """A reaction is a business record (a thumbs-up under "approve the trade?"): archived like a message."""
-    _checked_emoji(emoji)
+    """A reaction is a business record (a thumbs-up under "approve the trade?"): archived like a message. Any
+    one emoji of the Unicode set (messenger.emojis), stored fully qualified."""
+    emoji = emoji_checked(emoji)
     with transaction.atomic():
         message = message_for_member(user=user, message_id=message_id, to_write=True)
         _, created = Reaction.objects.get_or_create(message=message, user=user, emoji=emoji)
@@ -36,7 +31,7 @@ def reaction_add(*, user: User, message_id: int, emoji: str) -> list[dict]:
 
 
 def reaction_remove(*, user: User, message_id: int, emoji: str) -> list[dict]:
-    _checked_emoji(emoji)
+    emoji = emoji_checked(emoji)
     with transaction.atomic():
         message = message_for_member(user=user, message_id=message_id, to_write=True)
         removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()

@@ -159,6 +159,32 @@ async def test_reactions_are_live_for_every_member(chat):
     assert removed["reactions"] == []
 
 
+async def test_here_over_the_socket_mentions_the_members_with_the_app_open(chat):
+    """The send path asks the presence store from the consumer's worker thread: the sockets open here are who is
+    online."""
+    carol = await create_user(username="carol")
+    await database_sync_to_async(services.room_invite)(
+        inviter=chat["alice"], conversation_id=chat["room"].pk, usernames=["carol"]
+    )
+
+    ack = await send_message(chat["alice_socket"], chat["room"], "@here standup in 5")
+    message = await database_sync_to_async(Message.objects.get)(pk=ack["message"]["id"])
+    mentioned = await database_sync_to_async(lambda: set(message.mentions.values_list("user_id", flat=True)))()
+
+    assert mentioned == {chat["bob"].pk}
+    assert carol.pk not in mentioned  # a member, but not online
+
+
+async def test_an_emoji_that_is_not_one_gets_emoji_invalid_and_the_socket_stays_open(chat):
+    message_id = (await send_message(chat["alice_socket"], chat["room"]))["message"]["id"]
+
+    refused = await request(chat["bob_socket"], {"type": "reaction.add", "message_id": message_id, "emoji": "lol"})
+    accepted = await request(chat["bob_socket"], {"type": "reaction.add", "message_id": message_id, "emoji": "🦩"})
+
+    assert (refused["type"], refused["code"]) == ("error", "emoji_invalid")
+    assert accepted["reactions"] == [{"emoji": "🦩", "count": 1, "user_ids": [chat["bob"].pk]}]
+
+
 async def test_read_receipt_tells_the_sender_who_has_seen_it(chat):
     seq = (await send_message(chat["alice_socket"], chat["room"]))["message"]["seq"]
 

@@ -58,3 +58,42 @@ def test_the_page_limits_its_inputs_as_the_services_do(client):
     assert f'id="composer-input" rows="1" maxlength="{MAX_BODY_LENGTH}"' in page
     assert page.count(f'maxlength="{MAX_ROOM_NAME_LENGTH}" required') == 2  # new room, room settings
     assert page.count(f'name="topic" maxlength="{MAX_TOPIC_LENGTH}"') == 2
+
+
+def test_the_page_asks_for_the_emoji_catalog_by_its_version(client):
+    from messenger.emojis import emoji_catalog
+
+    client.force_login(UserFactory(username="bob"))
+
+    page = client.get("/").content.decode()
+
+    assert f'data-emoji-url="/emoji.json?v={emoji_catalog()[1]}"' in page
+
+
+class TestEmojiCatalog:
+    def test_the_versioned_url_is_kept_for_a_year_and_gzipped_like_a_static_file(self, client):
+        from messenger.emojis import emoji_catalog
+
+        body, version = emoji_catalog()
+
+        response = client.get(f"/emoji.json?v={version}", HTTP_ACCEPT_ENCODING="gzip")
+
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/json"
+        assert response["Content-Encoding"] == "gzip"
+        assert set(response["Cache-Control"].split(", ")) == {"public", "max-age=31536000", "immutable"}
+        assert version in response["ETag"]
+        assert len(response.content) < len(body) / 2
+
+    def test_any_other_url_is_revalidated_and_unchanged_data_is_not_sent_again(self, client):
+        first = client.get("/emoji.json?v=old")
+        again = client.get("/emoji.json", HTTP_IF_NONE_MATCH=first["ETag"])
+
+        assert "no-cache" in first["Cache-Control"]
+        assert first.json()["quick"][0] == "👍"
+        assert again.status_code == 304
+        assert again.content == b""
+
+    def test_it_needs_no_sign_in_and_refuses_writes(self, client):
+        assert client.get("/emoji.json").status_code == 200
+        assert client.post("/emoji.json").status_code == 405

@@ -6,8 +6,10 @@
 // docs/client.md lists every module.
 
 import { api } from "./api.js";
-import { Composer } from "./composer.js";
+import { Composer, MENTION_OPTIONS } from "./composer.js";
 import { Dialogs } from "./dialogs.js";
+import { EmojiPicker } from "./emoji-picker.js";
+import { EVERYONE_MENTIONS, displayName, mentionsEveryone } from "./format.js";
 import { dispatchFrame, frameHandlers } from "./frames.js";
 import { MessageHistory } from "./history.js";
 import { askForNotifications, notificationsUndecided, notifyMessage, updateTitle } from "./notify.js";
@@ -141,13 +143,24 @@ const view = new ChatView(store, {
   showPerson: (userId) => dialogs.person.open(userId),
 });
 
-const picker = new ReactionPicker((message, emoji) => {
+// Toggle the user's reaction: a second pick of the same emoji takes it back.
+function toggleReaction(message, emoji) {
   const reaction = message.reactions?.find((entry) => entry.emoji === emoji);
   react(message, emoji, !reaction?.user_ids.includes(store.me.id));
+}
+
+const emojiPicker = new EmojiPicker();
+const picker = new ReactionPicker(toggleReaction, {
+  openAll: (message, opener) => emojiPicker.open(opener, (emoji) => toggleReaction(message, emoji), { label: "Pick a reaction" }),
 });
+
+const colleaguesToMention = async (query) => (await api.users(query)).filter((person) => person.username !== store.me.username);
 
 const composer = new Composer({
   submit: ({ text, mode, message }) => submit(text, mode, message),
+  members: (query) => mentionableMembers(query),
+  colleagues: colleaguesToMention,
+  pickEmoji: (button) => emojiPicker.open(button, (emoji) => composer.insert(emoji), { label: "Insert an emoji" }),
   typing: () => {
     if (store.activeId !== null) connection.notify({ type: "typing", conversation_id: store.activeId });
   },
@@ -178,6 +191,8 @@ const threadPane = new ThreadPane({
     discard: (clientId) => outbox.discard(clientId),
     jumpTo: (conversationId, seq) => messageHistory.jumpTo(conversationId, seq),
     closed: () => composer.focus(),
+    members: (query) => mentionableMembers(query),
+    colleagues: colleaguesToMention,
   },
 });
 
@@ -257,9 +272,49 @@ function receive(message, { live }) {
   if (live && message.conversation_id === store.activeId && document.visibilityState === "visible") view.announce(message);
 }
 
+// Members of the active conversation whose username or a word of whose name starts with `query`, by name; then, in
+// a room, @here and @channel when they match too. The composer lists colleagues from the directory after them.
+function mentionableMembers(query) {
+  const conversation = store.conversations.get(store.activeId);
+  if (!conversation) return [];
+  const term = query.toLowerCase();
+  const matches = (person) =>
+    person.username.toLowerCase().startsWith(term) || displayName(person).toLowerCase().split(/\s+/).some((word) => word.startsWith(term));
+  const size = conversation.members?.length || 0;
+  const descriptions = { here: "Notify everyone online in this room", channel: `Notify all ${size} members of this room` };
+  const everyone =
+    conversation.kind === "room"
+      ? EVERYONE_MENTIONS.filter((name) => name.startsWith(term)).map((name) => ({ everyone: name, description: descriptions[name] }))
+      : [];
+  const members = (conversation.members || [])
+    .filter((person) => person.id !== store.me.id && matches(person))
+    .sort((a, b) => displayName(a).localeCompare(displayName(b)))
+    .slice(0, MENTION_OPTIONS - everyone.length);
+  return [...members, ...everyone];
+}
+
+// Above this many members, a message with @here or @channel asks first: it notifies a crowd (Slack asks from 6 on
+// in a channel with members in several time zones, Mattermost from 5; ten keeps small teams unbothered).
+const CONFIRM_EVERYONE_ABOVE = 10;
+
 function submit(text, mode, message) {
   const conversationId = store.activeId;
   if (conversationId === null) return false;
+  const conversation = store.conversations.get(conversationId);
+  const size = conversation?.members?.length || 0;
+  if (mode !== "edit" && conversation?.kind === "room" && size > CONFIRM_EVERYONE_ABOVE && mentionsEveryone(text)) {
+    return dialogs.confirm
+      .ask({
+        title: `Notify ${size} people?`,
+        text: `@here and @channel notify members of ${store.titleOf(conversation)} who may be busy or in another time zone.`,
+        action: "Send anyway",
+      })
+      .then((sure) => sure && send(conversationId, text, mode, message));
+  }
+  return send(conversationId, text, mode, message);
+}
+
+function send(conversationId, text, mode, message) {
   if (mode === "edit") {
     if (text === message.body) return true;
     connection
@@ -267,6 +322,7 @@ function submit(text, mode, message) {
       .catch((error) => say(`Your edit was not saved: ${error.message}`));
     return true;
   }
+  if (store.activeId !== conversationId) return false; // switched away while asked: the draft stays there
   outbox.add({ conversationId, body: text, replyTo: mode === "reply" ? message.id : null });
   view.scrollToBottom();
   return true;

@@ -1,16 +1,26 @@
 // Small pure helpers shared by the state and the DOM code: names, times, mentions. No DOM, no network.
 
 // The server's mention rule (messenger/services/messages.py MENTION_PATTERN): "@name" not preceded by a word character
-// or "@"; names are letters, digits and . + - _.
-export const MENTION_PATTERN = /(?<![\w@])@([\w.+-]{1,150})/gu;
+// or "@"; names are letters, digits and . + - _, and end with a letter, digit or _, so "@bob," and "@bob." name bob
+// and leave the punctuation outside. (\w in JavaScript is ASCII only; Python's, like these classes, is Unicode.)
+export const MENTION_PATTERN = /(?<![\p{L}\p{N}_@])@([\p{L}\p{N}_.+-]{0,149}[\p{L}\p{N}_])/gu;
+// In a room, "@channel" mentions every member and "@here" those online (docs/protocol.md); in a direct chat they
+// are text.
+export const EVERYONE_MENTIONS = ["here", "channel"];
 
 export function mentionsOf(body) {
   if (!body) return [];
   return Array.from(body.matchAll(MENTION_PATTERN), (match) => match[1]);
 }
 
-export function mentionsUser(body, username) {
-  return mentionsOf(body).includes(username);
+export function mentionsEveryone(body) {
+  return mentionsOf(body).some((name) => EVERYONE_MENTIONS.includes(name));
+}
+
+// Whether a message names this user, or in a room everyone (a message that arrives live arrives while this user is
+// online, so @here reaches them too).
+export function mentionsUser(body, username, { isRoom = false } = {}) {
+  return mentionsOf(body).some((name) => name === username || (isRoom && EVERYONE_MENTIONS.includes(name)));
 }
 
 export function displayName(user) {

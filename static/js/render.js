@@ -4,6 +4,7 @@
 
 import { clear, el, icon } from "./dom.js";
 import {
+  EVERYONE_MENTIONS,
   MENTION_PATTERN,
   PRESENCE_LABELS,
   dayKey,
@@ -273,8 +274,9 @@ function readJson(key, fallback) {
 
 // ---- mentions inside rendered message html -------------------------------------------------------------------
 
-// Wrap "@name" in text nodes (not inside code or links) so mentions stand out; yours more than others.
-function highlightMentions(root, myUsername) {
+// Wrap "@name" in text nodes (not inside code or links) so mentions stand out; yours more than others. In a room
+// "@here" and "@channel" are yours too; in a direct chat they are text.
+function highlightMentions(root, myUsername, { isRoom }) {
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
     acceptNode: (node) =>
       node.parentElement.closest("code, pre, a") || !node.nodeValue.includes("@")
@@ -288,8 +290,10 @@ function highlightMentions(root, myUsername) {
     const parts = [];
     let last = 0;
     for (const match of text.matchAll(MENTION_PATTERN)) {
+      const isEveryone = EVERYONE_MENTIONS.includes(match[1]);
+      if (isEveryone && !isRoom) continue;
       parts.push(text.slice(last, match.index));
-      const isMe = match[1] === myUsername;
+      const isMe = match[1] === myUsername || isEveryone;
       parts.push(el("span", { class: `mention${isMe ? " to-me" : ""}` }, match[0]));
       last = match.index + match[0].length;
     }
@@ -591,7 +595,8 @@ export class ChatView {
     } else {
       // Sanitized on the server (messenger/rendering.py): only p, br, strong, em, code, pre and safe links.
       body.innerHTML = message.html ?? "";
-      highlightMentions(body, this.store.me.username);
+      const isRoom = this.store.conversations.get(message.conversation_id)?.kind === "room";
+      highlightMentions(body, this.store.me.username, { isRoom });
     }
     const mentionsMe = !message.deleted && !own && Boolean(body.querySelector(".mention.to-me"));
     const time = el("time", { datetime: message.created_at, title: fullTimeOf(message.created_at) }, timeOf(message.created_at));
@@ -862,8 +867,9 @@ function focusPath(element) {
 
 // ---- the reaction picker: one popover, moved to the message it is opened for ----------------------------------
 
+// The quick ten, and "More" for the whole set (`openAll(message, opener)`, the emoji picker).
 export class ReactionPicker {
-  constructor(onPick) {
+  constructor(onPick, { openAll }) {
     this.onPick = onPick;
     this.opener = null;
     this.node = el(
@@ -872,14 +878,16 @@ export class ReactionPicker {
       QUICK_REACTIONS.map((emoji) =>
         el("button", { type: "button", role: "menuitem", "aria-label": `React with ${emoji}`, dataset: { emoji } }, emoji),
       ),
+      el("button", { type: "button", role: "menuitem", class: "more", "aria-label": "More emoji", title: "More emoji", dataset: { action: "more" } }, icon("plus")),
     );
     document.body.append(this.node);
     this.node.addEventListener("click", (event) => {
-      const button = event.target.closest("button[data-emoji]");
+      const button = event.target.closest("button[data-emoji], button[data-action=more]");
       if (!button) return;
-      const message = this.message;
+      const { message, opener } = this;
       this.close();
-      this.onPick(message, button.dataset.emoji);
+      if (button.dataset.action === "more") openAll(message, opener);
+      else this.onPick(message, button.dataset.emoji);
     });
     this.node.addEventListener("keydown", (event) => {
       const buttons = [...this.node.querySelectorAll("button")];

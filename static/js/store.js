@@ -248,7 +248,7 @@ export class Store extends EventTarget {
       // The server marks what you send as read by you.
       conversation.last_read_seq = Math.max(conversation.last_read_seq, message.seq);
     } else if (message.seq > conversation.last_read_seq && !message.deleted) {
-      if (mentionsUser(message.body, this.me.username)) conversation.unread_mentions += 1;
+      if (mentionsUser(message.body, this.me.username, { isRoom: conversation.kind === "room" })) conversation.unread_mentions += 1;
     }
     conversation.unread = Math.max(0, conversation.last_seq - conversation.last_read_seq);
     this.changed("conversations", conversation.id);

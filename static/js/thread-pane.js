@@ -49,8 +49,17 @@ export class ThreadPane {
         submit: ({ text, mode, message }) => this.submit(text, mode, message),
         typing: () => {}, // the typing line is the conversation's: it would tell the room about a thread reply
         editLast: () => this.editLast(),
+        // @-mentions complete as in the conversation's box (its members first); emoji through ":name".
+        members: (query) => handlers.members(query),
+        colleagues: (query) => handlers.colleagues(query),
       },
-      { form: this.form, input: document.getElementById("thread-input"), context: document.getElementById("thread-composer-context") },
+      {
+        form: this.form,
+        input: document.getElementById("thread-input"),
+        context: document.getElementById("thread-composer-context"),
+        completions: document.getElementById("thread-completions"),
+        emojiButton: null,
+      },
     );
     this.list.addEventListener("click", (event) => this.onClick(event));
     document.getElementById("thread-close").addEventListener("click", () => this.close());

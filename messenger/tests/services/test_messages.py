@@ -1,8 +1,12 @@
 """messenger/services/messages.py: sending, editing and deleting messages."""
 
+import uuid
+
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import transaction
 
+from accounts import presence
 from accounts.tests.factories import UserFactory
 from core import fanout
 from core.ratelimit import TokenBucket
@@ -86,6 +90,70 @@ class TestMessageSend:
 
         assert list(Mention.objects.values_list("message_id", "user_id")) == [(message.pk, bob.pk)]
         assert outsider.pk not in Mention.objects.values_list("user_id", flat=True)
+
+    @pytest.mark.parametrize(
+        ("body", "named"),
+        [("thanks @bob, see you", "bob"), ("ask @bob.", "bob"), ("(@bob)", "bob"), ("@bob.smith: hi", "bob.smith")],
+    )
+    def test_a_mention_ends_before_the_punctuation_after_it(self, alice, body, named):
+        person = UserFactory(username=named)
+        message = send(alice, room_with(alice, person), body)
+
+        assert list(Mention.objects.filter(message=message).values_list("user__username", flat=True)) == [named]
+
+    def test_channel_in_a_room_mentions_every_other_member(self, alice, bob):
+        carol, outsider = UserFactory(), UserFactory()
+        room = room_with(alice, bob, carol)
+
+        message = send(alice, room, "@channel the release is out")
+
+        assert _mentioned(message) == {bob.pk, carol.pk}
+        assert outsider.pk not in _mentioned(message)
+
+    def test_here_in_a_room_mentions_the_members_online_now(self, alice, bob, online):
+        carol, dave, eve = UserFactory(), UserFactory(), UserFactory(presence_choice="invisible")
+        room = room_with(alice, bob, carol, dave, eve)
+        online(alice, bob, eve)
+
+        message = send(alice, room, "anyone @here?")
+
+        # carol and dave are offline; eve is online but shown offline, as everyone sees her; alice sent it
+        assert _mentioned(message) == {bob.pk}
+
+    def test_here_with_nobody_else_online_mentions_only_who_is_named(self, alice, bob):
+        carol = UserFactory(username="carol")
+        room = room_with(alice, bob, carol)
+
+        message = send(alice, room, "@here and @carol")
+
+        assert _mentioned(message) == {carol.pk}
+
+    @pytest.mark.parametrize("body", ["@channel", "@here", "hey @here and @channel"])
+    def test_channel_and_here_are_plain_text_in_a_direct_chat(self, alice, bob, online, body):
+        chat = services.direct_open(user=alice, other_username=bob.username)
+        online(alice, bob)
+
+        message = send(alice, chat, body)
+
+        assert _mentioned(message) == set()
+
+    @pytest.mark.parametrize("body", ["@channel, look", "@here, look"])
+    def test_mentioning_everyone_costs_the_same_two_queries_whatever_the_room_size(
+        self, body, online, django_assert_num_queries
+    ):
+        small, large = UserFactory.create_batch(3), UserFactory.create_batch(40)
+        small_room, large_room = room_with(*small), room_with(*large)
+        online(*small, *large)
+        send(small[0], small_room)  # warm-up, as in the test below
+
+        # participants, savepoint, seq, insert, read marker, mentioned members, mentions (one bulk insert),
+        # archive chain, archive entry, chain head, release savepoint
+        with django_assert_num_queries(11):
+            send(small[1], small_room, body)
+        with django_assert_num_queries(11):
+            message = send(large[1], large_room, body)
+
+        assert len(_mentioned(message)) == 39
 
     def test_a_flood_beyond_the_rate_limit_is_refused(self, alice, monkeypatch):
         monkeypatch.setattr(services.messages, "send_rate_limit", TokenBucket(rate=0.001, burst=3))
@@ -203,6 +271,28 @@ class TestThreads:
         # the nine of a send, plus the thread's root and its reply count
         with django_assert_num_queries(11):
             send(people[1], room, "a reply", thread_root_id=root.pk)
+
+
+def _mentioned(message: Message) -> set[int]:
+    return set(Mention.objects.filter(message=message).values_list("user_id", flat=True))
+
+
+@pytest.fixture
+def online():
+    """Open a live connection for some users, as their socket would; closed again after the test."""
+    opened = []
+
+    def open_for(*users):
+        for user in users:
+            connection_id = uuid.uuid4().hex
+            async_to_sync(presence.connection_opened)(
+                user_id=user.pk, connection_id=connection_id, choice=user.presence_choice
+            )
+            opened.append((user.pk, connection_id))
+
+    yield open_for
+    for user_id, connection_id in opened:
+        async_to_sync(presence.connection_closed)(user_id=user_id, connection_id=connection_id)
 
 
 @pytest.mark.postgres

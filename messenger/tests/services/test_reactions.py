@@ -30,12 +30,33 @@ class TestReactions:
             {"emoji": "🎉", "count": 1, "user_ids": [bob.pk]},
         ]
 
-    @pytest.mark.parametrize("emoji", ["", "two words", "x" * 33])
-    def test_a_malformed_emoji_is_refused(self, alice, emoji):
+    @pytest.mark.parametrize("emoji", ["🦩", "👍🏽", "👨‍👩‍👧‍👦", "🏳️‍🌈", "🇫🇷", "#️⃣", "🫩"])
+    def test_any_emoji_of_the_set_is_a_reaction(self, alice, emoji):
         message = send(alice, room_with(alice))
 
-        with pytest.raises(BodyInvalid):
+        assert services.reaction_add(user=alice, message_id=message.pk, emoji=emoji)[0]["emoji"] == emoji
+
+    @pytest.mark.parametrize("emoji", ["", "ok", "two words", ":)", "1", "👍👍", "👍 ", "🏽", "x" * 33])
+    def test_anything_but_one_emoji_is_refused(self, alice, emoji):
+        message = send(alice, room_with(alice))
+
+        with pytest.raises(BodyInvalid) as refused:
             services.reaction_add(user=alice, message_id=message.pk, emoji=emoji)
+        with pytest.raises(BodyInvalid):
+            services.reaction_remove(user=alice, message_id=message.pk, emoji=emoji)
+
+        assert refused.value.code == "emoji_invalid"
+        assert not message.reactions.exists()
+
+    def test_an_emoji_without_its_variation_selector_is_the_same_reaction(self, alice, bob):
+        message = send(alice, room_with(alice, bob))
+
+        services.reaction_add(user=alice, message_id=message.pk, emoji="❤️")
+        summary = services.reaction_add(
+            user=bob, message_id=message.pk, emoji="\u2764"
+        )  # "❤" as some keyboards type it
+
+        assert summary == [{"emoji": "❤️", "count": 2, "user_ids": [alice.pk, bob.pk]}]
 
     def test_each_reaction_added_or_taken_back_is_archived_once_with_its_message(self, alice, bob):
         room = room_with(alice, bob)

@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import { clear, el, icon } from "../dom.js";
 import { displayName } from "../format.js";
+import { Listbox } from "../listbox.js";
 import { avatar } from "../render.js";
 import { debounce, SEARCH_DEBOUNCE_MS } from "./shared.js";
 
@@ -33,20 +34,11 @@ export class PeoplePicker {
     this.chips = root.querySelector(".chips");
     this.selected = new Map(); // username -> user
     this.options = [];
-    this.active = -1;
     this.searchId = 0;
-    this.input.setAttribute("role", "combobox");
-    this.input.setAttribute("aria-autocomplete", "list");
-    this.input.setAttribute("aria-controls", this.results.id);
-    this.input.setAttribute("aria-expanded", "false");
-    this.results.setAttribute("role", "listbox");
+    this.listbox = new Listbox(this.input, this.results, { onPick: (index) => this.pick(index) });
     const search = debounce(() => this.search(), SEARCH_DEBOUNCE_MS);
     this.input.addEventListener("input", search);
     this.input.addEventListener("keydown", (event) => this.onKey(event));
-    this.results.addEventListener("click", (event) => {
-      const option = event.target.closest("[role=option]");
-      if (option) this.pick(Number(option.dataset.index));
-    });
   }
 
   reset() {
@@ -79,52 +71,23 @@ export class PeoplePicker {
   }
 
   render() {
-    clear(this.results);
-    this.active = this.options.length ? 0 : -1;
     if (!this.options.length) {
       this.renderMessage(this.emptyText());
       return;
     }
-    this.options.forEach((person, index) => {
-      this.results.append(
-        el(
-          "li",
-          { role: "option", id: `${this.results.id}-${index}`, class: "person-option", dataset: { index }, "aria-selected": index === 0 ? "true" : "false" },
-          ...personLine(person),
-        ),
-      );
-    });
-    this.input.setAttribute("aria-expanded", "true");
-    this.highlight(0);
+    this.listbox.show(this.options, personLine, { optionClass: "person-option" });
   }
 
   renderMessage(text) {
-    clear(this.results);
-    this.results.append(el("li", { class: "list-empty", role: "presentation" }, text));
-    this.input.setAttribute("aria-expanded", "false");
-    this.input.removeAttribute("aria-activedescendant");
-  }
-
-  highlight(index) {
-    const options = [...this.results.querySelectorAll("[role=option]")];
-    if (!options.length) return;
-    this.active = (index + options.length) % options.length;
-    options.forEach((option, i) => option.setAttribute("aria-selected", i === this.active ? "true" : "false"));
-    this.input.setAttribute("aria-activedescendant", options[this.active].id);
-    options[this.active].scrollIntoView({ block: "nearest" });
+    this.listbox.showMessage(text);
   }
 
   onKey(event) {
-    if (event.key === "ArrowDown") {
-      event.preventDefault();
-      this.highlight(this.active + 1);
-    } else if (event.key === "ArrowUp") {
-      event.preventDefault();
-      this.highlight(this.active - 1);
-    } else if (event.key === "Enter") {
-      if (this.active >= 0 && this.options.length) {
+    if (this.listbox.moveWith(event)) return;
+    if (event.key === "Enter") {
+      if (this.listbox.active >= 0) {
         event.preventDefault();
-        this.pick(this.active);
+        this.pick(this.listbox.active);
       }
     } else if (event.key === "Backspace" && this.multi && !this.input.value && this.selected.size) {
       const last = [...this.selected.keys()].pop();
