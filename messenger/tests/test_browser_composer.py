@@ -81,6 +81,7 @@ def test_channel_in_a_room_of_more_than_ten_asks_first_and_mentions_everyone_onc
     with chromium(tmp_path) as (browser, base_url):
         page = signed_in_page(browser, base_url, "alice", errors)
         page.get_by_role("link", name=re.compile(r"^all-hands\b")).click()
+        expect(page.locator("#chat").get_by_text("12 members")).to_be_visible()  # the room's members have come
         box = page.get_by_role("textbox", name="Message all-hands")
         box.press_sequentially("@cha")
         everyone = page.locator("#composer-completions [role=option]", has_text="@channel")

@@ -280,8 +280,11 @@ function mentionableMembers(query) {
   const term = query.toLowerCase();
   const matches = (person) =>
     person.username.toLowerCase().startsWith(term) || displayName(person).toLowerCase().split(/\s+/).some((word) => word.startsWith(term));
-  const size = conversation.members?.length || 0;
-  const descriptions = { here: "Notify everyone online in this room", channel: `Notify all ${size} members of this room` };
+  const size = conversation.members?.length;
+  const descriptions = {
+    here: "Notify everyone online in this room",
+    channel: size ? `Notify all ${size} members of this room` : "Notify every member of this room",
+  };
   const everyone =
     conversation.kind === "room"
       ? EVERYONE_MENTIONS.filter((name) => name.startsWith(term)).map((name) => ({ everyone: name, description: descriptions[name] }))
@@ -297,12 +300,17 @@ function mentionableMembers(query) {
 // in a channel with members in several time zones, Mattermost from 5; ten keeps small teams unbothered).
 const CONFIRM_EVERYONE_ABOVE = 10;
 
-function submit(text, mode, message) {
+function submit(text, mode, message, { detailsAwaited = false } = {}) {
   const conversationId = store.activeId;
   if (conversationId === null) return false;
   const conversation = store.conversations.get(conversationId);
+  const everyone = mode !== "edit" && conversation?.kind === "room" && mentionsEveryone(text);
+  if (everyone && !conversation.members && !detailsAwaited) {
+    // How many would be told decides whether to ask first: wait for the members (fetched on opening the room).
+    return conversationDetails(conversationId).then(() => submit(text, mode, message, { detailsAwaited: true }));
+  }
   const size = conversation?.members?.length || 0;
-  if (mode !== "edit" && conversation?.kind === "room" && size > CONFIRM_EVERYONE_ABOVE && mentionsEveryone(text)) {
+  if (everyone && size > CONFIRM_EVERYONE_ABOVE) {
     return dialogs.confirm
       .ask({
         title: `Notify ${size} people?`,
@@ -454,15 +462,28 @@ function goTo(conversationId) {
   else location.hash = hash;
 }
 
-const detailsFetched = new Set();
+const detailsFetched = new Map(); // conversation id -> the request for its details (members, read markers)
+
+// Members (and their read markers, for "seen by") come with a conversation's details, fetched once per id.
+function conversationDetails(id) {
+  if (!detailsFetched.has(id)) {
+    const request = api
+      .conversation(id)
+      .then((details) => store.upsertConversation(details))
+      .catch(() => detailsFetched.delete(id));
+    detailsFetched.set(id, request);
+  }
+  return detailsFetched.get(id);
+}
 
 async function route() {
   const match = location.hash.match(/^#\/c\/(\d+)$/);
   const id = match ? Number(match[1]) : null;
   if (id !== null && !store.conversations.has(id)) {
     try {
-      store.upsertConversation(await api.conversation(id));
-      detailsFetched.add(id);
+      const details = api.conversation(id);
+      detailsFetched.set(id, details);
+      store.upsertConversation(await details);
     } catch {
       history.replaceState(null, "", "#/");
       return show(null);
@@ -486,14 +507,7 @@ function show(id) {
   composer.switchTo(id, `Message ${title}`);
   composer.focus();
   if (!store.thread(id).loaded) messageHistory.loadNewest(id);
-  // Members (and their read markers, for "seen by") come with the details.
-  if (!detailsFetched.has(id)) {
-    detailsFetched.add(id);
-    api
-      .conversation(id)
-      .then((details) => store.upsertConversation(details))
-      .catch(() => detailsFetched.delete(id));
-  }
+  conversationDetails(id);
   updateTitle(store);
 }
 
