@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from core.crypto import KeyRing, channel_layer_keys, new_key_entry
 from core.regulation import DEFAULT_RETENTION_FLOOR_DAYS, RETENTION_FLOOR_DAYS
 from core.runtime import read_or_create_secret
+from core.webpush import new_vapid_private_key, vapid_private_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -287,6 +288,52 @@ if default_retention_floor > PARLEY_RETENTION_DEFAULT_DAYS:
         f"{default_retention_floor} days for the default (6 years, "
         "FINRA 4511(b)); archive entries must be kept at least that long."
     )
+
+# Reaching people with no tab open (docs/client.md, docs/security.md). Links in e-mails and notifications
+# point here; in production it defaults to the first allowed host.
+PARLEY_SITE_URL = env.str(
+    "PARLEY_SITE_URL", default=f"https://{ALLOWED_HOSTS[0].lstrip('.')}" if IS_PRODUCTION else "http://127.0.0.1:8000"
+).rstrip("/")
+# Whether a push notification or a digest e-mail may carry the words of a message. Off: they say only who wrote
+# ("New message from Alice"), because push services (Google, Mozilla, Apple) and mail servers are outside the
+# company; only a company that accepts that turns this on.
+PARLEY_NOTIFICATION_PREVIEWS = env.bool("PARLEY_NOTIFICATION_PREVIEWS", default=False)
+# Web Push: the VAPID key (base64url of the raw 32-byte P-256 private key) that signs every push, so push
+# services accept them for our subscriptions only. Optional in production (no key: no Web Push).
+PARLEY_VAPID_PRIVATE_KEY = env.str("PARLEY_VAPID_PRIVATE_KEY", default="")
+if not PARLEY_VAPID_PRIVATE_KEY and not IS_PRODUCTION:
+    PARLEY_VAPID_PRIVATE_KEY = read_or_create_secret(VAR_DIR / "vapid_private_key", new_vapid_private_key)
+if PARLEY_VAPID_PRIVATE_KEY:
+    try:
+        vapid_private_key(PARLEY_VAPID_PRIVATE_KEY)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"PARLEY_VAPID_PRIVATE_KEY: {error}") from None
+# Push services want a way to reach whoever sends the pushes (Apple refuses a localhost address).
+PARLEY_VAPID_SUBJECT = env.str("PARLEY_VAPID_SUBJECT", default="")
+# Hosts a subscription's endpoint may point at (and their subdomains): the push services of Chrome, Edge,
+# Firefox and Safari. The server POSTs to these, so an endpoint anywhere else (an internal address) is refused.
+PARLEY_PUSH_SERVICE_HOSTS = env.list(
+    "PARLEY_PUSH_SERVICE_HOSTS",
+    default=["fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com", "notify.windows.com"],
+)
+# E-mail (Django's SMTP backend). Without EMAIL_HOST, development prints mails to the log and production sends
+# none (no digests).
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Parley <parley@localhost>")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+elif not IS_PRODUCTION:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The digest of missed direct messages and mentions: sent this many minutes after a message went unread (and
+# at most that often per person); 0 turns digests off.
+PARLEY_DIGEST_AFTER_MINUTES = env.int("PARLEY_DIGEST_AFTER_MINUTES", default=60)
+if PARLEY_DIGEST_AFTER_MINUTES < 0:
+    raise ImproperlyConfigured("PARLEY_DIGEST_AFTER_MINUTES must be 0 (off) or more.")
 
 AUTH_USER_MODEL = "accounts.User"
 

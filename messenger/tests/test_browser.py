@@ -909,3 +909,64 @@ def test_messages_removed_by_retention_leave_an_open_chat_at_once(tmp_path):
         expect(message_in(bob, "Lunch today?")).to_be_visible()
 
     assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_service_worker_registers_for_the_whole_site_and_shows_a_pushed_notification(tmp_path):
+    """What headless Chromium can drive: the page registers /sw.js with scope "/", and a push delivered to that
+    registration through the DevTools protocol (ServiceWorker.deliverPushMessage, the event a push service's
+    message raises) runs the worker's push handler, which shows the notification. It cannot subscribe: headless
+    Chromium has no push service (pushManager.subscribe answers "AbortError: Registration failed - permission
+    denied" even with notifications allowed), so the subscription and the encrypted POST are tested against a
+    loopback push endpoint in test_push.py; a click on a system notification cannot be driven either."""
+    require_chromium()
+    import json
+
+    from accounts.models import User
+    from messenger.push import push_payload
+
+    direct_chat_of_alice_and_bob()
+    bob = User.objects.get(username="bob")
+    conversation = direct_open(user=bob, other_username="alice")
+    payload = push_payload(send(bob, conversation, "Lunch?"))  # what messenger.push sends alice
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        page = signed_in_page(browser, base_url, "alice", errors)
+        page.context.grant_permissions(["notifications"], origin=base_url)
+        scope = page.evaluate("async () => (await navigator.serviceWorker.ready).scope")
+        assert scope == f"{base_url}/"
+
+        devtools = page.context.new_cdp_session(page)
+        registrations: list[dict] = []
+        devtools.on(
+            "ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"])
+        )
+        devtools.send("ServiceWorker.enable")
+        for _ in range(50):  # the protocol reports the registration shortly after enable
+            if ours := [r for r in registrations if r["scopeURL"] == scope]:
+                break
+            page.wait_for_timeout(100)
+        [registration] = ours
+        devtools.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": base_url, "registrationId": registration["registrationId"], "data": json.dumps(payload)},
+        )
+
+        shown = page.wait_for_function(
+            """async () => {
+                const notes = await (await navigator.serviceWorker.ready).getNotifications();
+                const shown = notes.map((n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data.url }));
+                return shown.length ? shown : null;
+            }"""
+        ).json_value()
+
+    assert shown == [
+        {
+            "title": "Parley",
+            "body": "New message from Bob",
+            "tag": f"parley-conversation-{conversation.pk}",
+            "url": f"/#/c/{conversation.pk}",
+        }
+    ]
+    assert errors == []
