@@ -113,10 +113,14 @@ class PushSubscription(models.Model):
 
     The endpoint is a capability URL at the browser's push service; it is unique, so a browser that subscribes
     again (or for another person, after a sign-out) replaces its row. Deleted when the push service answers
-    404 or 410 (the browser unsubscribed or expired it).
+    404 or 410 (the browser unsubscribed or expired it). Tied to the sign-in of the session that subscribed:
+    once that session ends (signed out, ended from the security page, a new password), the browser gets no
+    more pushes, so a shared computer stops showing the last person's messages.
     """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="push_subscriptions")
+    # None: subscribed with an API token (no session); such a subscription lasts until it is deleted.
+    sign_in = models.ForeignKey("SignIn", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     endpoint = models.URLField(max_length=1000, unique=True)
     p256dh = models.CharField(max_length=100)  # the browser's P-256 public key, base64url
     auth = models.CharField(max_length=50)  # the browser's 16-byte authentication secret, base64url

@@ -12,15 +12,17 @@ outside the company. The payload is encrypted for the browser (RFC 8291) whateve
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
+from collections.abc import Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from email.utils import parseaddr
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connections
 from django.db.models import Q
@@ -33,6 +35,7 @@ from accounts.models import PresenceChoice, PushSubscription
 from messenger.models import Conversation, Mention, Message
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A push waits at the push service this long for a browser that is off (a laptop asleep), then is dropped:
 # a day-old "new message" is stale, and the digest e-mail covers what was missed.
@@ -69,12 +72,13 @@ def _push_in_background(message_id: int) -> int:
 
 def push_subscriptions_to_notify(message: Message) -> list[PushSubscription]:
     """The browsers to push a message to: those of the other member of a direct chat (unless they muted it)
-    and of people it @mentions, who are active and not on "busy" (do not disturb). One query."""
+    and of people it @mentions, who are active and not on "busy" (do not disturb), whose session is still
+    signed in there. One query."""
     reached = Q(user__in=Mention.objects.filter(message_id=message.pk).values("user_id"))
     if message.conversation.kind == Conversation.Kind.DIRECT:
         reached |= Q(user__memberships__conversation_id=message.conversation_id, user__memberships__is_muted=False)
     return list(
-        PushSubscription.objects.filter(reached, user__is_active=True)
+        PushSubscription.objects.filter(reached, Q(sign_in=None) | Q(sign_in__ended_at=None), user__is_active=True)
         .exclude(user_id=message.sender_id)
         .exclude(user__presence_choice=PresenceChoice.BUSY)
         .distinct()
@@ -93,7 +97,7 @@ def message_push(*, message_id: int) -> int:
     if not subscriptions:
         return 0
     # A person with a tab open anywhere is told by that tab (notify.js), not by a push on top.
-    connected = async_to_sync(presence.users_connected)(sorted({s.user_id for s in subscriptions}))
+    connected = _on_this_threads_loop(presence.users_connected(sorted({s.user_id for s in subscriptions})))
     data = json.dumps(push_payload(message), ensure_ascii=False)
     return sum(push_send(subscription, data) for subscription in subscriptions if subscription.user_id not in connected)
 
@@ -158,6 +162,19 @@ def vapid_subject() -> str:
         return settings.PARLEY_VAPID_SUBJECT
     address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
     return f"mailto:{address}" if address else settings.PARLEY_SITE_URL
+
+
+_thread_state = threading.local()
+
+
+def _on_this_threads_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run one of presence's reads on an event loop this thread keeps between pushes, so presence's Redis
+    client (one per loop) and its connection are reused; async_to_sync would make a loop, and a client, per
+    push."""
+    loop = getattr(_thread_state, "loop", None)
+    if loop is None:
+        loop = _thread_state.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(coroutine)
 
 
 @cache

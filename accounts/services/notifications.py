@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core import signing
 
 from accounts.errors import PushSubscriptionInvalid, UnsubscribeLinkInvalid
-from accounts.models import PushSubscription, User
+from accounts.models import PushSubscription, SignIn, User
 from core.webpush import b64url_decode
 
 UNSUBSCRIBE_SALT = "parley.digest.unsubscribe"
@@ -45,14 +45,22 @@ def _checked_key(value: str, *, name: str, length: int) -> str:
     return value
 
 
-def push_subscription_save(*, user: User, endpoint: str, p256dh: str, auth: str) -> PushSubscription:
-    """Remember a browser's subscription for `user`. The endpoint identifies the browser: subscribing again
-    updates its keys, and a browser now used by someone else stops notifying the previous person."""
+def push_subscription_save(
+    *, user: User, endpoint: str, p256dh: str, auth: str, session_key: str | None = None
+) -> PushSubscription:
+    """Remember a browser's subscription for `user`, for as long as the session it came from lasts (none: an
+    API token's, until deleted). The endpoint identifies the browser: subscribing again updates its keys and
+    session, and a browser now used by someone else stops notifying the previous person."""
     _checked_endpoint(endpoint)
     _checked_key(p256dh, name="p256dh", length=65)
     _checked_key(auth, name="auth", length=16)
+    sign_in = (
+        SignIn.objects.filter(user=user, session_key=session_key, ended_at__isnull=True).first()
+        if session_key
+        else None
+    )
     subscription, _ = PushSubscription.objects.update_or_create(
-        endpoint=endpoint, defaults={"user": user, "p256dh": p256dh, "auth": auth}
+        endpoint=endpoint, defaults={"user": user, "p256dh": p256dh, "auth": auth, "sign_in": sign_in}
     )
     return subscription
 

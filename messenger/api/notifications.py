@@ -37,7 +37,11 @@ def push_settings(request: HttpRequest) -> dict:
 )
 def push_subscribe(request: HttpRequest, data: PushSubscriptionIn) -> Status:
     people.push_subscription_save(
-        user=request.user, endpoint=data.endpoint, p256dh=data.keys.p256dh, auth=data.keys.auth
+        user=request.user,
+        endpoint=data.endpoint,
+        p256dh=data.keys.p256dh,
+        auth=data.keys.auth,
+        session_key=request.session.session_key if hasattr(request, "session") else None,
     )
     return Status(201, None)
 

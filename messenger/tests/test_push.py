@@ -8,6 +8,7 @@ import uuid
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.test import Client
 
 from accounts import presence
 from accounts.models import PushSubscription
@@ -16,6 +17,7 @@ from accounts.tests.factories import UserFactory
 from core.webpush import application_server_key
 from messenger import push
 from messenger.services import direct_open, membership_mute
+from messenger.tests.api import post
 from messenger.tests.factories import room_with, send
 from messenger.tests.push_service import Browser, loopback_push_service, vapid_claims
 
@@ -180,3 +182,23 @@ def test_without_a_vapid_key_nothing_is_queued(settings):
     settings.PARLEY_VAPID_PRIVATE_KEY = ""
 
     assert push.message_push_after_commit(1) is None
+
+
+def test_a_browser_whose_session_signed_out_gets_no_more_pushes(alice, bob, push_service):
+    browser, other_browser = push_service.browser("signed-out"), push_service.browser("still-in")
+    sessions = []
+    for subscribing in (browser, other_browser):
+        session = Client()
+        session.force_login(bob)
+        subscription = {
+            "endpoint": subscribing.endpoint,
+            "keys": {"p256dh": subscribing.p256dh, "auth": subscribing.auth},
+        }
+        assert post(session, "/api/v1/me/push-subscriptions", subscription).status_code == 201
+        sessions.append(session)
+    sessions[0].post("/accounts/logout/")
+    conversation = direct_chat(alice, bob)
+
+    push.message_push(message_id=send(alice, conversation).pk)
+
+    assert [received.path for received in push_service.received] == ["/push/still-in"]

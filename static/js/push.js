@@ -13,6 +13,11 @@ function keyBytes(base64url) {
   return Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
 }
 
+function sameBytes(buffer, bytes) {
+  const other = new Uint8Array(buffer || []);
+  return other.length === bytes.length && other.every((value, index) => value === bytes[index]);
+}
+
 // Register the service worker; subscribe (or renew the subscription) when notifications are allowed.
 // `serverKey` is the VAPID public key the page carries (empty: Web Push is off on this server).
 export async function pushStart(serverKey) {
@@ -21,9 +26,13 @@ export async function pushStart(serverKey) {
     await navigator.serviceWorker.register("/sw.js", { scope: "/" });
     if (Notification.permission !== "granted") return null;
     const ready = await navigator.serviceWorker.ready;
-    const subscription =
-      (await ready.pushManager.getSubscription()) ||
-      (await ready.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(serverKey) }));
+    const key = keyBytes(serverKey);
+    let subscription = await ready.pushManager.getSubscription();
+    if (subscription && !sameBytes(subscription.options.applicationServerKey, key)) {
+      await subscription.unsubscribe(); // made with the server's previous key: its pushes would be refused
+      subscription = null;
+    }
+    subscription ||= await ready.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
     await api.pushSubscribe(subscription.toJSON());
     return subscription;
   } catch {
