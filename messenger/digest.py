@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,6 +29,9 @@ from messenger.push import message_preview
 logger = logging.getLogger(__name__)
 
 PREVIEWS_PER_SENDER = 3
+# How far back a digest looks: a person's first digest (or the first after opting in again, or after the job
+# was stopped) is about the last day, not about every unread message they ever had.
+DIGEST_LOOKBACK = timedelta(days=1)
 
 
 @dataclass
@@ -57,9 +60,9 @@ def digests_enabled() -> bool:
 
 def missed_messages(*, until: datetime) -> dict[int, list[Message]]:
     """recipient id -> the direct messages (of chats they did not mute) and mentions of them that they have not
-    read, from others, that arrived after their last digest and up to `until`. One query for everyone: each
-    row is a message joined with one membership of a person who wants digests."""
-    quiet = timedelta(minutes=settings.PARLEY_DIGEST_AFTER_MINUTES)
+    read, from others, that arrived after their last digest (and within DIGEST_LOOKBACK) and up to `until`.
+    One query for everyone: each row is a message joined with one membership of a person who wants digests."""
+    since = until - DIGEST_LOOKBACK
     recipient = "conversation__memberships__user"
     # Every condition on the membership and its user sits in this one filter() call, so all of them are about
     # the same joined membership row (Django joins a multi-valued relation once per filter() call).
@@ -73,7 +76,7 @@ def missed_messages(*, until: datetime) -> dict[int, list[Message]]:
             conversation__last_seq__gt=F("conversation__memberships__last_read_seq"),
             seq__gt=F("conversation__memberships__last_read_seq"),
             created_at__lte=until,
-            created_at__gt=Coalesce(f"{recipient}__digest_covered_until", until - quiet),
+            created_at__gt=Greatest(Coalesce(f"{recipient}__digest_covered_until", Value(since)), Value(since)),
             deleted_at__isnull=True,
             **{f"{recipient}__email_digest": True, f"{recipient}__is_active": True, f"{recipient}__email__gt": ""},
         )
@@ -89,15 +92,16 @@ def missed_messages(*, until: datetime) -> dict[int, list[Message]]:
 
 
 def digests_send(*, now: datetime | None = None) -> DigestRun:
-    """Mail every person who missed something their digest, then move everyone's covered-until mark to the
-    end of the quiet period (a person whose mail failed keeps theirs, to be tried again next run)."""
+    """Mail every person who missed something their digest, and move their covered-until mark to the end of
+    the quiet period: one UPDATE for those mailed (a person whose mail failed keeps theirs, to be tried again
+    next run; nobody else's row is written)."""
     run = DigestRun()
     if not digests_enabled():
         return run
     until = (now or timezone.now()) - timedelta(minutes=settings.PARLEY_DIGEST_AFTER_MINUTES)
     missed = missed_messages(until=until)
     people = User.objects.in_bulk(list(missed))
-    failed_ids = []
+    mailed_ids = []
     with get_connection() as connection:
         for user_id, messages in missed.items():
             mail = digest_mail(people[user_id], messages)
@@ -105,13 +109,11 @@ def digests_send(*, now: datetime | None = None) -> DigestRun:
                 connection.send_messages([mail])
             except Exception as error:  # smtplib and socket errors alike: one person's mail, not the run
                 logger.warning("A digest e-mail could not be sent (%s)", type(error).__name__)
-                failed_ids.append(user_id)
                 run.failed += 1
             else:
+                mailed_ids.append(user_id)
                 run.sent += 1
-    User.objects.filter(email_digest=True).exclude(pk__in=failed_ids).filter(
-        Q(digest_covered_until__isnull=True) | Q(digest_covered_until__lt=until)
-    ).update(digest_covered_until=until)
+    User.objects.filter(pk__in=mailed_ids).update(digest_covered_until=until)
     return run
 
 

@@ -953,13 +953,15 @@ def test_the_service_worker_registers_for_the_whole_site_and_shows_a_pushed_noti
             {"origin": base_url, "registrationId": registration["registrationId"], "data": json.dumps(payload)},
         )
 
-        shown = page.wait_for_function(
-            """async () => {
-                const notes = await (await navigator.serviceWorker.ready).getNotifications();
-                const shown = notes.map((n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data.url }));
-                return shown.length ? shown : null;
-            }"""
-        ).json_value()
+        shown = []
+        for _ in range(100):  # wait_for_function does not await a promise: ask until the worker has shown it
+            shown = page.evaluate(
+                """async () => (await (await navigator.serviceWorker.ready).getNotifications()).map(
+                    (n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data.url }))"""
+            )
+            if shown:
+                break
+            page.wait_for_timeout(100)
 
     assert shown == [
         {

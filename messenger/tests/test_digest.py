@@ -189,3 +189,13 @@ def test_digests_are_off_with_no_quiet_period_and_in_production_without_a_mail_s
     assert not digest.digests_enabled()
     settings.EMAIL_HOST = "smtp.example.com"
     assert digest.digests_enabled()
+
+
+def test_a_first_digest_is_about_the_last_day_not_every_unread_message_ever(alice, bob, mailbox):
+    chat = direct_open(user=alice, other_username="bob")
+    arrived_minutes_ago(send(alice, chat, "last week"), 7 * 24 * 60)
+    arrived_minutes_ago(send(alice, chat, "this morning"), 45)
+
+    digest.digests_send()
+
+    assert "1 direct message" in text_of(mailbox.messages[0])
