@@ -43,3 +43,11 @@ class SecondFactorOwed(ParleyError):
 class SuperuserOnly(ParleyError):
     code = "superuser_only"
     http_status = 403
+
+
+class PushSubscriptionInvalid(ParleyError):
+    code = "push_subscription_invalid"
+
+
+class UnsubscribeLinkInvalid(ParleyError):
+    code = "unsubscribe_link_invalid"

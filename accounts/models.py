@@ -43,6 +43,10 @@ class User(AbstractUser):
         default=False,
         help_text="Members of IT Admins and Compliance Officers, and superusers, must use it whatever this says.",
     )
+    # The e-mail digest of missed direct messages and mentions (messenger.digest): on unless the person opts out.
+    email_digest = models.BooleanField("e-mail digest of missed messages", default=True)
+    # Messages up to this moment were considered for a digest already: each is mailed about at most once.
+    digest_covered_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return self.username
@@ -102,6 +106,28 @@ class ApiToken(models.Model):
     def hash_of(token: str) -> str:
         """What is stored (and looked up) for a clear token."""
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+class PushSubscription(models.Model):
+    """One browser's Web Push subscription (docs/client.md): where to POST, and the keys to encrypt for it.
+
+    The endpoint is a capability URL at the browser's push service; it is unique, so a browser that subscribes
+    again (or for another person, after a sign-out) replaces its row. Deleted when the push service answers
+    404 or 410 (the browser unsubscribed or expired it). Tied to the sign-in of the session that subscribed:
+    once that session ends (signed out, ended from the security page, a new password), the browser gets no
+    more pushes, so a shared computer stops showing the last person's messages.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="push_subscriptions")
+    # None: subscribed with an API token (no session); such a subscription lasts until it is deleted.
+    sign_in = models.ForeignKey("SignIn", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=100)  # the browser's P-256 public key, base64url
+    auth = models.CharField(max_length=50)  # the browser's 16-byte authentication secret, base64url
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:  # never the endpoint: whoever has it can knock on the browser's door
+        return f"push subscription {self.pk} of user {self.user_id}"
 
 
 class GroupSignInPolicy(models.Model):

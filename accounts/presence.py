@@ -165,6 +165,16 @@ async def online_among(user_ids: list[int]) -> set[int]:
     return {user_id for user_id, (state, _) in states.items() if state != OFFLINE}
 
 
+async def users_connected(user_ids: list[int]) -> set[int]:
+    """Which of these users have a live connection (a Parley tab open anywhere, whatever they show, invisible
+    included), in one round trip: Web Push goes to the others."""
+    if not user_ids:
+        return set()
+    now = time.time()
+    records = await _store().read_many(user_ids)
+    return {user_id for user_id, record in records.items() if record.newest_expiry() > now}
+
+
 async def online_count() -> int:
     """How many people have at least one live connection now (any shown state, invisible included): a number
     for IT's daily page, never who."""

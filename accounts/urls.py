@@ -9,6 +9,8 @@ urlpatterns = [
     path("two-factor/remove/", views.two_factor_remove, name="two_factor_remove"),
     path("two-factor/backup-codes/", views.backup_codes_renew, name="backup_codes_renew"),
     path("sessions/<int:sign_in_id>/sign-out/", views.session_sign_out, name="session_sign_out"),
+    path("email-digest/", views.email_digest_set, name="email_digest_set"),
+    path("email-digest/unsubscribe/<str:token>/", views.digest_unsubscribe, name="digest_unsubscribe"),
     path("sessions/sign-out-others/", views.sessions_sign_out_others, name="sessions_sign_out_others"),
     # Before django.contrib.auth.urls, so this one (which also signs out other sessions) wins.
     path("password_change/", views.PasswordChange.as_view(), name="password_change"),

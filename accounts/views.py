@@ -21,7 +21,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import errors, selectors, services
 from core import crypto
@@ -222,3 +223,30 @@ def _qr_svg(data: str) -> str:
 
 def _grouped(secret: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+@login_required
+@require_POST
+def email_digest_set(request: HttpRequest) -> HttpResponse:
+    """The security page's switch for the e-mail digest of missed messages."""
+    enabled = request.POST.get("email_digest") == "on"
+    services.email_digest_set(user=request.user, enabled=enabled)
+    messages.success(
+        request, "E-mails about missed messages are on." if enabled else "No more e-mails about missed messages."
+    )
+    return redirect("account_security")
+
+
+# No CSRF token: the signed token in the URL is the authority (no session needed, any browser), and mail apps
+# POST here without one for one-click unsubscribing (List-Unsubscribe-Post, RFC 8058).
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def digest_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """The link in every digest. GET asks, POST unsubscribes: mail scanners open links, and must not."""
+    if request.method == "GET":
+        return render(request, "accounts/digest_unsubscribe.html")
+    try:
+        services.email_digest_unsubscribe(token=token)
+    except ParleyError as refusal:
+        return render(request, "accounts/digest_unsubscribe.html", {"error": refusal.message}, status=400)
+    return render(request, "accounts/digest_unsubscribe.html", {"unsubscribed": True})

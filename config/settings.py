@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from core.crypto import KeyRing, channel_layer_keys, new_key_entry
 from core.regulation import DEFAULT_RETENTION_FLOOR_DAYS, RETENTION_FLOOR_DAYS
 from core.runtime import read_or_create_secret
+from core.webpush import new_vapid_private_key, vapid_private_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -275,13 +276,9 @@ if not PARLEY_ARCHIVE_SIGNING_KEY:
 PARLEY_ARCHIVE_PREVIOUS_PUBLIC_KEYS = env.list("PARLEY_ARCHIVE_PREVIOUS_PUBLIC_KEYS", default=[])
 # Every checkpoint is also written, signed, to this directory once committed: mount WORM storage here (a bucket
 # with object lock, an append-only file system) that the application cannot rewrite (archive.outside). And,
-# when addresses are given, mailed to the firm's designated third party through EMAIL_URL.
+# when addresses are given, mailed to the firm's designated third party (the EMAIL_* settings below).
 PARLEY_CHECKPOINT_DIR = Path(env.str("PARLEY_CHECKPOINT_DIR", default=str(VAR_DIR / "checkpoints")))
 PARLEY_CHECKPOINT_MAIL_TO = env.list("PARLEY_CHECKPOINT_MAIL_TO", default=[])
-# Outgoing mail (django-environ's EMAIL_URL: smtp://user:password@host:587, smtp+tls://..., consolemail://).
-globals().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
-EMAIL_TIMEOUT = 30
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="parley@localhost")
 # Retention: the default when no default policy is set, and the floor no policy may go below. The floor is a
 # constant of the code (core.regulation); the variable may raise it, never lower it, and the default is checked
 # against it here so a deployment that would purge too early never starts.
@@ -299,6 +296,52 @@ if default_retention_floor > PARLEY_RETENTION_DEFAULT_DAYS:
         f"{default_retention_floor} days for the default (6 years, "
         "FINRA 4511(b)); archive entries must be kept at least that long."
     )
+
+# Reaching people with no tab open (docs/client.md, docs/security.md). Links in e-mails and notifications
+# point here; in production it defaults to the first allowed host.
+PARLEY_SITE_URL = env.str(
+    "PARLEY_SITE_URL", default=f"https://{ALLOWED_HOSTS[0].lstrip('.')}" if IS_PRODUCTION else "http://127.0.0.1:8000"
+).rstrip("/")
+# Whether a push notification or a digest e-mail may carry the words of a message. Off: they say only who wrote
+# ("New message from Alice"), because push services (Google, Mozilla, Apple) and mail servers are outside the
+# company; only a company that accepts that turns this on.
+PARLEY_NOTIFICATION_PREVIEWS = env.bool("PARLEY_NOTIFICATION_PREVIEWS", default=False)
+# Web Push: the VAPID key (base64url of the raw 32-byte P-256 private key) that signs every push, so push
+# services accept them for our subscriptions only. Optional in production (no key: no Web Push).
+PARLEY_VAPID_PRIVATE_KEY = env.str("PARLEY_VAPID_PRIVATE_KEY", default="")
+if not PARLEY_VAPID_PRIVATE_KEY and not IS_PRODUCTION:
+    PARLEY_VAPID_PRIVATE_KEY = read_or_create_secret(VAR_DIR / "vapid_private_key", new_vapid_private_key)
+if PARLEY_VAPID_PRIVATE_KEY:
+    try:
+        vapid_private_key(PARLEY_VAPID_PRIVATE_KEY)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"PARLEY_VAPID_PRIVATE_KEY: {error}") from None
+# Push services want a way to reach whoever sends the pushes (Apple refuses a localhost address).
+PARLEY_VAPID_SUBJECT = env.str("PARLEY_VAPID_SUBJECT", default="")
+# Hosts a subscription's endpoint may point at (and their subdomains): the push services of Chrome, Edge,
+# Firefox and Safari. The server POSTs to these, so an endpoint anywhere else (an internal address) is refused.
+PARLEY_PUSH_SERVICE_HOSTS = env.list(
+    "PARLEY_PUSH_SERVICE_HOSTS",
+    default=["fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com", "notify.windows.com"],
+)
+# E-mail (Django's SMTP backend): digests, and checkpoint copies for the designated third party. Without
+# EMAIL_HOST, development prints mails to the log and production sends no digests.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Parley <parley@localhost>")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+elif not IS_PRODUCTION:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The digest of missed direct messages and mentions: sent this many minutes after a message went unread (and
+# at most that often per person); 0 turns digests off.
+PARLEY_DIGEST_AFTER_MINUTES = env.int("PARLEY_DIGEST_AFTER_MINUTES", default=60)
+if PARLEY_DIGEST_AFTER_MINUTES < 0:
+    raise ImproperlyConfigured("PARLEY_DIGEST_AFTER_MINUTES must be 0 (off) or more.")
 
 AUTH_USER_MODEL = "accounts.User"
 

@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from core.views import healthz, metrics
 from messenger.api import api
-from messenger.views import app_shell, emoji_catalog
+from messenger.views import app_shell, emoji_catalog, service_worker, web_manifest
 
 # The admin is Parley's too: its name in the header and the tab, and the app's icon (templates/admin/base_site.html).
 admin.site.site_header = "Parley administration"
@@ -14,6 +14,8 @@ admin.site.site_url = "/"  # "View site" opens the chat
 urlpatterns = [
     path("", app_shell, name="app"),
     path("emoji.json", emoji_catalog, name="emoji-catalog"),
+    path("sw.js", service_worker, name="service_worker"),
+    path("manifest.webmanifest", web_manifest, name="web_manifest"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("api/v1/", api.urls),

@@ -11,6 +11,13 @@ from accounts.services.contacts import (
     contact_remove,
 )
 from accounts.services.deactivation import user_deactivate, user_reactivate, user_sign_out_everywhere
+from accounts.services.notifications import (
+    digest_unsubscribe_token,
+    email_digest_set,
+    email_digest_unsubscribe,
+    push_subscription_delete,
+    push_subscription_save,
+)
 from accounts.services.presence import MAX_STATUS_MESSAGE_LENGTH, presence_choose, user_last_seen_mark
 from accounts.services.privileges import (
     account_reset_check,
@@ -67,12 +74,17 @@ __all__ = [
     "contact_group_delete",
     "contact_group_rename",
     "contact_remove",
+    "digest_unsubscribe_token",
+    "email_digest_set",
+    "email_digest_unsubscribe",
     "new_backup_code",
     "password_change_from_session",
     "presence_choose",
     "privilege_changes",
     "privileges_change_check",
     "profile_update",
+    "push_subscription_delete",
+    "push_subscription_save",
     "session_end",
     "session_key_changed",
     "sessions_end_for_new_password",

@@ -596,3 +596,19 @@ def test_it_unlocks_a_username_locked_from_one_address():
     )
 
     assert is_signed_in(sign_in("alice", REMOTE_ADDR="10.0.0.1"))
+
+
+def test_the_security_page_switches_the_email_digest_off_and_on(client):
+    person = UserFactory(username="dora")
+    client.force_login(person)
+
+    page = client.get(reverse("account_security")).content.decode()
+    off = client.post(reverse("email_digest_set"), {}, follow=True)
+    person.refresh_from_db()
+    was_off = person.email_digest is False
+    client.post(reverse("email_digest_set"), {"email_digest": "on"})
+    person.refresh_from_db()
+
+    assert 'name="email_digest" checked' in page
+    assert was_off and b"No more e-mails about missed messages." in off.content
+    assert person.email_digest is True

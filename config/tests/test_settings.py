@@ -21,6 +21,7 @@ CLEARED = {
     "ALLOWED_HOSTS",
     "PARLEY_ENV",
     "PARLEY_VAR_DIR",
+    "PARLEY_VAPID_PRIVATE_KEY",
 }
 
 
@@ -155,3 +156,17 @@ def test_check_deploy_prints_no_warnings_in_production_mode(tmp_path, database_u
     assert settings.SILENCED_SYSTEM_CHECKS == []
     assert "System check identified no issues (0 silenced)." in result.stdout
     assert "WARNING" not in result.stdout + result.stderr
+
+
+def test_production_starts_without_a_vapid_key_with_web_push_off_and_refuses_a_malformed_one(tmp_path):
+    print_key = [
+        "-c",
+        "import django; django.setup(); from django.conf import settings as s; print(repr(s.PARLEY_VAPID_PRIVATE_KEY))",
+    ]
+
+    without = run_django(print_key, tmp_path, **PRODUCTION)
+    malformed = run_django(print_key, tmp_path, **PRODUCTION, PARLEY_VAPID_PRIVATE_KEY="not-a-key")
+
+    assert (without.returncode, without.stdout.strip()) == (0, "''")
+    assert malformed.returncode != 0
+    assert "PARLEY_VAPID_PRIVATE_KEY" in malformed.stderr

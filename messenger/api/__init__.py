@@ -21,7 +21,7 @@ from ninja.security import HttpBearer, django_auth
 
 from accounts.services import api_token_use
 from core.errors import ParleyError
-from messenger.api import conversations, people, rooms
+from messenger.api import conversations, notifications, people, rooms
 
 
 class ApiTokenAuth(HttpBearer):
@@ -100,3 +100,4 @@ def http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
 api.add_router("", people.router)
 api.add_router("", conversations.router)
 api.add_router("", rooms.router)
+api.add_router("", notifications.router)

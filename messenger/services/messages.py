@@ -20,7 +20,7 @@ from core import fanout, metrics
 from core.commit_order import in_commit_order
 from core.counters import counter_advance
 from core.ratelimit import TokenBucket
-from messenger import frames
+from messenger import frames, push
 from messenger.errors import BodyInvalid, NotAllowed, NotAMember, RateLimited, RoomArchived
 from messenger.models import (
     MAX_BODY_LENGTH,
@@ -166,6 +166,7 @@ def message_send(
                 attachment.save(update_fields=["archive_position"])
             frame = frames.message_frame(message=message_payload(message))
             fanout.after_commit(partial(fanout.to_conversation, conversation_id, frame))
+            fanout.after_commit(partial(push.message_push_after_commit, message.pk))  # a thread's work, no query
             transaction.on_commit(metrics.message_accepted)  # counted once committed, also inside a file share's
             turn.take()
     except IntegrityError:

@@ -1185,4 +1185,66 @@ def test_a_thread_reply_typed_offline_is_sent_once_after_the_reconnect(tmp_path)
 
     assert [reply.body for reply in Message.objects.filter(thread_root=root)] == ["Yes, if QA signs off"]
     assert [(frame["thread_root_id"], frame["also_in_room"]) for frame in sent] == [(root.pk, False)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_service_worker_registers_for_the_whole_site_and_shows_a_pushed_notification(tmp_path):
+    """What headless Chromium can drive: the page registers /sw.js with scope "/", and a push delivered to that
+    registration through the DevTools protocol (ServiceWorker.deliverPushMessage, the event a push service's
+    message raises) runs the worker's push handler, which shows the notification. It cannot subscribe: headless
+    Chromium has no push service (pushManager.subscribe answers "AbortError: Registration failed - permission
+    denied" even with notifications allowed), so the subscription and the encrypted POST are tested against a
+    loopback push endpoint in test_push.py; a click on a system notification cannot be driven either."""
+    require_chromium()
+    import json
+
+    from accounts.models import User
+    from messenger.push import push_payload
+
+    direct_chat_of_alice_and_bob()
+    bob = User.objects.get(username="bob")
+    conversation = direct_open(user=bob, other_username="alice")
+    payload = push_payload(send(bob, conversation, "Lunch?"))  # what messenger.push sends alice
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        page = signed_in_page(browser, base_url, "alice", errors)
+        page.context.grant_permissions(["notifications"], origin=base_url)
+        scope = page.evaluate("async () => (await navigator.serviceWorker.ready).scope")
+        assert scope == f"{base_url}/"
+
+        devtools = page.context.new_cdp_session(page)
+        registrations: list[dict] = []
+        devtools.on(
+            "ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"])
+        )
+        devtools.send("ServiceWorker.enable")
+        for _ in range(50):  # the protocol reports the registration shortly after enable
+            if ours := [r for r in registrations if r["scopeURL"] == scope]:
+                break
+            page.wait_for_timeout(100)
+        [registration] = ours
+        devtools.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": base_url, "registrationId": registration["registrationId"], "data": json.dumps(payload)},
+        )
+
+        shown = []
+        for _ in range(100):  # wait_for_function does not await a promise: ask until the worker has shown it
+            shown = page.evaluate(
+                """async () => (await (await navigator.serviceWorker.ready).getNotifications()).map(
+                    (n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data.url }))"""
+            )
+            if shown:
+                break
+            page.wait_for_timeout(100)
+
+    assert shown == [
+        {
+            "title": "Parley",
+            "body": "New message from Bob",
+            "tag": f"parley-conversation-{conversation.pk}",
+            "url": f"/#/c/{conversation.pk}",
+        }
+    ]
     assert errors == []

@@ -1,6 +1,11 @@
+import json
+from io import BytesIO
+
 import pytest
+from PIL import Image
 
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
+from core.webpush import application_server_key
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +102,47 @@ class TestEmojiCatalog:
     def test_it_needs_no_sign_in_and_refuses_writes(self, client):
         assert client.get("/emoji.json").status_code == 200
         assert client.post("/emoji.json").status_code == 405
+
+
+def test_the_web_app_manifest_is_valid_json_with_what_installing_needs_and_its_icons_are_served(client):
+    response = client.get("/manifest.webmanifest")  # no sign-in: browsers fetch it without cookies
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/manifest+json"
+    manifest = json.loads(response.content)
+    assert manifest["name"] == manifest["short_name"] == "Parley"
+    assert (manifest["start_url"], manifest["scope"], manifest["display"]) == ("/", "/", "standalone")
+    assert manifest["theme_color"].startswith("#")
+    sizes = set()
+    for icon in manifest["icons"]:
+        served = client.get(icon["src"])
+        body = b"".join(served.streaming_content) if served.streaming else served.content
+        assert served.status_code == 200, icon["src"]
+        assert served["Content-Type"] == icon["type"]
+        if icon["type"] == "image/png":
+            picture = Image.open(BytesIO(body))
+            assert f"{picture.width}x{picture.height}" == icon["sizes"]
+            sizes.add((icon["sizes"], icon["purpose"]))
+    assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= sizes
+
+
+def test_every_page_links_the_manifest_and_the_service_worker_is_served_for_the_whole_site(client):
+    login = client.get("/accounts/login/").content.decode()
+    worker = client.get("/sw.js")
+
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in login
+    assert worker.status_code == 200
+    assert worker["Content-Type"].startswith("text/javascript")
+    assert worker["Cache-Control"] == "no-cache"
+    assert b'addEventListener("push"' in worker.content
+
+
+def test_the_app_carries_the_key_its_browser_subscribes_to_push_with(client, settings):
+    client.force_login(UserFactory(username="bob"))
+    key = application_server_key(settings.PARLEY_VAPID_PRIVATE_KEY)
+    with_key = client.get("/").content.decode()
+    settings.PARLEY_VAPID_PRIVATE_KEY = ""  # no key (production without one): no Web Push offered
+    without = client.get("/").content.decode()
+
+    assert f'data-push-key="{key}"' in with_key
+    assert 'data-push-key=""' in without

@@ -117,6 +117,7 @@ export const api = {
   removeMember: (id, username) => request("DELETE", `/rooms/${id}/members/${encodeURIComponent(username)}`),
   markRead: (id, seq) => request("POST", `/conversations/${id}/read`, { seq }),
   mute: (id, isMuted) => request("POST", `/conversations/${id}/mute`, { is_muted: isMuted }),
+  pushSubscribe: ({ endpoint, keys }) => request("POST", "/me/push-subscriptions", { endpoint, keys }),
   shareFile: (id, { file, clientId, body }, onProgress) => {
     const form = new FormData();
     form.append("file", file, file.name || "pasted-image.png");

@@ -15,6 +15,7 @@ import { MessageHistory } from "./history.js";
 import { askForNotifications, notificationsUndecided, notifyMessage, updateTitle } from "./notify.js";
 import { Outbox } from "./outbox.js";
 import { PresenceReporter } from "./presence.js";
+import { pushStart } from "./push.js";
 import { BuddyList, ChatView, ReactionPicker, renderMe, renderSidebar } from "./render.js";
 import { Connection } from "./socket.js";
 import { Store, isInTimeline } from "./store.js";
@@ -610,7 +611,9 @@ notifyPrompt.hidden = !notificationsUndecided() || localStorage.getItem(NOTIFY_D
 document.getElementById("notify-enable").addEventListener("click", async () => {
   await askForNotifications();
   notifyPrompt.hidden = true;
+  pushStart(root.dataset.pushKey); // with the permission, messages reach this browser with no tab open too
 });
+pushStart(root.dataset.pushKey);
 document.getElementById("notify-dismiss").addEventListener("click", () => {
   localStorage.setItem(NOTIFY_DISMISSED, "1");
   notifyPrompt.hidden = true;
