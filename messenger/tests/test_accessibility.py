@@ -1,5 +1,6 @@
-"""The main screens, audited with axe-core (axe-playwright-python carries it) in Debian's Chromium, on a laptop
-and a phone, light and dark: no serious or critical violation. Minor and moderate ones are printed, not failed."""
+"""The main screens (sign-in, the app, a room, a thread, a dialog, the emoji picker, the security page), audited
+with axe-core (axe-playwright-python carries it) in Debian's Chromium, on a laptop and a phone, light and dark:
+no serious or critical violation. Minor and moderate ones are printed, not failed."""
 
 from __future__ import annotations
 
@@ -76,6 +77,11 @@ def test_the_main_screens_have_no_serious_or_critical_accessibility_violations(t
             expect(page.locator("#app[data-ready=true]")).to_be_attached()
             page.get_by_role("button", name="Create a room").click()
             found += serious_violations(page, f"new room dialog, {scheme}")
+            page.keyboard.press("Escape")
+            page.get_by_role("link", name=re.compile(r"^launch\b")).click()
+            page.get_by_role("button", name="Insert an emoji").click()
+            expect(page.get_by_role("dialog", name="Insert an emoji")).to_be_visible()
+            found += serious_violations(page, f"emoji picker, {scheme}")
             page.goto("/accounts/security/")
             found += serious_violations(page, f"security page, {scheme}")
 
