@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import tempfile
+from functools import partial
 from urllib.parse import urlencode
 
 from auditlog.admin import LogEntryAdmin
@@ -25,13 +26,14 @@ from archive.export import ExportBlocked, archive_export
 from archive.forms import ArchiveSearchForm
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.retention import floor_days_for, legal_hold_release
+from archive.review import readable_entries
+from archive.review_views import transcript_view
 from archive.selectors import (
     archive_search,
     audit_access_details,
     audit_log_is_for_everyone,
     audit_log_visible_to,
     conversations_matching,
-    review_rows,
     shared_file_of,
 )
 from archive.services import archive_access_record
@@ -69,7 +71,9 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
         download = self.admin_site.admin_view(self.shared_file_download)
         review = self.admin_site.admin_view(self.review_view)
         export = self.admin_site.admin_view(self.export_view)
+        transcript = self.admin_site.admin_view(partial(transcript_view, self))
         return [
+            path("review/transcript/", transcript, name="archive_archiveentry_transcript"),
             path("<int:entry_id>/file/", download, name="archive_archiveentry_file"),
             path("review/", review, name="archive_archiveentry_review"),
             path("review/export/", export, name="archive_archiveentry_export"),
@@ -92,7 +96,7 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
         if form.is_valid():
             search = form.search()
             result = archive_search(search=search, limit=REVIEW_LIMIT)
-            rows = review_rows(result.hits)
+            rows = readable_entries(result.hits, words=search.words)
             details = {"criteria": search.criteria(), "shown": len(rows), "more": result.more}
             archive_access_record(user=request.user, action="search", details=details)
         context = {
