@@ -9,7 +9,7 @@ from archive import signing
 from archive.chain import entry_hash
 from archive.models import ArchiveCheckpoint, ArchiveEntry
 from archive.review import highlighted, readable_entries, transcript
-from archive.selectors import entries_in_chain_order
+from archive.selectors import ArchiveSearch, archive_search, entries_in_chain_order
 from messenger import services
 from messenger.tests.factories import room_with, send
 
@@ -37,6 +37,24 @@ def test_people_are_named_as_they_were_when_they_wrote_not_as_they_are_now():
 
     assert str(message.who) == "Alice Old (alice)"
     assert message.where == "#desk"
+
+
+def test_hits_read_with_rooms_and_direct_chats_named_in_two_queries(django_assert_num_queries):
+    carol = UserFactory(username="carol", display_name="")
+    UserFactory(username="dave")
+    room = room_with(carol, name="desk")
+    send(carol, room, "lunch at noon")
+    direct = services.direct_open(user=carol, other_username="dave")
+    send(carol, direct, "noon works")
+    hits = archive_search(search=ArchiveSearch(words="noon")).hits
+
+    with django_assert_num_queries(2):
+        rows = readable_entries(hits, words="noon")
+
+    assert [(row.where, str(row.who), row.text) for row in rows] == [
+        ("#desk", "carol", "lunch at <mark>noon</mark>"),
+        ("direct: carol, dave", "carol", "<mark>noon</mark> works"),
+    ]
 
 
 def test_edits_deletions_reactions_and_threads_read_as_such():

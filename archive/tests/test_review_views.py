@@ -62,7 +62,7 @@ def test_the_review_shows_names_readable_events_and_marked_words(desk):
     assert page.status_code == 200
     assert "Alice Archer (alice)" in text and "Bob Baker (bob)" in text
     assert '<td class="event">reaction added' in text and '<td class="event">edited' in text
-    assert "before: <del>Buy 500 ACME" in text and "after: <ins>Buy 600 ACME" in text
+    assert 'before: <del><span class="said">Buy 500 ACME' in text and 'after: <ins><span class="said">Buy 600' in text
     assert "<details><summary>details</summary>" in text
     marked = client.get(reverse("admin:archive_archiveentry_review"), {"words": "acme"}).content.decode()
     assert "Buy 600 <mark>ACME</mark>" in marked
