@@ -17,6 +17,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -26,7 +27,7 @@ from archive.export import ExportBlocked, archive_export
 from archive.forms import ArchiveSearchForm
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.retention import floor_days_for, legal_hold_release
-from archive.review import readable_entries
+from archive.review import readable_entries, readable_entry
 from archive.review_views import transcript_view
 from archive.selectors import (
     archive_search,
@@ -52,6 +53,7 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "occurred_at"
     ordering = ("-occurred_at",)
     fields = (
+        "reading",
         "occurred_at",
         "event_type",
         "conversation_id",
@@ -165,6 +167,14 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
             raise Http404("The file is no longer kept.")
         archive_access_record(user=request.user, action="file_download", target=attachment, details={"entry": entry.pk})
         return file_response(attachment, allow_inline=False)
+
+    @admin.display(description="as read")
+    def reading(self, entry: ArchiveEntry) -> str:
+        """Who (as of the event), where, what happened, in words: the same reading as the review screen's."""
+        row = readable_entry(pk=entry.pk)
+        if row is None:
+            return "This entry does not open: run manage.py verify_archive."
+        return render_to_string("admin/archive/archiveentry/_reading.html", {"row": row})
 
     @admin.display(description="content")
     def content(self, entry: ArchiveEntry) -> str:

@@ -274,3 +274,12 @@ def custody_of(*, conversation_id: int, position: int) -> Custody | None:
                     head_hash=head_hash,
                 )
     return None
+
+
+def readable_entry(*, pk: int) -> ReadableEntry | None:
+    """One entry for people (the admin's entry page), or None if it does not open."""
+    from archive.models import ArchiveEntry
+
+    row = ArchiveEntry.objects.filter(pk=pk).values_list(*FIELDS).first()
+    entry = _opened_or_not(row) if row else None
+    return readable_entries([entry])[0] if isinstance(entry, OpenedEntry) else None

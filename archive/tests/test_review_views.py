@@ -108,3 +108,32 @@ def test_a_bad_transcript_request_is_a_clear_400(query):
 
     assert page.status_code == 400
     assert "errornote" in page.content.decode()
+
+
+def test_an_entry_page_reads_who_where_and_what_in_words(desk):
+    from archive.models import ArchiveEntry
+
+    client = signed_in(group=roles.COMPLIANCE_OFFICERS)
+    edit = ArchiveEntry.objects.get(event_type="message_edited")
+
+    text = client.get(reverse("admin:archive_archiveentry_change", args=[edit.pk])).content.decode()
+
+    assert 'Alice Archer (alice)</strong> in #desk: <span class="event">edited</span>' in text
+    assert "before: <del>Buy 500 ACME before the call</del>" in text
+
+
+def test_a_shared_file_shows_as_its_name_linking_to_the_audit_logged_download(desk, settings):
+    from archive.models import ArchiveEntry
+    from messenger.files import file_share
+
+    settings.PARLEY_CLAMD_ADDRESS = ""  # the scanner is not what this tests
+    alice = desk.created_by
+    file_share(sender=alice, conversation_id=desk.pk, client_id="f1", name="deal.xlsx", content_type="", data=b"1")
+    shared = ArchiveEntry.objects.get(event_type="file_shared")
+    client = signed_in(group=roles.COMPLIANCE_OFFICERS)
+
+    text = client.get(reverse("admin:archive_archiveentry_review"), {"words": "deal"}).content.decode()
+
+    link = reverse("admin:archive_archiveentry_file", args=[shared.pk])
+    assert f'<a class="file" href="{link}">deal.xlsx</a>' in text
+    assert '<td class="event">file shared' in text
