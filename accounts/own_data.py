@@ -4,6 +4,7 @@ the files they shared, as a ZIP of JSON plus the files. Only ever the requester'
 from __future__ import annotations
 
 import json
+import shutil
 import zipfile
 from typing import IO, Any
 
@@ -19,6 +20,7 @@ profile.json     your account: names, contact details, settings, roles
 sign_ins.json    every sign-in Parley keeps for you: when, from where, with what
 messages.json    every message you sent, with the text it had before each edit or deletion
 files.json       the files you shared; the files themselves are in files/
+avatar.webp      your profile picture, if you have one
 
 Nothing here was erased by downloading it. Your messages and files are also kept in the company's compliance
 archive for the period the law and the company's retention policy require (for example SEC 17a-4 / FINRA 4511):
@@ -116,12 +118,18 @@ def own_data_write(*, user: User, out: IO[bytes]) -> dict[str, int]:
                 "path": stored_as,
             }
             try:
-                with attachment.file.open() as stored:
-                    archive.writestr(stored_as, stored.read())
+                with attachment.file.open() as stored, archive.open(stored_as, "w") as copy:
+                    shutil.copyfileobj(stored, copy)  # a chunk at a time: files are up to the upload limit
             except (FileNotFoundError, ValueError):  # expired from storage by retention: listed, not included
                 record["path"] = None
             files.append(record)
         archive.writestr("files.json", _json(files))
+        if user.avatar:
+            try:
+                with user.avatar.open() as picture:
+                    archive.writestr("avatar.webp", picture.read())
+            except (FileNotFoundError, ValueError):
+                pass  # gone from storage: left out
     return {"messages": len(messages), "sign_ins": len(sign_ins), "files": len(files)}
 
 

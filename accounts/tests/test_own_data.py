@@ -6,10 +6,13 @@ import zipfile
 
 import pytest
 from auditlog.models import LogEntry
+from django.core.files import File
 from django.test import Client
 from django.urls import reverse
+from PIL import Image
 
 from accounts.models import SignIn
+from accounts.services import avatar_set
 from accounts.tests.factories import UserFactory
 from core.testing import force_login_with_second_factor
 from messenger import services
@@ -33,6 +36,10 @@ def two_people(settings):
     send(bob, room, "bob's secret")
     file_share(sender=alice, conversation_id=room.pk, client_id="a1", name="alice.txt", content_type="", data=b"A!")
     file_share(sender=bob, conversation_id=room.pk, client_id="b1", name="bob.txt", content_type="", data=b"B!")
+    picture = io.BytesIO()
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(picture, format="PNG")
+    picture.seek(0)
+    avatar_set(user=alice, upload=File(picture, name="me.png"))
     SignIn.objects.create(user=alice, session_key="a" * 32, ip_address="10.0.0.1", user_agent="Firefox")
     SignIn.objects.create(user=bob, session_key="b" * 32, ip_address="10.0.0.2", user_agent="Chrome")
     return alice, bob
@@ -67,6 +74,7 @@ def test_the_zip_holds_exactly_the_persons_own_things(two_people):
     assert ("10.0.0.1", "Firefox") in [(row["ip_address"], row["user_agent"]) for row in sign_ins]
     assert not any("bob" in archive.read(name).decode(errors="replace").lower() for name in archive.namelist())
     assert "nothing is erased early" in archive.read("README.txt").decode()
+    assert Image.open(io.BytesIO(archive.read("avatar.webp"))).format == "WEBP"
 
 
 def test_each_person_gets_their_own_and_the_download_is_audit_logged_erasing_nothing(two_people):
@@ -76,6 +84,7 @@ def test_each_person_gets_their_own_and_the_download_is_audit_logged_erasing_not
     archive = download(bob)
 
     assert [file["name"] for file in json.loads(archive.read("files.json"))] == ["bob.txt"]
+    assert "avatar.webp" not in archive.namelist()  # alice's picture is hers
     assert [m["body"] for m in json.loads(archive.read("messages.json"))] == ["bob's secret", ""]
     assert Message.objects.count() == before
     logged = LogEntry.objects.get(action=LogEntry.Action.ACCESS, object_pk=str(bob.pk))
