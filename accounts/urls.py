@@ -4,6 +4,7 @@ from accounts import views
 
 urlpatterns = [
     path("security/", views.security, name="account_security"),
+    path("security/my-data.zip", views.own_data_download, name="own_data_download"),
     path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
     path("two-factor/verify/", views.two_factor_verify, name="two_factor_verify"),
     path("two-factor/remove/", views.two_factor_remove, name="two_factor_remove"),

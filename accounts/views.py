@@ -7,6 +7,7 @@ Thin, like every transport: read the form, call a service, render what it return
 from __future__ import annotations
 
 import base64
+import tempfile
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -16,15 +17,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import PasswordChangeView
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import errors, selectors, services
+from accounts import errors, own_data, selectors, services
 from core import crypto
 from core.errors import ParleyError
 
@@ -45,6 +47,17 @@ def security(request: HttpRequest) -> HttpResponse:
         "backup_codes": _fresh_backup_codes(request),
     }
     return render(request, "accounts/security.html", context)
+
+
+@login_required
+def own_data_download(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's own data as a ZIP (accounts.own_data); only ever theirs. Audit-logged."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it) Files make it large: on disk.
+    counts = own_data.own_data_write(user=request.user, out=spool)
+    own_data.own_data_download_record(user=request.user, counts=counts)
+    spool.seek(0)
+    name = f"parley-{request.user.get_username()}-{timezone.now():%Y%m%d}.zip"
+    return FileResponse(spool, as_attachment=True, filename=name, content_type="application/zip")
 
 
 @login_required

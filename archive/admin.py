@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import tempfile
+from functools import partial
 from urllib.parse import urlencode
 
 from auditlog.admin import LogEntryAdmin
@@ -16,6 +17,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -25,13 +27,14 @@ from archive.export import ExportBlocked, archive_export
 from archive.forms import ArchiveSearchForm
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.retention import floor_days_for, legal_hold_release
+from archive.review import readable_entries, readable_entry
+from archive.review_views import transcript_view
 from archive.selectors import (
     archive_search,
     audit_access_details,
     audit_log_is_for_everyone,
     audit_log_visible_to,
     conversations_matching,
-    review_rows,
     shared_file_of,
 )
 from archive.services import archive_access_record
@@ -50,6 +53,7 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "occurred_at"
     ordering = ("-occurred_at",)
     fields = (
+        "reading",
         "occurred_at",
         "event_type",
         "conversation_id",
@@ -69,7 +73,9 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
         download = self.admin_site.admin_view(self.shared_file_download)
         review = self.admin_site.admin_view(self.review_view)
         export = self.admin_site.admin_view(self.export_view)
+        transcript = self.admin_site.admin_view(partial(transcript_view, self))
         return [
+            path("review/transcript/", transcript, name="archive_archiveentry_transcript"),
             path("<int:entry_id>/file/", download, name="archive_archiveentry_file"),
             path("review/", review, name="archive_archiveentry_review"),
             path("review/export/", export, name="archive_archiveentry_export"),
@@ -92,7 +98,7 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
         if form.is_valid():
             search = form.search()
             result = archive_search(search=search, limit=REVIEW_LIMIT)
-            rows = review_rows(result.hits)
+            rows = readable_entries(result.hits, words=search.words)
             details = {"criteria": search.criteria(), "shown": len(rows), "more": result.more}
             archive_access_record(user=request.user, action="search", details=details)
         context = {
@@ -161,6 +167,14 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
             raise Http404("The file is no longer kept.")
         archive_access_record(user=request.user, action="file_download", target=attachment, details={"entry": entry.pk})
         return file_response(attachment, allow_inline=False)
+
+    @admin.display(description="as read")
+    def reading(self, entry: ArchiveEntry) -> str:
+        """Who (as of the event), where, what happened, in words: the same reading as the review screen's."""
+        row = readable_entry(pk=entry.pk)
+        if row is None:
+            return "This entry does not open: run manage.py verify_archive."
+        return render_to_string("admin/archive/archiveentry/_reading.html", {"row": row})
 
     @admin.display(description="content")
     def content(self, entry: ArchiveEntry) -> str:

@@ -297,36 +297,6 @@ def entry_text(content: Any) -> str:
     return ""
 
 
-def review_rows(hits: list[OpenedEntry]) -> list[dict[str, Any]]:
-    """Search hits as a transcript, people and conversations by name (two queries for any number of hits)."""
-    from accounts.models import User
-    from messenger.models import Conversation
-
-    conversations = Conversation.objects.in_bulk({hit.conversation_id for hit in hits})
-    named = {hit.actor_id for hit in hits if hit.actor_id is not None}
-    for hit in hits:
-        conversation = conversations.get(hit.conversation_id)
-        if conversation is None or not conversation.name:  # a direct chat is named by its two people
-            named.update(hit.participants)
-    people = User.objects.in_bulk(named)
-
-    def username(user_id: int | None) -> str:
-        if user_id is None:
-            return "Parley"
-        person = people.get(user_id)
-        return person.get_username() if person else f"user {user_id}"
-
-    rows = []
-    for hit in hits:
-        conversation = conversations.get(hit.conversation_id)
-        if conversation is not None and conversation.name:
-            where = f"#{conversation.name}"
-        else:
-            where = "direct: " + ", ".join(sorted(username(user_id) for user_id in hit.participants))
-        rows.append({"entry": hit, "who": username(hit.actor_id), "where": where, "text": entry_text(hit.content)})
-    return rows
-
-
 # ---- the audit log, per reader ------------------------------------------------------------------------------
 
 # IT (or anyone who may read the audit log but not the archive) sees the history of accounts, rooms and

@@ -163,7 +163,7 @@ def test_an_officer_searches_by_person_and_words_and_the_search_is_audit_logged(
 
     text = page.content.decode()
     assert page.status_code == 200
-    assert "Buy 500 ACME before the call" in text and "#desk" in text
+    assert "Buy 500 <mark>ACME</mark> before the call" in text and "#desk" in text
     assert "nothing about shares" not in text
     today = timezone.localdate().isoformat()
     assert f'href="?conversations={desk.pk}&amp;since={today}&amp;until={today}"' in text  # the day in context

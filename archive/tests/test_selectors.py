@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from archive.selectors import ArchiveSearch, archive_search, conversations_matching, entry_text, review_rows
+from archive.selectors import ArchiveSearch, archive_search, conversations_matching, entry_text
 from messenger import services
 from messenger.tests.factories import room_with, send
 
@@ -83,19 +83,6 @@ def test_an_export_covers_the_conversations_a_search_matches(desk):
     assert conversations_matching(search=ArchiveSearch(conversation_ids=(desk["direct"].pk,))) == [desk["direct"].pk]
     assert conversations_matching(search=ArchiveSearch()) is None  # everything
     assert conversations_matching(search=ArchiveSearch(words="nowhere to be found")) == []
-
-
-def test_hits_read_as_a_transcript_with_names_in_two_queries(desk, django_assert_num_queries):
-    hits = archive_search(search=ArchiveSearch(words="noon")).hits
-
-    with django_assert_num_queries(2):
-        rows = review_rows(hits)
-
-    assert [(row["where"], row["who"], row["entry"].event_type) for row in rows] == [
-        ("#desk", "bob", "message_sent"),
-        ("#desk", "bob", "message_edited"),  # its old text said noon
-        ("direct: carol, dave", "carol", "message_sent"),
-    ]
 
 
 def test_an_entry_that_does_not_open_is_counted_not_shown(desk):
