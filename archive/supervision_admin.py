@@ -229,7 +229,7 @@ class SupervisionItemAdmin(ReadOnlyAdmin):
     @admin.display(description="state")
     def status(self, item: SupervisionItem) -> str:
         if item.state == OPEN and item.flagged_at < supervision_overdue_since():
-            return format_html('<strong class="overdue">overdue</strong>')
+            return format_html('<strong class="overdue">{}</strong>', "overdue")
         return dict(SupervisionDecision.Outcome.choices).get(item.state, item.state)
 
     @admin.display(description="in context")
