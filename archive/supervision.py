@@ -217,10 +217,13 @@ def lexicons_compiled() -> list[CompiledLexicon]:
         scoped = CompiledLexicon(lexicon=lexicon, people=people if (people or groups) else None)
         for word in lexicon_lines(lexicon.words):
             key = normalized(word)
-            if key.endswith("*") and len(key) > 1:
-                scoped.prefixes.append((key[:-1], word))
-            else:
-                scoped.words[key] = word
+            tokens = words_of(word)
+            if key.endswith("*") and len(tokens) == 1:
+                scoped.prefixes.append((tokens[0], word))
+            elif len(tokens) == 1:
+                scoped.words[tokens[0]] = word
+            elif tokens:  # "risk-free" is two words to the tokenizer: matched as the phrase "risk free"
+                scoped.phrases.append((tuple(tokens), word))
         for phrase in lexicon_lines(lexicon.phrases):
             tokens = tuple(words_of(phrase))
             if tokens:
@@ -362,12 +365,14 @@ def supervision_sample_due(*, report: StepReport, now: datetime, seed: str | Non
     the first run, yesterday only."""
     grace = timedelta(seconds=settings.PARLEY_SUPERVISION_GAP_SECONDS)
     last_due = timezone.localdate(now - grace) - timedelta(days=1)
-    cursor, _ = SupervisionCursor.objects.get_or_create(pk=1)
-    day = cursor.sampled_through + timedelta(days=1) if cursor.sampled_through else last_due
-    while day <= last_due:
-        report.sampled += supervision_sample(day=day, seed=seed)
-        report.days_sampled.append(day)
-        day += timedelta(days=1)
+    with transaction.atomic():
+        # The cursor's row lock: a second worker waits, then finds the day sampled, rather than draw it again.
+        cursor, _ = SupervisionCursor.objects.select_for_update().get_or_create(pk=1)
+        day = cursor.sampled_through + timedelta(days=1) if cursor.sampled_through else last_due
+        while day <= last_due:
+            report.sampled += supervision_sample(day=day, seed=seed)
+            report.days_sampled.append(day)
+            day += timedelta(days=1)
 
 
 def sampling_percent_for(actor_ids: Iterable[int]) -> dict[int, float]:

@@ -286,7 +286,7 @@ class SupervisionItemAdmin(ReadOnlyAdmin):
                 form.add_error(None, refused.message)
             else:
                 outcome = dict(SupervisionDecision.Outcome.choices)[form.cleaned_data["outcome"]]
-                self.message_user(request, f"{len(decisions)} item(s) marked {outcome}.", messages.SUCCESS)
+                self.message_user(request, f"{len(decisions)} item(s) marked {outcome.lower()}.", messages.SUCCESS)
                 return redirect("admin:archive_supervisionitem_changelist")
         return self._decide_page(request, items, form)
 

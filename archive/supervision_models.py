@@ -149,7 +149,7 @@ class SupervisionDecision(models.Model):
     class Outcome(models.TextChoices):
         REVIEWED = "reviewed"
         ESCALATED = "escalated"
-        FALSE_POSITIVE = "false_positive", "false positive"
+        FALSE_POSITIVE = "false_positive", "False positive"
 
     item = models.ForeignKey(SupervisionItem, on_delete=models.PROTECT, related_name="decisions")
     outcome = models.CharField(max_length=16, choices=Outcome.choices)

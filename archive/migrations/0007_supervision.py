@@ -99,7 +99,7 @@ class Migration(migrations.Migration):
             name='SupervisionDecision',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('outcome', models.CharField(choices=[('reviewed', 'Reviewed'), ('escalated', 'Escalated'), ('false_positive', 'false positive')], max_length=16)),
+                ('outcome', models.CharField(choices=[('reviewed', 'Reviewed'), ('escalated', 'Escalated'), ('false_positive', 'False positive')], max_length=16)),
                 ('comment', models.TextField(blank=True)),
                 ('decided_at', models.DateTimeField(auto_now_add=True)),
                 ('decided_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),

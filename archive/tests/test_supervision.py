@@ -91,6 +91,17 @@ def test_words_phrases_and_patterns_in_new_messages_land_in_the_queue_with_the_m
     assert report.flagged == 1 and report.checked == ArchiveEntry.objects.count()
 
 
+def test_a_word_with_a_hyphen_matches_as_the_words_it_is_made_of(alice):
+    lexicon(words="risk-free")
+    room = room_with(alice)
+    send(alice, room, "totally Risk Free!")
+    send(alice, room, "free of risk")
+
+    supervision_step()
+
+    assert [item_matched_terms(item) for item in flagged()] == [["risk-free"]]
+
+
 def test_the_matched_terms_are_stored_sealed(alice):
     from core.testing import table_text
 
