@@ -457,8 +457,14 @@ def supervision_queue() -> QuerySet[SupervisionItem]:
     """Every item with its state: the latest decision's outcome, or "open" while nobody decided."""
     latest = SupervisionDecision.objects.filter(item=OuterRef("pk")).order_by("-decided_at", "-pk")
     return SupervisionItem.objects.select_related("lexicon").annotate(
-        state=Coalesce(Subquery(latest.values("outcome")[:1]), Value(OPEN))
+        state=Coalesce(Subquery(latest.values("outcome")[:1]), Value(OPEN)),
+        escalated_to_id=Subquery(latest.values("escalated_to")[:1]),
     )
+
+
+def items_escalated_to(items: QuerySet[SupervisionItem], *, officer: User) -> QuerySet[SupervisionItem]:
+    """Items whose latest decision escalated them to `officer`: what waits on them."""
+    return items.filter(state=SupervisionDecision.Outcome.ESCALATED, escalated_to_id=officer.pk)
 
 
 def supervision_overdue_since(now: datetime | None = None) -> datetime:

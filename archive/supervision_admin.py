@@ -30,6 +30,7 @@ from archive.supervision import (
     OPEN,
     SupervisionInvalid,
     item_matched_terms,
+    items_escalated_to,
     items_of_group,
     items_overdue,
     lexicon_lines,
@@ -114,6 +115,19 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class EscalatedToMeFilter(admin.SimpleListFilter):
+    title = "escalated"
+    parameter_name = "escalated"
+
+    def lookups(self, request, model_admin):
+        return [("me", "to me")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "me":
+            return items_escalated_to(queryset, officer=request.user)
+        return queryset
+
+
 class PersonFilter(admin.SimpleListFilter):
     title = "person"
     parameter_name = "person"
@@ -177,6 +191,7 @@ class SupervisionItemAdmin(ReadOnlyAdmin):
     list_display = ("flagged_at", "occurred_at", "author", "where", "reason", "risk", "terms", "status", "context")
     list_filter = (
         StateFilter,
+        EscalatedToMeFilter,
         "lexicon",
         "risk",
         PersonFilter,
@@ -251,6 +266,13 @@ class SupervisionItemAdmin(ReadOnlyAdmin):
             return "(the entry does not open: run verify_archive)"
         shown = supervised_text(entry.event_type, entry.content) or ""
         return format_html('<div style="white-space: pre-wrap">{}</div>', shown)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        if response.status_code == 200 and hasattr(response, "context_data"):  # the list shows matched terms
+            filters = dict(request.GET.items())
+            archive_access_record(user=request.user, action="supervision_queue", details={"filters": filters})
+        return response
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         extra_context = {**(extra_context or {}), "decision_form": DecisionForm()}

@@ -185,7 +185,7 @@ def test_bulk_decisions_through_the_action_and_the_decide_page(officer_client, q
     )
 
 
-def test_an_escalation_to_a_named_officer_from_the_item_page(officer_client, queue):
+def test_an_escalation_to_a_named_officer_waits_in_their_queue(officer_client, queue):
     chief = staff_in(roles.COMPLIANCE_OFFICERS, "chief")
     item = queue["promises"]
 
@@ -193,9 +193,20 @@ def test_an_escalation_to_a_named_officer_from_the_item_page(officer_client, que
         reverse("admin:archive_supervisionitem_decide"),
         {"items": [item.pk], "outcome": "escalated", "escalated_to": "chief", "comment": "a promise of returns"},
     )
+    chiefs_queue = signed_in(chief).get(reverse("admin:archive_supervisionitem_changelist"), {"escalated": "me"})
+    olgas_queue = officer_client.get(reverse("admin:archive_supervisionitem_changelist"), {"escalated": "me"})
 
     decision = SupervisionDecision.objects.get()
     assert (decision.outcome, decision.escalated_to, decision.comment) == ("escalated", chief, "a promise of returns")
+    assert "lexicon promises" in chiefs_queue.content.decode()
+    assert "lexicon promises" not in olgas_queue.content.decode()
+
+
+def test_looking_at_the_queue_is_audit_logged_with_its_filters(officer_client, queue):
+    officer_client.get(reverse("admin:archive_supervisionitem_changelist"), {"risk": "high"})
+
+    logged = LogEntry.objects.get(additional_data__archive_access="supervision_queue")
+    assert logged.additional_data["filters"] == {"risk": "high"}
 
 
 @pytest.mark.parametrize(
