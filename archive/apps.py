@@ -10,7 +10,6 @@ class ArchiveConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from archive import supervision_admin  # noqa: F401 (registers the supervision desk in the admin)
         from archive.db_roles import database_role_check, grant_app_role_after_migrate
         from archive.models import LegalHold, Lexicon, RetentionPolicy, SamplingRule
 
