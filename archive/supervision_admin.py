@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
@@ -347,8 +349,11 @@ class SupervisionDecisionAdmin(ReadOnlyAdmin):
         """The decisions the list shows (its filters apply), as CSV evidence of supervision. Audit-logged."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
-        decisions = changelist.get_queryset(request)
+        try:
+            decisions = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:  # as the list itself answers a filter it does not know
+            messages.error(request, "Those filters do not apply to decisions: nothing was exported.")
+            return redirect(f"{reverse('admin:archive_supervisiondecision_changelist')}?{ERROR_FLAG}=1")
         spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it) Years of decisions: on disk.
         out = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         count = supervision_decisions_csv(out=out, decisions=decisions)

@@ -266,6 +266,15 @@ def test_the_decisions_export_as_csv_and_the_export_is_audit_logged(officer_clie
     assert LogEntry.objects.get(additional_data__archive_access="supervision_export").additional_data["decisions"] == 2
 
 
+@pytest.mark.parametrize("query", [{"decided_at__gte": "soon"}, {"item__lexicon__id__exact": "abc"}, {"bogus": "1"}])
+def test_an_export_with_filters_that_do_not_apply_is_refused_clearly(officer_client, queue, query):
+    response = officer_client.get(reverse("admin:archive_supervisiondecision_export"), query, follow=True)
+
+    assert response.status_code == 200
+    assert "Those filters do not apply to decisions: nothing was exported." in response.content.decode()
+    assert not LogEntry.objects.filter(additional_data__archive_access="supervision_export").exists()
+
+
 def test_a_lexicon_with_a_catastrophic_pattern_is_refused_in_the_admin(officer_client):
     response = officer_client.post(
         reverse("admin:archive_lexicon_add"), {"name": "bad", "risk": "high", "patterns": "(a+)+$", "is_active": "on"}
