@@ -50,6 +50,9 @@ SUPERVISED_EVENTS = (EventType.MESSAGE_SENT, EventType.FILE_SHARED, EventType.ME
 # What sampling draws from: messages as sent.
 SAMPLED_EVENTS = (EventType.MESSAGE_SENT, EventType.FILE_SHARED)
 SCAN_BATCH = 2000
+# A step stops after this many batches (about 12 s of checking) so the worker's other jobs take their turn; the
+# first run over an existing archive catches up over several steps.
+MAX_BATCHES_PER_STEP = 50
 # A pattern that still runs this long on one entry is stopped; the entry is flagged for a person to read.
 PATTERN_SECONDS = 0.25
 MAX_PATTERN_LENGTH = 300
@@ -262,13 +265,16 @@ def supervision_step(*, now: datetime | None = None, seed: str | None = None) ->
     each day that has ended. Idempotent: items are unique per (entry, lexicon) and per sampled entry."""
     now = now or timezone.now()
     report = StepReport()
-    while supervision_scan(report=report, now=now):
-        pass
+    for _ in range(MAX_BATCHES_PER_STEP):
+        if not supervision_scan(report=report, now=now):
+            break
+    else:
+        return report  # not caught up (the first run over a large archive): sample once every entry is checked
     supervision_sample_due(report=report, now=now, seed=seed)
     return report
 
 
-def supervision_scan(*, report: StepReport, now: datetime, batch: int = SCAN_BATCH) -> bool:
+def supervision_scan(*, report: StepReport, now: datetime, batch: int | None = None) -> bool:
     """Check one batch of entries after the high-water mark; whether there may be more.
 
     Why a high-water mark and not a hook on the send path: the send must not pay for checking (the pinned query
@@ -277,6 +283,7 @@ def supervision_scan(*, report: StepReport, now: datetime, batch: int = SCAN_BAT
     below the mark may show up late: ids missing when a batch is read are remembered and looked for again for
     PARLEY_SUPERVISION_GAP_SECONDS (longer than any archive transaction; after that it was a rolled-back insert).
     """
+    batch = batch or SCAN_BATCH
     with transaction.atomic():
         cursor, _ = SupervisionCursor.objects.select_for_update().get_or_create(pk=1)  # one worker at a time
         expiry = now - timedelta(seconds=settings.PARLEY_SUPERVISION_GAP_SECONDS)

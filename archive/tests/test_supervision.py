@@ -163,6 +163,25 @@ def test_each_entry_is_checked_once_and_later_entries_in_the_next_step(alice):
     assert SupervisionCursor.objects.get().checked_through == ArchiveEntry.objects.order_by("pk").last().pk
 
 
+def test_a_step_stops_after_its_batches_and_samples_only_once_caught_up(alice, monkeypatch):
+    monkeypatch.setattr(supervision, "SCAN_BATCH", 2)
+    monkeypatch.setattr(supervision, "MAX_BATCHES_PER_STEP", 2)
+    SamplingRule.objects.create(percent=100)
+    lexicon(words="promise")
+    room = room_with(alice)  # its creation is an entry too
+    for index in range(6):
+        send(alice, room, f"promise {index}")
+    tomorrow = timezone.now() + timedelta(days=1, hours=1)
+
+    first = supervision_step(now=tomorrow, seed="s")
+    second = supervision_step(now=tomorrow, seed="s")
+
+    assert (first.checked, first.days_sampled) == (4, [])
+    assert second.checked == 3 and second.days_sampled == [timezone.localdate()]
+    assert flagged().count() == 6
+    assert not SupervisionItem.objects.filter(kind="sample").exists()  # everything was flagged: none to sample
+
+
 def test_an_inactive_lexicon_flags_nothing(alice):
     lexicon(words="promise").__class__.objects.update(is_active=False)
     send(alice, room_with(alice), "promise")
