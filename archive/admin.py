@@ -296,3 +296,7 @@ class ParleyLogEntryAdmin(LogEntryAdmin):
             return "—"
         details = audit_access_details(entry=obj)
         return format_html("<pre>{}</pre>", json.dumps(details, indent=2, ensure_ascii=False))
+
+
+# The supervision desk (FINRA 3110) registers its own admin pages.
+from archive import supervision_admin  # noqa: E402, F401

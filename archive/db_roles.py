@@ -32,6 +32,8 @@ PROTECTED_TABLES: dict[str, str] = {
     "auditlog_logentry": "SELECT, INSERT, UPDATE (changes, additional_data)",
     # One receipt per audit row, written by the owner's trigger (archive/migrations/0006): read, never written.
     "archive_auditreceipt": "SELECT",
+    # Supervision decisions are evidence (FINRA 3110): recorded once, never changed (archive.supervision).
+    "archive_supervisiondecision": "SELECT, INSERT",
 }
 
 # The doors, owned by the owner: the application role may call them and nothing else of the kind.

@@ -222,3 +222,13 @@ class AuditReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"receipt of audit-log row {self.log_id}"
+
+
+# Supervision (FINRA 3110) has a module of its own; importing it here makes its models the archive app's.
+from archive.supervision_models import (  # noqa: E402, F401
+    Lexicon,
+    SamplingRule,
+    SupervisionCursor,
+    SupervisionDecision,
+    SupervisionItem,
+)

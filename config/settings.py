@@ -297,6 +297,13 @@ if default_retention_floor > PARLEY_RETENTION_DEFAULT_DAYS:
         "FINRA 4511(b)); archive entries must be kept at least that long."
     )
 
+# Supervision (FINRA 3110, archive.supervision): items nobody decided within this many days show as overdue; the
+# worker's supervision step looks for entries inserted by still-open transactions for this long; a seed makes
+# the daily random sample repeatable (tests only: in production the draw must not be predictable).
+PARLEY_SUPERVISION_REVIEW_DAYS = env.int("PARLEY_SUPERVISION_REVIEW_DAYS", default=5)
+PARLEY_SUPERVISION_GAP_SECONDS = env.int("PARLEY_SUPERVISION_GAP_SECONDS", default=600)
+PARLEY_SUPERVISION_SAMPLE_SEED = env.str("PARLEY_SUPERVISION_SAMPLE_SEED", default="")
+
 # Reaching people with no tab open (docs/client.md, docs/security.md). Links in e-mails and notifications
 # point here; in production it defaults to the first allowed host.
 PARLEY_SITE_URL = env.str(

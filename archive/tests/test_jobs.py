@@ -25,3 +25,18 @@ def test_a_retention_below_the_floor_is_refused_by_the_worker_and_checkpoints_go
     assert ArchiveCheckpoint.objects.filter(reason="hourly").count() == 1
     assert "retention refused: Retention policy 'ruinous' keeps 0 days" in captured.err
     assert "retention: purged" not in captured.out
+
+
+def test_the_background_worker_checks_new_messages_against_the_lexicons(capsys):
+    from accounts.tests.factories import UserFactory
+    from archive.models import Lexicon, SupervisionItem
+    from messenger.tests.factories import room_with, send
+
+    Lexicon.objects.create(name="promises", words="guarantee", risk="high")
+    alice = UserFactory(username="alice")
+    message = send(alice, room_with(alice), "I guarantee it")
+
+    call_command("run_archive_jobs", "--once")
+
+    assert SupervisionItem.objects.get().message_id == message.pk
+    assert "flagged 1" in capsys.readouterr().out

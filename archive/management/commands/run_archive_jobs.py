@@ -5,21 +5,39 @@ from django.db import close_old_connections
 
 from archive.checkpoints import archive_checkpoint_create
 from archive.retention import RetentionBelowFloor, apply_retention
+from archive.supervision import supervision_step
 
 
 class Command(BaseCommand):
-    help = "The background worker: seal an archive checkpoint every hour and apply retention every day."
+    help = (
+        "The background worker: check new archive entries against the supervision lexicons every few seconds "
+        "(and draw the daily sample), seal an archive checkpoint every hour and apply retention every day."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--checkpoint-every", type=int, default=3600, help="Seconds between checkpoints.")
         parser.add_argument("--retention-every", type=int, default=86400, help="Seconds between retention runs.")
+        parser.add_argument(
+            "--supervise-every", type=int, default=10, help="Seconds between supervision steps (lexicons, sampling)."
+        )
         parser.add_argument("--once", action="store_true", help="Run each job once and exit (cron, tests).")
 
-    def handle(self, *args, checkpoint_every: int, retention_every: int, once: bool, **options):
-        next_checkpoint = next_retention = time.monotonic()
+    def handle(self, *args, checkpoint_every: int, retention_every: int, supervise_every: int, once: bool, **options):
+        next_checkpoint = next_retention = next_supervision = time.monotonic()
         while True:
             close_old_connections()
             now = time.monotonic()
+            if now >= next_supervision:
+                # Here, not on the send path: sending pays nothing for supervision (archive.supervision).
+                report = supervision_step()
+                if report.checked or report.days_sampled:
+                    self.stdout.write(
+                        f"supervision: checked {report.checked} entries, flagged {report.flagged}, "
+                        f"sampled {report.sampled}"
+                    )
+                if report.unopenable:
+                    self.stderr.write(f"supervision: {report.unopenable} entries did not open; run verify_archive")
+                next_supervision = now + supervise_every
             if now >= next_checkpoint:
                 checkpoint = archive_checkpoint_create(reason="hourly")
                 self.stdout.write(f"checkpoint {checkpoint.pk} sealed")
@@ -34,4 +52,4 @@ class Command(BaseCommand):
                 next_retention = now + retention_every
             if once:
                 return
-            time.sleep(max(1.0, min(next_checkpoint, next_retention) - time.monotonic()))
+            time.sleep(max(1.0, min(next_checkpoint, next_retention, next_supervision) - time.monotonic()))
