@@ -26,9 +26,10 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import errors, own_data, selectors, services
+from accounts import errors, selectors, services
 from core import crypto
 from core.errors import ParleyError
+from messenger import own_data
 
 PENDING_DEVICE_SESSION_KEY = "parley_pending_totp_device"
 FRESH_BACKUP_CODES_SESSION_KEY = "parley_fresh_backup_codes"
@@ -51,7 +52,7 @@ def security(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def own_data_download(request: HttpRequest) -> HttpResponse:
-    """The signed-in person's own data as a ZIP (accounts.own_data); only ever theirs. Audit-logged."""
+    """The signed-in person's own data as a ZIP (messenger.own_data); only ever theirs. Audit-logged."""
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it) Files make it large: on disk.
     counts = own_data.own_data_write(user=request.user, out=spool)
     own_data.own_data_download_record(user=request.user, counts=counts)
