@@ -180,10 +180,20 @@ def _readable(entry: OpenedEntry, names: _Names, conversation: Conversation | No
         member = names.person(content.get("member"), entry)
         row.text = escape(f"{member}: {content.get('previous', '')} → {content.get('role', '')}")
     elif kind in (EventType.ROOM_CREATED, EventType.ROOM_RENAMED, EventType.ROOM_ARCHIVED):
-        row.text = highlighted(
-            " · ".join(str(content[key]) for key in ("name", "topic") if isinstance(content.get(key), str)), words
-        )
+        row.text = highlighted(" · ".join(_room_changes(content)), words)
     return row
+
+
+def _room_changes(content: dict[str, Any]) -> list[str]:
+    """A room's name and topic as created ("name"), or as changed ({"topic": [before, after]}: a rename)."""
+    parts = []
+    for key in ("name", "topic"):
+        value = content.get(key)
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list) and len(value) == 2:
+            parts.append(f"{key}: {value[0]} → {value[1]}")
+    return parts
 
 
 # ---- the transcript ---------------------------------------------------------------------------------------------
