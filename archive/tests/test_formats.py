@@ -206,6 +206,17 @@ def test_an_unknown_format_is_refused_by_the_command(tmp_path):
         call_command("export_archive", str(tmp_path / "x.zip"), "--format", "pdf")
 
 
+def test_an_entry_that_does_not_open_refuses_the_export(desk):
+    from archive.export import ExportBlocked
+    from archive.tests.tampering import swap_payload_of
+
+    first, second = ArchiveEntry.objects.filter(event_type="message_sent").order_by("pk")[:2]
+    swap_payload_of(second.pk, with_payload_of=first.pk)
+
+    with pytest.raises(ExportBlocked, match=f"position {second.position} does not open"):
+        archive_export_zip(out=io.BytesIO(), export_format="eml", requested_by="t")
+
+
 MESSAGES = 100_000
 BATCH = 5000
 
