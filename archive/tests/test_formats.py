@@ -217,6 +217,24 @@ def test_an_entry_that_does_not_open_refuses_the_export(desk):
         archive_export_zip(out=io.BytesIO(), export_format="eml", requested_by="t")
 
 
+def test_a_missing_shared_file_refuses_the_command_leaving_no_zip_and_the_export_is_audit_logged(desk, tmp_path):
+    from auditlog.models import LogEntry
+    from django.core.management.base import CommandError
+
+    from messenger.models import Attachment
+
+    export(tmp_path, "actiance")
+    (logged,) = LogEntry.objects.filter(additional_data__archive_access="export")
+    assert logged.additional_data["criteria"]["format"] == "actiance"
+    attachment = Attachment.objects.get()
+    attachment.file.storage.delete(attachment.file.name)
+
+    with pytest.raises(CommandError, match="missing from storage"):
+        export(tmp_path, "eml")
+
+    assert not (tmp_path / "export-eml.zip").exists() and not list(tmp_path.glob(".export-eml*"))
+
+
 MESSAGES = 100_000
 BATCH = 5000
 
