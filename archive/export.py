@@ -219,10 +219,10 @@ def refuse_missing_files(conversation_ids: list[int] | None, since: datetime | N
             attachment.conversation_id,
             attachment.archive_position,
         ) in positions and not attachment.file.storage.exists(attachment.file.name):
-            raise _missing(attachment.conversation_id, attachment.archive_position)
+            raise missing_file(attachment.conversation_id, attachment.archive_position)
 
 
-def _missing(conversation_id: int, position: int) -> ExportBlocked:
+def missing_file(conversation_id: int, position: int) -> ExportBlocked:
     return ExportBlocked(
         f"Conversation {conversation_id} position {position}: its shared file is missing from storage "
         "(restore it from backup, then export again). Nothing was exported."
@@ -235,7 +235,7 @@ def _file_document(entry: OpenedEntry, attachment: Attachment) -> dict[str, Any]
         with attachment.file.open() as stored:
             data = stored.read()
     except FileNotFoundError:  # removed after the look before sealing
-        raise _missing(entry.conversation_id, entry.position) from None
+        raise missing_file(entry.conversation_id, entry.position) from None
     return {
         "conversation": entry.conversation_id,
         "position": entry.position,

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from email.charset import QP, Charset
 from email.encoders import encode_base64
 from email.header import Header
 from email.headerregistry import Address
@@ -40,7 +41,14 @@ from xml.sax.saxutils import escape, quoteattr
 from accounts.models import User
 from archive import signing
 from archive.checkpoints import archive_checkpoint_create
-from archive.export import ExportBlocked, PeopleNamed, archive_export, refuse_missing_files, signed_manifest
+from archive.export import (
+    ExportBlocked,
+    PeopleNamed,
+    archive_export,
+    missing_file,
+    refuse_missing_files,
+    signed_manifest,
+)
 from archive.models import EventType
 from archive.selectors import FIELDS, STREAM_CHUNK, OpenedEntry, entries_in_range, kept_file, open_entry
 from core.crypto import DecryptionError
@@ -52,6 +60,8 @@ MANIFEST_NAME = "manifest.json"
 MESSAGE_EVENTS = (EventType.MESSAGE_SENT, EventType.MESSAGE_EDITED, EventType.MESSAGE_DELETED, EventType.FILE_SHARED)
 NO_MAIL_DOMAIN = "users.parley.invalid"  # people without an e-mail address (RFC 2606: never delivered)
 ARCHIVE_SENDER = Address("Parley archive", "archive", "parley.invalid")
+READABLE_UTF8 = Charset("utf-8")
+READABLE_UTF8.body_encoding = QP  # quoted-printable: text stays readable (and greppable) in the file
 MIME_CRLF = compat32.clone(linesep="\r\n")  # RFC 5322 line endings, like the SMTP policy of the outer message
 
 
@@ -298,10 +308,7 @@ def _shared_file_bytes(entry: OpenedEntry) -> bytes | None:
         with attachment.file.open() as stored:
             return stored.read()
     except FileNotFoundError:  # removed after the look before sealing
-        raise ExportBlocked(
-            f"Conversation {entry.conversation_id} position {entry.position}: its shared file is missing from "
-            "storage (restore it from backup, then export again). Nothing was exported."
-        ) from None
+        raise missing_file(entry.conversation_id, entry.position) from None
 
 
 def entry_text(entry: OpenedEntry) -> str:
@@ -555,7 +562,7 @@ class _EmlWriter:
         """One chat message as an e-mail. Built with the email package's MIME classes and pre-formatted address
         headers (compat32) rather than EmailMessage's header objects: four times faster, which is most of an
         EML export's time at 100,000 messages; the output parses the same."""
-        body = MIMEText(entry_text(entry), "plain", "utf-8")
+        body = MIMEText(entry_text(entry), "plain", READABLE_UTF8)
         parts: list[Message] = []
         attached = 0
         if entry.event_type == EventType.MESSAGE_EDITED:

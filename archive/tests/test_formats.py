@@ -287,21 +287,23 @@ def _bulk_archive(conversation, sender, participants: list[int], count: int) -> 
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("export_format", ["eml", "actiance", "csv"])
-def test_an_export_of_100000_messages_stays_under_a_memory_ceiling(export_format, tmp_path):
+def test_an_export_of_100000_messages_stays_under_a_memory_ceiling_in_every_format(tmp_path):
     alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
     room = room_with(alice, bob, name="busy")
     _bulk_archive(room, alice, sorted([alice.pk, bob.pk]), MESSAGES)
-    ceiling = 24 * 1024 * 1024  # what a ZIP of any size may hold in memory: a cursor chunk, buffers, one day's email
+    ceiling = 24 * 1024 * 1024  # what a ZIP of any size may hold in memory: a cursor chunk, buffers, one e-mail
+    peaks = {}
 
-    tracemalloc.start()
-    try:
-        with (tmp_path / "big.zip").open("wb") as out:
-            counts = archive_export_zip(out=out, export_format=export_format, requested_by="t")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    for export_format in ("csv", "actiance", "eml"):
+        path = tmp_path / f"big-{export_format}.zip"
+        tracemalloc.start()
+        try:
+            with path.open("wb") as out:
+                counts = archive_export_zip(out=out, export_format=export_format, requested_by="t")
+            _, peaks[export_format] = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert counts["messages"] == MESSAGES
+        assert zip_export_problems(str(path), signing.public_key_hex()) == []
 
-    assert counts["messages"] == MESSAGES
-    assert peak < ceiling, f"peak {peak / 1e6:.1f} MB"
-    assert zip_export_problems(str(tmp_path / "big.zip"), signing.public_key_hex()) == []
+    assert max(peaks.values()) < ceiling, {name: f"{peak / 1e6:.1f} MB" for name, peak in peaks.items()}
