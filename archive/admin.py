@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from archive.export import ExportBlocked, archive_export
+from archive.formats import FORMATS, archive_export_zip
 from archive.forms import ArchiveSearchForm
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, RetentionPolicy
 from archive.retention import floor_days_for, legal_hold_release
@@ -124,29 +125,38 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
             messages.error(request, "Fix the search before exporting it.")
             return redirect("admin:archive_archiveentry_review")
         search = form.search()
+        search_again = urlencode({name: request.POST.get(name, "") for name in form.fields})
+        export_format = request.POST.get("format", "")  # "": the JSON Lines file alone; else a ZIP (formats.py)
+        if export_format and export_format not in FORMATS:
+            messages.error(request, f"Unknown export format {export_format!r}.")
+            return redirect(f"{reverse('admin:archive_archiveentry_review')}?{search_again}")
         conversation_ids = conversations_matching(search=search)
         spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it) An export can be large: on disk.
-        out = io.TextIOWrapper(spool, encoding="utf-8")
+        out = spool if export_format else io.TextIOWrapper(spool, encoding="utf-8")
+        query = {"conversation_ids": conversation_ids, "since": search.since, "until": search.until}
         try:
-            counts = archive_export(
-                out=out,
-                conversation_ids=conversation_ids,
-                since=search.since,
-                until=search.until,
-                requested_by=request.user.get_username(),
-            )
+            if export_format:
+                counts = archive_export_zip(
+                    out=out, export_format=export_format, requested_by=request.user.get_username(), **query
+                )
+            else:
+                counts = archive_export(out=out, requested_by=request.user.get_username(), **query)
         except ExportBlocked as blocked:
             out.close()
             messages.error(request, str(blocked))
-            search_again = urlencode({name: request.POST.get(name, "") for name in form.fields})
             return redirect(f"{reverse('admin:archive_archiveentry_review')}?{search_again}")
-        out.flush()
-        out.detach()
+        if not export_format:
+            out.flush()
+            out.detach()
         details = {"criteria": search.criteria(), "conversation_ids": conversation_ids, **counts}
+        details["format"] = export_format or "jsonl file"
         archive_access_record(user=request.user, action="export", details=details)
         spool.seek(0)
-        name = f"parley-archive-{timezone.now():%Y%m%d-%H%M%S}.jsonl"
-        return FileResponse(spool, as_attachment=True, filename=name, content_type="application/jsonl")
+        stamp = f"parley-archive-{timezone.now():%Y%m%d-%H%M%S}"
+        if export_format:
+            name = f"{stamp}-{export_format}.zip"
+            return FileResponse(spool, as_attachment=True, filename=name, content_type="application/zip")
+        return FileResponse(spool, as_attachment=True, filename=f"{stamp}.jsonl", content_type="application/jsonl")
 
     @admin.display(description="shared file")
     def shared_file(self, entry: ArchiveEntry) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO, Any
 
@@ -70,6 +70,8 @@ def archive_export(
     since: datetime | None = None,
     until: datetime | None = None,
     requested_by: str,
+    checkpoint: ArchiveCheckpoint | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Write the entries in the date range, with the chain context needed to verify them, and sign what was
     written.
@@ -79,8 +81,9 @@ def archive_export(
     signed head; before it, every shared file the export will carry is looked for in storage, so a missing one
     refuses the export with nothing sealed.
     """
-    _refuse_missing_files(conversation_ids, since, until)
-    checkpoint = archive_checkpoint_create(reason="export")
+    refuse_missing_files(conversation_ids, since, until)
+    if checkpoint is None:  # a caller that wraps this export (archive/formats.py) sealed it already
+        checkpoint = archive_checkpoint_create(reason="export")
     writer = _HashingWriter(out)
     query = {
         "conversations": conversation_ids,
@@ -90,9 +93,11 @@ def archive_export(
     }
     writer.write({"header": {"format": EXPORT_FORMAT, "exported_at": timezone.now().isoformat(), **query}})
     counts = {"entries": 0, "in_range": 0, "stubs": 0, "files": 0, "checkpoints": 0, "people": 0}
-    people = _PeopleNamed()
+    people = PeopleNamed()
     for record in _chain_records(conversation_ids, since, until, counts, people):
         writer.write(record)
+        if progress is not None and "entry" in record:
+            progress(1)
     for sealed in ArchiveCheckpoint.objects.filter(pk__lte=checkpoint.pk).order_by("pk").iterator():
         counts["checkpoints"] += 1
         writer.write({"checkpoint": checkpoint_record(sealed)})
@@ -107,14 +112,15 @@ def archive_export(
         "counts": counts,
         "sha256": writer.digests(),
     }
-    document = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    signed = {
-        "document": document.decode(),
-        "public_key": signing.public_key_hex(),
-        "signature": signing.sign(document),
-    }
-    out.write(json.dumps({"manifest": signed}, ensure_ascii=False) + "\n")
+    out.write(json.dumps({"manifest": signed_manifest(manifest)}, ensure_ascii=False) + "\n")
     return counts
+
+
+def signed_manifest(manifest: dict[str, Any]) -> dict[str, str]:
+    """The manifest as a canonical JSON document with the archive key's signature over its bytes: the one way
+    every export (JSON Lines, and the ZIPs of archive/formats.py) fixes what it holds."""
+    document = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return {"document": document.decode(), "public_key": signing.public_key_hex(), "signature": signing.sign(document)}
 
 
 def _in_range(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
@@ -126,7 +132,7 @@ def _chain_records(
     since: datetime | None,
     until: datetime | None,
     counts: dict[str, int],
-    people: _PeopleNamed,
+    people: PeopleNamed,
 ) -> Iterator[dict[str, Any]]:
     """Per conversation with anything in range: its entries from the first in range to the last (opened), then
     stubs to the head. Past the range an entry is still opened if it falls in the range by time (recorded while
@@ -168,7 +174,7 @@ def _chain_records(
                     yield {"file": _file_document(entry, attachment)}
 
 
-class _PeopleNamed:
+class PeopleNamed:
     """Everyone the exported entries name, as of the latest exported event that sealed who they were; people
     no exported entry sealed (entries recorded before names were sealed) as their account is now."""
 
@@ -200,7 +206,7 @@ class _PeopleNamed:
         return {str(person): people[person] for person in sorted(people)}
 
 
-def _refuse_missing_files(conversation_ids: list[int] | None, since: datetime | None, until: datetime | None) -> None:
+def refuse_missing_files(conversation_ids: list[int] | None, since: datetime | None, until: datetime | None) -> None:
     """Raise ExportBlocked naming the first shared file in range that storage no longer holds. Reads only clear
     metadata (entry times, the attachment's archive position), not the sealed entries."""
     in_range = entries_in_range(conversation_ids=conversation_ids, since=since, until=until)
@@ -213,10 +219,10 @@ def _refuse_missing_files(conversation_ids: list[int] | None, since: datetime | 
             attachment.conversation_id,
             attachment.archive_position,
         ) in positions and not attachment.file.storage.exists(attachment.file.name):
-            raise _missing(attachment.conversation_id, attachment.archive_position)
+            raise missing_file(attachment.conversation_id, attachment.archive_position)
 
 
-def _missing(conversation_id: int, position: int) -> ExportBlocked:
+def missing_file(conversation_id: int, position: int) -> ExportBlocked:
     return ExportBlocked(
         f"Conversation {conversation_id} position {position}: its shared file is missing from storage "
         "(restore it from backup, then export again). Nothing was exported."
@@ -229,7 +235,7 @@ def _file_document(entry: OpenedEntry, attachment: Attachment) -> dict[str, Any]
         with attachment.file.open() as stored:
             data = stored.read()
     except FileNotFoundError:  # removed after the look before sealing
-        raise _missing(entry.conversation_id, entry.position) from None
+        raise missing_file(entry.conversation_id, entry.position) from None
     return {
         "conversation": entry.conversation_id,
         "position": entry.position,

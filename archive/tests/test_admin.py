@@ -226,6 +226,34 @@ def test_an_export_of_a_search_verifies_and_holds_only_the_matching_conversation
     assert logged.additional_data["conversation_ids"] == [desk.pk]
 
 
+def test_an_export_in_another_format_is_a_zip_whose_manifest_verifies(officer_client, desk):
+    import io
+    import zipfile
+
+    from archive import signing
+    from archive.formats import zip_export_problems
+
+    response = officer_client.post(reverse("admin:archive_archiveentry_export"), {"words": "acme", "format": "eml"})
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    data = io.BytesIO(b"".join(response.streaming_content))
+    assert zip_export_problems(data, signing.public_key_hex()) == []
+    emails = [name for name in zipfile.ZipFile(data).namelist() if name.endswith(".eml")]
+    assert emails == [f"eml/{desk.pk}/{timezone.now().date().isoformat()}.eml"]  # the matching conversation only
+    (logged,) = archive_accesses("export")
+    assert logged.additional_data["format"] == "eml"
+
+
+def test_an_unknown_export_format_is_refused_with_a_message(officer_client, desk):
+    response = officer_client.post(
+        reverse("admin:archive_archiveentry_export"), {"words": "acme", "format": "pdf"}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "Unknown export format" in response.content.decode()
+    assert not archive_accesses("export").exists()
+
+
 def test_an_export_is_a_post_and_it_admins_can_neither_search_nor_export(officer_client, desk):
     from accounts import roles
 

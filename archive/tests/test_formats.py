@@ -1,0 +1,310 @@
+"""Exports other tools read: each format parses with its own reader and says what the archive says, people as
+they were at the event; the ZIP's signed manifest verifies; a large export stays in constant memory."""
+
+import csv
+import email
+import io
+import json
+import secrets
+import tracemalloc
+import zipfile
+from datetime import timedelta
+from email.policy import default
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+from lxml import etree
+
+from accounts.models import User
+from accounts.tests.factories import UserFactory
+from archive import signing
+from archive.chain import canonical_event, entry_hash
+from archive.formats import MANIFEST_NAME, archive_export_zip, zip_export_problems
+from archive.models import ArchiveChain, ArchiveEntry, EventType
+from archive.verify_export import verify
+from core.testing import BASE_DIR
+from messenger import services
+from messenger.tests.factories import room_with, send
+
+pytestmark = pytest.mark.django_db
+
+SCHEMA = BASE_DIR / "archive" / "schemas" / "actiance_export.xsd"
+
+
+@pytest.fixture
+def desk(settings, tmp_path):
+    """A room with a message sent under a name since changed, an edit, a deletion and a shared file."""
+    from messenger.files import file_share
+
+    settings.PARLEY_CLAMD_ADDRESS = ""  # the scan itself is tested against a real clamd in messenger/tests
+    settings.MEDIA_ROOT = tmp_path / "media"
+    alice = UserFactory(username="alice", display_name="Alice Old", email="alice@example.com")
+    bob = UserFactory(username="bob", display_name="Bob", email="")
+    room = room_with(alice, bob, name="deals")
+    first = send(alice, room, "buy <ACME> & hold")
+    User.objects.filter(pk=alice.pk).update(display_name="Alice New")
+    alice.refresh_from_db()
+    edited = send(alice, room, "numbers: draft")
+    services.message_edit(editor=alice, message_id=edited.pk, body="numbers: final")
+    gone = send(bob, room, "delete me")
+    services.message_delete(editor=bob, message_id=gone.pk)
+    file_share(
+        sender=bob,
+        conversation_id=room.pk,
+        client_id="f1",
+        name="deal.csv",
+        content_type="text/csv",
+        data=b"a,b\n1,2\n",
+    )
+    return {"alice": alice, "bob": bob, "room": room, "first": first, "edited": edited, "gone": gone}
+
+
+def export(tmp_path, export_format: str, *extra: str) -> zipfile.ZipFile:
+    path = tmp_path / f"export-{export_format}.zip"
+    call_command("export_archive", str(path), "--format", export_format, "--no-progress", *extra)
+    return zipfile.ZipFile(path)
+
+
+def test_the_manifest_of_every_format_verifies_and_names_every_member(desk, tmp_path):
+    for export_format in ("eml", "actiance", "csv", "jsonl"):
+        archive = export(tmp_path, export_format)
+        manifest = json.loads(json.loads(archive.read(MANIFEST_NAME))["document"])
+
+        assert zip_export_problems(archive.filename, signing.public_key_hex()) == [], export_format
+        assert manifest["contains"] == export_format
+        assert set(manifest["members"]) == set(archive.namelist()) - {MANIFEST_NAME}
+
+
+def test_a_changed_member_or_a_wrong_key_is_found(desk, tmp_path):
+    archive = export(tmp_path, "csv")
+    altered = tmp_path / "altered.zip"
+    with zipfile.ZipFile(altered, "w") as out:
+        for name in archive.namelist():
+            data = archive.read(name)
+            out.writestr(name, data.replace(b"numbers: final", b"numbers: fixed") if name == "messages.csv" else data)
+
+    assert zip_export_problems(str(altered), signing.public_key_hex()) == [
+        "messages.csv does not match its SHA-256 in the manifest"
+    ]
+    assert zip_export_problems(archive.filename, "ab" * 32) == [
+        "the manifest's signature is not valid for this public key"
+    ]
+
+
+def test_eml_is_one_message_per_conversation_day_with_each_chat_message_inside_as_it_was_sent(desk, tmp_path):
+    archive = export(tmp_path, "eml")
+    room = desk["room"]
+    (name,) = [name for name in archive.namelist() if name.startswith("eml/")]
+    day = email.message_from_bytes(archive.read(name), policy=default)
+    inner = [part.get_content() for part in day.iter_parts()]
+
+    assert name == f"eml/{room.pk}/{timezone.now().date().isoformat()}.eml"
+    assert day.get_content_type() == "multipart/digest"
+    assert {address.addr_spec for address in day["From"].addresses} == {"alice@example.com", "bob@users.parley.invalid"}
+    assert day["X-Parley-Conversation-Id"] == str(room.pk)
+    by_event = [(message["X-Parley-Event"], message.get_body(("plain",)).get_content().strip()) for message in inner]
+    assert by_event == [
+        ("message_sent", "buy <ACME> & hold"),
+        ("message_sent", "numbers: draft"),
+        ("message_edited", "numbers: final"),
+        ("message_sent", "delete me"),
+        ("message_deleted", "delete me"),
+        ("file_shared", ""),
+    ]
+    first = inner[0]
+    assert first["From"].addresses[0].display_name == "Alice Old"  # as of the message, not as of the export
+    assert inner[1]["From"].addresses[0].display_name == "Alice New"
+    assert [address.addr_spec for address in first["To"].addresses] == ["bob@users.parley.invalid"]
+    assert first["X-Parley-Message-Id"] == str(desk["first"].pk)
+    (previous,) = list(inner[2].iter_attachments())
+    assert previous.get_content().strip() == "numbers: draft"
+    (shared,) = list(inner[5].iter_attachments())
+    assert shared.get_filename() == "deal.csv" and shared.get_content().replace("\r\n", "\n") == "a,b\n1,2\n"
+
+
+def test_actiance_xml_validates_against_its_schema_and_holds_the_archive(desk, tmp_path):
+    archive = export(tmp_path, "actiance")
+    document = etree.fromstring(archive.read("actiance_export.xml"))
+    schema = etree.XMLSchema(etree.parse(str(SCHEMA)))
+
+    assert schema.validate(document), schema.error_log
+    (conversation,) = document.findall("Conversation")
+    assert conversation.get("Perspective") == "#deals"
+    contents = [(m.findtext("UpdatedType"), m.findtext("Content")) for m in conversation.findall("Message")]
+    assert contents == [
+        (None, "buy <ACME> & hold"),
+        (None, "numbers: draft"),
+        ("EditedOriginalMsg", "numbers: draft"),
+        ("EditedNewMsg", "numbers: final"),
+        (None, "delete me"),
+        ("Deleted", "delete me"),
+        (None, ""),
+    ]
+    entered = {element.findtext("LoginName") for element in conversation.findall("ParticipantEntered")}
+    assert entered == {"alice@example.com", "bob@users.parley.invalid"}
+    (ended,) = conversation.findall("FileTransferEnded")
+    assert ended.findtext("UserFileName") == "deal.csv"
+    assert archive.read(ended.findtext("FileName")) == b"a,b\n1,2\n"
+
+
+def test_actiance_xml_that_breaks_the_layout_fails_the_schema(desk, tmp_path):
+    archive = export(tmp_path, "actiance")
+    document = etree.fromstring(archive.read("actiance_export.xml"))
+    schema = etree.XMLSchema(etree.parse(str(SCHEMA)))
+    conversation = document.find("Conversation")
+    conversation.remove(conversation.find("EndTimeUTC"))
+
+    assert not schema.validate(document)
+
+
+def test_csv_has_a_row_per_entry_in_range_with_people_as_of_the_event(desk, tmp_path):
+    archive = export(tmp_path, "csv")
+    rows = list(csv.DictReader(io.StringIO(archive.read("messages.csv").decode())))
+    in_archive = ArchiveEntry.objects.order_by("conversation_id", "position")
+
+    assert [(int(row["conversation_id"]), int(row["position"])) for row in rows] == list(
+        in_archive.values_list("conversation_id", "position")
+    )
+    assert [row["entry_hash"] for row in rows] == list(in_archive.values_list("entry_hash", flat=True))
+    sent = [row for row in rows if row["event"] == "message_sent"]
+    assert [(row["actor_display_name"], row["text"]) for row in sent] == [
+        ("Alice Old", "buy <ACME> & hold"),
+        ("Alice New", "numbers: draft"),
+        ("Bob", "delete me"),
+    ]
+    (edit,) = [row for row in rows if row["event"] == "message_edited"]
+    assert (edit["previous_text"], edit["text"]) == ("numbers: draft", "numbers: final")
+    (shared,) = [row for row in rows if row["event"] == "file_shared"]
+    assert archive.read(shared["file_in_zip"]) == b"a,b\n1,2\n"
+
+
+def test_jsonl_in_a_zip_is_todays_verifiable_export(desk, tmp_path):
+    archive = export(tmp_path, "jsonl")
+    lines = archive.read("export.jsonl").decode().splitlines()
+    records = [json.loads(line) for line in lines]
+
+    assert verify(lines, signing.public_key_hex()) == []
+    bodies = [record["entry"]["content"].get("body") for record in records if "entry" in record]
+    assert "buy <ACME> & hold" in bodies
+
+
+def test_a_date_range_leaves_out_what_is_outside_it(desk, tmp_path):
+    since = (timezone.now() + timedelta(hours=1)).isoformat()
+    archive = export(tmp_path, "csv", "--since", since)
+
+    header, *rows = archive.read("messages.csv").decode().splitlines()
+
+    assert header.startswith("conversation_id,conversation,position") and rows == []
+
+
+def test_an_unknown_format_is_refused_by_the_command(tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command("export_archive", str(tmp_path / "x.zip"), "--format", "pdf")
+
+
+def test_an_entry_that_does_not_open_refuses_the_export(desk):
+    from archive.export import ExportBlocked
+    from archive.tests.tampering import swap_payload_of
+
+    first, second = ArchiveEntry.objects.filter(event_type="message_sent").order_by("pk")[:2]
+    swap_payload_of(second.pk, with_payload_of=first.pk)
+
+    with pytest.raises(ExportBlocked, match=f"position {second.position} does not open"):
+        archive_export_zip(out=io.BytesIO(), export_format="eml", requested_by="t")
+
+
+def test_a_missing_shared_file_refuses_the_command_leaving_no_zip_and_the_export_is_audit_logged(desk, tmp_path):
+    from auditlog.models import LogEntry
+    from django.core.management.base import CommandError
+
+    from messenger.models import Attachment
+
+    export(tmp_path, "actiance")
+    (logged,) = LogEntry.objects.filter(additional_data__archive_access="export")
+    assert logged.additional_data["criteria"]["format"] == "actiance"
+    attachment = Attachment.objects.get()
+    attachment.file.storage.delete(attachment.file.name)
+
+    with pytest.raises(CommandError, match="missing from storage"):
+        export(tmp_path, "eml")
+
+    assert not (tmp_path / "export-eml.zip").exists() and not list(tmp_path.glob(".export-eml*"))
+
+
+MESSAGES = 100_000
+BATCH = 5000
+
+
+def _bulk_archive(conversation, sender, participants: list[int], count: int) -> None:
+    """`count` message entries on one chain, written like bench/archive.py (a test of size, not of sending)."""
+    chain = ArchiveChain.objects.get(pk=conversation.pk)
+    position, previous = chain.position, chain.head_hash
+    start = timezone.now() - timedelta(days=2)
+    people = {str(sender.pk): {"username": sender.username, "display_name": sender.display_name, "email": ""}}
+    for first in range(0, count, BATCH):
+        entries = []
+        for index in range(first, min(first + BATCH, count)):
+            position += 1
+            occurred_at = start + timedelta(seconds=index)
+            content = {"body": f"message {index} about the quarterly numbers", "seq": index, "people": people}
+            salt = secrets.token_hex(16)
+            digest = entry_hash(
+                canonical_event(
+                    conversation_id=conversation.pk,
+                    position=position,
+                    prev_hash=previous,
+                    event_type=EventType.MESSAGE_SENT,
+                    actor_id=sender.pk,
+                    occurred_at=occurred_at,
+                    participants=participants,
+                    message_id=None,
+                    content=content,
+                    salt=salt,
+                )
+            )
+            entries.append(
+                ArchiveEntry(
+                    conversation_id=conversation.pk,
+                    position=position,
+                    event_type=EventType.MESSAGE_SENT,
+                    actor_id=sender.pk,
+                    occurred_at=occurred_at,
+                    participants=participants,
+                    message_id=None,
+                    payload=json.dumps({"content": content, "salt": salt}),
+                    prev_hash=previous,
+                    entry_hash=digest,
+                )
+            )
+            previous = digest
+        with transaction.atomic():
+            ArchiveEntry.objects.bulk_create(entries)
+    ArchiveChain.objects.filter(pk=conversation.pk).update(position=position, head_hash=previous)
+
+
+@pytest.mark.timeout(900)
+def test_an_export_of_100000_messages_stays_under_a_memory_ceiling_in_every_format(tmp_path):
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    room = room_with(alice, bob, name="busy")
+    _bulk_archive(room, alice, sorted([alice.pk, bob.pk]), MESSAGES)
+    # About 4 MB is measured (a cursor chunk, buffers, one e-mail); 100,000 ZIP members alone would take 41 MB.
+    ceiling = 16 * 1024 * 1024
+    peaks = {}
+
+    for export_format in ("csv", "actiance", "eml"):
+        path = tmp_path / f"big-{export_format}.zip"
+        tracemalloc.start()
+        try:
+            with path.open("wb") as out:
+                counts = archive_export_zip(out=out, export_format=export_format, requested_by="t")
+            _, peaks[export_format] = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert counts["messages"] == MESSAGES
+        assert zip_export_problems(str(path), signing.public_key_hex()) == []
+
+    assert max(peaks.values()) < ceiling, {name: f"{peak / 1e6:.1f} MB" for name, peak in peaks.items()}
