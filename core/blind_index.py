@@ -2,8 +2,11 @@
 
 A token is HMAC-SHA256(search key, normalized word), truncated to 16 bytes. The search key is derived from the
 primary key of the ring under its own purpose label, never used for sealing; rotating the primary key changes every
-token, so `manage.py rebuild_search_index` (issue 16) must run after a rotation. docs/security.md says what the
-index reveals (equal words are linkable across messages, and how many words a message has) and what it does not.
+token, so the index will need rebuilding after a rotation. What such an index reveals: equal words are linkable
+across messages, and how many distinct words a message has; not the words, their order, or the text.
+
+Not wired in yet (issue 16, next): the token table written with each archive entry, the rebuild command, and the
+archive and message searches on it. This module is the tokenizing and query layer they will use.
 """
 
 from __future__ import annotations
