@@ -163,6 +163,13 @@ def test_each_entry_is_checked_once_and_later_entries_in_the_next_step(alice):
     assert SupervisionCursor.objects.get().checked_through == ArchiveEntry.objects.order_by("pk").last().pk
 
 
+def one_in_the_morning_tomorrow():
+    """Tomorrow at 01:00 local time: today has ended (with time to spare for late commits) and tomorrow has not,
+    whatever the time the test runs (now + 25 h was the day after tomorrow when run after 23:00)."""
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + timedelta(days=1, hours=1)
+
+
 def test_a_step_stops_after_its_batches_and_samples_only_once_caught_up(alice, monkeypatch):
     monkeypatch.setattr(supervision, "SCAN_BATCH", 2)
     monkeypatch.setattr(supervision, "MAX_BATCHES_PER_STEP", 2)
@@ -171,7 +178,7 @@ def test_a_step_stops_after_its_batches_and_samples_only_once_caught_up(alice, m
     room = room_with(alice)  # its creation is an entry too
     for index in range(6):
         send(alice, room, f"promise {index}")
-    tomorrow = timezone.now() + timedelta(days=1, hours=1)
+    tomorrow = one_in_the_morning_tomorrow()
 
     first = supervision_step(now=tomorrow, seed="s")
     second = supervision_step(now=tomorrow, seed="s")
@@ -353,7 +360,7 @@ def test_the_sample_is_repeatable_with_a_seed_and_differs_between_seeds(alice, m
 def test_the_worker_samples_each_finished_day_once(alice):
     SamplingRule.objects.create(percent=100)
     send(alice, room_with(alice), "today's message")
-    tomorrow = timezone.now() + timedelta(days=1, hours=1)
+    tomorrow = one_in_the_morning_tomorrow()
 
     first = supervision_step(now=tomorrow, seed="s")
     second = supervision_step(now=tomorrow, seed="s")
