@@ -1,4 +1,4 @@
-"""What a compliance officer types to search the archive, checked and turned into an ArchiveSearch."""
+"""What a compliance officer types to search the archive or ask for a transcript, checked."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import User
+from archive.models import ArchiveEntry
 from archive.selectors import ArchiveSearch
 from messenger.models import Conversation
 
@@ -16,13 +17,34 @@ SEPARATORS = re.compile(r"[\s,]+")
 MAX_ID = 2**62  # larger numbers are no conversation's id, and more than the database's integers hold
 
 
-class ArchiveSearchForm(forms.Form):
+class DateRangeForm(forms.Form):
+    """`From` and `To` as whole days in the server's time zone, `To` included (as the search, the export and the
+    transcript read them)."""
+
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError("“From” is after “To”.")
+        return cleaned
+
+    def dates(self) -> tuple[datetime | None, datetime | None]:
+        zone = timezone.get_current_timezone()
+        since, until = self.cleaned_data["since"], self.cleaned_data["until"]
+        return (
+            datetime.combine(since, time.min, zone) if since else None,
+            datetime.combine(until, time.max, zone) if until else None,
+        )
+
+
+class ArchiveSearchForm(DateRangeForm):
     people = forms.CharField(
         required=False, help_text="Usernames, separated by commas: what they wrote and what was said where they were."
     )
     conversations = forms.CharField(required=False, help_text="Room names or conversation ids, separated by commas.")
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     words = forms.CharField(
         required=False, max_length=200, help_text="Every word must occur, in any case: messages, edits, file names."
     )
@@ -49,24 +71,33 @@ class ArchiveSearchForm(forms.Form):
             raise forms.ValidationError(f"No conversation {', '.join(unknown)}.")
         return tuple(sorted(ids | set(rooms.values())))
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        since, until = cleaned.get("since"), cleaned.get("until")
-        if since and until and since > until:
-            raise forms.ValidationError("“From” is after “To”.")
-        return cleaned
-
     def search(self) -> ArchiveSearch:
-        """The search, dates as whole days in the server's time zone (`To` included)."""
         data = self.cleaned_data
-        zone = timezone.get_current_timezone()
+        since, until = self.dates()
         return ArchiveSearch(
             people=data["people"],
             conversation_ids=data["conversations"],
-            since=datetime.combine(data["since"], time.min, zone) if data["since"] else None,
-            until=datetime.combine(data["until"], time.max, zone) if data["until"] else None,
+            since=since,
+            until=until,
             words=data["words"].strip(),
         )
+
+
+class TranscriptForm(DateRangeForm):
+    conversation = forms.IntegerField(min_value=1, max_value=MAX_ID)
+    download = forms.BooleanField(required=False)
+
+    field_order = ("conversation", "since", "until", "download")
+
+    def clean_conversation(self) -> int:
+        """A conversation that exists, or did (its archive outlives it)."""
+        pk = self.cleaned_data["conversation"]
+        if (
+            not Conversation.objects.filter(pk=pk).exists()
+            and not ArchiveEntry.objects.filter(conversation_id=pk).exists()
+        ):
+            raise forms.ValidationError(f"No conversation {pk}.")
+        return pk
 
 
 def _tokens(text: str) -> list[str]:

@@ -3,51 +3,14 @@ HTML with its chain-of-custody footer. Thin: check, call archive.review.transcri
 
 from __future__ import annotations
 
-from datetime import datetime, time
-
-from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from archive.forms import MAX_ID
-from archive.models import ArchiveEntry
+from archive.forms import TranscriptForm
 from archive.review import transcript
 from archive.services import archive_access_record
-from messenger.models import Conversation
-
-
-class TranscriptForm(forms.Form):
-    conversation = forms.IntegerField(min_value=1, max_value=MAX_ID)
-    since = forms.DateField(required=False, label="From")
-    until = forms.DateField(required=False, label="To")
-    download = forms.BooleanField(required=False)
-
-    def clean_conversation(self) -> int:
-        pk = self.cleaned_data["conversation"]
-        if (
-            not Conversation.objects.filter(pk=pk).exists()
-            and not ArchiveEntry.objects.filter(conversation_id=pk).exists()
-        ):
-            raise forms.ValidationError(f"No conversation {pk}.")
-        return pk
-
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        since, until = cleaned.get("since"), cleaned.get("until")
-        if since and until and since > until:
-            raise forms.ValidationError("“From” is after “To”.")
-        return cleaned
-
-    def dates(self) -> tuple[datetime | None, datetime | None]:
-        """Whole days in the server's time zone, `To` included (as the search and the export read them)."""
-        zone = timezone.get_current_timezone()
-        since, until = self.cleaned_data["since"], self.cleaned_data["until"]
-        return (
-            datetime.combine(since, time.min, zone) if since else None,
-            datetime.combine(until, time.max, zone) if until else None,
-        )
 
 
 def transcript_view(model_admin, request: HttpRequest) -> HttpResponse:
