@@ -1,13 +1,16 @@
 """A compliance officer in Chromium: signs in, enrols the second factor the role requires, searches the archive for
-a phrase and opens the conversation's transcript with its chain-of-custody footer."""
+a phrase and opens the conversation's transcript with its chain-of-custody footer; reviews a flagged message in its
+conversation's context, escalates it to another officer, and exports a search as EML."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from accounts import roles
+from accounts.models import User
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from messenger import services
 from messenger.tests.factories import room_with, send
@@ -69,3 +72,74 @@ def test_an_officer_enrols_searches_a_phrase_and_reads_the_transcript(tmp_path):
         assert download.value.suggested_filename.endswith(".html")
 
     assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_officer_reviews_a_flagged_message_in_context_escalates_it_and_exports_eml(tmp_path):
+    require_chromium()
+    import io
+    import zipfile
+    from email import message_from_bytes
+
+    from playwright.sync_api import expect
+
+    from archive.supervision import supervision_step
+    from archive.supervision_models import Lexicon, SupervisionDecision
+
+    a_desk_with_a_trade_and_an_officer()
+    pete = UserFactory(username="pete", display_name="Pete Principal", is_staff=True)
+    pete.groups.add(roles.role_group(roles.COMPLIANCE_OFFICERS))
+    Lexicon.objects.create(name="promises", words="guarantee", risk="high")
+    alice = User.objects.get(username="alice")
+    send(alice, room_with(alice, name="clients"), "I guarantee you a 20% return this quarter")
+    supervision_step()  # what the worker does every few seconds
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        page = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900}).new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill("olga")
+        page.get_by_label("Password").fill(TEST_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_label("Code from the app").fill(authenticator_code(page.locator(".secret").inner_text()))
+        page.get_by_role("button", name="Turn on two-factor sign-in").click()
+
+        page.goto("/admin/archive/supervisionitem/")
+        queue = page.locator("#result_list")
+        expect(queue).to_contain_text("guarantee")
+        queue.locator("tbody tr th a").first.click()  # the flagged item
+        expect(page.locator("#content")).to_contain_text("I guarantee you a 20% return this quarter")
+        item_url = page.url
+        page.get_by_role("link", name="the conversation that day").click()
+        expect(page.locator("#review-results")).to_contain_text("I guarantee you a 20% return")
+
+        page.goto(item_url)
+        decide = page.locator("#supervision-decide")
+        decide.get_by_label("Outcome").select_option("escalated")
+        decide.get_by_label("Escalated to").select_option("pete")
+        decide.get_by_label("Comment").fill("A promised return: for the principal.")
+        decide.get_by_role("button", name="Record the decision").click()
+        expect(page.locator(".messagelist")).to_be_visible()
+
+        page.goto("/admin/archive/archiveentry/review/")
+        page.locator("#id_words").fill("guarantee")
+        page.get_by_role("button", name="Search").click()
+        expect(page.locator("#review-results")).to_contain_text("guarantee")
+        page.locator("#export-format").select_option("eml")
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Export these conversations").click()
+        exported = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+
+    assert errors == []
+    (decision,) = SupervisionDecision.objects.all()
+    assert (decision.outcome, decision.decided_by.username, decision.escalated_to.username) == (
+        "escalated",
+        "olga",
+        "pete",
+    )
+    mails = [name for name in exported.namelist() if name.endswith(".eml")]
+    assert "manifest.json" in exported.namelist() and mails
+    texts = [message_from_bytes(exported.read(name)).as_string() for name in mails]
+    assert any("guarantee" in text for text in texts)
