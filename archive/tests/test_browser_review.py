@@ -29,6 +29,23 @@ def a_desk_with_a_trade_and_an_officer() -> None:
     olga.groups.add(roles.role_group(roles.COMPLIANCE_OFFICERS))
 
 
+def officer_signed_in(browser, base_url: str, errors: list[str]):
+    """olga signs in and, as her role requires, enrols an authenticator before reaching anything."""
+    from playwright.sync_api import expect
+
+    page = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900}).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("olga")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/two-factor/setup/"))
+    page.get_by_label("Code from the app").fill(authenticator_code(page.locator(".secret").inner_text()))
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    return page
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_officer_enrols_searches_a_phrase_and_reads_the_transcript(tmp_path):
     require_chromium()
@@ -38,17 +55,7 @@ def test_an_officer_enrols_searches_a_phrase_and_reads_the_transcript(tmp_path):
     errors: list[str] = []
 
     with chromium(tmp_path) as (browser, base_url):
-        page = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900}).new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto("/accounts/login/")
-        page.get_by_label("Username").fill("olga")
-        page.get_by_label("Password").fill(TEST_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        # The role requires a second factor: the officer is sent to enrol before reaching anything.
-        expect(page).to_have_url(re.compile(r"/two-factor/setup/"))
-        page.get_by_label("Code from the app").fill(authenticator_code(page.locator(".secret").inner_text()))
-        page.get_by_role("button", name="Turn on two-factor sign-in").click()
+        page = officer_signed_in(browser, base_url, errors)
 
         page.goto("/admin/archive/archiveentry/review/")
         page.locator("#id_words").fill("600 acme")
@@ -96,15 +103,7 @@ def test_an_officer_reviews_a_flagged_message_in_context_escalates_it_and_export
     errors: list[str] = []
 
     with chromium(tmp_path) as (browser, base_url):
-        page = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900}).new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto("/accounts/login/")
-        page.get_by_label("Username").fill("olga")
-        page.get_by_label("Password").fill(TEST_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.get_by_label("Code from the app").fill(authenticator_code(page.locator(".secret").inner_text()))
-        page.get_by_role("button", name="Turn on two-factor sign-in").click()
+        page = officer_signed_in(browser, base_url, errors)
 
         page.goto("/admin/archive/supervisionitem/")
         queue = page.locator("#result_list")
