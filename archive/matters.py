@@ -7,6 +7,7 @@ Every action is an audit-log access row against the matter (`matter_create`, `ma
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterable
@@ -45,19 +46,20 @@ class MatterInvalid(ParleyError):
 
 
 def matter_search(*, matter: Matter) -> ArchiveSearch:
-    """The saved search, as archive_search takes it."""
+    """The saved search, as archive_search takes it: the inverse of ArchiveSearch.criteria() (lists back to
+    tuples, ISO times back to datetimes), field by field, so a criterion the search gains later comes back too."""
     criteria = json.loads(matter.criteria)
-    return ArchiveSearch(
-        people=tuple(criteria.get("people") or ()),
-        conversation_ids=tuple(criteria.get("conversation_ids") or ()),
-        since=_moment(criteria.get("since")),
-        until=_moment(criteria.get("until")),
-        words=criteria.get("words") or "",
-    )
-
-
-def _moment(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    values = {}
+    for search_field in dataclasses.fields(ArchiveSearch):
+        if search_field.name not in criteria:
+            continue  # saved before the search had it: its default
+        value = criteria[search_field.name]
+        if isinstance(value, list):
+            value = tuple(value)
+        elif search_field.name in ("since", "until") and value:
+            value = datetime.fromisoformat(value)
+        values[search_field.name] = value
+    return ArchiveSearch(**values)
 
 
 def matter_review_query(*, matter: Matter) -> str:

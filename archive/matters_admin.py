@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -218,8 +219,9 @@ class MatterAdmin(admin.ModelAdmin):
         except MatterInvalid as refused:
             messages.error(request, refused.message)
         else:
-            covered = f"{hold.users.count()} people and {hold.rooms.count()} conversations"
-            if not hold.users.exists() and not hold.rooms.exists():
+            people, rooms = hold.users.count(), hold.rooms.count()
+            covered = f"{people} {'person' if people == 1 else 'people'} and {rooms} conversation{pluralize(rooms)}"
+            if not people and not rooms:
                 covered = "everything in its dates"
             messages.success(request, f"Legal hold “{hold.case_name}” opened: {covered}.")
         return redirect("admin:archive_matter_change", matter.pk)

@@ -187,12 +187,13 @@ def test_an_officer_untags_from_the_matter_page(officer_client, officer, matter)
     entry = merger_entry()
     matter_tag(matter=matter, by=officer, entry_ids=[entry.pk], tag="responsive")
 
-    officer_client.post(
+    response = officer_client.post(
         reverse("admin:archive_matter_tags", args=[matter.pk]),
         {"entries": [entry.pk], "tag": "responsive", "action": "untag", "next": "https://evil.example/"},
     )
 
     assert MatterTag.objects.get().removed_by == officer
+    assert response["Location"] == reverse("admin:archive_matter_change", args=[matter.pk])  # not elsewhere
 
 
 @pytest.mark.parametrize(
@@ -237,7 +238,7 @@ def test_put_under_legal_hold_in_one_step_from_the_matter_page(officer_client, m
 
     hold = LegalHold.objects.get()
     assert response.status_code == 200
-    assert "Legal hold “SEC inquiry 24-117” opened: 0 people and 1 conversations." in response.content.decode()
+    assert "Legal hold “SEC inquiry 24-117” opened: 0 people and 1 conversation." in response.content.decode()
     assert list(hold.rooms.all()) == [desk] and hold.reason == "Subpoena"
     assert list(matter.holds.all()) == [hold]
     listed = officer_client.get(reverse("admin:archive_matter_changelist")).content.decode()
