@@ -12,25 +12,12 @@ from accounts.tests.factories import UserFactory
 from archive.matters import matter_create, matter_tag
 from archive.models import ArchiveEntry, LegalHold, Matter, MatterTag
 from archive.selectors import ArchiveSearch
-from core.testing import force_login_with_second_factor
+from core.testing import signed_in_client, staff_in
 from messenger.tests.factories import room_with, send
 
 pytestmark = pytest.mark.django_db
 
 REVIEW = "admin:archive_archiveentry_review"
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    force_login_with_second_factor(client, user)
-    return client
-
-
-def staff_in(role: str, username: str):
-    roles.role_permissions_apply()
-    person = UserFactory(username=username, is_staff=True)
-    person.groups.add(roles.role_group(role))
-    return person
 
 
 @pytest.fixture
@@ -40,7 +27,7 @@ def officer():
 
 @pytest.fixture
 def officer_client(officer):
-    return signed_in(officer)
+    return signed_in_client(officer)
 
 
 @pytest.fixture
@@ -91,7 +78,7 @@ def call(client: Client, method: str, url: str):
 
 @pytest.mark.parametrize("role", [roles.IT_ADMINS, roles.EMPLOYEES])
 def test_it_admins_and_employees_get_403_on_every_matter_url_and_see_no_menu_entry(matter, role):
-    client = signed_in(staff_in(role, "ivy"))
+    client = signed_in_client(staff_in(role, "ivy"))
 
     for method, url in urls(matter.pk):
         response = call(client, method, url)
@@ -104,7 +91,7 @@ def test_it_admins_and_employees_get_403_on_every_matter_url_and_see_no_menu_ent
 
 @pytest.mark.parametrize("who", ["anonymous", "employee without staff access"])
 def test_anonymous_visitors_and_plain_employees_are_sent_to_sign_in(matter, who):
-    client = Client() if who == "anonymous" else signed_in(UserFactory(username="eve"))
+    client = Client() if who == "anonymous" else signed_in_client(UserFactory(username="eve"))
 
     for method, url in urls(matter.pk):
         response = call(client, method, url)
@@ -113,7 +100,7 @@ def test_anonymous_visitors_and_plain_employees_are_sent_to_sign_in(matter, who)
 
 
 def test_an_it_admin_reads_no_matter_row_in_the_audit_log(matter):
-    client = signed_in(staff_in(roles.IT_ADMINS, "ivy"))
+    client = signed_in_client(staff_in(roles.IT_ADMINS, "ivy"))
 
     page = client.get(reverse("admin:auditlog_logentry_changelist")).content.decode()
 
