@@ -16,7 +16,8 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -79,18 +80,28 @@ def matter_review_query(*, matter: Matter) -> str:
 
 
 def matter_list() -> QuerySet[Matter]:
-    """Matters with their live tag count, tagged-entry count and open holds, newest first (one query)."""
+    """Matters with their live tag count, tagged-entry count and open holds, newest first (one query).
+
+    The holds are counted in subqueries, not joined beside the tags: two joins would multiply a matter's
+    thousands of tags by its holds before counting."""
     live = Q(tags__removed_at__isnull=True)
+    holds = Matter.holds.through.objects.filter(matter_id=OuterRef("pk"))
     return (
         Matter.objects.select_related("created_by")
         .annotate(
-            tag_count=Count("tags", filter=live, distinct=True),
+            tag_count=Count("tags", filter=live),
             tagged_entry_count=Count("tags__entry_id", filter=live, distinct=True),
-            open_hold_count=Count("holds", filter=Q(holds__released_at__isnull=True), distinct=True),
-            hold_count=Count("holds", distinct=True),
+            hold_count=_count(holds),
+            open_hold_count=_count(holds.filter(legalhold__released_at__isnull=True)),
         )
         .order_by("-created_at", "-pk")
     )
+
+
+def _count(links: QuerySet) -> Coalesce:
+    """How many of one matter's hold links there are (grouped by the matter: one row, or none for 0)."""
+    counted = links.order_by().values("matter_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
 
 
 def matter_of(value: object) -> Matter | None:

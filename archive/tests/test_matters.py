@@ -24,7 +24,7 @@ from archive.matters import (
     matter_untag,
 )
 from archive.models import ArchiveEntry, MatterTag
-from archive.retention import apply_retention
+from archive.retention import apply_retention, legal_hold_release
 from archive.selectors import ArchiveSearch, audit_access_details
 from archive.tests.test_retention import backdate, rehash
 from core.testing import table_text
@@ -208,11 +208,14 @@ def test_the_list_counts_live_tags_tagged_entries_and_open_holds(officer, alice,
     matter_tag(matter=matter, by=officer, entry_ids=[first.pk, second.pk], tag="responsive")
     matter_tag(matter=matter, by=officer, entry_ids=[first.pk], tag="hot")
     matter_untag(matter=matter, by=officer, entry_ids=[second.pk], tag="responsive")
+    legal_hold_release(hold=matter_hold(matter=matter, by=officer), by=officer)
     matter_hold(matter=matter, by=officer)
+    matter_create(by=officer, name="Case 10", search=merger_search())
 
-    (listed,) = matter_list()
+    newer, listed = matter_list()
 
-    assert (listed.tag_count, listed.tagged_entry_count, listed.open_hold_count, listed.hold_count) == (2, 1, 1, 1)
+    assert (listed.tag_count, listed.tagged_entry_count, listed.open_hold_count, listed.hold_count) == (2, 1, 1, 2)
+    assert (newer.tag_count, newer.tagged_entry_count, newer.open_hold_count, newer.hold_count) == (0, 0, 0, 0)
 
 
 # ---- one-step legal hold ----------------------------------------------------------------------------------
