@@ -26,7 +26,7 @@ from django.utils.html import format_html
 from archive.export import ExportBlocked, archive_export
 from archive.formats import FORMATS, archive_export_zip
 from archive.forms import ArchiveSearchForm
-from archive.matters import matter_of, matter_tags_by_entry
+from archive.matters import matter_of, matter_tags_shown
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, Matter, RetentionPolicy
 from archive.retention import floor_days_for, legal_hold_release
 from archive.review import readable_entries, readable_entry
@@ -105,6 +105,7 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
             details = {"criteria": search.criteria(), "shown": len(rows), "more": result.more}
             if matter is not None:
                 details["matter"] = matter.pk
+                matter_tags_shown(matter=matter, rows=rows)
             archive_access_record(user=request.user, action="search", details=details)
         context = {
             **self.admin_site.each_context(request),
@@ -116,9 +117,6 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
             "limit": REVIEW_LIMIT,
             "query": request.GET.urlencode(),
             "matter": matter,
-            "matter_tags": matter_tags_by_entry(matter=matter, entry_ids=[row.entry.pk for row in rows or ()])
-            if matter
-            else {},
         }
         return TemplateResponse(request, "admin/archive/archiveentry/review.html", context)
 

@@ -123,15 +123,19 @@ def matter_tags_by_entry(*, matter: Matter, entry_ids: Iterable[int] | None = No
     return found
 
 
+def matter_tags_shown(*, matter: Matter, rows: list[ReadableEntry]) -> list[ReadableEntry]:
+    """Put the matter's tags on entries about to be shown (one query)."""
+    tags = matter_tags_by_entry(matter=matter, entry_ids=[row.entry.pk for row in rows])
+    for row in rows:
+        row.tags = tags.get(row.entry.pk, [])
+    return rows
+
+
 @dataclass
 class TaggedEntries:
-    rows: list[ReadableEntry]
-    tags: dict[int, list[str]]  # entry id -> tags
+    rows: list[ReadableEntry]  # each with its tags
     gone: list[int]  # tagged entries no longer kept (purged by retention) or that do not open
     total: int  # tagged entries, shown or not
-
-    def rows_with_tags(self) -> list[tuple[ReadableEntry, list[str]]]:
-        return [(row, self.tags.get(row.entry.pk, [])) for row in self.rows]
 
 
 def matter_tagged_entries(*, matter: Matter, limit: int = TAGGED_SHOWN) -> TaggedEntries:
@@ -139,16 +143,17 @@ def matter_tagged_entries(*, matter: Matter, limit: int = TAGGED_SHOWN) -> Tagge
     tags = matter_tags_by_entry(matter=matter)
     wanted = sorted(tags)[: limit or None]
     opened, found = [], set()
-    rows = ArchiveEntry.objects.filter(pk__in=wanted).order_by("occurred_at", "pk").values_list(*FIELDS)
-    for row in rows.iterator(chunk_size=500):
+    stored = ArchiveEntry.objects.filter(pk__in=wanted).order_by("occurred_at", "pk").values_list(*FIELDS)
+    for row in stored.iterator(chunk_size=500):
         try:
             opened.append(open_entry(row))
         except (DecryptionError, ValueError, KeyError):
             continue
         found.add(row[0])
-    return TaggedEntries(
-        rows=readable_entries(opened), tags=tags, gone=[pk for pk in wanted if pk not in found], total=len(tags)
-    )
+    rows = readable_entries(opened)
+    for row in rows:
+        row.tags = tags[row.entry.pk]
+    return TaggedEntries(rows=rows, gone=[pk for pk in wanted if pk not in found], total=len(tags))
 
 
 # ---- writes -----------------------------------------------------------------------------------------------

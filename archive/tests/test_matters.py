@@ -182,9 +182,9 @@ def test_the_tagged_entries_read_as_on_the_review_screen_and_a_purged_one_is_nam
 
     tagged = matter_tagged_entries(matter=matter)
 
-    ((row, tags),) = tagged.rows_with_tags()
+    (row,) = tagged.rows
     assert row.who.username == "alice" and row.where == "#desk" and row.text == "The merger closes Friday"
-    assert tags == ["responsive"]
+    assert row.tags == ["responsive"]
     assert tagged.gone == [123456789] and tagged.total == 2
 
 
