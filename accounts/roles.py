@@ -65,6 +65,12 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "archive.view_supervisionitem",
         "archive.view_supervisiondecision",
         "archive.add_supervisiondecision",
+        "archive.view_matter",
+        "archive.add_matter",
+        "archive.change_matter",
+        "archive.view_mattertag",
+        "archive.add_mattertag",
+        "archive.change_mattertag",
         "auditlog.view_logentry",
     ),
 }

@@ -26,7 +26,8 @@ from django.utils.html import format_html
 from archive.export import ExportBlocked, archive_export
 from archive.formats import FORMATS, archive_export_zip
 from archive.forms import ArchiveSearchForm
-from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, RetentionPolicy
+from archive.matters import matter_of, matter_tags_shown
+from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, Matter, RetentionPolicy
 from archive.retention import floor_days_for, legal_hold_release
 from archive.review import readable_entries, readable_entry
 from archive.review_views import transcript_view
@@ -95,12 +96,16 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = ArchiveSearchForm(request.GET if request.GET else None)
+        matter = _matter_of_review(request)
         result = rows = None
         if form.is_valid():
             search = form.search()
             result = archive_search(search=search, limit=REVIEW_LIMIT)
             rows = readable_entries(result.hits, words=search.words)
             details = {"criteria": search.criteria(), "shown": len(rows), "more": result.more}
+            if matter is not None:
+                details["matter"] = matter.pk
+                matter_tags_shown(matter=matter, rows=rows)
             archive_access_record(user=request.user, action="search", details=details)
         context = {
             **self.admin_site.each_context(request),
@@ -111,6 +116,7 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
             "rows": rows,
             "limit": REVIEW_LIMIT,
             "query": request.GET.urlencode(),
+            "matter": matter,
         }
         return TemplateResponse(request, "admin/archive/archiveentry/review.html", context)
 
@@ -190,6 +196,16 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
     def content(self, entry: ArchiveEntry) -> str:
         payload = json.loads(entry.payload)
         return format_html("<pre>{}</pre>", json.dumps(payload["content"], indent=2, ensure_ascii=False))
+
+
+def _matter_of_review(request: HttpRequest) -> Matter | None:
+    """The matter the review screen runs for (`?matter=`, from its rerun link): its results can be tagged."""
+    if "matter" not in request.GET:
+        return None
+    matter = matter_of(request.GET["matter"])
+    if matter is None or not request.user.has_perm("archive.view_matter"):
+        raise Http404("No such matter.")
+    return matter
 
 
 @admin.register(ArchiveCheckpoint)
@@ -308,5 +324,5 @@ class ParleyLogEntryAdmin(LogEntryAdmin):
         return format_html("<pre>{}</pre>", json.dumps(details, indent=2, ensure_ascii=False))
 
 
-# The supervision desk (FINRA 3110) registers its own admin pages.
-from archive import supervision_admin  # noqa: E402, F401
+# The supervision desk (FINRA 3110) and matters register their own admin pages.
+from archive import matters_admin, supervision_admin  # noqa: E402, F401

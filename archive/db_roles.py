@@ -34,6 +34,8 @@ PROTECTED_TABLES: dict[str, str] = {
     "archive_auditreceipt": "SELECT",
     # Supervision decisions are evidence (FINRA 3110): recorded once, never changed (archive.supervision).
     "archive_supervisiondecision": "SELECT, INSERT",
+    # A matter's tags are kept with who took them off (archive.matters): a removal is stamped, never deleted.
+    "archive_mattertag": "SELECT, INSERT, UPDATE (removed_by_id, removed_at)",
 }
 
 # The doors, owned by the owner: the application role may call them and nothing else of the kind.

@@ -88,6 +88,7 @@ class ReadableEntry:
     thread_root: int | None = None
     reply_to: int | None = None
     extra: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # a matter's tags on the entry, when shown for one
 
 
 class _Names:

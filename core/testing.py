@@ -94,6 +94,25 @@ def force_login_with_second_factor(client: Client, user) -> None:
     session.save()
 
 
+def signed_in_client(user) -> Client:
+    """A fresh test client signed in as `user`, second factor included (admin pages need it for staff)."""
+    client = Client()
+    force_login_with_second_factor(client, user)
+    return client
+
+
+def staff_in(role: str, username: str):
+    """A staff account in one of accounts.roles' groups, with the roles' permissions applied (after a flush
+    they are gone): an IT Admin, a Compliance Officer, or an employee who was made staff."""
+    from accounts import roles
+    from accounts.tests.factories import UserFactory
+
+    roles.role_permissions_apply()
+    person = UserFactory(username=username, is_staff=True)
+    person.groups.add(roles.role_group(role))
+    return person
+
+
 def socket_to_app(
     *,
     cookie: str | None = None,

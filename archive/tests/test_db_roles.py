@@ -122,6 +122,9 @@ def refused(app: psycopg.Connection, *statements: str) -> str:
         "ALTER TABLE archive_archivechain DISABLE TRIGGER archive_chain_forward_only",
         "DROP TRIGGER archive_checkpoint_immutable ON archive_archivecheckpoint",
         "DROP TABLE archive_archiveentry",
+        "UPDATE archive_mattertag SET tag = 'renamed'",
+        "UPDATE archive_mattertag SET entry_id = 1",
+        "DELETE FROM archive_mattertag",
         "CREATE OR REPLACE FUNCTION parley_archive_append_only() RETURNS trigger AS 'BEGIN RETURN OLD; END' "
         "LANGUAGE plpgsql",
     ],
@@ -151,6 +154,20 @@ def test_the_app_role_appends_through_the_services_and_the_archive_verifies(arch
 
     assert report.is_intact
     assert ArchiveEntry.objects.filter(conversation_id=archived_room.pk).count() == 3
+
+
+def test_the_app_role_tags_and_untags_a_matters_results_through_the_services(archived_room, alice, as_app):
+    from archive.matters import matter_create, matter_tag, matter_untag
+    from archive.models import MatterTag
+    from archive.selectors import ArchiveSearch
+
+    entry = ArchiveEntry.objects.filter(conversation_id=archived_room.pk, event_type="message_sent").get()
+    with connected_as_app_role():
+        matter = matter_create(by=alice, name="Case 1", search=ArchiveSearch(words="kept"))
+        matter_tag(matter=matter, by=alice, entry_ids=[entry.pk], tag="responsive")
+        matter_untag(matter=matter, by=alice, entry_ids=[entry.pk], tag="responsive")
+
+    assert MatterTag.objects.get().removed_by == alice
 
 
 def test_the_app_role_purges_expired_entries_through_the_owners_function(alice, as_app):

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from auditlog.models import LogEntry
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,23 +14,10 @@ from accounts import roles
 from accounts.tests.factories import UserFactory
 from archive.models import Lexicon, SupervisionDecision, SupervisionItem
 from archive.supervision import supervision_step
-from core.testing import force_login_with_second_factor
+from core.testing import signed_in_client, staff_in
 from messenger.tests.factories import room_with, send
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    force_login_with_second_factor(client, user)
-    return client
-
-
-def staff_in(role: str, username: str):
-    roles.role_permissions_apply()
-    person = UserFactory(username=username, is_staff=True)
-    person.groups.add(roles.role_group(role))
-    return person
 
 
 @pytest.fixture
@@ -41,7 +27,7 @@ def officer():
 
 @pytest.fixture
 def officer_client(officer):
-    return signed_in(officer)
+    return signed_in_client(officer)
 
 
 @pytest.fixture
@@ -73,7 +59,7 @@ def urls(item_pk: int) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("role", [roles.IT_ADMINS, roles.EMPLOYEES])
 def test_it_admins_and_employees_get_403_on_every_supervision_url_and_see_no_menu_entry(queue, role):
-    client = signed_in(staff_in(role, "ivy"))
+    client = signed_in_client(staff_in(role, "ivy"))
     item = queue["promises"]
 
     for method, url in urls(item.pk):
@@ -85,7 +71,7 @@ def test_it_admins_and_employees_get_403_on_every_supervision_url_and_see_no_men
 
 
 def test_an_employee_without_staff_access_never_sees_the_desk(queue):
-    client = signed_in(UserFactory(username="eve"))
+    client = signed_in_client(UserFactory(username="eve"))
 
     response = client.get(reverse("admin:archive_supervisionitem_changelist"))
 
@@ -193,7 +179,7 @@ def test_an_escalation_to_a_named_officer_waits_in_their_queue(officer_client, q
         reverse("admin:archive_supervisionitem_decide"),
         {"items": [item.pk], "outcome": "escalated", "escalated_to": "chief", "comment": "a promise of returns"},
     )
-    chiefs_queue = signed_in(chief).get(reverse("admin:archive_supervisionitem_changelist"), {"escalated": "me"})
+    chiefs_queue = signed_in_client(chief).get(reverse("admin:archive_supervisionitem_changelist"), {"escalated": "me"})
     olgas_queue = officer_client.get(reverse("admin:archive_supervisionitem_changelist"), {"escalated": "me"})
 
     decision = SupervisionDecision.objects.get()
@@ -239,7 +225,7 @@ def test_decisions_can_be_neither_changed_nor_deleted_in_the_admin(officer_clien
         {"items": [queue["promises"].pk], "outcome": "reviewed", "comment": "fine"},
     )
     decision = SupervisionDecision.objects.get()
-    superuser = signed_in(UserFactory(username="root", is_staff=True, is_superuser=True))
+    superuser = signed_in_client(UserFactory(username="root", is_staff=True, is_superuser=True))
 
     change = superuser.post(
         reverse("admin:archive_supervisiondecision_change", args=[decision.pk]), {"comment": "rewritten"}
