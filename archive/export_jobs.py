@@ -9,7 +9,6 @@ nor the disk ever holds it in clear, and progress is written every PROGRESS_EVER
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,7 +27,7 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import User
 from archive.export import ExportBlocked
 from archive.export_models import ExportJob
-from archive.formats import FORMATS, archive_export_zip
+from archive.formats import FORMATS, HashingSink, archive_export_zip
 from archive.selectors import ArchiveSearch, conversations_matching, entries_in_range
 from archive.services import archive_access_record
 from core import crypto
@@ -218,24 +217,6 @@ def _partial_path(job: ExportJob) -> Path:
     return Path(settings.PARLEY_EXPORT_DIR) / f".{job.uid}.partial"
 
 
-class _HashingSink:
-    """Hands bytes on and keeps their count and SHA-256. No `tell`: zipfile then writes a streaming ZIP."""
-
-    def __init__(self, out: SealedWriter) -> None:
-        self.out = out
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.out.write(data)
-        self.digest.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        self.out.flush()
-
-
 def export_job_run(job: ExportJob) -> None:
     """Run a claimed job to done or failed. The file is written aside and renamed when whole and sealed."""
     search = export_search_of(job)
@@ -258,7 +239,7 @@ def export_job_run(job: ExportJob) -> None:
         ExportJob.objects.filter(pk=job.pk).update(entries_total=total, heartbeat_at=timezone.now())
         with open(partial, "wb") as raw:
             sealed = SealedWriter(raw, context=_file_context(job))
-            sink = _HashingSink(sealed)
+            sink = HashingSink(sealed)
             counts = archive_export_zip(
                 out=sink,
                 export_format=job.export_format,

@@ -58,3 +58,25 @@ def test_the_background_worker_runs_a_queued_export(capsys):
     job.refresh_from_db()
     assert job.state == ExportJob.State.DONE
     assert f"export {job.pk}: done" in capsys.readouterr().out
+
+
+def test_the_background_worker_sends_the_previous_day_to_the_scheduled_target(capsys, settings, tmp_path):
+    from django.utils import timezone
+
+    settings.PARLEY_SCHEDULED_EXPORT_TARGET = str(tmp_path / "archiver")
+
+    call_command("run_archive_jobs", "--once")
+
+    yesterday = timezone.localdate() - timezone.timedelta(days=1)
+    assert f"scheduled export of {yesterday}: done" in capsys.readouterr().out
+    assert (tmp_path / "archiver" / f"parley-{yesterday}-eml.zip").exists()
+
+
+def test_a_misconfigured_scheduled_export_is_reported_and_the_worker_goes_on(capsys, settings):
+    settings.PARLEY_SCHEDULED_EXPORT_TARGET = "relative/dir"
+
+    call_command("run_archive_jobs", "--once")
+
+    captured = capsys.readouterr()
+    assert "scheduled export refused: PARLEY_SCHEDULED_EXPORT_TARGET='relative/dir'" in captured.err
+    assert ArchiveCheckpoint.objects.filter(reason="hourly").count() == 1

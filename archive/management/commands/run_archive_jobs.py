@@ -6,14 +6,15 @@ from django.db import close_old_connections
 from archive.checkpoints import archive_checkpoint_create
 from archive.export_jobs import export_jobs_step
 from archive.retention import RetentionBelowFloor, apply_retention
+from archive.scheduled_exports import ScheduledExportMisconfigured, scheduled_export_step
 from archive.supervision import supervision_step
 
 
 class Command(BaseCommand):
     help = (
         "The background worker: check new archive entries against the supervision lexicons every few seconds "
-        "(and draw the daily sample), run the exports the desk queues, seal an archive checkpoint every hour and "
-        "apply retention every day."
+        "(and draw the daily sample), run the exports the desk queues and the daily scheduled export, seal an "
+        "archive checkpoint every hour and apply retention every day."
     )
 
     def add_arguments(self, parser):
@@ -65,6 +66,13 @@ class Command(BaseCommand):
                     )
                 if exports.expired:
                     self.stdout.write(f"exports: {exports.expired} expired and deleted")
+                # The daily file for an outside archiver: a query when nothing is due (archive.scheduled_exports).
+                try:
+                    for run in scheduled_export_step():
+                        line = f"scheduled export of {run.day}: {run.state} {run.error}".rstrip()
+                        (self.stdout if run.state == "done" else self.stderr).write(line)
+                except ScheduledExportMisconfigured as refusal:
+                    self.stderr.write(f"scheduled export refused: {refusal}")
                 next_export = time.monotonic() + export_every
             if now >= next_checkpoint:
                 checkpoint = archive_checkpoint_create(reason="hourly")
