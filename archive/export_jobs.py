@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -36,9 +37,11 @@ from core.sealed_stream import SealedWriter, sealed_chunks, sealed_file_check
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 500  # entries between progress writes: about one UPDATE a second at export speed
-# A running job whose heartbeat (its last progress write) is older than this was lost with its worker. Generous:
-# before the first entry an export seals a checkpoint and looks for every shared file it will carry.
-STALE_AFTER = timedelta(minutes=15)
+# A running job's heartbeat is written every HEARTBEAT_SECONDS by a thread beside the export, whatever the export
+# is doing (matching words before the first entry can take minutes), so a job whose heartbeat is older than
+# STALE_AFTER was lost with its worker, not merely slow.
+HEARTBEAT_SECONDS = 30
+STALE_AFTER = timedelta(minutes=5)
 MAX_ATTEMPTS = 2  # a job lost twice is marked failed rather than tried forever
 
 
@@ -217,8 +220,42 @@ def _partial_path(job: ExportJob) -> Path:
     return Path(settings.PARLEY_EXPORT_DIR) / f".{job.uid}.partial"
 
 
+class _Heartbeat(threading.Thread):
+    """Moves a running job's heartbeat on every HEARTBEAT_SECONDS until stopped, on a connection of its own."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(name=f"export-{job_id}-heartbeat", daemon=True)
+        self.job_id = job_id
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(HEARTBEAT_SECONDS):
+                ExportJob.objects.filter(pk=self.job_id, state=ExportJob.State.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        except Exception:  # the export goes on; at worst the job is taken back as lost and run again
+            logger.exception("heartbeat of export %s stopped", self.job_id)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
 def export_job_run(job: ExportJob) -> None:
-    """Run a claimed job to done or failed. The file is written aside and renamed when whole and sealed."""
+    """Run a claimed job to done or failed, with a heartbeat beside it."""
+    heartbeat = _Heartbeat(job.pk)
+    heartbeat.start()
+    try:
+        _export_job_run(job)
+    finally:
+        heartbeat.stop()
+
+
+def _export_job_run(job: ExportJob) -> None:
+    """The file is written aside and renamed when whole and sealed."""
     search = export_search_of(job)
     directory = Path(settings.PARLEY_EXPORT_DIR)
     directory.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,8 @@ class SealedWriter:
         self.buffer += data
         # Strictly more than a chunk: the last full chunk may turn out to be the final one, decided at close().
         while len(self.buffer) > CHUNK_BYTES:
-            self._seal(bytes(self.buffer[:CHUNK_BYTES]), final=False)
+            with memoryview(self.buffer) as view:  # no copy of the chunk before it is sealed
+                self._seal(view[:CHUNK_BYTES], final=False)
             del self.buffer[:CHUNK_BYTES]
         return len(data)
 
@@ -70,15 +71,17 @@ class SealedWriter:
     def close(self) -> None:
         if self.closed:
             return
-        self._seal(bytes(self.buffer), final=True)
+        with memoryview(self.buffer) as view:
+            self._seal(view, final=True)
         self.buffer.clear()
         self.closed = True
         self.out.flush()
 
-    def _seal(self, clear: bytes, *, final: bool) -> None:
+    def _seal(self, clear: bytes | memoryview, *, final: bool) -> None:
         nonce = os.urandom(crypto.NONCE_BYTES)
         sealed = self.cipher.encrypt(nonce, clear, _associated_data(self.context, self.index, final))
-        self.out.write(_LENGTH.pack(len(sealed)) + nonce + sealed)
+        self.out.write(_LENGTH.pack(len(sealed)) + nonce)
+        self.out.write(sealed)
         self.index += 1
 
 

@@ -222,3 +222,24 @@ def test_exports_older_than_the_keep_days_are_deleted_and_say_so(officer, trade,
         export_download(user=officer, job_id=job.pk)
     assert refused.value.status == 410
     assert json.loads(job.criteria)["words"] == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_running_export_keeps_its_heartbeat_going_so_it_is_not_taken_for_lost(officer, trade, monkeypatch):
+    monkeypatch.setattr(export_jobs, "HEARTBEAT_SECONDS", 0.05)
+    job = export_job_request(user=officer, search=ArchiveSearch(), export_format="csv")
+    beats = []
+    real_zip = export_jobs.archive_export_zip
+
+    def slow(**kwargs):
+        started = ExportJob.objects.get(pk=job.pk).heartbeat_at
+        __import__("time").sleep(0.5)  # an export busy before its first entry: no progress written
+        beats.append(ExportJob.objects.get(pk=job.pk).heartbeat_at - started)
+        return real_zip(**kwargs)
+
+    monkeypatch.setattr(export_jobs, "archive_export_zip", slow)
+
+    export_jobs_step()
+
+    assert beats[0] > timedelta(seconds=0.2)
+    assert ExportJob.objects.get(pk=job.pk).state == ExportJob.State.DONE

@@ -80,3 +80,26 @@ def test_a_file_sealed_for_another_export_or_under_a_key_no_longer_kept_does_not
         opened(stored, context="export:another")
     with pytest.raises(crypto.DecryptionError, match="not in the key ring"):
         opened(stored, ring=crypto.KeyRing.from_spec(crypto.new_key_entry("k2")))
+
+
+def test_writing_and_reading_a_large_file_takes_constant_memory():
+    import tracemalloc
+
+    class Discard:
+        def write(self, data: bytes) -> int:
+            return len(data)
+
+        def flush(self) -> None:
+            pass
+
+    piece = os.urandom(64 * 1024)
+    tracemalloc.start()
+    writer = SealedWriter(Discard(), context="export:big", ring=RING)
+    for _ in range(800):  # 50 MiB
+        writer.write(piece)
+    writer.close()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"peak {peak / 2**20:.2f} MiB")
+
+    assert peak < 3 * CHUNK_BYTES  # a chunk buffered, one sealed: about 2 MiB whatever the file's size
