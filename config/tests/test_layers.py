@@ -18,7 +18,13 @@ BESIDE = {
     ("archive", "messenger"): ("messenger.models", "messenger.services"),
 }
 TRANSPORT_NAMES = {"consumers", "handlers", "views", "api", "admin", "forms", "middleware", "urls", "routing"}
-TRANSPORT_FILES = {"accounts.user_import_admin", "archive.review_views", "archive.supervision_admin", "core.health"}
+TRANSPORT_FILES = {
+    "accounts.user_import_admin",
+    "archive.export_views",
+    "archive.review_views",
+    "archive.supervision_admin",
+    "core.health",
+}
 # Test support, not shipped code paths: builds ASGI test clients from config.
 TEST_SUPPORT = {"core.testing"}
 
