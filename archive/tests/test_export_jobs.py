@@ -243,3 +243,36 @@ def test_a_long_running_export_keeps_its_heartbeat_going_so_it_is_not_taken_for_
 
     assert beats[0] > timedelta(seconds=0.2)
     assert ExportJob.objects.get(pk=job.pk).state == ExportJob.State.DONE
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_job_another_worker_holds_is_skipped_not_waited_for(officer):
+    import threading
+
+    from django.db import connection, transaction
+
+    first = export_job_request(user=officer, search=ArchiveSearch(), export_format="csv")
+    second = export_job_request(user=officer, search=ArchiveSearch(), export_format="csv")
+    holding, release = threading.Event(), threading.Event()
+
+    def another_worker_claiming_the_first() -> None:
+        try:
+            with transaction.atomic():
+                ExportJob.objects.select_for_update().get(pk=first.pk)
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=another_worker_claiming_the_first)
+    other.start()
+    assert holding.wait(10)
+    try:
+        claimed = export_job_claim()  # returns at once: SKIP LOCKED, no wait for the other transaction
+    finally:
+        release.set()
+        other.join()
+
+    assert claimed.pk == second.pk
+    assert ExportJob.objects.get(pk=first.pk).state == ExportJob.State.QUEUED
