@@ -31,7 +31,12 @@ run: $(VENV)/.installed-runtime
 	$(BIN)/python manage.py migrate --noinput
 	@echo "== seeding the demo company (first run only)"
 	$(BIN)/python manage.py seed_demo --if-empty
-	@echo "Parley is starting on http://$(HOST):$(PORT)/ (Ctrl+C stops it)"
+	@echo "Parley is starting on http://$(HOST):$(PORT)/ with its background worker (Ctrl+C stops both)"
+	@# The worker (supervision, exports, checkpoints, retention) runs beside daphne and stops with it: a
+	@# background job of a non-interactive shell ignores Ctrl+C, so the trap ends it. With SQLite both write;
+	@# IMMEDIATE transactions and a 20 s busy timeout (config/settings.py) make them take turns, not fail.
+	@$(BIN)/python manage.py run_archive_jobs & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/daphne --websocket_connect_timeout 60 --bind $(HOST) --port $(PORT) config.asgi:application
 
 lint: $(VENV)/.installed-dev

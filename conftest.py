@@ -110,6 +110,9 @@ def _private_checkpoint_directory(settings, tmp_path_factory) -> None:
     """Outside copies of checkpoints (archive.outside) go to a directory of this test's own, never to var/.
     Created only when a checkpoint is written."""
     settings.PARLEY_CHECKPOINT_DIR = tmp_path_factory.getbasetemp() / f"checkpoints-{uuid.uuid4().hex}"
+    # Background exports likewise (archive.export_jobs), and no scheduled export unless a test configures one.
+    settings.PARLEY_EXPORT_DIR = tmp_path_factory.getbasetemp() / f"exports-{uuid.uuid4().hex}"
+    settings.PARLEY_SCHEDULED_EXPORT_TARGET = ""
 
 
 @pytest.fixture

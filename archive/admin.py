@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import copy
-import io
 import json
-import tempfile
 from functools import partial
-from urllib.parse import urlencode
 
 from auditlog.admin import LogEntryAdmin
 from auditlog.models import LogEntry
@@ -15,16 +12,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from archive.export import ExportBlocked, archive_export
-from archive.formats import FORMATS, archive_export_zip
+from archive.export_views import export_download_view, export_queue_view, export_status_view, my_exports_view
 from archive.forms import ArchiveSearchForm
 from archive.matters import matter_of, matter_tags_shown
 from archive.models import ArchiveCheckpoint, ArchiveEntry, EventType, LegalHold, Matter, RetentionPolicy
@@ -36,7 +32,6 @@ from archive.selectors import (
     audit_access_details,
     audit_log_is_for_everyone,
     audit_log_visible_to,
-    conversations_matching,
     shared_file_of,
 )
 from archive.services import archive_access_record
@@ -74,10 +69,16 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
     def get_urls(self):
         download = self.admin_site.admin_view(self.shared_file_download)
         review = self.admin_site.admin_view(self.review_view)
-        export = self.admin_site.admin_view(self.export_view)
+        export = self.admin_site.admin_view(partial(export_queue_view, self))
         transcript = self.admin_site.admin_view(partial(transcript_view, self))
+        exports = self.admin_site.admin_view(partial(my_exports_view, self))
+        status = self.admin_site.admin_view(partial(export_status_view, self))
+        export_file = self.admin_site.admin_view(partial(export_download_view, self))
         return [
             path("review/transcript/", transcript, name="archive_archiveentry_transcript"),
+            path("review/exports/", exports, name="archive_archiveentry_exports"),
+            path("review/exports/<int:job_id>/status/", status, name="archive_archiveentry_export_status"),
+            path("review/exports/<int:job_id>/download/", export_file, name="archive_archiveentry_export_download"),
             path("<int:entry_id>/file/", download, name="archive_archiveentry_file"),
             path("review/", review, name="archive_archiveentry_review"),
             path("review/export/", export, name="archive_archiveentry_export"),
@@ -119,50 +120,6 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
             "matter": matter,
         }
         return TemplateResponse(request, "admin/archive/archiveentry/review.html", context)
-
-    def export_view(self, request: HttpRequest) -> HttpResponse:
-        """The conversations a search matches, as a verifiable export (docs/compliance.md). Audit-logged."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        form = ArchiveSearchForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, "Fix the search before exporting it.")
-            return redirect("admin:archive_archiveentry_review")
-        search = form.search()
-        search_again = urlencode({name: request.POST.get(name, "") for name in form.fields})
-        export_format = request.POST.get("format", "")  # "": the JSON Lines file alone; else a ZIP (formats.py)
-        if export_format and export_format not in FORMATS:
-            messages.error(request, f"Unknown export format {export_format!r}.")
-            return redirect(f"{reverse('admin:archive_archiveentry_review')}?{search_again}")
-        conversation_ids = conversations_matching(search=search)
-        spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it) An export can be large: on disk.
-        out = spool if export_format else io.TextIOWrapper(spool, encoding="utf-8")
-        query = {"conversation_ids": conversation_ids, "since": search.since, "until": search.until}
-        try:
-            if export_format:
-                counts = archive_export_zip(
-                    out=out, export_format=export_format, requested_by=request.user.get_username(), **query
-                )
-            else:
-                counts = archive_export(out=out, requested_by=request.user.get_username(), **query)
-        except ExportBlocked as blocked:
-            out.close()
-            messages.error(request, str(blocked))
-            return redirect(f"{reverse('admin:archive_archiveentry_review')}?{search_again}")
-        if not export_format:
-            out.flush()
-            out.detach()
-        details = {"criteria": search.criteria(), "conversation_ids": conversation_ids, **counts}
-        details["format"] = export_format or "jsonl file"
-        archive_access_record(user=request.user, action="export", details=details)
-        spool.seek(0)
-        stamp = f"parley-archive-{timezone.now():%Y%m%d-%H%M%S}"
-        if export_format:
-            name = f"{stamp}-{export_format}.zip"
-            return FileResponse(spool, as_attachment=True, filename=name, content_type="application/zip")
-        return FileResponse(spool, as_attachment=True, filename=f"{stamp}.jsonl", content_type="application/jsonl")
 
     @admin.display(description="shared file")
     def shared_file(self, entry: ArchiveEntry) -> str:

@@ -133,6 +133,26 @@ def archive_export_zip(
     return counts
 
 
+class HashingSink:
+    """Hands an export's bytes on to `out` and keeps their count and SHA-256 (what a job or a scheduled run
+    records). It has no `tell`, on purpose: zipfile then writes a streaming ZIP, never seeking back, which a
+    sealed file (core.sealed_stream) or a remote SFTP file cannot do cheaply."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.out.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
 def zip_export_problems(source: IO[bytes] | str, public_key: str) -> list[str]:
     """What is wrong with an export ZIP (empty: intact): the manifest's signature under `public_key`, and every
     member present with the SHA-256 the manifest names, and no member the manifest does not name."""

@@ -224,8 +224,9 @@ class AuditReceipt(models.Model):
         return f"receipt of audit-log row {self.log_id}"
 
 
-# Supervision (FINRA 3110) and matters (saved searches, tags, one-step holds) have modules of their own;
-# importing them here makes their models the archive app's.
+# Supervision (FINRA 3110), matters (saved searches, tags, one-step holds) and exports (archive.export_jobs,
+# archive.scheduled_exports) have modules of their own; importing them here makes their models the archive app's.
+from archive.export_models import ExportJob, ScheduledExportRun  # noqa: E402, F401
 from archive.matters_models import Matter, MatterTag  # noqa: E402, F401
 from archive.supervision_models import (  # noqa: E402, F401
     Lexicon,

@@ -304,6 +304,18 @@ PARLEY_SUPERVISION_REVIEW_DAYS = env.int("PARLEY_SUPERVISION_REVIEW_DAYS", defau
 PARLEY_SUPERVISION_GAP_SECONDS = env.int("PARLEY_SUPERVISION_GAP_SECONDS", default=600)
 PARLEY_SUPERVISION_SAMPLE_SEED = env.str("PARLEY_SUPERVISION_SAMPLE_SEED", default="")
 
+# Exports the desk queues (archive.export_jobs): run by the worker, stored sealed in chunks here (not under
+# MEDIA_ROOT, which rotate_keys re-seals file by file), deleted by the worker after PARLEY_EXPORT_KEEP_DAYS.
+PARLEY_EXPORT_DIR = Path(env.str("PARLEY_EXPORT_DIR", default=str(VAR_DIR / "exports")))
+PARLEY_EXPORT_KEEP_DAYS = env.int("PARLEY_EXPORT_KEEP_DAYS", default=7)
+# The daily export of the previous day for an outside archiver (archive.scheduled_exports): a directory or
+# sftp://user@host:port/path; over SFTP with this private key, to a host whose key is in this known_hosts file
+# (required: an unknown host key is refused). Empty target: no scheduled export.
+PARLEY_SCHEDULED_EXPORT_TARGET = env.str("PARLEY_SCHEDULED_EXPORT_TARGET", default="")
+PARLEY_SCHEDULED_EXPORT_FORMAT = env.str("PARLEY_SCHEDULED_EXPORT_FORMAT", default="eml")
+PARLEY_SCHEDULED_EXPORT_SSH_KEY = env.str("PARLEY_SCHEDULED_EXPORT_SSH_KEY", default="")
+PARLEY_SCHEDULED_EXPORT_KNOWN_HOSTS = env.str("PARLEY_SCHEDULED_EXPORT_KNOWN_HOSTS", default="")
+
 # Reaching people with no tab open (docs/client.md, docs/security.md). Links in e-mails and notifications
 # point here; in production it defaults to the first allowed host.
 PARLEY_SITE_URL = env.str(

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import queue
+import shutil
 import socket
 import subprocess
 import threading
@@ -369,3 +370,94 @@ def table_text(table: str) -> str:
         for row in cursor.fetchall():
             values += [bytes(v).decode("latin-1") if isinstance(v, bytes | memoryview) else str(v) for v in row]
     return "\n".join(values)
+
+
+SSHD = Path("/usr/sbin/sshd")
+
+
+def require_sshd() -> None:
+    """OpenSSH's server (Debian's openssh-server) for tests of SFTP targets; under CI=true missing means failed."""
+    import pytest
+
+    if SSHD.exists() and shutil.which("ssh-keygen"):
+        return
+    reason = f"OpenSSH's server is not installed at {SSHD} (apt-get install openssh-server)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; under CI=true a missing service is a failure, not a skip.", pytrace=False)
+    pytest.skip(reason)
+
+
+@dataclass
+class SftpServer(ChildProcess):
+    """A real OpenSSH sshd on a loopback port serving SFTP (internal-sftp) to one key, with a throwaway host
+    key: `known_hosts` pins it, `client_key` signs in as `username`, files land under `root`."""
+
+    username: str = ""
+    root: Path = field(default_factory=Path)
+    client_key: Path = field(default_factory=Path)
+    known_hosts: Path = field(default_factory=Path)
+    host_public_key: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"sftp://{self.username}@127.0.0.1:{self.port}{self.root}"
+
+
+def start_sftp_server(tmp_dir: Path) -> SftpServer:
+    """Start sshd in the foreground on a free port, configured wholly from files in `tmp_dir` (absolute paths,
+    as sshd requires); the system's sshd service is neither used nor started."""
+    import getpass
+
+    require_sshd()
+    home = (tmp_dir / "sshd").resolve()
+    root = home / "inbox"
+    root.mkdir(parents=True)
+    keygen = shutil.which("ssh-keygen")
+    for key in ("host_key", "client_key"):
+        subprocess.run(  # noqa: S603 (our own arguments)
+            [keygen, "-q", "-t", "ed25519", "-N", "", "-C", key, "-f", str(home / key)],
+            check=True,
+            capture_output=True,
+        )
+    (home / "authorized_keys").write_text((home / "client_key.pub").read_text())
+    port = free_port()
+    host_public_key = (home / "host_key.pub").read_text().split()
+    known_hosts = home / "known_hosts"
+    known_hosts.write_text(f"[127.0.0.1]:{port} {host_public_key[0]} {host_public_key[1]}\n")
+    config = home / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {home / 'host_key'}\nPidFile {home / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {home / 'authorized_keys'}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nUsePAM no\n"
+        # StrictModes: the temporary directory's owner and modes are not sshd's idea of a home; as root it insists.
+        "StrictModes no\nSubsystem sftp internal-sftp\nLogLevel VERBOSE\n"
+    )
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # its privilege separation directory
+    log_path = home / "sshd.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 (our own arguments)
+            [str(SSHD), "-D", "-e", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
+    server = SftpServer(
+        port=port,
+        process=process,
+        log_path=log_path,
+        username=getpass.getuser(),
+        root=root,
+        client_key=home / "client_key",
+        known_hosts=known_hosts,
+        host_public_key=" ".join(host_public_key[:2]),
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"sshd exited with {process.returncode}:\n{server.log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                if probe.recv(4).startswith(b"SSH-"):
+                    return server
+        except OSError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"sshd did not answer on port {port} within 15 s:\n{server.log()}")

@@ -1,7 +1,5 @@
 """Compliance review in the admin: entries are readable and nothing can change them, even for superusers."""
 
-import json
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -10,7 +8,7 @@ from django.utils import timezone
 from accounts.tests.factories import UserFactory
 from archive.models import ArchiveEntry, LegalHold
 from archive.selectors import audit_access_details
-from core.testing import force_login_with_second_factor, table_text
+from core.testing import force_login_with_second_factor
 from messenger.tests.factories import room_with, send
 
 pytestmark = pytest.mark.django_db
@@ -173,15 +171,6 @@ def test_an_officer_searches_by_person_and_words_and_the_search_is_audit_logged(
     assert logged.additional_data["shown"] == 1
 
 
-def test_the_words_an_officer_searched_and_exported_for_are_stored_sealed(officer_client, desk):
-    officer_client.get(reverse("admin:archive_archiveentry_review"), {"words": "acme"})
-    officer_client.post(reverse("admin:archive_archiveentry_export"), {"words": "acme"})
-
-    assert archive_accesses("search").exists() and archive_accesses("export").exists()
-    assert "acme" not in table_text("auditlog_logentry").casefold()
-    assert {audit_access_details(entry=row)["criteria"]["words"] for row in archive_accesses("export")} == {"acme"}
-
-
 def test_search_words_copied_into_another_row_do_not_open(officer_client, desk):
     from auditlog.models import LogEntry
 
@@ -207,80 +196,6 @@ def test_opening_an_entry_is_audit_logged(officer_client, entry):
 
     (logged,) = archive_accesses("entry_view")
     assert (logged.object_pk, logged.actor.username) == (str(entry.pk), "olga")
-
-
-def test_an_export_of_a_search_verifies_and_holds_only_the_matching_conversations(officer_client, desk):
-    from archive import signing
-    from archive.verify_export import verify
-
-    response = officer_client.post(reverse("admin:archive_archiveentry_export"), {"words": "acme"})
-
-    lines = b"".join(response.streaming_content).decode().splitlines()
-    assert response.status_code == 200
-    assert response["Content-Disposition"].startswith('attachment; filename="parley-archive-')
-    assert verify(lines, signing.public_key_hex()) == []
-    records = [json.loads(line) for line in lines]
-    assert records[0]["header"]["requested_by"] == "olga"
-    assert {record["entry"]["conversation"] for record in records if "entry" in record} == {desk.pk}
-    (logged,) = archive_accesses("export")
-    assert logged.additional_data["conversation_ids"] == [desk.pk]
-
-
-def test_an_export_in_another_format_is_a_zip_whose_manifest_verifies(officer_client, desk):
-    import io
-    import zipfile
-
-    from archive import signing
-    from archive.formats import zip_export_problems
-
-    response = officer_client.post(reverse("admin:archive_archiveentry_export"), {"words": "acme", "format": "eml"})
-
-    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
-    data = io.BytesIO(b"".join(response.streaming_content))
-    assert zip_export_problems(data, signing.public_key_hex()) == []
-    emails = [name for name in zipfile.ZipFile(data).namelist() if name.endswith(".eml")]
-    assert emails == [f"eml/{desk.pk}/{timezone.now().date().isoformat()}.eml"]  # the matching conversation only
-    (logged,) = archive_accesses("export")
-    assert logged.additional_data["format"] == "eml"
-
-
-def test_an_unknown_export_format_is_refused_with_a_message(officer_client, desk):
-    response = officer_client.post(
-        reverse("admin:archive_archiveentry_export"), {"words": "acme", "format": "pdf"}, follow=True
-    )
-
-    assert response.status_code == 200
-    assert "Unknown export format" in response.content.decode()
-    assert not archive_accesses("export").exists()
-
-
-def test_an_export_is_a_post_and_it_admins_can_neither_search_nor_export(officer_client, desk):
-    from accounts import roles
-
-    assert officer_client.get(reverse("admin:archive_archiveentry_export")).status_code == 405
-    it_admin = Client()
-    ivy = UserFactory(username="ivy", is_staff=True)
-    ivy.groups.add(roles.role_group(roles.IT_ADMINS))
-    force_login_with_second_factor(it_admin, ivy)
-    assert it_admin.post(reverse("admin:archive_archiveentry_export"), {"words": "acme"}).status_code == 403
-    assert it_admin.get(reverse("admin:archive_archiveentry_review"), {"words": "acme"}).status_code == 403
-    assert not archive_accesses("export").exists()
-
-
-def test_an_export_with_an_entry_that_does_not_open_is_refused_with_a_reason(officer_client, desk):
-    from archive.tests.tampering import swap_payload_of
-
-    first, second = ArchiveEntry.objects.filter(event_type="message_sent").order_by("pk")[:2]
-    swap_payload_of(second.pk, with_payload_of=first.pk)
-
-    response = officer_client.post(
-        reverse("admin:archive_archiveentry_export"), {"words": "", "people": ""}, follow=True
-    )
-
-    assert response.status_code == 200
-    assert "does not open: run verify_archive. Nothing was exported." in response.content.decode()
-    assert "csrfmiddlewaretoken" not in response.redirect_chain[0][0]
-    assert not archive_accesses("export").exists()
 
 
 def test_a_conversation_number_no_conversation_can_have_is_refused_clearly(officer_client, desk):

@@ -40,3 +40,43 @@ def test_the_background_worker_checks_new_messages_against_the_lexicons(capsys):
 
     assert SupervisionItem.objects.get().message_id == message.pk
     assert "flagged 1" in capsys.readouterr().out
+
+
+def test_the_background_worker_runs_a_queued_export(capsys):
+    from accounts.tests.factories import UserFactory
+    from archive.export_jobs import export_job_request
+    from archive.models import ExportJob
+    from archive.selectors import ArchiveSearch
+    from messenger.tests.factories import room_with, send
+
+    alice = UserFactory(username="alice")
+    send(alice, room_with(alice), "hello")
+    job = export_job_request(user=UserFactory(username="olga"), search=ArchiveSearch(), export_format="jsonl")
+
+    call_command("run_archive_jobs", "--once")
+
+    job.refresh_from_db()
+    assert job.state == ExportJob.State.DONE
+    assert f"export {job.pk}: done" in capsys.readouterr().out
+
+
+def test_the_background_worker_sends_the_previous_day_to_the_scheduled_target(capsys, settings, tmp_path):
+    from django.utils import timezone
+
+    settings.PARLEY_SCHEDULED_EXPORT_TARGET = str(tmp_path / "archiver")
+
+    call_command("run_archive_jobs", "--once")
+
+    yesterday = timezone.localdate() - timezone.timedelta(days=1)
+    assert f"scheduled export of {yesterday}: done" in capsys.readouterr().out
+    assert (tmp_path / "archiver" / f"parley-{yesterday}-eml.zip").exists()
+
+
+def test_a_misconfigured_scheduled_export_is_reported_and_the_worker_goes_on(capsys, settings):
+    settings.PARLEY_SCHEDULED_EXPORT_TARGET = "relative/dir"
+
+    call_command("run_archive_jobs", "--once")
+
+    captured = capsys.readouterr()
+    assert "scheduled export refused: PARLEY_SCHEDULED_EXPORT_TARGET='relative/dir'" in captured.err
+    assert ArchiveCheckpoint.objects.filter(reason="hourly").count() == 1

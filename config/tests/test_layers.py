@@ -20,6 +20,7 @@ BESIDE = {
 TRANSPORT_NAMES = {"consumers", "handlers", "views", "api", "admin", "forms", "middleware", "urls", "routing"}
 TRANSPORT_FILES = {
     "accounts.user_import_admin",
+    "archive.export_views",
     "archive.matters_admin",
     "archive.review_views",
     "archive.supervision_admin",

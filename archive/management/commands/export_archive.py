@@ -47,30 +47,31 @@ class Command(BaseCommand):
         partial = target.with_name(f".{target.name}.partial")
         since_moment, until_moment = _moment(since), _moment(until)
         try:
-            if export_format is None:
-                with partial.open("w", encoding="utf-8") as out:
-                    counts = archive_export(
-                        out=out,
-                        conversation_ids=conversation,
-                        since=since_moment,
-                        until=until_moment,
-                        requested_by=requested_by,
-                    )
-            else:
-                total = entries_in_range(conversation_ids=conversation, since=since_moment, until=until_moment).count()
-                with (
-                    partial.open("wb") as out,
-                    tqdm(total=total, unit="entry", disable=no_progress, file=self.stderr._out) as bar,
-                ):
-                    counts = archive_export_zip(
-                        out=out,
-                        export_format=export_format,
-                        conversation_ids=conversation,
-                        since=since_moment,
-                        until=until_moment,
-                        requested_by=requested_by,
-                        progress=bar.update,
-                    )
+            total = entries_in_range(conversation_ids=conversation, since=since_moment, until=until_moment).count()
+            bar = tqdm(total=total, unit="entry", disable=no_progress, file=self.stderr._out)
+            with bar:
+                if export_format is None:
+                    # The bar counts entries in range; chain context before and after them is written besides.
+                    with partial.open("w", encoding="utf-8") as out:
+                        counts = archive_export(
+                            out=out,
+                            conversation_ids=conversation,
+                            since=since_moment,
+                            until=until_moment,
+                            requested_by=requested_by,
+                            progress=bar.update,
+                        )
+                else:
+                    with partial.open("wb") as out:
+                        counts = archive_export_zip(
+                            out=out,
+                            export_format=export_format,
+                            conversation_ids=conversation,
+                            since=since_moment,
+                            until=until_moment,
+                            requested_by=requested_by,
+                            progress=bar.update,
+                        )
         except ExportBlocked as blocked:
             partial.unlink(missing_ok=True)
             raise CommandError(str(blocked)) from None

@@ -4,14 +4,17 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from archive.checkpoints import archive_checkpoint_create
+from archive.export_jobs import export_jobs_step
 from archive.retention import RetentionBelowFloor, apply_retention
+from archive.scheduled_exports import ScheduledExportMisconfigured, scheduled_export_step
 from archive.supervision import supervision_step
 
 
 class Command(BaseCommand):
     help = (
         "The background worker: check new archive entries against the supervision lexicons every few seconds "
-        "(and draw the daily sample), seal an archive checkpoint every hour and apply retention every day."
+        "(and draw the daily sample), run the exports the desk queues and the daily scheduled export, seal an "
+        "archive checkpoint every hour and apply retention every day."
     )
 
     def add_arguments(self, parser):
@@ -20,10 +23,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--supervise-every", type=int, default=10, help="Seconds between supervision steps (lexicons, sampling)."
         )
+        parser.add_argument(
+            "--export-every", type=int, default=5, help="Seconds between looks for queued exports (and expired ones)."
+        )
         parser.add_argument("--once", action="store_true", help="Run each job once and exit (cron, tests).")
 
-    def handle(self, *args, checkpoint_every: int, retention_every: int, supervise_every: int, once: bool, **options):
-        next_checkpoint = next_retention = next_supervision = time.monotonic()
+    def handle(
+        self,
+        *args,
+        checkpoint_every: int,
+        retention_every: int,
+        supervise_every: int,
+        export_every: int,
+        once: bool,
+        **options,
+    ):
+        next_checkpoint = next_retention = next_supervision = next_export = time.monotonic()
         while True:
             close_old_connections()
             now = time.monotonic()
@@ -38,6 +53,27 @@ class Command(BaseCommand):
                 if report.unopenable:
                     self.stderr.write(f"supervision: {report.unopenable} entries did not open; run verify_archive")
                 next_supervision = now + supervise_every
+            if now >= next_export:
+                # One job a turn, run here to the end: a long export delays the other jobs of this loop, which
+                # catch up on the next turn (supervision reads from a cursor, checkpoints and retention by time).
+                exports = export_jobs_step()
+                if exports.ran is not None:
+                    self.stdout.write(f"export {exports.ran.pk}: {exports.ran.state} {exports.ran.error}".rstrip())
+                if exports.recovered or exports.failed_lost:
+                    self.stderr.write(
+                        f"exports: {exports.recovered} lost with a stopped worker queued again, "
+                        f"{exports.failed_lost} failed"
+                    )
+                if exports.expired:
+                    self.stdout.write(f"exports: {exports.expired} expired and deleted")
+                # The daily file for an outside archiver: a query when nothing is due (archive.scheduled_exports).
+                try:
+                    for run in scheduled_export_step():
+                        line = f"scheduled export of {run.day}: {run.state} {run.error}".rstrip()
+                        (self.stdout if run.state == "done" else self.stderr).write(line)
+                except ScheduledExportMisconfigured as refusal:
+                    self.stderr.write(f"scheduled export refused: {refusal}")
+                next_export = time.monotonic() + export_every
             if now >= next_checkpoint:
                 checkpoint = archive_checkpoint_create(reason="hourly")
                 self.stdout.write(f"checkpoint {checkpoint.pk} sealed")
@@ -52,4 +88,4 @@ class Command(BaseCommand):
                 next_retention = now + retention_every
             if once:
                 return
-            time.sleep(max(1.0, min(next_checkpoint, next_retention, next_supervision) - time.monotonic()))
+            time.sleep(max(1.0, min(next_checkpoint, next_retention, next_supervision, next_export) - time.monotonic()))
