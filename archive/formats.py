@@ -2,12 +2,13 @@
 manifest (docs/compliance.md "Exports for review tools").
 
 Streamed in constant memory: entries come one at a time from a database cursor, are opened, written and
-forgotten. A format's main document (the CSV, the XML) is spooled to a temporary file on disk while shared files
-go into the ZIP as they come (a ZIP takes one member at a time), and is copied in at the end. What grows with
-the export is only per conversation-day (one EML, one <Conversation>, one line of the manifest) and per person
-(who they were), never per message: a ZIP keeps a directory entry per member in memory until it is closed,
-which is why EML is one message per conversation-day (a multipart/digest of one message/rfc822 per chat
-message) rather than a file per chat message.
+forgotten. A format's main document (the CSV, the XML) is spooled to a temporary file on disk, sealed under a key
+only the exporting process holds (`_SealedSpool`: the archive's text never touches the disk in clear), while
+shared files go into the ZIP as they come (a ZIP takes one member at a time), and is copied in at the end.
+What grows with the export is only per conversation-day (one EML, one <Conversation>, one line of the
+manifest) and per person (who they were), never per message: a ZIP keeps a directory entry per member in memory
+until it is closed, which is why EML is one message per conversation-day (a multipart/digest of one
+message/rfc822 per chat message) rather than a file per chat message.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import csv
 import hashlib
 import io
 import json
+import os
 import secrets
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -51,7 +52,9 @@ from archive.export import (
 )
 from archive.models import EventType
 from archive.selectors import FIELDS, STREAM_CHUNK, OpenedEntry, entries_in_range, kept_file, open_entry
+from core import crypto
 from core.crypto import DecryptionError
+from core.sealed_stream import SealedWriter, sealed_chunks
 from messenger.models import Conversation
 
 FORMATS = ("jsonl", "eml", "actiance", "csv")
@@ -303,15 +306,42 @@ def _member(archive: zipfile.ZipFile, name: str, digests: dict[str, str]) -> Ite
     digests[name] = digest.hexdigest()
 
 
-def _spooled() -> IO[bytes]:
-    return tempfile.TemporaryFile()
+# The spools' key: made when the process starts, never written anywhere, so a spool left behind by a crash (or
+# read off the disk meanwhile) does not open.
+_SPOOL_RING = crypto.KeyRing(primary_id="spool", keys={"spool": os.urandom(crypto.KEY_BYTES)})
 
 
-def _copy_in(archive: zipfile.ZipFile, name: str, spool: IO[bytes], digests: dict[str, str]) -> None:
-    spool.seek(0)
+class _SealedSpool(io.RawIOBase):
+    """A temporary file a format writes its main document into, sealed in chunks (core.sealed_stream) as it
+    goes, then copied out in clear into the ZIP member: write-only until `copy_to`, which ends it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self._context = f"export-spool:{secrets.token_hex(8)}"
+        self._writer = SealedWriter(self._file, context=self._context, ring=_SPOOL_RING)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        return self._writer.write(bytes(data))
+
+    def copy_to(self, target: IO[bytes]) -> None:
+        self._writer.close()
+        self._file.seek(0)
+        for chunk in sealed_chunks(self._file, context=self._context, ring=_SPOOL_RING):
+            target.write(chunk)
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _copy_in(archive: zipfile.ZipFile, name: str, spool: _SealedSpool, digests: dict[str, str]) -> None:
     with _member(archive, name, digests) as member:
-        shutil.copyfileobj(spool, member, 1 << 16)
-    spool.close()
+        spool.copy_to(member)
 
 
 def _file_name(entry: OpenedEntry) -> str:
@@ -386,7 +416,7 @@ class _CsvWriter:
 
     def __init__(self, archive: zipfile.ZipFile, digests: dict[str, str], **_: Any) -> None:
         self.archive, self.digests = archive, digests
-        self.spool = _spooled()
+        self.spool = _SealedSpool()
         self.text = io.TextIOWrapper(self.spool, encoding="utf-8", newline="")
         self.rows = csv.writer(self.text)
         self.rows.writerow(self.COLUMNS)
@@ -438,7 +468,7 @@ class _ActianceWriter:
 
     def __init__(self, archive: zipfile.ZipFile, digests: dict[str, str], *, since, until, **_: Any) -> None:
         self.archive, self.digests, self.since, self.until = archive, digests, since, until
-        self.spool = _spooled()
+        self.spool = _SealedSpool()
         self.spool.write(
             b'<?xml version="1.0" encoding="UTF-8"?>\n'
             b'<FileDump xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
@@ -551,7 +581,7 @@ class _EmlWriter:
         self.key: tuple[int, date] | None = None
         self.names = _ConversationNames()
         self.boundary = ""
-        self.spool: IO[bytes] | None = None
+        self.spool: _SealedSpool | None = None
         self.senders: dict[int, Address] = {}
         self.present: dict[int, Address] = {}
         self.first: OpenedEntry | None = None
@@ -565,7 +595,7 @@ class _EmlWriter:
             self.key, self.first = _day_key(entry), entry
             self.name = self.names.name(entry, people)
             self.boundary = f"parley-{secrets.token_hex(12)}"
-            self.spool, self.senders, self.present = _spooled(), {}, {}
+            self.spool, self.senders, self.present = _SealedSpool(), {}, {}
         sender = people.person(entry.actor_id) if entry.actor_id is not None else None
         others = [people.person(user) for user in entry.participants if user != entry.actor_id]
         if sender is not None and sender.id not in self.senders:
@@ -633,11 +663,9 @@ class _EmlWriter:
         outer["MIME-Version"] = "1.0"
         outer["Content-Type"] = f'multipart/digest; boundary="{self.boundary}"'
         self.spool.write(f"\r\n--{self.boundary}--\r\n".encode())
-        self.spool.seek(0)
         with _member(self.archive, f"eml/{conversation_id}/{day.isoformat()}.eml", self.digests) as member:
             member.write(outer.as_bytes(policy=SMTP).split(b"\r\n\r\n", 1)[0] + b"\r\n")  # headers only
-            shutil.copyfileobj(self.spool, member, 1 << 16)
-        self.spool.close()
+            self.spool.copy_to(member)
         self.key = self.spool = self.first = None
 
     def close(self) -> None:

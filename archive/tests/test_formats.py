@@ -199,6 +199,26 @@ def test_a_date_range_leaves_out_what_is_outside_it(desk, tmp_path):
     assert header.startswith("conversation_id,conversation,position") and rows == []
 
 
+def test_what_a_format_spools_to_disk_while_the_zip_fills_is_sealed_never_the_text(desk, tmp_path, monkeypatch):
+    """The CSV, the XML and each EML are spooled before going into the ZIP: the spool files kept here (instead of
+    vanishing on close) hold none of the messages' words."""
+    import tempfile
+
+    spools = tmp_path / "spools"
+    spools.mkdir()
+    monkeypatch.setattr(
+        "archive.formats.tempfile.TemporaryFile",
+        lambda: tempfile.NamedTemporaryFile(dir=spools, delete=False),  # noqa: SIM115 (closed by the spool)
+    )
+    for export_format in ("eml", "actiance", "csv"):
+        archive = export(tmp_path, export_format)
+        assert b"numbers: final" in b"".join(archive.read(name) for name in archive.namelist())
+
+    spooled = [path.read_bytes() for path in spools.iterdir()]
+    assert len(spooled) >= 3
+    assert all(spool and b"numbers" not in spool and b"ACME" not in spool for spool in spooled)
+
+
 def test_an_unknown_format_is_refused_by_the_command(tmp_path):
     from django.core.management.base import CommandError
 
