@@ -24,6 +24,12 @@ class PresenceChoice(models.TextChoices):
     INVISIBLE = "invisible"  # appear offline while connected
 
 
+class DirectorySource(models.TextChoices):
+    LDAP = "ldap", "LDAP / Active Directory"
+    OIDC = "oidc", "OpenID Connect"
+    SCIM = "scim", "SCIM provisioning"
+
+
 class User(AbstractUser):
     """A Parley account. Custom from the first migration so profile fields can grow without a model swap."""
 
@@ -47,6 +53,29 @@ class User(AbstractUser):
     email_digest = models.BooleanField("e-mail digest of missed messages", default=True)
     # Messages up to this moment were considered for a digest already: each is mailed about at most once.
     digest_covered_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Accounts kept by the company directory (accounts.directory): where they come from and their id there (an
+    # LDAP entry's DN or GUID, an OpenID Connect `sub`, a SCIM id). Empty for local accounts, which a directory
+    # sync never deactivates (the break-glass administrator is one).
+    directory_source = models.CharField(max_length=8, choices=DirectorySource.choices, blank=True, editable=False)
+    directory_id = models.CharField(max_length=255, blank=True, editable=False)
+    manager = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports",
+        help_text="From the directory.",
+    )
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["directory_source", "directory_id"],
+                condition=~models.Q(directory_id=""),
+                name="one_account_per_directory_entry",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.username

@@ -216,7 +216,12 @@ def users_import(*, data: bytes, dry_run: bool, actor: User | None) -> ImportRep
     """
     if actor is not None and not actor.has_perms(IMPORT_PERMISSIONS):
         raise ImportNotAllowed("Importing users needs the permissions to add and change users.")
-    rows = import_file_read(data=data)
+    return users_import_rows(rows=import_file_read(data=data), dry_run=dry_run, actor=actor)
+
+
+def users_import_rows(*, rows: list[ImportRow], dry_run: bool, actor: User | None) -> ImportReport:
+    """The import's checks and writes for rows from anywhere: a CSV file, or a directory (accounts.directory),
+    whose rows carry the same columns. All or nothing; `actor` None is the system (no privilege checks)."""
     try:
         with transaction.atomic():
             # Locking the rows' existing users means the changes reported are exactly the changes written, even
