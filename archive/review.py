@@ -15,7 +15,8 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.models import User
 from archive.checkpoints import archive_checkpoint_create
 from archive.models import ArchiveChain, ArchiveCheckpoint, EventType
-from archive.selectors import FIELDS, OpenedEntry, Unopenable, _opened_or_not, entries_in_range, entry_text
+from archive.search_index import entry_text
+from archive.selectors import FIELDS, OpenedEntry, Unopenable, _opened_or_not, entries_in_range
 from messenger.models import Conversation
 
 EVENT_NAMES = {

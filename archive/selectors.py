@@ -14,6 +14,7 @@ from django.db.models import Max, Min, Q
 
 from archive.chain import canonical_event
 from archive.models import ArchiveEntry
+from archive.search_index import entry_text
 from core.crypto import DecryptionError, unseal_text
 from core.fields import Sealed, field_context
 from core.sealed_audit import SEARCH_WORDS_PURPOSE, opened_json_value
@@ -283,18 +284,6 @@ class _Scan:
                 continue
             if all(word in entry_text(opened.content).casefold() for word in words):
                 yield opened
-
-
-def entry_text(content: Any) -> str:
-    """Every piece of text in an entry's content (message bodies, edits' old and new text, file and room names),
-    for matching words; ids and numbers are left out."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):  # not the names sealed under "people": they are who, not what was said
-        return "\n".join(entry_text(value) for key, value in content.items() if key != "people")
-    if isinstance(content, list):
-        return "\n".join(entry_text(value) for value in content)
-    return ""
 
 
 # ---- the audit log, per reader ------------------------------------------------------------------------------
