@@ -8,11 +8,14 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from accounts.tests.factories import UserFactory
+from archive import services as services_module
 from archive.chain import canonical_event, entry_hash
 from archive.models import GENESIS_HASH, ArchiveEntry, ArchiveImmutable, ArchiveSearchToken
+from archive.retention import apply_retention
 from archive.search_index import searchable_text
 from archive.selectors import ArchiveSearch, archive_search, entries_in_chain_order
 from archive.services import archive_record, search_index_rebuild
+from archive.tests.test_retention import old_room
 from core import blind_index
 from core.crypto import KeyRing, new_key_entry
 from core.key_rotation import keys_rotate
@@ -279,3 +282,21 @@ def test_the_rebuild_command_reports_what_it_did_and_how_to_resume(capsys):
     assert "re-indexed 2 entries" in capsys.readouterr().out  # the room's creation and the message
     with pytest.raises(CommandError, match="--batch-size must be at least 1"):
         call_command("rebuild_search_index", "--no-progress", "--batch-size", "0")
+
+
+def test_an_entry_purged_while_the_rebuild_reads_it_gets_no_tokens_back(alice, settings, monkeypatch):
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    expired = old_room(alice, days=2201)
+    purged_ids = list(ArchiveEntry.objects.filter(conversation_id=expired.pk).values_list("pk", flat=True))
+    tokenize, purged = services_module.entry_tokens, []
+
+    def purge_after_the_read(**entry):
+        if not purged:
+            purged.append(apply_retention().purged_entries)  # between reading the batch and writing its tokens
+        return tokenize(**entry)
+
+    monkeypatch.setattr(services_module, "entry_tokens", purge_after_the_read)
+    list(search_index_rebuild())
+
+    assert purged == [4]
+    assert not ArchiveSearchToken.objects.filter(entry_id__in=purged_ids).exists()
