@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from functools import partial
+from urllib.parse import urlencode
 
 from auditlog.admin import LogEntryAdmin
 from auditlog.models import LogEntry
@@ -28,6 +29,8 @@ from archive.retention import floor_days_for, legal_hold_release
 from archive.review import readable_entries, readable_entry
 from archive.review_views import transcript_view
 from archive.selectors import (
+    REVIEW_PAGE,
+    SearchCursorInvalid,
     archive_search,
     audit_access_details,
     audit_log_is_for_everyone,
@@ -38,8 +41,6 @@ from archive.services import archive_access_record
 from core.admin import ReadOnlyAdmin
 from core.downloads import file_response
 from core.sealed_audit import changes_as_written, changes_shown
-
-REVIEW_LIMIT = 200  # hits shown per search; narrow it, or export, for more
 
 
 @admin.register(ArchiveEntry)
@@ -98,16 +99,27 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         form = ArchiveSearchForm(request.GET if request.GET else None)
         matter = _matter_of_review(request)
-        result = rows = None
+        result = rows = next_page = None
+        after = request.GET.get("after") or None  # a page after the first: the cursor the previous page handed out
+        status = 200
         if form.is_valid():
             search = form.search()
-            result = archive_search(search=search, limit=REVIEW_LIMIT)
-            rows = readable_entries(result.hits, words=search.words)
-            details = {"criteria": search.criteria(), "shown": len(rows), "more": result.more}
-            if matter is not None:
-                details["matter"] = matter.pk
-                matter_tags_shown(matter=matter, rows=rows)
-            archive_access_record(user=request.user, action="search", details=details)
+            try:
+                result = archive_search(search=search, limit=REVIEW_PAGE, after=after)
+            except SearchCursorInvalid as error:
+                form.add_error(None, str(error))
+                status = 400
+            else:
+                rows = readable_entries(result.hits, words=search.words)
+                details = {"criteria": search.criteria(), "shown": len(rows), "more": result.more}
+                if after:
+                    details["after"] = after
+                if matter is not None:
+                    details["matter"] = matter.pk
+                    matter_tags_shown(matter=matter, rows=rows)
+                archive_access_record(user=request.user, action="search", details=details)
+                if result.next_after:
+                    next_page = urlencode({**request.GET.dict(), "after": result.next_after})
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -115,11 +127,12 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
             "form": form,
             "result": result,
             "rows": rows,
-            "limit": REVIEW_LIMIT,
+            "next_page": next_page,
+            "is_later_page": bool(after),
             "query": request.GET.urlencode(),
             "matter": matter,
         }
-        return TemplateResponse(request, "admin/archive/archiveentry/review.html", context)
+        return TemplateResponse(request, "admin/archive/archiveentry/review.html", context, status=status)
 
     @admin.display(description="shared file")
     def shared_file(self, entry: ArchiveEntry) -> str:

@@ -32,6 +32,10 @@ PROTECTED_TABLES: dict[str, str] = {
     "auditlog_logentry": "SELECT, INSERT, UPDATE (changes, additional_data)",
     # One receipt per audit row, written by the owner's trigger (archive/migrations/0006): read, never written.
     "archive_auditreceipt": "SELECT",
+    # The search index (archive.search_index): tokens are written with each entry and swapped for new ones by
+    # `rebuild_search_index` after a key rotation, hence DELETE; never UPDATE. Deleting tokens can hide an entry
+    # from a keyword search, not from the archive: exports by date, transcripts and verify_archive read entries.
+    "archive_archivesearchtoken": "SELECT, INSERT, DELETE",
     # Supervision decisions are evidence (FINRA 3110): recorded once, never changed (archive.supervision).
     "archive_supervisiondecision": "SELECT, INSERT",
     # A matter's tags are kept with who took them off (archive.matters): a removal is stamped, never deleted.

@@ -103,6 +103,28 @@ class ArchiveEntry(models.Model):
         raise ArchiveImmutable("Archive entries are removed only by the retention purge.")
 
 
+class ArchiveSearchToken(models.Model):
+    """One distinct word of an archive entry, as its blind token (core.blind_index): what keyword search reads.
+
+    The entry's time is copied here so that one btree index, (token, occurred_at, entry_id), which is also the
+    primary key, answers "this word in this period" by an index range scan without touching the entries. A
+    plain entry id like the archive's own ids, not a foreign key: the retention purge removes the tokens of what
+    it purges (archive.retention, and the owner's purge function on PostgreSQL), nothing cascades.
+    """
+
+    pk = models.CompositePrimaryKey("token", "occurred_at", "entry_id")
+    token = models.BinaryField(max_length=16)
+    occurred_at = models.DateTimeField()
+    entry_id = models.BigIntegerField()
+
+    class Meta:
+        # The rebuild after a key rotation and the purge find an entry's tokens by its id.
+        indexes = [models.Index(fields=["entry_id"], name="archive_search_token_entry")]
+
+    def __str__(self) -> str:
+        return f"search token of entry {self.entry_id}"
+
+
 # On PostgreSQL the retention purge deletes through this function of the table's owner (migration 0005), which
 # checks the range again; the application role may not DELETE.
 PURGE_FUNCTION = "parley_archive_purge"

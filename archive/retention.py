@@ -31,6 +31,7 @@ from archive.models import (
     LegalHold,
     RetentionPolicy,
 )
+from archive.search_index import entries_unindex
 from archive.services import archive_record
 from core.regulation import DEFAULT_RETENTION_FLOOR_DAYS, RETENTION_FLOOR_DAYS
 from messenger import services
@@ -286,6 +287,16 @@ def _purge_chain_prefix(conversation_id: int, rules: _Rules, report: RetentionRe
                         ],
                     )
                     continue
+                # Elsewhere (SQLite) the tokens of the range go first, as the owner's function does it.
+                entries_unindex(
+                    entry_ids=ArchiveEntry.objects.filter(
+                        conversation_id=conversation_id,
+                        position__gte=expired.from_position,
+                        position__lte=expired.to_position,
+                    )
+                    .exclude(event_type=EventType.PURGE)
+                    .values_list("pk", flat=True)
+                )
                 cursor.execute(
                     f"DELETE FROM {ENTRY_TABLE} "  # noqa: S608
                     "WHERE conversation_id = %s AND position >= %s AND position <= %s AND event_type <> %s",

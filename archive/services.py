@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import models, transaction
@@ -12,8 +14,11 @@ from django.utils import timezone
 
 from accounts.models import User
 from archive.chain import canonical_event, entry_hash
-from archive.models import ArchiveChain, ArchiveEntry, EventType
+from archive.models import ArchiveChain, ArchiveEntry, ArchiveSearchToken, EventType
+from archive.search_index import entry_index, entry_tokens
+from archive.selectors import FIELDS, OpenedEntry, _opened_or_not
 from core.counters import counter_advance
+from core.crypto import KeyRing, configured_key_ring
 from core.sealed_audit import SEARCH_WORDS_PURPOSE, sealed_json_value
 
 
@@ -34,6 +39,8 @@ def archive_record(
     message was sent under. Participants are named by id only: each was sealed when they joined (a membership
     event) and whenever they act, so an entry does not grow with the room. `actor`, when the caller has the
     account loaded (the send path), saves the query.
+
+    Its words go into the search index (archive.search_index) in the same transaction.
 
     Concurrency: advancing the chain is one UPDATE ... RETURNING on the conversation's ArchiveChain row
     (core.counters), whose row lock makes concurrent writers to one conversation take turns until commit, so
@@ -73,6 +80,7 @@ def archive_record(
         entry_hash=digest,
     )
     ArchiveChain.objects.filter(pk=conversation_id).update(head_hash=digest)
+    entry_index(entry=entry, content=content)  # one INSERT more, in this transaction: never an entry unsearchable
     return entry
 
 
@@ -154,3 +162,65 @@ def _advance_chain(conversation_id: int) -> tuple[int, str]:
     if row is None:
         raise RuntimeError(f"conversation {conversation_id} has no archive chain")
     return row
+
+
+# ---- the search index ----------------------------------------------------------------------------------------
+
+REBUILD_BATCH = 500
+
+
+@dataclass
+class RebuildProgress:
+    """Where a rebuild is: the last entry id done (resume after it), and how many entries and tokens so far."""
+
+    after_id: int = 0
+    entries: int = 0
+    tokens: int = 0
+
+
+def search_index_rebuild(
+    *, after_id: int = 0, batch_size: int = REBUILD_BATCH, ring: KeyRing | None = None
+) -> Iterator[RebuildProgress]:
+    """Re-tokenize every entry with an id above `after_id` under the ring's primary key (after a key rotation),
+    yielding progress after each batch.
+
+    Batches go by id, so memory stays constant and an interrupted rebuild resumes after the last id it reported.
+    Each batch swaps its entries' tokens in one transaction, and the search looks under every key in the ring
+    meanwhile, so it stays complete throughout. An entry that does not open keeps the tokens it had
+    (verify_archive names it); one purged meanwhile gets none.
+    """
+    ring = ring or configured_key_ring()
+    progress = RebuildProgress(after_id=after_id)
+    while True:
+        rows = list(
+            ArchiveEntry.objects.filter(pk__gt=progress.after_id).order_by("pk").values_list(*FIELDS)[:batch_size]
+        )
+        if not rows:
+            return
+        opened = [entry for entry in map(_opened_or_not, rows) if isinstance(entry, OpenedEntry)]
+        tokens = [
+            token
+            for entry in opened
+            for token in entry_tokens(
+                entry_id=entry.pk,
+                occurred_at=entry.occurred_at,
+                event_type=entry.event_type,
+                content=entry.content,
+                ring=ring,
+            )
+        ]
+        with transaction.atomic():
+            # A purge that removed some of these entries since they were read must not find their tokens back
+            # after it: it holds its chain's row lock until it commits (archive.retention), so take the chains'
+            # locks (in id order, as a deadlock-free habit), then keep only the entries that are still there.
+            conversation_ids = sorted({entry.conversation_id for entry in opened})
+            list(ArchiveChain.objects.select_for_update().filter(pk__in=conversation_ids).order_by("pk").values("pk"))
+            ids = [entry.pk for entry in opened]
+            still_there = set(ArchiveEntry.objects.filter(pk__in=ids).values_list("pk", flat=True))
+            tokens = [token for token in tokens if token.entry_id in still_there]
+            ArchiveSearchToken.objects.filter(entry_id__in=ids).delete()
+            ArchiveSearchToken.objects.bulk_create(tokens, batch_size=5000)
+        progress.after_id = rows[-1][0]
+        progress.entries += len(rows)
+        progress.tokens += len(tokens)
+        yield progress

@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from archive.checkpoints import archive_checkpoint_create
 from archive.db_roles import database_app_role_grant, database_role_warnings
-from archive.models import ArchiveEntry
+from archive.models import ArchiveEntry, ArchiveSearchToken
 from archive.retention import apply_retention, legal_hold_open
+from archive.services import search_index_rebuild
 from archive.tests.test_retention import old_room
 from archive.verification import archive_verify
 from conftest import IS_CI
@@ -183,6 +184,20 @@ def test_the_app_role_purges_expired_entries_through_the_owners_function(alice, 
     ]
     assert ArchiveEntry.objects.filter(conversation_id=young.pk).count() == 1
     assert archive_verify().is_intact
+    # The owner's function took the purged entries' search tokens with them; the young room keeps its own.
+    assert set(ArchiveSearchToken.objects.values_list("entry_id", flat=True)) == set(
+        ArchiveEntry.objects.filter(conversation_id=young.pk).values_list("pk", flat=True)
+    )
+
+
+def test_the_app_role_swaps_search_tokens_but_never_rewrites_one(archived_room, as_app):
+    entry_id = ArchiveEntry.objects.filter(conversation_id=archived_room.pk).latest("pk").pk
+
+    with connected_as_app_role():
+        rebuilt = list(search_index_rebuild(after_id=entry_id - 1))
+
+    assert rebuilt[-1].entries == 1 and ArchiveSearchToken.objects.filter(entry_id=entry_id).exists()
+    refused(as_app, "UPDATE archive_archivesearchtoken SET occurred_at = now()")
 
 
 def test_the_purge_function_refuses_young_held_and_purge_entries_and_a_later_clock(alice, bob, as_app):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from archive.checkpoints import archive_checkpoint_create
-from archive.models import GENESIS_HASH, ArchiveEntry, RetentionPolicy
+from archive.models import GENESIS_HASH, ArchiveEntry, ArchiveSearchToken, RetentionPolicy
 from archive.retention import (
     RetentionBelowFloor,
     apply_retention,
@@ -44,6 +44,9 @@ def backdate(conversation, days: int) -> None:
         if connection.vendor == "postgresql":
             cursor.execute("ALTER TABLE archive_archiveentry ENABLE TRIGGER archive_entry_append_only")
     Message.objects.filter(conversation=conversation).update(created_at=past)
+    ArchiveSearchToken.objects.filter(
+        entry_id__in=ArchiveEntry.objects.filter(conversation_id=conversation.pk).values("pk")
+    ).update(occurred_at=past)  # the index's copy of the time, as archive_record would have written it
 
 
 def rehash(conversation) -> None:
@@ -93,6 +96,21 @@ def test_purges_exactly_the_expired_entries_and_the_chain_still_verifies(alice, 
     assert not Message.objects.filter(conversation=expired).exists()  # gone from the chat with the archive
     assert Message.objects.filter(conversation=recent).count() == 3
     assert archive_verify().is_intact
+
+
+def test_the_purge_takes_the_search_tokens_of_what_it_purges_and_leaves_the_rest(alice, bob, settings):
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    expired = old_room(alice, bob, days=2201)
+    recent = old_room(alice, bob, days=2199)
+    expired_ids = set(ArchiveEntry.objects.filter(conversation_id=expired.pk).values_list("pk", flat=True))
+    recent_ids = set(ArchiveEntry.objects.filter(conversation_id=recent.pk).values_list("pk", flat=True))
+    indexed_before = set(ArchiveSearchToken.objects.values_list("entry_id", flat=True))
+
+    apply_retention()
+
+    indexed = set(ArchiveSearchToken.objects.values_list("entry_id", flat=True))
+    assert expired_ids & indexed_before and not expired_ids & indexed  # they had tokens, and lost them
+    assert recent_ids & indexed == recent_ids & indexed_before != set()
 
 
 def test_the_purge_records_range_count_and_last_hash(alice, bob, settings):

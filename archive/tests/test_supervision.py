@@ -515,8 +515,8 @@ def test_sending_costs_the_same_queries_with_lexicons_and_sampling_in_place(djan
     room = room_with(*people)
     send(people[0], room)
 
-    # the nine of messenger's pinned send (test_messages.py): checking is the worker's, after commit
-    with django_assert_num_queries(9):
+    # the ten of messenger's pinned send (test_messages.py): checking is the worker's, after commit
+    with django_assert_num_queries(10):
         send(people[1], room, "I promise: off the books")
 
     assert not SupervisionItem.objects.exists()

@@ -147,10 +147,10 @@ class TestMessageSend:
         send(small[0], small_room)  # warm-up, as in the test below
 
         # participants, savepoint, seq, insert, read marker, mentioned members, mentions (one bulk insert),
-        # archive chain, archive entry, chain head, release savepoint
-        with django_assert_num_queries(11):
+        # archive chain, archive entry, chain head, search tokens (one bulk insert), release savepoint
+        with django_assert_num_queries(12):
             send(small[1], small_room, body)
-        with django_assert_num_queries(11):
+        with django_assert_num_queries(12):
             message = send(large[1], large_room, body)
 
         assert len(_mentioned(message)) == 39
@@ -210,9 +210,10 @@ class TestMessageSend:
         send(people[0], room)  # warm-up: nothing is cached between sends, but keep the measured call typical
 
         # participants, savepoint, seq, insert, read marker,
-        # archive chain, archive entry, chain head, release savepoint (the sender's identity, sealed into the
-        # entry, comes from the account at hand: no query)
-        with django_assert_num_queries(9):
+        # archive chain, archive entry, chain head, search tokens (one bulk insert of the distinct words: the
+        # blind index, archive.search_index), release savepoint (the sender's identity, sealed into the entry,
+        # comes from the account at hand: no query)
+        with django_assert_num_queries(10):
             send(people[1], room, "a message for everyone")
 
 
@@ -268,8 +269,8 @@ class TestThreads:
         room = room_with(*people)
         root = send(people[0], room, "root")
 
-        # the nine of a send, plus the thread's root and its reply count
-        with django_assert_num_queries(11):
+        # the ten of a send, plus the thread's root and its reply count
+        with django_assert_num_queries(12):
             send(people[1], room, "a reply", thread_root_id=root.pk)
 
 
@@ -303,8 +304,8 @@ def test_a_send_outside_any_transaction_costs_its_turn_on_top(django_assert_num_
     send(people[0], room)
 
     # participants, take the turn (core.commit_order), BEGIN, seq, insert, read marker,
-    # archive chain, archive entry, chain head, COMMIT, end the turn
-    with django_assert_num_queries(11):
+    # archive chain, archive entry, chain head, search tokens, COMMIT, end the turn
+    with django_assert_num_queries(12):
         send(people[1], room, "a message for everyone")
 
 
