@@ -103,8 +103,7 @@ def test_an_officer_enrols_searches_a_phrase_and_reads_the_transcript(tmp_path):
         page = officer_signed_in(browser, base_url, errors)
 
         page.goto("/admin/archive/archiveentry/review/")
-        # Unquoted until the blind index's phrase search is wired into the desk (issue 16, search slice).
-        page.locator("#id_words").fill("600 acme")
+        page.locator("#id_words").fill('"600 acme"')  # a phrase: the index narrows, opening checks the order
         page.get_by_role("button", name="Search").click()
         results = page.locator("#review-results")
         expect(results).to_contain_text("Alice Archer (alice)")
