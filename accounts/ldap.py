@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 import ldap
+import ldap.cidict
 import ldap.dn
 from django.conf import settings
 from django.db import transaction
@@ -50,6 +51,7 @@ PAGE_SIZE = 500
 # People written per transaction: a batch is all or nothing, and holds row locks only for its own people.
 BATCH_SIZE = 500
 NETWORK_TIMEOUT_SECONDS = 10
+PHONE_LENGTH = User._meta.get_field("phone").max_length
 
 # PARLEY_LDAP_GROUP_TYPE -> django-auth-ldap's group type (sign-in), the groups' objectClass, and where the sync
 # reads membership: Active Directory keeps it on the person (memberOf; a big group's `member` comes back in
@@ -149,9 +151,9 @@ def _connection_options(config: LdapConfig) -> dict[int, object]:
     return options
 
 
-def _enabled(filter_text: str, config: LdapConfig) -> str:
-    """`filter_text` limited to people the directory has not disabled."""
-    return f"(&{filter_text}(!{config.disabled_filter}))" if config.disabled_filter else filter_text
+def _enabled(filter_text: str, disabled_filter: str) -> str:
+    """`filter_text` limited to people `disabled_filter` does not match."""
+    return f"(&{filter_text}(!{disabled_filter}))" if disabled_filter else filter_text
 
 
 # ---- one person ---------------------------------------------------------------------------------------------
@@ -210,14 +212,15 @@ def _people_apply(people: list[DirectoryPerson], *, dry_run: bool) -> list[RowRe
                 rows.append(row)
                 continue
             extra, fields = [], []
-            if user.phone != person.phone:
-                extra.append(Change("phone", user.phone, person.phone))
+            phone = person.phone[:PHONE_LENGTH]  # a phone field is no place to refuse a person over
+            if user.phone != phone:
+                extra.append(Change("phone", user.phone, phone))
                 fields.append("phone")
             if user.has_usable_password():
                 extra.append(Change("password", "local", "the directory's"))
                 fields.append("password")
             if fields and report.written:
-                user.phone = person.phone
+                user.phone = phone
                 if "password" in fields:
                     # A new hash ends the account's other sessions (accounts/signals.py): the local ones.
                     user.set_unusable_password()
@@ -234,9 +237,7 @@ def _people_apply(people: list[DirectoryPerson], *, dry_run: bool) -> list[RowRe
 def _backend_settings(config: LdapConfig) -> LDAPSettings:
     group_type, object_class, _ = GROUP_TYPES[config.group_type]
     # LDAPSearch fills in %(user)s with Python's % operator: a % in the disabled filter must be doubled.
-    user_filter = _enabled(
-        config.user_filter, replace(config, disabled_filter=config.disabled_filter.replace("%", "%%"))
-    )
+    user_filter = _enabled(config.user_filter, config.disabled_filter.replace("%", "%%"))
     return LDAPSettings(
         defaults={
             "SERVER_URI": config.server_uri,

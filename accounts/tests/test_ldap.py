@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from accounts import roles
+from accounts.ldap import directory_sync
 from accounts.models import SignIn, User
 from accounts.tests import ldap_server
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
@@ -165,6 +166,24 @@ def test_sync_creates_everyone_enabled_with_attributes_roles_and_managers(direct
     assert role_names(User.objects.get(username="cora")) == {roles.EMPLOYEES, roles.COMPLIANCE_OFFICERS}
     assert "ann    created" in output
     assert "Imported: 4 created, 0 updated, 0 unchanged. 0 were deactivated" in output
+
+
+def test_sync_pages_through_a_directory_bigger_than_a_page(directory, monkeypatch):
+    monkeypatch.setattr("accounts.ldap.PAGE_SIZE", 2)  # the company's 5 people take 3 pages
+
+    sync()
+
+    assert User.objects.filter(directory_source="ldap").count() == 4
+
+
+def test_managers_are_linked_across_batches_whatever_the_directory_order(directory):
+    directory.add_person("zed", mail="zed@example.com", manager=dn("ann"))  # ann, then grace, above zed
+
+    report = directory_sync(batch_size=1)
+
+    assert [row.username for row in report.rows][:1] == ["grace"]
+    assert User.objects.get(username="zed").manager.username == "ann"
+    assert User.objects.get(username="ann").manager.username == "grace"
 
 
 def test_a_dry_run_reports_what_would_change_and_writes_nothing(directory):
