@@ -369,6 +369,12 @@ def ldap_people_read(config: LdapConfig) -> list[DirectoryPerson]:
                 by_group = _role_members(connection, config)
         finally:
             connection.unbind_s()
+    except ldap.SIZELIMIT_EXCEEDED:
+        raise DirectoryUnavailable(
+            f"The directory at {config.server_uri} stopped the search at its size limit, so not everyone was read "
+            "and nothing was changed. Let the bind account page through all people (OpenLDAP: "
+            'limits dn.exact="<bind DN>" size.prtotal=unlimited; docs/directory.md).'
+        ) from None
     except ldap.LDAPError as error:
         raise DirectoryUnavailable(
             f"The directory at {config.server_uri} refused the search: {_ldap_message(error)}"

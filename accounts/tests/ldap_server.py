@@ -87,8 +87,9 @@ class SlapdServer(ChildProcess):
             connection.unbind_s()
 
 
-def start_slapd(tmp_dir: Path, ldif: Path = COMPANY_LDIF) -> SlapdServer:
-    """Start slapd in the foreground on a free port with an empty database, wait until it answers, load `ldif`."""
+def start_slapd(tmp_dir: Path, ldif: Path = COMPANY_LDIF, reader_limits: str = "size.prtotal=unlimited") -> SlapdServer:
+    """Start slapd in the foreground on a free port with an empty database, wait until it answers, load `ldif`.
+    `reader_limits` are the reader account's search limits (slapd.conf's `limits`)."""
     require_slapd()
     home = (tmp_dir / "slapd").resolve()
     (home / "data").mkdir(parents=True)
@@ -98,6 +99,9 @@ def start_slapd(tmp_dir: Path, ldif: Path = COMPANY_LDIF) -> SlapdServer:
         f"{schemas}modulepath {MODULE_DIR}\nmoduleload back_mdb\npidfile {home / 'slapd.pid'}\n"
         f'database mdb\nmaxsize 104857600\nsuffix "{SUFFIX}"\nrootdn "{ROOT_DN}"\nrootpw {ROOT_PASSWORD}\n'
         f"directory {home / 'data'}\n"
+        # slapd's default limit (500 entries per search, paged or not) would cut the sync short; the reader may
+        # page through everyone, as docs/directory.md tells OpenLDAP operators to allow.
+        f'limits dn.exact="{READER_DN}" {reader_limits}\n'
         # Everyone may read the tree (the reader account searches it); a password only serves to sign in.
         "access to attrs=userPassword by self write by anonymous auth by * none\n"
         "access to * by * read\n"

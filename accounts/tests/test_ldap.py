@@ -18,7 +18,7 @@ from accounts.ldap import directory_sync
 from accounts.models import SignIn, User
 from accounts.tests import ldap_server
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
-from accounts.tests.ldap_server import GROUPS, PEOPLE
+from accounts.tests.ldap_server import GROUPS, PEOPLE, start_slapd
 from core.testing import session_cookie_for, socket_to_app
 
 pytestmark = pytest.mark.django_db
@@ -251,6 +251,19 @@ def test_a_directory_that_lists_nobody_deactivates_nobody(directory, settings):
 
     with pytest.raises(CommandError, match="listed nobody"):
         sync()
+
+    assert User.objects.filter(is_active=True).count() == 4
+
+
+def test_a_directory_size_limit_stops_the_sync_before_it_deactivates_anyone(directory, settings, tmp_path):
+    sync()
+    limited = start_slapd(tmp_path / "limited", reader_limits="size.prtotal=3")  # slapd's 500, in small
+    settings.PARLEY_LDAP_SERVER_URI = limited.uri
+    try:
+        with pytest.raises(CommandError, match="size limit"):
+            sync()
+    finally:
+        limited.stop()
 
     assert User.objects.filter(is_active=True).count() == 4
 
