@@ -286,6 +286,22 @@ class ParleyLDAPBackend(LDAPBackend):
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
 
+    # Permissions come from Django's groups through ModelBackend: the directory's groups set roles when people
+    # sign in or sync, never per check. Django asks every backend on every permission check (a fresh instance
+    # each time), so answering here would rebuild the configuration per check and let a misconfigured directory
+    # break pages that never talk to it.
+    def get_all_permissions(self, user, obj=None) -> set[str]:
+        return set()
+
+    def get_group_permissions(self, user, obj=None) -> set[str]:
+        return set()
+
+    def has_perm(self, user, perm, obj=None) -> bool:
+        return False
+
+    def has_module_perms(self, user, app_label) -> bool:
+        return False
+
     def get_or_build_user(self, username: str, ldap_user) -> tuple[User, bool]:
         """Write the person as the directory describes them now (roles from their groups), then sign them in."""
         config = ldap_config()

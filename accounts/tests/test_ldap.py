@@ -141,6 +141,16 @@ def test_a_misconfigured_directory_refuses_directory_sign_ins_without_an_error_p
     assert is_signed_in(sign_in("breakglass", TEST_PASSWORD))
 
 
+def test_permissions_come_from_parleys_groups_even_with_the_directory_misconfigured(directory, settings):
+    sign_in("cora", "cora-secret")
+    roles.role_permissions_apply()
+    settings.PARLEY_LDAP_GROUP_TYPE = "posixGroup"
+    cora = User.objects.get(username="cora")  # fresh: Django caches permissions on the instance
+
+    assert cora.has_perm("accounts.view_user")
+    assert not cora.has_perm("accounts.change_user")
+
+
 def test_an_unreachable_directory_refuses_directory_sign_ins_without_an_error_page(directory):
     directory.stop()
 
