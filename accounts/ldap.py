@@ -51,6 +51,7 @@ PAGE_SIZE = 500
 # People written per transaction: a batch is all or nothing, and holds row locks only for its own people.
 BATCH_SIZE = 500
 NETWORK_TIMEOUT_SECONDS = 10
+OPERATION_TIMEOUT_SECONDS = 30
 PHONE_LENGTH = User._meta.get_field("phone").max_length
 
 # PARLEY_LDAP_GROUP_TYPE -> django-auth-ldap's group type (sign-in), the groups' objectClass, and where the sync
@@ -143,6 +144,8 @@ def _connection_options(config: LdapConfig) -> dict[int, object]:
         # them would bind anonymously elsewhere and fail, so they are ignored (as every AD client does).
         ldap.OPT_REFERRALS: 0,
         ldap.OPT_NETWORK_TIMEOUT: NETWORK_TIMEOUT_SECONDS,
+        # A directory that accepts the connection and then hangs must not hold a sign-in or the worker forever.
+        ldap.OPT_TIMEOUT: OPERATION_TIMEOUT_SECONDS,
     }
     if config.ca_file:
         options[ldap.OPT_X_TLS_CACERTFILE] = config.ca_file
@@ -495,10 +498,14 @@ def directory_sync(
     # A disabled person with no account stays without one.
     people = [person for person in people if person.active or person.username in known]
     listed = {person.username for person in people}
-    leavers = [
-        _leaver(user)
+    missing = [
+        user.pk
         for user in directory_accounts_missing(source=SOURCE, present=[p.directory_id for p in people])
         if user.username not in listed  # a move in the tree changes the DN, not the person
+    ]
+    leavers = [
+        _leaver(user)
+        for user in User.objects.filter(pk__in=missing).select_related("manager").prefetch_related("groups")
     ]
     rows: list[RowResult] = []
     everyone = people + leavers
