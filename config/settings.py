@@ -442,13 +442,14 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 if PARLEY_LDAP_SERVER_URI:
-    import importlib.util
-
-    if importlib.util.find_spec("django_auth_ldap") is None or importlib.util.find_spec("ldap") is None:
+    try:
+        import django_auth_ldap  # noqa: F401
+        import ldap  # noqa: F401
+    except ImportError as missing:
         raise ImproperlyConfigured(
-            "PARLEY_LDAP_SERVER_URI is set but django-auth-ldap/python-ldap are not installed: "
-            "pip install -r requirements-ldap.txt (python-ldap builds against libldap2-dev and libsasl2-dev)."
-        )
+            f"PARLEY_LDAP_SERVER_URI is set but {missing.name} is not installed: pip install -r requirements-ldap.txt "
+            "(python-ldap builds against libldap-dev and libsasl2-dev; docs/directory.md)."
+        ) from None
     # After axes' (a locked-out username never reaches the directory), before local passwords.
     AUTHENTICATION_BACKENDS.insert(1, "accounts.ldap.ParleyLDAPBackend")
 LOGIN_URL = "login"
