@@ -11,6 +11,7 @@ from axes.models import AccessAttempt
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.core.management.base import SystemCheckError
 from django.test import Client
 
 from accounts import roles
@@ -309,3 +310,10 @@ async def test_a_person_disabled_in_the_directory_loses_a_live_socket_within_a_s
     assert frame["reason"] == "deactivated"
     assert closed["type"] == "websocket.close"
     assert time.monotonic() - synced < 1.0
+
+
+def test_manage_py_check_names_a_misconfigured_directory(directory, settings):
+    settings.PARLEY_LDAP_ROLE_GROUPS = "Wizards=cn=it"
+
+    with pytest.raises(SystemCheckError, match="'Wizards' is not a Parley role"):
+        call_command("check")
