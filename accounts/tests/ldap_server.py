@@ -28,6 +28,11 @@ PEOPLE = f"ou=people,{SUFFIX}"
 GROUPS = f"ou=groups,{SUFFIX}"
 
 
+def person_dn(uid: str) -> str:
+    """The DN of a person in the company's tree."""
+    return f"uid={uid},{PEOPLE}"
+
+
 def require_slapd() -> None:
     """OpenLDAP's server and clients (slapd, ldap-utils) and python-ldap; under CI=true missing means failed."""
     missing = []
@@ -70,7 +75,7 @@ class SlapdServer(ChildProcess):
     def add_person(self, uid: str, **attributes: str) -> str:
         import ldap.modlist
 
-        dn = f"uid={uid},{PEOPLE}"
+        dn = person_dn(uid)
         entry = {"objectClass": "inetOrgPerson", "uid": uid, "cn": uid.title(), "sn": uid.title(), **attributes}
         connection = self.connection()
         try:

@@ -20,7 +20,7 @@ class Command(BaseCommand):
         if not settings.PARLEY_LDAP_SERVER_URI:
             raise CommandError("LDAP is not configured: set PARLEY_LDAP_SERVER_URI (docs/directory.md).")
         # Here, not at the top: python-ldap is an optional dependency (requirements-ldap.txt).
-        from accounts.ldap import directory_sync
+        from accounts.ldap_sync import directory_sync
 
         with tqdm(unit="person", disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
 

@@ -102,7 +102,7 @@ class Command(BaseCommand):
     def _sync_directory(self) -> None:
         """Accounts in step with LDAP (accounts.ldap): joiners created, leavers deactivated (their sockets close)."""
         # Imported here: python-ldap is optional (requirements-ldap.txt) and needed only when LDAP is configured.
-        from accounts.ldap import directory_sync
+        from accounts.ldap_sync import directory_sync
         from core.errors import ParleyError
 
         try:
