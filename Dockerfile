@@ -11,8 +11,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system parley && useradd --system --gid parley --home-dir /app parley
 
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install -r requirements.txt
+COPY requirements.txt requirements-ldap.txt ./
+# LDAP / Active Directory (docs/directory.md) is in the image, off until PARLEY_LDAP_SERVER_URI is set. python-ldap
+# builds against OpenLDAP's client library: the compiler and headers come and go in this one layer, the shared
+# libraries it links (libldap, libsasl2) are kept.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libldap-dev libsasl2-dev \
+    && pip install -r requirements.txt -r requirements-ldap.txt \
+    && apt-mark manual $(dpkg-query -W -f '${db:Status-Abbrev}${Package}\n' 'libldap-2*' 'libsasl2-2' | sed -n 's/^ii *//p') \
+    && apt-get purge -y --auto-remove gcc libc6-dev libldap-dev libsasl2-dev \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY . .
 # collectstatic needs settings, not secrets: a throwaway key and host are enough to build the manifest.

@@ -21,7 +21,7 @@ $(VENV)/.installed-runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check --progress-bar on -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.installed-dev: requirements.txt requirements-ldap.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-runtime
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class AccountsConfig(AppConfig):
@@ -11,6 +12,7 @@ class AccountsConfig(AppConfig):
         # Not sender=self: the apps after accounts (messenger, archive) get their permissions from their own
         # post_migrate, so the roles are set once the last app's permissions exist, on the very first migrate.
         post_migrate.connect(_apply_role_permissions, dispatch_uid="parley_role_permissions")
+        checks.register(ldap_configuration_check)
 
         from accounts import signals  # noqa: F401 (connects the deactivation receiver)
         from accounts.models import AuthenticatorDevice, BackupCodeDevice, GroupSignInPolicy, User
@@ -34,3 +36,21 @@ def _apply_role_permissions(sender, **kwargs) -> None:
     last_app = [config for config in apps.get_app_configs() if config.models_module is not None][-1]
     if sender.label == last_app.label:
         role_permissions_apply()
+
+
+def ldap_configuration_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """`manage.py check` and `migrate`: PARLEY_LDAP_* make sense, so a deployment finds out before the first
+    sign-in does (sign-in only logs it and refuses directory passwords)."""
+    from django.conf import settings
+
+    if not settings.PARLEY_LDAP_SERVER_URI:
+        return []
+    # Only with a directory configured: python-ldap is optional (requirements-ldap.txt), settings checked it is here.
+    from accounts.directory import DirectoryConfigError
+    from accounts.ldap import ldap_config
+
+    try:
+        ldap_config()
+    except DirectoryConfigError as error:
+        return [checks.Error(error.message, hint="docs/directory.md", id="parley.E020")]
+    return []

@@ -412,10 +412,46 @@ PASSWORD_HASHERS = [
 PARLEY_PASSWORD_HASHES_AT_ONCE = env.int("PARLEY_PASSWORD_HASHES_AT_ONCE", default=1)
 if PARLEY_PASSWORD_HASHES_AT_ONCE < 1:
     raise ImproperlyConfigured("PARLEY_PASSWORD_HASHES_AT_ONCE must be at least 1.")
+# LDAP / Active Directory (accounts/ldap.py, docs/directory.md): sign-in with the directory's password and
+# `manage.py sync_directory`. Off unless PARLEY_LDAP_SERVER_URI is set. Plain values here; accounts.ldap builds
+# django-auth-ldap's configuration from them, so tests and the sync command read one set of names.
+PARLEY_LDAP_SERVER_URI = env.str("PARLEY_LDAP_SERVER_URI", default="")
+PARLEY_LDAP_BIND_DN = env.str("PARLEY_LDAP_BIND_DN", default="")
+PARLEY_LDAP_BIND_PASSWORD = env.str("PARLEY_LDAP_BIND_PASSWORD", default="")
+PARLEY_LDAP_START_TLS = env.bool("PARLEY_LDAP_START_TLS", default=False)
+PARLEY_LDAP_CA_FILE = env.str("PARLEY_LDAP_CA_FILE", default="")
+PARLEY_LDAP_USER_SEARCH_BASE = env.str("PARLEY_LDAP_USER_SEARCH_BASE", default="")
+PARLEY_LDAP_USER_FILTER = env.str("PARLEY_LDAP_USER_FILTER", default="(sAMAccountName=%(user)s)")
+PARLEY_LDAP_SYNC_FILTER = env.str("PARLEY_LDAP_SYNC_FILTER", default="(&(objectCategory=person)(objectClass=user))")
+PARLEY_LDAP_DISABLED_FILTER = env.str(
+    "PARLEY_LDAP_DISABLED_FILTER", default="(userAccountControl:1.2.840.113556.1.4.803:=2)"
+)
+PARLEY_LDAP_ATTR_USERNAME = env.str("PARLEY_LDAP_ATTR_USERNAME", default="sAMAccountName")
+PARLEY_LDAP_ATTR_EMAIL = env.str("PARLEY_LDAP_ATTR_EMAIL", default="mail")
+PARLEY_LDAP_ATTR_NAME = env.str("PARLEY_LDAP_ATTR_NAME", default="displayName")
+PARLEY_LDAP_ATTR_DEPARTMENT = env.str("PARLEY_LDAP_ATTR_DEPARTMENT", default="department")
+PARLEY_LDAP_ATTR_TITLE = env.str("PARLEY_LDAP_ATTR_TITLE", default="title")
+PARLEY_LDAP_ATTR_PHONE = env.str("PARLEY_LDAP_ATTR_PHONE", default="telephoneNumber")
+PARLEY_LDAP_ATTR_MANAGER = env.str("PARLEY_LDAP_ATTR_MANAGER", default="manager")
+PARLEY_LDAP_GROUP_SEARCH_BASE = env.str("PARLEY_LDAP_GROUP_SEARCH_BASE", default="") or PARLEY_LDAP_USER_SEARCH_BASE
+PARLEY_LDAP_GROUP_TYPE = env.str("PARLEY_LDAP_GROUP_TYPE", default="activeDirectory")
+PARLEY_LDAP_ROLE_GROUPS = env.str("PARLEY_LDAP_ROLE_GROUPS", default="")
+PARLEY_LDAP_SYNC_MINUTES = env.int("PARLEY_LDAP_SYNC_MINUTES", default=15)
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username before the password is checked
     "django.contrib.auth.backends.ModelBackend",
 ]
+if PARLEY_LDAP_SERVER_URI:
+    try:
+        import django_auth_ldap  # noqa: F401
+        import ldap  # noqa: F401
+    except ImportError as missing:
+        raise ImproperlyConfigured(
+            f"PARLEY_LDAP_SERVER_URI is set but {missing.name} is not installed: pip install -r requirements-ldap.txt "
+            "(python-ldap builds against libldap-dev and libsasl2-dev; docs/directory.md)."
+        ) from None
+    # After axes' (a locked-out username never reaches the directory), before local passwords.
+    AUTHENTICATION_BACKENDS.insert(1, "accounts.ldap.ParleyLDAPBackend")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import redis
 from channels.layers import get_channel_layer
@@ -375,16 +376,19 @@ def table_text(table: str) -> str:
 SSHD = Path("/usr/sbin/sshd")
 
 
-def require_sshd() -> None:
-    """OpenSSH's server (Debian's openssh-server) for tests of SFTP targets; under CI=true missing means failed."""
+def service_missing(reason: str) -> NoReturn:
+    """End a test that needs a program or service this machine lacks: a skip, but a failure under CI=true."""
     import pytest
 
-    if SSHD.exists() and shutil.which("ssh-keygen"):
-        return
-    reason = f"OpenSSH's server is not installed at {SSHD} (apt-get install openssh-server)"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason}; under CI=true a missing service is a failure, not a skip.", pytrace=False)
     pytest.skip(reason)
+
+
+def require_sshd() -> None:
+    """OpenSSH's server (Debian's openssh-server) for tests of SFTP targets; under CI=true missing means failed."""
+    if not (SSHD.exists() and shutil.which("ssh-keygen")):
+        service_missing(f"OpenSSH's server is not installed at {SSHD} (apt-get install openssh-server)")
 
 
 @dataclass

@@ -1,9 +1,13 @@
 import pytest
 from django.core.management import call_command
 
+from accounts.models import User
+from accounts.tests import ldap_server
 from archive.models import ArchiveCheckpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the worker closes stale connections between jobs
+
+directory = ldap_server.directory  # the company's slapd, Parley configured for it
 
 
 def test_the_background_worker_seals_a_checkpoint_and_applies_retention(capsys):
@@ -80,3 +84,16 @@ def test_a_misconfigured_scheduled_export_is_reported_and_the_worker_goes_on(cap
     captured = capsys.readouterr()
     assert "scheduled export refused: PARLEY_SCHEDULED_EXPORT_TARGET='relative/dir'" in captured.err
     assert ArchiveCheckpoint.objects.filter(reason="hourly").count() == 1
+
+
+def test_with_ldap_configured_the_worker_syncs_the_directory(directory, capsys):
+    call_command("run_archive_jobs", "--once")
+
+    assert "directory sync: Imported: 4 created" in capsys.readouterr().out
+    assert User.objects.filter(directory_source="ldap", is_active=True).count() == 4
+
+
+def test_without_ldap_the_worker_leaves_accounts_alone(capsys):
+    call_command("run_archive_jobs", "--once")
+
+    assert "directory sync" not in capsys.readouterr().out

@@ -170,3 +170,30 @@ def test_production_starts_without_a_vapid_key_with_web_push_off_and_refuses_a_m
     assert (without.returncode, without.stdout.strip()) == (0, "''")
     assert malformed.returncode != 0
     assert "PARLEY_VAPID_PRIVATE_KEY" in malformed.stderr
+
+
+PRINT_BACKENDS = [
+    "-c",
+    "import django; django.setup(); from django.conf import settings as s; print(','.join(s.AUTHENTICATION_BACKENDS))",
+]
+
+
+def test_ldap_sign_in_is_between_the_lockout_and_local_passwords_only_when_a_directory_is_set(tmp_path):
+    without = run_django(PRINT_BACKENDS, tmp_path)
+    with_ldap = run_django(PRINT_BACKENDS, tmp_path, PARLEY_LDAP_SERVER_URI="ldaps://dc1.corp.example.com")
+
+    assert without.stdout.split() == ["axes.backends.AxesStandaloneBackend,django.contrib.auth.backends.ModelBackend"]
+    assert with_ldap.stdout.strip().split(",") == [
+        "axes.backends.AxesStandaloneBackend",
+        "accounts.ldap.ParleyLDAPBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+
+
+def test_a_directory_without_the_ldap_packages_is_refused_at_start_saying_what_to_install(tmp_path):
+    without_package = ["-c", "import sys; sys.modules['django_auth_ldap'] = None; " + PRINT_BACKENDS[1]]
+
+    result = run_django(without_package, tmp_path, PARLEY_LDAP_SERVER_URI="ldaps://dc1.corp.example.com")
+
+    assert result.returncode != 0
+    assert "django_auth_ldap is not installed: pip install -r requirements-ldap.txt" in result.stderr

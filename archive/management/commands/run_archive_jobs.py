@@ -1,5 +1,6 @@
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
@@ -14,7 +15,8 @@ class Command(BaseCommand):
     help = (
         "The background worker: check new archive entries against the supervision lexicons every few seconds "
         "(and draw the daily sample), run the exports the desk queues and the daily scheduled export, seal an "
-        "archive checkpoint every hour and apply retention every day."
+        "archive checkpoint every hour and apply retention every day; with LDAP configured, sync accounts with the "
+        "directory every PARLEY_LDAP_SYNC_MINUTES."
     )
 
     def add_arguments(self, parser):
@@ -38,7 +40,8 @@ class Command(BaseCommand):
         once: bool,
         **options,
     ):
-        next_checkpoint = next_retention = next_supervision = next_export = time.monotonic()
+        next_checkpoint = next_retention = next_supervision = next_export = next_directory = time.monotonic()
+        directory_every = settings.PARLEY_LDAP_SYNC_MINUTES * 60 if settings.PARLEY_LDAP_SERVER_URI else None
         while True:
             close_old_connections()
             now = time.monotonic()
@@ -86,6 +89,27 @@ class Command(BaseCommand):
                 except RetentionBelowFloor as refusal:
                     self.stderr.write(f"retention refused: {refusal}")
                 next_retention = now + retention_every
+            if directory_every is not None and now >= next_directory:
+                self._sync_directory()
+                next_directory = time.monotonic() + directory_every
             if once:
                 return
-            time.sleep(max(1.0, min(next_checkpoint, next_retention, next_supervision, next_export) - time.monotonic()))
+            due = [next_checkpoint, next_retention, next_supervision, next_export]
+            if directory_every is not None:
+                due.append(next_directory)
+            time.sleep(max(1.0, min(due) - time.monotonic()))
+
+    def _sync_directory(self) -> None:
+        """Accounts in step with LDAP (accounts.ldap): joiners created, leavers deactivated (their sockets close)."""
+        # Imported here: python-ldap is optional (requirements-ldap.txt) and needed only when LDAP is configured.
+        from accounts.ldap_sync import directory_sync
+        from core.errors import ParleyError
+
+        try:
+            report = directory_sync()
+        except ParleyError as refusal:
+            self.stderr.write(f"directory sync refused: {refusal.message}")
+            return
+        for row in report.errors:
+            self.stderr.write(f"directory sync skipped {row.username}: {row.describe()}")
+        self.stdout.write(f"directory sync: {report.summary()}")
