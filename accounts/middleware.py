@@ -41,7 +41,13 @@ class SecondFactorMiddleware:
     def _is_always_open(self, path: str) -> bool:
         if self._open_paths is None:
             self._open_paths = {reverse(name) for name in ALWAYS_OPEN_VIEWS}
-        return path in self._open_paths or path.startswith("/" + settings.STATIC_URL.lstrip("/"))
+        # /scim/v2/ ignores sessions (only the identity provider's token opens it), so it answers 401 whatever
+        # a cookie says, rather than a redirect to a code page.
+        return (
+            path in self._open_paths
+            or path.startswith("/" + settings.STATIC_URL.lstrip("/"))
+            or path.startswith("/scim/")
+        )
 
     @staticmethod
     def _refusal(request: HttpRequest, owed: str) -> HttpResponse:

@@ -1,0 +1,54 @@
+"""Reads for SCIM: the accounts and groups the identity provider keeps, in a constant number of queries."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Prefetch, QuerySet
+
+from accounts.models import DirectorySource, ScimGroup, User
+from accounts.scim.protocol import not_found
+
+
+def scim_users() -> QuerySet[User]:
+    """Accounts provisioned over SCIM, with what their resource shows (manager, groups): three queries for any
+    number. Local accounts and other directories' are not SCIM's to see or change."""
+    return (
+        User.objects.filter(directory_source=DirectorySource.SCIM)
+        .exclude(directory_id="")
+        .select_related("manager")
+        .prefetch_related(Prefetch("scim_groups", queryset=ScimGroup.objects.only("scim_id", "display_name")))
+        .order_by("pk")
+    )
+
+
+def scim_user(*, scim_id: str) -> User:
+    """The SCIM account with this id, or a 404 ScimError."""
+    user = scim_users().filter(directory_id=scim_id).first()
+    if user is None:
+        raise not_found("User", scim_id)
+    return user
+
+
+def scim_groups(*, with_members: bool = True) -> QuerySet[ScimGroup]:
+    groups = ScimGroup.objects.order_by("pk")
+    if with_members:
+        groups = groups.prefetch_related(
+            Prefetch("members", queryset=User.objects.only("directory_id", "username").order_by("pk"))
+        )
+    return groups
+
+
+def scim_group(*, scim_id: str, with_members: bool = True) -> ScimGroup:
+    """The SCIM group with this id, or a 404 ScimError."""
+    group = scim_groups(with_members=with_members).filter(scim_id=_uuid_or_none(scim_id)).first()
+    if group is None:
+        raise not_found("Group", scim_id)
+    return group
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
