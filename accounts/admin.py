@@ -243,9 +243,8 @@ class ScimTokenAdmin(admin.ModelAdmin):
             "scim_url": request.build_absolute_uri(reverse("scim:root")),
             "changelist_url": reverse("admin:accounts_scimtoken_changelist"),
         }
-        response = TemplateResponse(request, "admin/accounts/scimtoken/issued.html", context)
-        response["Cache-Control"] = "no-store"  # the secret stays out of the browser's cache
-        return response
+        # The admin's views are never_cache already: the page with the secret is not kept by the browser.
+        return TemplateResponse(request, "admin/accounts/scimtoken/issued.html", context)
 
     @admin.action(description="Revoke the selected SCIM tokens (for good)", permissions=["change"])
     def revoke_tokens(self, request, queryset) -> None:
