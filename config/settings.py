@@ -375,7 +375,7 @@ PARLEY_TRUSTED_PROXY_COUNT = env.int("PARLEY_TRUSTED_PROXY_COUNT", default=1)
 PARLEY_METRICS_ALLOWED_ADDRESSES = env.list("PARLEY_METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1/32", "::1/128"])
 # SCIM provisioning (/scim/v2/, docs/directory-scim.md): which of the identity provider's groups give a Parley role,
 # as "IT Admins=<group displayName>;Compliance Officers=<group displayName>" (names match in any case). Everyone
-# provisioned is an Employee; groups not named here grant nothing. Checked at start-up (accounts.scim.checks).
+# provisioned is an Employee; groups not named here grant nothing. Checked by migrate and check (accounts.scim.checks).
 PARLEY_SCIM_ROLE_GROUPS = env.str("PARLEY_SCIM_ROLE_GROUPS", default="")
 # Lockout (django-axes, accounts/lockout.py): after this many failed passwords for one username from one
 # address, sign-in is refused for that username from that address until the cool-off passes or IT unlocks it

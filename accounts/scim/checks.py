@@ -1,5 +1,5 @@
-"""Start-up check of the SCIM settings: a wrong role mapping stops the server with a clear message instead of
-answering the identity provider's requests with errors."""
+"""A system check of the SCIM settings: `manage.py migrate` and `check` refuse a wrong role mapping with a clear
+message, before the identity provider's requests meet it (they would get 503, accounts.scim.views)."""
 
 from __future__ import annotations
 

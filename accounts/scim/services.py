@@ -142,7 +142,7 @@ def scim_group_delete(*, group: ScimGroup) -> None:
 
 
 def role_mapping() -> dict[str, str]:
-    """PARLEY_SCIM_ROLE_GROUPS parsed: group name (case-folded) -> role. Checked at start-up (accounts.checks)."""
+    """PARLEY_SCIM_ROLE_GROUPS parsed: group name (case-folded) -> role. Checked by accounts.scim.checks."""
     return role_mapping_parse(settings.PARLEY_SCIM_ROLE_GROUPS)
 
 

@@ -63,7 +63,7 @@ def scim_endpoint(methods: tuple[str, ...]) -> Callable[[View], View]:
                     return view(request, **kwargs)
             except ScimError as error:
                 return _refusal(error)
-            except DirectoryConfigError as error:  # accounts.scim.checks stops the server first; belt and braces
+            except DirectoryConfigError as error:  # accounts.scim.checks refuses it at migrate; in case it got past
                 return _refusal(ScimError(f"Parley's SCIM settings are wrong: {error.message}", status=503))
 
         return wrapper

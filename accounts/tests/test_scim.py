@@ -482,3 +482,13 @@ def test_the_discovery_documents_describe_what_is_served(provider):
     assert config["authenticationSchemes"][0]["type"] == "oauthbearertoken"
     assert {t["id"] for t in types["Resources"]} == {"User", "Group"}
     assert "userName" in {attribute["name"] for attribute in user_schema["attributes"]}
+
+
+def test_a_wrong_role_mapping_that_reached_the_server_is_a_scim_503_not_a_crash(provider, settings):
+    settings.PARLEY_SCIM_ROLE_GROUPS = "Wizards=Parley IT"
+
+    response = provider.call("POST", "Users", user_body("ann"))
+
+    assert_scim_error(response, 503)
+    assert "Wizards" in response.document["detail"]
+    assert not User.objects.filter(username="ann").exists()
