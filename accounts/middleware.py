@@ -7,6 +7,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -41,13 +42,7 @@ class SecondFactorMiddleware:
     def _is_always_open(self, path: str) -> bool:
         if self._open_paths is None:
             self._open_paths = {reverse(name) for name in ALWAYS_OPEN_VIEWS}
-        # /scim/v2/ ignores sessions (only the identity provider's token opens it), so it answers 401 whatever
-        # a cookie says, rather than a redirect to a code page.
-        return (
-            path in self._open_paths
-            or path.startswith("/" + settings.STATIC_URL.lstrip("/"))
-            or path.startswith("/scim/")
-        )
+        return path in self._open_paths or path.startswith("/" + settings.STATIC_URL.lstrip("/"))
 
     @staticmethod
     def _refusal(request: HttpRequest, owed: str) -> HttpResponse:
@@ -57,3 +52,20 @@ class SecondFactorMiddleware:
                 status=403,
             )
         return redirect(f"{reverse(OWED_VIEWS[owed])}?{urlencode({'next': request.get_full_path()})}")
+
+
+SCIM_PATH_PREFIX = "/scim/"
+
+
+class ScimWithoutSessionMiddleware:
+    """/scim/v2/ is the identity provider's door, opened by its SCIM token alone (accounts.scim.views): whatever
+    session cookie comes along is not looked at. Placed right after AuthenticationMiddleware, so the second-factor
+    check does not redirect a provider's request and the audit log never names a person for what SCIM wrote."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(SCIM_PATH_PREFIX):
+            request.user = AnonymousUser()
+        return self.get_response(request)

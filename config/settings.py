@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.ScimWithoutSessionMiddleware",  # /scim/v2/: the provider's token only, never a session
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): this session passed its second factor
     "accounts.middleware.SecondFactorMiddleware",  # a session that owes its second factor goes nowhere else
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -22,6 +22,8 @@ ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 200  # a provider pages through more; a bigger page would hold one request for long
 MAX_PATCH_OPERATIONS = 1000
+MAX_START_INDEX = 1_000_000_000  # past every account; a bigger offset would overflow the database's integer
+MAX_GROUP_NAME = 150  # ScimGroup.display_name
 
 
 class ScimError(ParleyError):
@@ -293,7 +295,13 @@ def group_from_body(body: dict[str, Any]) -> GroupAttributes:
             raise ScimError(f"Unknown attribute {key!r}.", scim_type="invalidSyntax")
     if not attributes.display_name:
         raise ScimError("displayName is required.", scim_type="invalidValue")
+    _check_group_name(attributes.display_name)
     return attributes
+
+
+def _check_group_name(name: str) -> None:
+    if len(name) > MAX_GROUP_NAME:
+        raise ScimError(f"displayName is longer than {MAX_GROUP_NAME} characters.", scim_type="invalidValue")
 
 
 _MEMBER_FILTER = re.compile(r'^\s*value\s+eq\s+"(?P<id>[^"]*)"\s*$', re.IGNORECASE)
@@ -336,6 +344,7 @@ def group_patch(attributes: GroupAttributes, body: dict[str, Any]) -> GroupAttri
             raise ScimError(f"Unknown attribute {path!r}.", scim_type="invalidPath")
     if not name:
         raise ScimError("displayName cannot be empty.", scim_type="invalidValue")
+    _check_group_name(name)
     return GroupAttributes(display_name=name, member_ids=list(dict.fromkeys(members)))
 
 
@@ -346,11 +355,14 @@ def body_parse(raw: bytes) -> dict[str, Any]:
     """The JSON object a request carries, or a ScimError saying what is wrong with it."""
     try:
         body = json.loads(raw.decode("utf-8"))
+        holds_nul = contains_nul(body)
     except (UnicodeDecodeError, ValueError):
         raise ScimError("The body is not JSON.", scim_type="invalidSyntax") from None
+    except RecursionError:  # arrays in arrays a thousand deep: no SCIM resource looks like that
+        raise ScimError("The body is nested too deeply.", scim_type="invalidSyntax") from None
     if not isinstance(body, dict):
         raise ScimError("The body is a JSON object.", scim_type="invalidSyntax")
-    if contains_nul(body):
+    if holds_nul:
         raise ScimError("Text may not contain NUL characters (U+0000).", scim_type="invalidValue")
     return body
 
@@ -385,4 +397,4 @@ def paging_parse(query: dict[str, str]) -> tuple[int, int]:
         count = int(query.get("count") or DEFAULT_PAGE_SIZE)
     except ValueError:
         raise ScimError("startIndex and count are whole numbers.", scim_type="invalidValue") from None
-    return max(start, 1), min(max(count, 0), MAX_PAGE_SIZE)
+    return min(max(start, 1), MAX_START_INDEX), min(max(count, 0), MAX_PAGE_SIZE)

@@ -1,8 +1,9 @@
 """The HTTP side of SCIM: authenticate the identity provider's bearer token, parse, call one selector or service,
 answer SCIM JSON. Errors become SCIM error responses in one place, `scim_endpoint`.
 
-No session and no CSRF: the only credential is a ScimToken. A person's API token or session cookie is not one,
-and audit-log entries of SCIM's writes carry no person as their actor even when a browser's cookie came along.
+No session and no CSRF: the only credential is a ScimToken. A person's API token or session cookie is not one
+(accounts.middleware.ScimWithoutSessionMiddleware sets aside any session before the audit log and the
+second-factor check look at it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from auditlog.context import set_actor
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -59,8 +59,7 @@ def scim_endpoint(methods: tuple[str, ...]) -> Callable[[View], View]:
                 _token_of(request)
                 if request.method not in methods:
                     raise ScimError(f"{request.method} is not supported here.", status=405)
-                with set_actor(None, remote_addr=request.META.get("REMOTE_ADDR")):
-                    return view(request, **kwargs)
+                return view(request, **kwargs)
             except ScimError as error:
                 return _refusal(error)
             except DirectoryConfigError as error:  # accounts.scim.checks refuses it at migrate; in case it got past

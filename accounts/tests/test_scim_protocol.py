@@ -7,6 +7,7 @@ from accounts.scim.protocol import (
     GroupAttributes,
     ScimError,
     UserAttributes,
+    body_parse,
     filter_parse,
     group_patch,
     paging_parse,
@@ -86,4 +87,21 @@ def test_a_filter_names_its_attribute_in_any_case_and_unescapes_its_value():
 
 def test_paging_is_clamped_to_its_bounds():
     assert paging_parse({"startIndex": "0", "count": "5000"}) == (1, 200)
+    assert paging_parse({"startIndex": str(10**30), "count": "-4"}) == (1_000_000_000, 0)
     assert paging_parse({}) == (1, 100)
+
+
+def test_a_body_nested_a_thousand_deep_is_invalid_syntax_not_a_crash():
+    with pytest.raises(ScimError) as refused:
+        body_parse(b'{"userName": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+
+    assert refused.value.scim_type == "invalidSyntax"
+
+
+def test_a_group_name_longer_than_its_column_is_refused_before_the_database():
+    with pytest.raises(ScimError) as refused:
+        group_patch(
+            GroupAttributes(display_name="IT"), ops({"op": "replace", "path": "displayName", "value": "x" * 151})
+        )
+
+    assert refused.value.scim_type == "invalidValue"
