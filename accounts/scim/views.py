@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -83,6 +84,17 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     return protocol.body_parse(request.body)
 
 
+def _created(resource: dict[str, Any]) -> HttpResponse:
+    return _answer(resource, status=201, location=resource["meta"]["location"])
+
+
+def _page(request: HttpRequest, found: QuerySet, render: Callable[[Any], dict[str, Any]]) -> HttpResponse:
+    """One page of a list (startIndex, count), with the total: two queries, plus what `found` prefetches."""
+    start, count = protocol.paging_parse(request.GET)
+    page = list(found[start - 1 : start - 1 + count]) if count else []
+    return _answer(resources.list_response(map(render, page), total=found.count(), start=start))
+
+
 # ---- Users -------------------------------------------------------------------------------------------------
 
 
@@ -91,19 +103,12 @@ def users(request: HttpRequest) -> HttpResponse:
     locate = _locator(request)
     if request.method == "POST":
         user = services.scim_user_create(attributes=protocol.user_from_body(_body(request)))
-        resource = resources.user_resource(user, locate=locate)
-        return _answer(resource, status=201, location=resource["meta"]["location"])
+        return _created(resources.user_resource(user, locate=locate))
     people = selectors.scim_users()
     if request.GET.get("filter"):
         _, username = protocol.filter_parse(request.GET["filter"], attributes=("userName",))
         people = people.filter(username__iexact=username)
-    start, count = protocol.paging_parse(request.GET)
-    page = list(people[start - 1 : start - 1 + count]) if count else []
-    return _answer(
-        resources.list_response(
-            (resources.user_resource(user, locate=locate) for user in page), total=people.count(), start=start
-        )
-    )
+    return _page(request, people, lambda user: resources.user_resource(user, locate=locate))
 
 
 @scim_endpoint(("GET", "PUT", "PATCH", "DELETE"))
@@ -135,22 +140,13 @@ def groups(request: HttpRequest) -> HttpResponse:
     locate = _locator(request)
     if request.method == "POST":
         group = services.scim_group_create(attributes=protocol.group_from_body(_body(request)))
-        resource = resources.group_resource(group, locate=locate)
-        return _answer(resource, status=201, location=resource["meta"]["location"])
+        return _created(resources.group_resource(group, locate=locate))
     with_members = _with_members(request)
     found = selectors.scim_groups(with_members=with_members)
     if request.GET.get("filter"):
         _, name = protocol.filter_parse(request.GET["filter"], attributes=("displayName",))
         found = found.filter(display_name__iexact=name)
-    start, count = protocol.paging_parse(request.GET)
-    page = list(found[start - 1 : start - 1 + count]) if count else []
-    return _answer(
-        resources.list_response(
-            (resources.group_resource(g, locate=locate, with_members=with_members) for g in page),
-            total=found.count(),
-            start=start,
-        )
-    )
+    return _page(request, found, lambda g: resources.group_resource(g, locate=locate, with_members=with_members))
 
 
 @scim_endpoint(("GET", "PUT", "PATCH", "DELETE"))

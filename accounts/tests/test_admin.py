@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts import roles
-from accounts.models import ApiToken, AuthenticatorDevice, ScimToken
+from accounts.models import ApiToken, AuthenticatorDevice, ScimGroup, ScimToken
 from accounts.services import api_token_create, api_token_revoke, api_token_use, scim_token_issue
 from accounts.tests.factories import UserFactory
 from core.testing import force_login_with_second_factor, signed_in_client, staff_in
@@ -185,3 +185,14 @@ def test_scim_tokens_are_never_deleted_or_edited_in_admin(it_admin):
 
     assert deleted.status_code == 403
     assert ScimToken.objects.get(pk=token.pk).name == "Entra ID"
+
+
+def test_it_sees_the_pushed_scim_groups_but_changes_them_only_in_the_identity_provider(it_admin):
+    ScimGroup.objects.create(display_name="Parley IT")
+
+    listed = it_admin.get(reverse("admin:accounts_scimgroup_changelist"))
+    added = it_admin.post(reverse("admin:accounts_scimgroup_add"), {"display_name": "Mine"})
+
+    assert listed.status_code == 200 and "Parley IT" in listed.content.decode()
+    assert added.status_code == 403
+    assert list(ScimGroup.objects.values_list("display_name", flat=True)) == ["Parley IT"]
