@@ -47,6 +47,11 @@ def scim_group(*, scim_id: str, with_members: bool = True) -> ScimGroup:
     return group
 
 
+def scim_group_member_ids(*, group: ScimGroup) -> list[str]:
+    """The SCIM ids of a group's members now, as the member list a PATCH starts from."""
+    return list(group.members.order_by("pk").values_list("directory_id", flat=True))
+
+
 def _uuid_or_none(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)

@@ -124,11 +124,6 @@ def scim_group_change(*, group: ScimGroup, attributes: GroupAttributes) -> ScimG
     return selectors.scim_group(scim_id=str(group.scim_id))
 
 
-def scim_group_members(*, group: ScimGroup) -> list[str]:
-    """The SCIM ids of a group's members now, as the member list a PATCH starts from."""
-    return list(group.members.order_by("pk").values_list("directory_id", flat=True))
-
-
 def scim_group_delete(*, group: ScimGroup) -> None:
     """Delete the group (SCIM's own record, not an account); its members lose the role it gave."""
     with transaction.atomic():

@@ -159,7 +159,7 @@ def group(request: HttpRequest, scim_id: str) -> HttpResponse:
         found = services.scim_group_change(group=found, attributes=protocol.group_from_body(_body(request)))
     elif request.method == "PATCH":
         now = protocol.GroupAttributes(
-            display_name=found.display_name, member_ids=services.scim_group_members(group=found)
+            display_name=found.display_name, member_ids=selectors.scim_group_member_ids(group=found)
         )
         attributes = protocol.group_patch(now, _body(request))
         found = services.scim_group_change(group=found, attributes=attributes)
