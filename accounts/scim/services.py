@@ -86,17 +86,13 @@ def scim_group_create(*, attributes: GroupAttributes) -> ScimGroup:
     """A group and its members; its members get the role its name maps to, if any."""
     with transaction.atomic():
         if ScimGroup.objects.filter(display_name__iexact=attributes.display_name).exists():
-            raise ScimError(
-                f"A group named {attributes.display_name!r} exists already.", status=409, scim_type="uniqueness"
-            )
+            raise _group_name_taken(attributes.display_name)
         members = _members(attributes.member_ids)
         try:
             with transaction.atomic():
                 group = ScimGroup.objects.create(display_name=attributes.display_name)
         except IntegrityError:  # created by a concurrent request since the check
-            raise ScimError(
-                f"A group named {attributes.display_name!r} exists already.", status=409, scim_type="uniqueness"
-            ) from None
+            raise _group_name_taken(attributes.display_name) from None
         group.members.set(members)
         _roles_follow(members)
     return selectors.scim_group(scim_id=str(group.scim_id))
@@ -110,9 +106,7 @@ def scim_group_change(*, group: ScimGroup, attributes: GroupAttributes) -> ScimG
         if attributes.display_name != locked.display_name:
             clash = ScimGroup.objects.filter(display_name__iexact=attributes.display_name).exclude(pk=locked.pk)
             if clash.exists():
-                raise ScimError(
-                    f"A group named {attributes.display_name!r} exists already.", status=409, scim_type="uniqueness"
-                )
+                raise _group_name_taken(attributes.display_name)
         before = set(locked.members.all())
         after = _members(attributes.member_ids)
         renamed = attributes.display_name != locked.display_name
@@ -182,6 +176,10 @@ def _rename(user: User, username: str) -> None:
         raise ScimError(f"A user named {username!r} exists already.", status=409, scim_type="uniqueness")
     user.username = username
     user.save(update_fields=["username"])
+
+
+def _group_name_taken(name: str) -> ScimError:
+    return ScimError(f"A group named {name!r} exists already.", status=409, scim_type="uniqueness")
 
 
 def _members(scim_ids: list[str]) -> list[User]:
