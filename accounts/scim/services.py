@@ -9,7 +9,8 @@ group's row first, so two PATCHes of one group apply one after the other and nei
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,7 +24,7 @@ from accounts.directory import (
     roles_for,
 )
 from accounts.models import DirectorySource, ScimGroup, User
-from accounts.scim import selectors
+from accounts.scim import protocol, selectors
 from accounts.scim.protocol import GroupAttributes, ScimError, UserAttributes
 from accounts.user_import import ImportConflict
 
@@ -60,10 +61,21 @@ def scim_user_create(*, attributes: UserAttributes) -> User:
 
 
 def scim_user_replace(*, user: User, attributes: UserAttributes) -> User:
-    """Make the account what `attributes` say (PUT, and PATCH once its operations are applied). A new userName
-    renames the account; its roles stay what its SCIM groups give."""
+    """Make the account what `attributes` say (PUT). A new userName renames the account; its roles stay what its
+    SCIM groups give."""
+    return _user_change(user, lambda _: attributes)
+
+
+def scim_user_patch(*, user: User, body: dict[str, Any]) -> User:
+    """Apply a PATCH request's operations to the account as it is once locked: two PATCHes of one person at
+    once (the provider sends them in parallel) apply one after the other, neither undoing the other."""
+    return _user_change(user, lambda locked: protocol.user_patch(user_attributes_of(locked), body))
+
+
+def _user_change(user: User, attributes_for: Callable[[User], UserAttributes]) -> User:
     with transaction.atomic():
-        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked = User.objects.select_for_update(of=("self",)).select_related("manager").get(pk=user.pk)
+        attributes = attributes_for(locked)
         if attributes.username != locked.username:
             _rename(locked, attributes.username)
         groups = locked.scim_groups.values_list("display_name", flat=True)
@@ -98,11 +110,29 @@ def scim_group_create(*, attributes: GroupAttributes) -> ScimGroup:
     return selectors.scim_group(scim_id=str(group.scim_id))
 
 
-def scim_group_change(*, group: ScimGroup, attributes: GroupAttributes) -> ScimGroup:
-    """Rename a group and set its members (PUT, and PATCH once its operations are applied to the members it
-    had); the roles of everyone who joined or left follow, and of every member when the name changed."""
+def scim_group_replace(*, group: ScimGroup, attributes: GroupAttributes) -> ScimGroup:
+    """Rename a group and set its members (PUT); the roles of everyone who joined or left follow, and of every
+    member when the name changed."""
+    return _group_change(group, lambda _: attributes)
+
+
+def scim_group_patch(*, group: ScimGroup, body: dict[str, Any]) -> ScimGroup:
+    """Apply a PATCH request's operations to the group's name and members as they are once the group is locked:
+    Entra ID adds members in parallel requests, and each must see the others' additions."""
+
+    def patched(locked: ScimGroup) -> GroupAttributes:
+        now = GroupAttributes(
+            display_name=locked.display_name, member_ids=selectors.scim_group_member_ids(group=locked)
+        )
+        return protocol.group_patch(now, body)
+
+    return _group_change(group, patched)
+
+
+def _group_change(group: ScimGroup, attributes_for: Callable[[ScimGroup], GroupAttributes]) -> ScimGroup:
     with transaction.atomic():
         locked = ScimGroup.objects.select_for_update().get(pk=group.pk)
+        attributes = attributes_for(locked)
         if attributes.display_name != locked.display_name:
             clash = ScimGroup.objects.filter(display_name__iexact=attributes.display_name).exclude(pk=locked.pk)
             if clash.exists():

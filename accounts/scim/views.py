@@ -120,8 +120,7 @@ def user(request: HttpRequest, scim_id: str) -> HttpResponse:
     if request.method == "PUT":
         found = services.scim_user_replace(user=found, attributes=protocol.user_from_body(_body(request)))
     elif request.method == "PATCH":
-        attributes = protocol.user_patch(services.user_attributes_of(found), _body(request))
-        found = services.scim_user_replace(user=found, attributes=attributes)
+        found = services.scim_user_patch(user=found, body=_body(request))
     resource = resources.user_resource(found, locate=_locator(request))
     return _answer(resource, location=resource["meta"]["location"])
 
@@ -156,13 +155,9 @@ def group(request: HttpRequest, scim_id: str) -> HttpResponse:
         services.scim_group_delete(group=found)
         return HttpResponse(status=204)
     if request.method == "PUT":
-        found = services.scim_group_change(group=found, attributes=protocol.group_from_body(_body(request)))
+        found = services.scim_group_replace(group=found, attributes=protocol.group_from_body(_body(request)))
     elif request.method == "PATCH":
-        now = protocol.GroupAttributes(
-            display_name=found.display_name, member_ids=selectors.scim_group_member_ids(group=found)
-        )
-        attributes = protocol.group_patch(now, _body(request))
-        found = services.scim_group_change(group=found, attributes=attributes)
+        found = services.scim_group_patch(group=found, body=_body(request))
     resource = resources.group_resource(found, locate=_locator(request), with_members=_with_members(request))
     return _answer(resource, location=resource["meta"]["location"])
 

@@ -16,7 +16,7 @@ from accounts.models import ScimGroup, User
 from accounts.scim.protocol import ENTERPRISE_SCHEMA, ERROR_SCHEMA, USER_SCHEMA
 from accounts.services import api_token_create, scim_token_issue, scim_token_revoke
 from accounts.tests.factories import UserFactory
-from core.testing import closes_with, open_socket_for, session_cookie_for
+from core.testing import closes_with, open_socket_for, run_in_threads, session_cookie_for
 
 pytestmark = pytest.mark.django_db
 
@@ -292,6 +292,51 @@ def test_a_role_group_given_to_a_new_member_in_the_create_grants_the_role(provid
     provider.create_group("PARLEY IT", ann["id"])
 
     assert role_names("ann") == {roles.EMPLOYEES, roles.IT_ADMINS}
+
+
+# ---- concurrency -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_patches_adding_members_to_one_group_keep_every_member():
+    _, token = scim_token_issue(name="Entra ID", actor=None)
+    provider = ScimClient(token)
+    people = [provider.create_user(f"person{n}")["id"] for n in range(6)]
+    group = provider.create_group("Parley IT")
+
+    def add(person_id: str) -> None:
+        body = patch({"op": "Add", "path": "members", "value": [{"value": person_id}]})
+        response = ScimClient(token).call("PATCH", f"Groups/{group['id']}", body)
+        assert response.status_code == 200, response.document
+
+    failures = run_in_threads(add, people)
+
+    assert failures == []
+    members = provider.call("GET", f"Groups/{group['id']}").document["members"]
+    assert sorted(m["value"] for m in members) == sorted(people)
+    assert User.objects.filter(groups__name=roles.IT_ADMINS).count() == len(people)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_patches_of_one_person_each_keep_their_change():
+    _, token = scim_token_issue(name="Entra ID", actor=None)
+    ann = ScimClient(token).create_user("ann")["id"]
+    changes = [("title", "Head trader"), (f"{ENTERPRISE_SCHEMA}:department", "Rates"), ("displayName", "Ann Lee")]
+
+    def change(path_and_value: tuple[str, str]) -> None:
+        path, value = path_and_value
+        response = ScimClient(token).call(
+            "PATCH", f"Users/{ann}", patch({"op": "replace", "path": path, "value": value})
+        )
+        assert response.status_code == 200, response.document
+
+    failures = run_in_threads(change, changes)
+
+    assert failures == []
+    stored = User.objects.get(username="ann")
+    assert (stored.job_title, stored.department, stored.display_name) == ("Head trader", "Rates", "Ann Lee")
 
 
 # ---- refusals ----------------------------------------------------------------------------------------------
