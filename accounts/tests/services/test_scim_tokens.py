@@ -1,9 +1,11 @@
 """accounts/services/scim_tokens.py: the identity provider's bearer tokens."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from auditlog.models import LogEntry
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts import services
@@ -52,3 +54,14 @@ def test_using_a_token_notes_it_at_most_once_a_minute(django_assert_num_queries)
     ScimToken.objects.filter(pk=record.pk).update(last_used_at=timezone.now() - timedelta(minutes=2))
     with django_assert_num_queries(2):
         services.scim_token_use(token=secret)
+
+
+def test_an_operator_issues_a_token_from_the_shell_printed_once_and_working():
+    out = StringIO()
+
+    call_command("create_scim_token", "--name", "Okta", stdout=out)
+
+    secret = out.getvalue().strip()
+    assert services.scim_token_use(token=secret).name == "Okta"
+    with pytest.raises(CommandError, match="1 to 100 characters"):
+        call_command("create_scim_token", "--name", " ", stdout=StringIO())
