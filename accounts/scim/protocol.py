@@ -367,26 +367,47 @@ def body_parse(raw: bytes) -> dict[str, Any]:
     return body
 
 
-_EQ_FILTER = re.compile(r'^\s*(?P<attribute>[A-Za-z][\w.:-]*)\s+eq\s+"(?P<value>(?:[^"\\]|\\.)*)"\s*$', re.IGNORECASE)
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_CLAUSE = re.compile(
+    rf"\s*(?P<attribute>[A-Za-z][\w.:-]*)"
+    rf"(?:\[\s*value\s+eq\s+(?P<inner>{_STRING})\s*\]|\s+eq\s+(?P<value>{_STRING}))\s*",
+    re.IGNORECASE,
+)
+_AND = re.compile(r"and\s+", re.IGNORECASE)
 
 
-def filter_parse(text: str, *, attributes: tuple[str, ...]) -> tuple[str, str]:
-    """`attribute eq "value"` for one of `attributes` (what providers send to find a resource before creating it):
-    the attribute as given in `attributes` and the value. Other filters are refused (ServiceProviderConfig says)."""
-    match = _EQ_FILTER.match(text)
-    if match is None:
-        raise ScimError(
-            f'Only filters of the form {attributes[0]} eq "value" are supported.', scim_type="invalidFilter"
-        )
-    wanted = match["attribute"].casefold().rsplit(":", 1)[-1]
-    attribute = next((name for name in attributes if name.casefold() == wanted), None)
-    if attribute is None:
-        raise ScimError(f"Filtering is by {' or '.join(attributes)} only.", scim_type="invalidFilter")
-    try:
-        value = json.loads(f'"{match["value"]}"')
-    except ValueError:
-        raise ScimError("The filter's value is not a valid string.", scim_type="invalidFilter") from None
-    return attribute, value
+def filter_parse(text: str, *, attributes: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The clauses of a filter, each (attribute as named in `attributes`, value): `attribute eq "value"` joined by
+    `and`, and for groups `members[value eq "id"]` (named "members"), which Entra ID sends to check a membership.
+    No filter is no clause. Other filters are refused: ServiceProviderConfig says filtering is this subset."""
+    clauses: list[tuple[str, str]] = []
+    position, text = 0, text.strip()
+    while position < len(text):
+        if clauses:
+            joined = _AND.match(text, position)
+            if joined is None:
+                raise _unsupported_filter(attributes)
+            position = joined.end()
+        match = _CLAUSE.match(text, position)
+        if match is None:
+            raise _unsupported_filter(attributes)
+        position = match.end()
+        wanted = match["attribute"].casefold().rsplit(":", 1)[-1]
+        attribute = next((known for known in attributes if known.casefold() == wanted), None)
+        if attribute is None or (attribute == "members") != (match["inner"] is not None):
+            raise ScimError(f"Filtering is by {' or '.join(attributes)} only.", scim_type="invalidFilter")
+        try:
+            clauses.append((attribute, json.loads(match["inner"] or match["value"])))
+        except ValueError:
+            raise ScimError("The filter's value is not a valid string.", scim_type="invalidFilter") from None
+    return clauses
+
+
+def _unsupported_filter(attributes: tuple[str, ...]) -> ScimError:
+    return ScimError(
+        f'Only filters of the form {attributes[0]} eq "value", joined by "and", are supported.',
+        scim_type="invalidFilter",
+    )
 
 
 def paging_parse(query: dict[str, str]) -> tuple[int, int]:

@@ -30,6 +30,22 @@ def scim_user(*, scim_id: str) -> User:
     return user
 
 
+def scim_users_matching(users: QuerySet[User], *, attribute: str, value: str) -> QuerySet[User]:
+    """`users` narrowed by one filter clause (protocol.filter_parse): userName in any case, or id."""
+    if attribute == "userName":
+        return users.filter(username__iexact=value)
+    return users.filter(directory_id=value)
+
+
+def scim_groups_matching(groups: QuerySet[ScimGroup], *, attribute: str, value: str) -> QuerySet[ScimGroup]:
+    """`groups` narrowed by one filter clause: displayName in any case, id, or a member's id."""
+    if attribute == "displayName":
+        return groups.filter(display_name__iexact=value)
+    if attribute == "id":
+        return groups.filter(scim_id=_uuid_or_none(value))
+    return groups.filter(members__directory_id=value)
+
+
 def scim_groups(*, with_members: bool = True) -> QuerySet[ScimGroup]:
     groups = ScimGroup.objects.order_by("pk")
     if with_members:

@@ -25,6 +25,8 @@ from accounts.scim.protocol import ScimError
 from accounts.services import scim_token_use
 
 View = Callable[..., HttpResponse]
+USER_FILTERS = ("userName", "id")
+GROUP_FILTERS = ("displayName", "id", "members")
 
 
 def _answer(document: Any, *, status: int = 200, location: str = "") -> HttpResponse:
@@ -105,9 +107,8 @@ def users(request: HttpRequest) -> HttpResponse:
         user = services.scim_user_create(attributes=protocol.user_from_body(_body(request)))
         return _created(resources.user_resource(user, locate=locate))
     people = selectors.scim_users()
-    if request.GET.get("filter"):
-        _, username = protocol.filter_parse(request.GET["filter"], attributes=("userName",))
-        people = people.filter(username__iexact=username)
+    for attribute, value in protocol.filter_parse(request.GET.get("filter", ""), attributes=USER_FILTERS):
+        people = selectors.scim_users_matching(people, attribute=attribute, value=value)
     return _page(request, people, lambda user: resources.user_resource(user, locate=locate))
 
 
@@ -142,9 +143,8 @@ def groups(request: HttpRequest) -> HttpResponse:
         return _created(resources.group_resource(group, locate=locate))
     with_members = _with_members(request)
     found = selectors.scim_groups(with_members=with_members)
-    if request.GET.get("filter"):
-        _, name = protocol.filter_parse(request.GET["filter"], attributes=("displayName",))
-        found = found.filter(display_name__iexact=name)
+    for attribute, value in protocol.filter_parse(request.GET.get("filter", ""), attributes=GROUP_FILTERS):
+        found = selectors.scim_groups_matching(found, attribute=attribute, value=value)
     return _page(request, found, lambda g: resources.group_resource(g, locate=locate, with_members=with_members))
 
 

@@ -105,6 +105,15 @@ def test_a_created_user_is_an_employee_the_provider_can_read_back_and_find_by_us
     assert role_names("ann.lee") == {roles.EMPLOYEES}
 
 
+def test_a_user_is_found_by_id_too(provider):
+    provider.create_user("ann")
+    bob = provider.create_user("bob")
+
+    found = provider.call("GET", f'Users?filter=id eq "{bob["id"]}"').document
+
+    assert [user["userName"] for user in found["Resources"]] == ["bob"]
+
+
 def test_a_filter_that_matches_nobody_answers_an_empty_list(provider):
     response = provider.call("GET", 'Users?filter=userName eq "nobody"')
 
@@ -284,6 +293,17 @@ def test_a_group_is_created_found_renamed_replaced_and_deleted_and_roles_follow(
     assert role_names("bob") == {roles.EMPLOYEES}
     assert provider.call("GET", f"Groups/{group['id']}").status_code == 404
     assert not ScimGroup.objects.exists()
+
+
+def test_entra_ids_membership_check_finds_the_group_only_with_the_member(provider):
+    ann, bob = provider.create_user("ann"), provider.create_user("bob")
+    group = provider.create_group("Sales", ann["id"])
+
+    def check(member_id: str) -> list[str]:
+        query = f'filter=id eq "{group["id"]}" and members[value eq "{member_id}"]&excludedAttributes=members'
+        return [g["id"] for g in provider.call("GET", f"Groups?{query}").document["Resources"]]
+
+    assert (check(ann["id"]), check(bob["id"])) == ([group["id"]], [])
 
 
 def test_a_role_group_given_to_a_new_member_in_the_create_grants_the_role(provider):

@@ -4,6 +4,7 @@ import pytest
 
 from accounts.scim.protocol import (
     ENTERPRISE_SCHEMA,
+    USER_SCHEMA,
     GroupAttributes,
     ScimError,
     UserAttributes,
@@ -78,11 +79,35 @@ def test_group_members_are_added_once_removed_by_list_or_by_filter_and_replaced(
 
 
 def test_a_filter_names_its_attribute_in_any_case_and_unescapes_its_value():
-    assert filter_parse('USERNAME eq "o\\"brien"', attributes=("userName",)) == ("userName", 'o"brien')
-    assert (
-        filter_parse(f'{"urn:ietf:params:scim:schemas:core:2.0:User"}:userName eq "a"', attributes=("userName",))[1]
-        == "a"
+    assert filter_parse('USERNAME eq "o\\"brien"', attributes=("userName",)) == [("userName", 'o"brien')]
+    assert filter_parse(f'{USER_SCHEMA}:userName eq "a"', attributes=("userName",)) == [("userName", "a")]
+    assert filter_parse("", attributes=("userName",)) == []
+
+
+def test_a_filter_joins_clauses_with_and_but_not_inside_a_value_and_checks_a_membership():
+    found = filter_parse(
+        'id eq "g1" and members[value eq "u1"] AND displayName eq "Sales and Trading"',
+        attributes=("displayName", "id", "members"),
     )
+
+    assert found == [("id", "g1"), ("members", "u1"), ("displayName", "Sales and Trading")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'userName co "a"',
+        'userName eq "a" or id eq "b"',
+        'userName eq "a" and',
+        "userName eq a",
+        'members[value eq "x"]',
+    ],
+)
+def test_other_filters_are_refused(text):
+    with pytest.raises(ScimError) as refused:
+        filter_parse(text, attributes=("userName", "id"))
+
+    assert refused.value.scim_type == "invalidFilter"
 
 
 def test_paging_is_clamped_to_its_bounds():
