@@ -3,15 +3,18 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html_join
 
 from accounts.errors import SuperuserOnly
-from accounts.models import ApiToken, AuthenticatorDevice, GroupSignInPolicy, SignIn, User
+from accounts.models import ApiToken, AuthenticatorDevice, GroupSignInPolicy, ScimGroup, ScimToken, SignIn, User
 from accounts.services import (
     account_reset_check,
     api_token_revoke,
     privileges_change_check,
+    scim_token_issue,
+    scim_token_revoke,
     sign_in_unlock,
     two_factor_reset,
     user_deactivate,
@@ -198,6 +201,65 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke_tokens(self, request, queryset) -> None:
         revoked = sum(api_token_revoke(token=token, actor=request.user) for token in queryset)
         self.message_user(request, f"Revoked {revoked} token(s); they stop working at once.")
+
+
+@admin.register(ScimToken)
+class ScimTokenAdmin(admin.ModelAdmin):
+    """IT issues the identity provider's SCIM token here (its secret shown once) and revokes it. The permissions
+    (accounts.add_scimtoken and friends) belong to IT Admins only (accounts.roles); a token is never edited,
+    deleted or brought back, so its record says who issued it and when it was last used."""
+
+    list_display = ("name", "created_by", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    fields = ("name", "created_by", "created_at", "last_used_at", "revoked_at")
+    actions = ("revoke_tokens",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields if obj is not None else ()
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is not None else ("name",)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: ScimToken, form, change: bool) -> None:
+        if change:
+            return  # every field is read-only once issued
+        issued, secret = scim_token_issue(name=obj.name, actor=request.user)
+        obj.pk, obj.created_at = issued.pk, issued.created_at
+        request.scim_token_secret = secret
+
+    def response_add(self, request, obj: ScimToken, post_url_continue=None):
+        secret = getattr(request, "scim_token_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "SCIM token issued",
+            "token": obj,
+            "secret": secret,
+            "scim_url": request.build_absolute_uri(reverse("scim:root")),
+            "changelist_url": reverse("admin:accounts_scimtoken_changelist"),
+        }
+        # The admin's views are never_cache already: the page with the secret is not kept by the browser.
+        return TemplateResponse(request, "admin/accounts/scimtoken/issued.html", context)
+
+    @admin.action(description="Revoke the selected SCIM tokens (for good)", permissions=["change"])
+    def revoke_tokens(self, request, queryset) -> None:
+        revoked = sum(scim_token_revoke(token=token, actor=request.user) for token in queryset)
+        self.message_user(request, f"Revoked {revoked} SCIM token(s); the identity provider is refused at once.")
+
+
+@admin.register(ScimGroup)
+class ScimGroupAdmin(ReadOnlyAdmin):
+    """The groups the identity provider pushed, to see which give a role (PARLEY_SCIM_ROLE_GROUPS). Written by
+    the provider only: change membership there."""
+
+    list_display = ("display_name", "created_at", "updated_at")
+    search_fields = ("display_name",)
+    fields = ("display_name", "members", "created_at", "updated_at")
 
 
 @admin.register(GroupSignInPolicy)

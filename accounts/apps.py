@@ -15,6 +15,9 @@ class AccountsConfig(AppConfig):
         checks.register(ldap_configuration_check)
 
         from accounts import signals  # noqa: F401 (connects the deactivation receiver)
+        from accounts.scim.checks import scim_role_groups_check
+
+        checks.register(scim_role_groups_check)
         from accounts.models import AuthenticatorDevice, BackupCodeDevice, GroupSignInPolicy, User
         from core.audit import audit_register
 

@@ -122,3 +122,10 @@ def _link(people: list[DirectoryPerson], source: DirectorySource) -> None:
 def directory_accounts_missing(*, source: DirectorySource, present: Iterable[str]) -> list[User]:
     """Active accounts of `source` whose directory id is not among `present`: gone from the directory."""
     return list(User.objects.filter(directory_source=source, is_active=True).exclude(directory_id__in=list(present)))
+
+
+def directory_unlink(*, users: list[User]) -> None:
+    """Make accounts local again: the directory deleted their entry (a SCIM DELETE), so a later entry with the
+    same username (a re-hire) takes the account over instead of meeting a conflict. Deactivate them first
+    (directory_people_apply with active False): an unlinked account is never deactivated by a directory."""
+    User.objects.filter(pk__in=[user.pk for user in users]).update(directory_source="", directory_id="")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -51,3 +52,20 @@ class SecondFactorMiddleware:
                 status=403,
             )
         return redirect(f"{reverse(OWED_VIEWS[owed])}?{urlencode({'next': request.get_full_path()})}")
+
+
+SCIM_PATH_PREFIX = "/scim/"
+
+
+class ScimWithoutSessionMiddleware:
+    """/scim/v2/ is the identity provider's door, opened by its SCIM token alone (accounts.scim.views): whatever
+    session cookie comes along is not looked at. Placed right after AuthenticationMiddleware, so the second-factor
+    check does not redirect a provider's request and the audit log never names a person for what SCIM wrote."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(SCIM_PATH_PREFIX):
+            request.user = AnonymousUser()
+        return self.get_response(request)

@@ -137,6 +137,53 @@ class ApiToken(models.Model):
         return hashlib.sha256(token.encode()).hexdigest()
 
 
+class ScimToken(models.Model):
+    """A bearer token of the company's identity provider for SCIM provisioning (/scim/v2/, accounts/scim).
+
+    It acts for the directory, not for a person: it has no user, reaches nothing but /scim/v2/, and nothing else
+    accepts it. Issued by IT in admin (the secret is shown once); only its SHA-256 is stored.
+    """
+
+    name = models.CharField(max_length=100, help_text="Which identity provider uses it, e.g. 'Entra ID production'.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "SCIM token"
+
+    def __str__(self) -> str:  # never the hash
+        return self.name
+
+    @staticmethod
+    def hash_of(token: str) -> str:
+        """What is stored (and looked up) for a clear token."""
+        return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ScimGroup(models.Model):
+    """A group the identity provider pushed over SCIM. Its members get a Parley role when its name is mapped to
+    one (PARLEY_SCIM_ROLE_GROUPS); other groups are kept only so the provider can read back what it wrote: they
+    grant nothing, and never become Django groups, which carry permissions only IT and superusers should shape.
+    """
+
+    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    display_name = models.CharField(max_length=150, unique=True)
+    members = models.ManyToManyField(User, blank=True, related_name="scim_groups")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "SCIM group"
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
 class PushSubscription(models.Model):
     """One browser's Web Push subscription (docs/client.md): where to POST, and the keys to encrypt for it.
 

@@ -37,6 +37,11 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "axes.view_accesslog",
         "accounts.view_apitoken",
         "accounts.change_apitoken",
+        # SCIM tokens of the identity provider (accounts/scim): issued and revoked by IT; SCIM groups are read-only.
+        "accounts.view_scimtoken",
+        "accounts.add_scimtoken",
+        "accounts.change_scimtoken",
+        "accounts.view_scimgroup",
         "messenger.view_conversation",
         "messenger.change_conversation",
         "messenger.view_membership",

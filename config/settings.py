@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.ScimWithoutSessionMiddleware",  # /scim/v2/: the provider's token only, never a session
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): this session passed its second factor
     "accounts.middleware.SecondFactorMiddleware",  # a session that owes its second factor goes nowhere else
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -373,6 +374,10 @@ PARLEY_TRUSTED_PROXY_COUNT = env.int("PARLEY_TRUSTED_PROXY_COUNT", default=1)
 # Who may read /metrics (core.metrics, docs/monitoring.md): addresses or CIDR networks, matched against the
 # client address above; anyone else gets 404. Loopback only unless you name your Prometheus hosts.
 PARLEY_METRICS_ALLOWED_ADDRESSES = env.list("PARLEY_METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1/32", "::1/128"])
+# SCIM provisioning (/scim/v2/, docs/directory-scim.md): which of the identity provider's groups give a Parley role,
+# as "IT Admins=<group displayName>;Compliance Officers=<group displayName>" (names match in any case). Everyone
+# provisioned is an Employee; groups not named here grant nothing. Checked by migrate and check (accounts.scim.checks).
+PARLEY_SCIM_ROLE_GROUPS = env.str("PARLEY_SCIM_ROLE_GROUPS", default="")
 # Lockout (django-axes, accounts/lockout.py): after this many failed passwords for one username from one
 # address, sign-in is refused for that username from that address until the cool-off passes or IT unlocks it
 # in admin (0 minutes: only IT unlocks). Failures elsewhere cannot lock a person out where they work, and a

@@ -1,5 +1,5 @@
 """Every write about people, one function each, split by subject: presence choices, contacts, profiles, API
-tokens, accounts, sessions, two-factor sign-in, privileges. Callers use them as `services.<name>`."""
+tokens, SCIM tokens, accounts, sessions, two-factor sign-in, privileges. Callers use them as `services.<name>`."""
 
 from accounts.services.api_tokens import api_token_create, api_token_revoke, api_token_use, api_tokens_revoke_all
 from accounts.services.contacts import (
@@ -26,6 +26,7 @@ from accounts.services.privileges import (
     privileges_change_check,
 )
 from accounts.services.profiles import AVATAR_SIZE, MAX_AVATAR_UPLOAD_BYTES, PROFILE_FIELDS, avatar_set, profile_update
+from accounts.services.scim_tokens import scim_token_issue, scim_token_revoke, scim_token_use
 from accounts.services.sessions import (
     MAX_USER_AGENT_LENGTH,
     password_change_from_session,
@@ -85,6 +86,9 @@ __all__ = [
     "profile_update",
     "push_subscription_delete",
     "push_subscription_save",
+    "scim_token_issue",
+    "scim_token_revoke",
+    "scim_token_use",
     "session_end",
     "session_key_changed",
     "sessions_end_for_new_password",

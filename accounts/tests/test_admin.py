@@ -1,15 +1,17 @@
 """The people admin: privileged actions leave a trace with the acting admin, and tokens stay revoked."""
 
+import re
+
 import pytest
 from auditlog.models import LogEntry
 from django.test import Client
 from django.urls import reverse
 
 from accounts import roles
-from accounts.models import ApiToken, AuthenticatorDevice
-from accounts.services import api_token_create, api_token_revoke, api_token_use
+from accounts.models import ApiToken, AuthenticatorDevice, ScimGroup, ScimToken
+from accounts.services import api_token_create, api_token_revoke, api_token_use, scim_token_issue
 from accounts.tests.factories import UserFactory
-from core.testing import force_login_with_second_factor
+from core.testing import force_login_with_second_factor, signed_in_client, staff_in
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +115,84 @@ def test_resetting_an_employees_two_factor_reaches_the_audit_log_with_the_admin(
 
     assert not AuthenticatorDevice.objects.filter(user=alice).exists()
     assert by(ivy, alice, "two_factor_reset").count() == 1
+
+
+# ---- SCIM tokens ---------------------------------------------------------------------------------------------
+
+
+def test_it_issues_a_scim_token_in_admin_seeing_the_secret_once_and_the_provider_gets_in(it_admin, ivy):
+    response = it_admin.post(reverse("admin:accounts_scimtoken_add"), {"name": "Entra ID"})
+
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    secret = re.search(r'<code id="scim-token">([^<]+)</code>', response.content.decode())[1]
+    token = ScimToken.objects.get(name="Entra ID")
+    assert (token.created_by, token.token_hash) == (ivy, ScimToken.hash_of(secret))
+    assert by(ivy, token, "scim_token_issued").count() == 1
+    assert secret not in it_admin.get(reverse("admin:accounts_scimtoken_change", args=[token.pk])).content.decode()
+    provider = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert provider.get("/scim/v2/ServiceProviderConfig").status_code == 200
+
+
+def test_it_revokes_a_scim_token_with_an_action_and_the_provider_is_refused_at_once(it_admin, ivy):
+    token, secret = scim_token_issue(name="Okta", actor=None)
+
+    it_admin.post(
+        reverse("admin:accounts_scimtoken_changelist"), {"action": "revoke_tokens", "_selected_action": [token.pk]}
+    )
+
+    assert by(ivy, token, "scim_token_revoked").count() == 1
+    assert Client(HTTP_AUTHORIZATION=f"Bearer {secret}").get("/scim/v2/Users").status_code == 401
+
+
+def test_a_superuser_issues_scim_tokens_too():
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+
+    response = signed_in_client(root).post(reverse("admin:accounts_scimtoken_add"), {"name": "Entra ID"})
+
+    assert response.status_code == 200
+    assert ScimToken.objects.filter(name="Entra ID", created_by=root).exists()
+
+
+@pytest.mark.parametrize("who", ["compliance officer", "employee", "anonymous"])
+def test_only_it_and_superusers_reach_scim_tokens_in_admin(who):
+    token, _ = scim_token_issue(name="Entra ID", actor=None)
+    if who == "compliance officer":
+        client = signed_in_client(staff_in(roles.COMPLIANCE_OFFICERS, "olga"))
+    elif who == "employee":
+        client = signed_in_client(UserFactory(username="emma"))
+    else:
+        client = Client()
+
+    pages = [
+        client.get(reverse("admin:accounts_scimtoken_changelist")),
+        client.post(reverse("admin:accounts_scimtoken_add"), {"name": "mine"}),
+        client.post(
+            reverse("admin:accounts_scimtoken_changelist"), {"action": "revoke_tokens", "_selected_action": [token.pk]}
+        ),
+    ]
+
+    assert all(page.status_code in (302, 403) for page in pages)
+    assert all(page.status_code == 403 or "/login/" in page["Location"] for page in pages)
+    assert list(ScimToken.objects.values_list("name", "revoked_at")) == [("Entra ID", None)]
+
+
+def test_scim_tokens_are_never_deleted_or_edited_in_admin(it_admin):
+    token, _ = scim_token_issue(name="Entra ID", actor=None)
+
+    deleted = it_admin.post(reverse("admin:accounts_scimtoken_delete", args=[token.pk]), {"post": "yes"})
+    it_admin.post(reverse("admin:accounts_scimtoken_change", args=[token.pk]), {"name": "renamed"})
+
+    assert deleted.status_code == 403
+    assert ScimToken.objects.get(pk=token.pk).name == "Entra ID"
+
+
+def test_it_sees_the_pushed_scim_groups_but_changes_them_only_in_the_identity_provider(it_admin):
+    ScimGroup.objects.create(display_name="Parley IT")
+
+    listed = it_admin.get(reverse("admin:accounts_scimgroup_changelist"))
+    added = it_admin.post(reverse("admin:accounts_scimgroup_add"), {"display_name": "Mine"})
+
+    assert listed.status_code == 200 and "Parley IT" in listed.content.decode()
+    assert added.status_code == 403
+    assert list(ScimGroup.objects.values_list("display_name", flat=True)) == ["Parley IT"]

@@ -1,10 +1,12 @@
-"""SecondFactorMiddleware: what a session that has entered only the password may reach."""
+"""accounts/middleware.py: what a session that has entered only the password may reach, and that /scim/v2/ sees
+no session at all."""
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import AuthenticatorDevice
+from accounts.services import scim_token_issue
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +62,12 @@ def test_a_session_owing_enrolment_reaches_the_set_up_page_but_not_the_code_page
 
     assert client.get(reverse("two_factor_setup")).status_code == 200
     assert client.get(reverse("two_factor_verify")).url.startswith(reverse("two_factor_setup"))
+
+
+def test_a_session_owing_its_second_factor_meets_scim_as_a_stranger_401_not_a_redirect(password_only):
+    scim_token_issue(name="Entra ID", actor=None)
+
+    response = password_only.get("/scim/v2/Users")
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/scim+json"
