@@ -12,14 +12,24 @@ left as they are.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import transaction
 
 from accounts import roles
 from accounts.models import DirectorySource, User
-from accounts.user_import import GROUP_SEPARATOR, ImportReport, ImportRow, users_import_rows
+from accounts.user_import import (
+    GROUP_SEPARATOR,
+    Change,
+    ImportReport,
+    ImportRow,
+    Outcome,
+    RowResult,
+    users_import_rows,
+)
 from core.errors import ParleyError
+
+PHONE_LENGTH = User._meta.get_field("phone").max_length
 
 
 class DirectoryConfigError(ParleyError):
@@ -64,13 +74,20 @@ class DirectoryPerson:
 
 
 def directory_people_apply(
-    *, people: list[DirectoryPerson], source: DirectorySource, dry_run: bool = False
+    *,
+    people: list[DirectoryPerson],
+    source: DirectorySource,
+    dry_run: bool = False,
+    retire_local_passwords: bool = False,
 ) -> ImportReport:
     """Create and update the accounts `people` describe, all or nothing, and return what changed (or would).
 
     The system acts (no privilege checks: the operator configured the directory). An account is matched by its
     username; an existing local account with that username is taken over by the directory (its directory
     source and id are set), which is how accounts made before the directory was connected join it.
+    Beyond the import's columns it writes the phone number, and with `retire_local_passwords` (a directory that
+    checks passwords itself: LDAP) it makes a local password unusable, which would otherwise outlive the
+    person's disabling in the directory; a new hash ends the account's local sessions (accounts/signals.py).
     """
     by_username = {
         user.username: user
@@ -79,9 +96,42 @@ def directory_people_apply(
     rows = [_row(line, person, by_username.get(person.username)) for line, person in enumerate(people, start=1)]
     with transaction.atomic():
         report = users_import_rows(rows=rows, dry_run=dry_run, actor=None)
+        if report.has_errors:
+            return report
+        results = tuple(
+            _beyond_the_import(person, row, by_username.get(person.username), report.written, retire_local_passwords)
+            for person, row in zip(people, report.rows, strict=True)
+        )
         if report.written:
             _link(people, source)
-    return report
+    return replace(report, rows=results)
+
+
+def _beyond_the_import(
+    person: DirectoryPerson, row: RowResult, user: User | None, write: bool, retire_local_passwords: bool
+) -> RowResult:
+    """The phone and the retired local password, which the CSV import has no column for, added to `row`."""
+    if user is None:  # created by the import: its password is unusable already
+        if write and person.phone:
+            User.objects.filter(username=person.username).update(phone=person.phone[:PHONE_LENGTH])
+        return row
+    changes, fields = [], []
+    phone = person.phone[:PHONE_LENGTH]  # a phone field is no place to refuse a person over
+    if user.phone != phone:
+        changes.append(Change("phone", user.phone, phone))
+        fields.append("phone")
+    if retire_local_passwords and user.has_usable_password():
+        changes.append(Change("password", "local", "the directory's"))
+        fields.append("password")
+    if fields and write:
+        user.refresh_from_db(fields=["password", "is_active"])  # the import may have saved the account
+        user.phone = phone
+        if "password" in fields:
+            user.set_unusable_password()
+        user.save(update_fields=fields)
+    if not changes:
+        return row
+    return replace(row, outcome=Outcome.UPDATED, changes=row.changes + tuple(changes))
 
 
 def _row(line: int, person: DirectoryPerson, user: User | None) -> ImportRow:

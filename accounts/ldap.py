@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import ldap
 import ldap.cidict
 import ldap.dn
 from django.conf import settings
-from django.db import transaction
 from django_auth_ldap.backend import LDAPBackend
 from django_auth_ldap.config import (
     ActiveDirectoryGroupType,
@@ -37,14 +36,13 @@ from accounts.directory import (
     roles_for,
 )
 from accounts.models import DirectorySource, User
-from accounts.user_import import Change, Outcome, RowResult
+from accounts.user_import import Outcome, RowResult
 
 logger = logging.getLogger(__name__)
 
 SOURCE = DirectorySource.LDAP
 NETWORK_TIMEOUT_SECONDS = 10
 OPERATION_TIMEOUT_SECONDS = 30
-PHONE_LENGTH = User._meta.get_field("phone").max_length
 
 # PARLEY_LDAP_GROUP_TYPE -> django-auth-ldap's group type (sign-in), the groups' objectClass, and where the sync
 # reads membership: Active Directory keeps it on the person (memberOf; a big group's `member` comes back in
@@ -178,40 +176,14 @@ def person_from_entry(
     )
 
 
-# ---- writing: accounts.directory, plus the phone and local passwords ---------------------------------------
+# ---- writing: accounts.directory ----------------------------------------------------------------------------
 
 
 def ldap_people_apply(people: list[DirectoryPerson], *, dry_run: bool) -> list[RowResult]:
-    """Write `people` through accounts.directory, all or nothing, and also what the CSV import has no column for:
-    the phone number, and retiring a local password, since a directory account signs in with the directory's
-    (a leftover local password would outlive the person's disabling there). Returns a row per person."""
-    with transaction.atomic():
-        report = directory_people_apply(people=people, source=SOURCE, dry_run=dry_run)
-        users = {user.username: user for user in User.objects.filter(username__in=[p.username for p in people])}
-        rows = []
-        for person, row in zip(people, report.rows, strict=True):
-            user = users.get(person.username)
-            if row.outcome == Outcome.ERROR or user is None:
-                rows.append(row)
-                continue
-            extra, fields = [], []
-            phone = person.phone[:PHONE_LENGTH]  # a phone field is no place to refuse a person over
-            if user.phone != phone:
-                extra.append(Change("phone", user.phone, phone))
-                fields.append("phone")
-            if user.has_usable_password():
-                extra.append(Change("password", "local", "the directory's"))
-                fields.append("password")
-            if fields and report.written:
-                user.phone = phone
-                if "password" in fields:
-                    # A new hash ends the account's other sessions (accounts/signals.py): the local ones.
-                    user.set_unusable_password()
-                user.save(update_fields=fields)
-            if extra and row.outcome != Outcome.CREATED:
-                row = replace(row, outcome=Outcome.UPDATED, changes=row.changes + tuple(extra))
-            rows.append(row)
-    return rows
+    """Write `people` through accounts.directory, all or nothing, retiring local passwords: a directory account
+    signs in with the directory's. Returns a row per person."""
+    report = directory_people_apply(people=people, source=SOURCE, dry_run=dry_run, retire_local_passwords=True)
+    return list(report.rows)
 
 
 # ---- sign-in ----------------------------------------------------------------------------------------------

@@ -93,3 +93,25 @@ def test_a_person_the_directory_disables_is_deactivated_and_a_local_account_is_n
     assert not User.objects.get(username="ann").is_active
     missing = directory_accounts_missing(source=DirectorySource.LDAP, present=[person("ann").directory_id])
     assert [user.username for user in missing] == ["bob"]
+
+
+def test_the_phone_is_written_and_a_directory_that_checks_passwords_retires_the_local_one():
+    UserFactory(username="ann", phone="")
+    directory_people_apply(people=[person("bob", phone="+1 555 0100")], source=DirectorySource.SCIM)
+
+    report = directory_people_apply(
+        people=[person("ann", phone="+1 555 0199")], source=DirectorySource.LDAP, retire_local_passwords=True
+    )
+
+    ann = User.objects.get(username="ann")
+    assert (ann.phone, ann.has_usable_password()) == ("+1 555 0199", False)
+    assert {change.column for change in report.rows[0].changes} >= {"phone", "password"}
+    assert User.objects.get(username="bob").phone == "+1 555 0100"
+
+
+def test_without_password_retirement_a_local_password_stays():
+    UserFactory(username="ann")
+
+    directory_people_apply(people=[person("ann")], source=DirectorySource.SCIM)
+
+    assert User.objects.get(username="ann").has_usable_password()
