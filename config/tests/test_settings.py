@@ -170,3 +170,17 @@ def test_production_starts_without_a_vapid_key_with_web_push_off_and_refuses_a_m
     assert (without.returncode, without.stdout.strip()) == (0, "''")
     assert malformed.returncode != 0
     assert "PARLEY_VAPID_PRIVATE_KEY" in malformed.stderr
+
+
+def test_local_passwords_are_on_or_off_and_nothing_else(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, PARLEY_LOCAL_PASSWORDS="sometimes")
+
+    assert result.returncode != 0
+    assert "PARLEY_LOCAL_PASSWORDS must be 'on' or 'off'" in result.stderr
+
+
+def test_single_sign_on_with_a_client_id_but_no_endpoints_refuses_to_start(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, PARLEY_OIDC_CLIENT_ID="parley")
+
+    assert result.returncode != 0
+    assert "PARLEY_OIDC_CLIENT_SECRET, PARLEY_OIDC_ISSUER, PARLEY_OIDC_AUTHORIZATION_ENDPOINT" in result.stderr
