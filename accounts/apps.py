@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class AccountsConfig(AppConfig):
@@ -13,6 +14,9 @@ class AccountsConfig(AppConfig):
         post_migrate.connect(_apply_role_permissions, dispatch_uid="parley_role_permissions")
 
         from accounts import signals  # noqa: F401 (connects the deactivation receiver)
+        from accounts.oidc import oidc_role_values_check
+
+        checks.register(oidc_role_values_check)
         from accounts.models import AuthenticatorDevice, BackupCodeDevice, GroupSignInPolicy, User
         from core.audit import audit_register
 

@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import SuspiciousOperation
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
@@ -32,6 +33,16 @@ from accounts.models import DirectorySource, User
 from core.errors import ParleyError
 
 logger = logging.getLogger(__name__)
+
+
+def oidc_role_values_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A system check (`manage.py check`, and before `migrate`): a role mapping that names no Parley role would
+    otherwise only show when the first person tries to sign in."""
+    try:
+        role_mapping_parse(settings.PARLEY_OIDC_ROLE_VALUES)
+    except ParleyError as error:
+        return [checks.Error(f"PARLEY_OIDC_ROLE_VALUES: {error.message}", id="accounts.E001")]
+    return []
 
 
 class SignInRefused(ParleyError):

@@ -284,3 +284,12 @@ def test_claims_without_a_subject_username_or_email_are_refused(missing):
 def test_a_role_mapping_naming_no_parley_role_is_refused():
     with pytest.raises(DirectoryConfigError):
         oidc_person_from_claims(claims())
+
+
+@override_settings(PARLEY_OIDC_ROLE_VALUES="Wizards=it")
+def test_a_bad_role_mapping_is_reported_by_the_system_check_at_start():
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    with pytest.raises(SystemCheckError, match="PARLEY_OIDC_ROLE_VALUES: 'Wizards' is not a Parley role"):
+        call_command("check")
