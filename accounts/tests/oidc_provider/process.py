@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from accounts.tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, ROLE_VALUES
-from core.testing import BASE_DIR, ChildProcess, free_port
+from core.testing import BASE_DIR, ChildProcess, free_port, wait_until_answering
 
 SETTINGS_MODULE = "accounts.tests.oidc_provider.settings"
 PROVIDER_NAME = "Acme"
@@ -87,14 +85,5 @@ def start_identity_provider(tmp_dir: Path) -> IdentityProvider:
             stderr=subprocess.STDOUT,
         )
     provider = IdentityProvider(port=port, process=process, log_path=log_path, issuer=issuer)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the identity provider exited with {process.returncode}:\n{provider.log()}")
-        try:
-            with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=2):  # noqa: S310
-                return provider
-        except OSError:
-            time.sleep(0.1)
-    provider.stop()
-    raise RuntimeError(f"the identity provider did not answer on port {port} within 30 s:\n{provider.log()}")
+    wait_until_answering(provider, f"{issuer}/.well-known/openid-configuration", name="the identity provider")
+    return provider
