@@ -39,6 +39,10 @@ from core.errors import ParleyError
 
 logger = logging.getLogger(__name__)
 
+# What a failed company sign-in is recorded under in the lockout's attempts (django-axes, seen by IT in the admin):
+# not a username anyone can have (Django's allow no spaces or parentheses).
+FAILED_CALLBACK_USERNAME = "(company sign-in)"
+
 
 def passwords_off_message() -> str:
     return (
@@ -119,8 +123,9 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
         user = auth.authenticate(request=request, nonce=entry.get("nonce"), code_verifier=entry.get("code_verifier"))
     except ParleyError as refusal:
         return _failed(request, refusal.message, status=refusal.http_status)
-    except (SuspiciousOperation, jwt.PyJWTError) as error:
-        logger.warning("OIDC sign-in refused: %s", error)
+    except (SuspiciousOperation, jwt.PyJWTError, KeyError, ValueError, TypeError) as error:
+        # A forged or broken answer: a bad signature, a wrong nonce, issuer or audience, malformed keys or JSON.
+        logger.warning("OIDC sign-in refused: %r", error, exc_info=not isinstance(error, SuspiciousOperation))
         return _failed(request, "The company sign-in's answer could not be verified. Please sign in again.")
     except requests.RequestException as error:
         logger.warning("OIDC provider unreachable or refusing: %s", error)
@@ -156,10 +161,11 @@ def _failed(request: HttpRequest, message: str, *, status: int = 400, count: boo
     """The login page with why the company sign-in failed; a failure anyone could provoke counts toward the
     address's lockout (module docstring)."""
     if count:
-        # Recorded by axes under no username, so it adds to the address's total; axes would also lock that
-        # (no username, address) pair at the username limit, which would shut a whole office out of the company
-        # sign-in after a few stale links: only the address limit decides here.
-        user_login_failed.send(sender=__name__, credentials={"username": ""}, request=request)
+        # Recorded by axes under a name no account can have, so it adds to the address's total and IT sees it for
+        # what it is in the admin; axes would also lock that (name, address) pair at the username limit, which
+        # would shut a whole office out of the company sign-in after a few stale links: only the address limit
+        # decides here.
+        user_login_failed.send(sender=__name__, credentials={"username": FAILED_CALLBACK_USERNAME}, request=request)
         request.axes_locked_out = is_address_locked(request)
         if request.axes_locked_out:
             return locked_out(request, None, None)

@@ -456,7 +456,8 @@ if PARLEY_OIDC_ENABLED:
             "PARLEY_OIDC_ISSUER": PARLEY_OIDC_ISSUER,
             "PARLEY_OIDC_AUTHORIZATION_ENDPOINT": OIDC_OP_AUTHORIZATION_ENDPOINT,
             "PARLEY_OIDC_TOKEN_ENDPOINT": OIDC_OP_TOKEN_ENDPOINT,
-            "PARLEY_OIDC_JWKS_ENDPOINT": OIDC_OP_JWKS_ENDPOINT,
+            # The provider's keys check RS256 and ES256 signatures; an HS256 token is checked with the secret.
+            "PARLEY_OIDC_JWKS_ENDPOINT": OIDC_OP_JWKS_ENDPOINT or OIDC_RP_SIGN_ALGO.startswith("HS"),
         }.items()
         if not value
     ]

@@ -13,6 +13,7 @@ import pytest
 import requests
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.test import Client, override_settings
 
 from accounts import roles
@@ -160,6 +161,29 @@ def test_the_provider_cannot_take_over_an_account_it_does_not_own(sso, kind):
     assert User.objects.get(pk=existing.pk).email == existing.email
 
 
+def test_an_id_token_from_another_issuer_is_refused(sso):
+    client = browser()
+    with override_settings(PARLEY_OIDC_ISSUER="https://elsewhere.example/o"):
+        answer = sign_in_with_the_provider(client, "olivia")
+
+    assert answer.status_code == 400
+    assert "could not be verified" in answer.content.decode()
+    assert not User.objects.filter(username="olivia").exists()
+
+
+def test_an_id_token_meant_for_another_client_is_refused(sso, monkeypatch):
+    """The provider signed it, for someone else: the library checks the signature, Parley the audience."""
+    from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+
+    from accounts.oidc import ParleyOIDCBackend
+
+    signed = {"iss": sso.issuer, "aud": ["another-app"], "sub": "x"}
+    monkeypatch.setattr(OIDCAuthenticationBackend, "verify_token", lambda self, token, **kwargs: signed)
+
+    with pytest.raises(SuspiciousOperation, match="another client"):
+        ParleyOIDCBackend().verify_token("token", nonce="n")
+
+
 def test_company_sign_in_works_with_local_passwords_off(sso):
     client = browser()
     with override_settings(PARLEY_LOCAL_PASSWORDS="off"):
@@ -215,6 +239,7 @@ def test_failed_callbacks_count_toward_the_address_limit_and_then_lock_it(sso):
         answers = [client.get(f"/accounts/oidc/callback/?code=x&state=forged-{n}").status_code for n in range(4)]
 
     assert answers == [400, 400, 429, 429]
+    assert AccessAttempt.objects.get(username="(company sign-in)").failures_since_start == 3
 
 
 def test_a_person_who_cancels_at_the_provider_is_told_so_and_it_does_not_count(sso):
