@@ -25,11 +25,14 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import SuspiciousOperation
+from django.db import IntegrityError
+from django.http import HttpRequest
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts.backends import is_break_glass
 from accounts.directory import DirectoryPerson, directory_people_apply, role_mapping_parse, roles_for
 from accounts.models import DirectorySource, User
+from accounts.user_import import ImportConflict
 from core.errors import ParleyError
 
 logger = logging.getLogger(__name__)
@@ -103,7 +106,11 @@ def oidc_account_for(*, person: DirectoryPerson) -> User:
         _check_active(user)
         # Matched by `sub`: the account keeps its username when the provider's changes (a marriage, a typo).
         person = replace(person, username=user.username)
-    report = directory_people_apply(people=[person], source=DirectorySource.OIDC)
+    try:
+        report = directory_people_apply(people=[person], source=DirectorySource.OIDC)
+    except (ImportConflict, IntegrityError):
+        # The same person's first sign-in in two tabs at once: one made the account, this one lost the race.
+        raise SignInRefused("Your account was being set up by another sign-in at that moment; sign in again.") from None
     if report.has_errors:
         problems = "; ".join(error for row in report.rows for error in row.errors)
         logger.warning("OIDC sign-in of %r refused by the directory checks: %s", person.username, problems)
@@ -129,6 +136,21 @@ def _check_active(user: User) -> None:
 
 class ParleyOIDCBackend(OIDCAuthenticationBackend):
     """mozilla-django-oidc's backend with Parley's account rules (module docstring)."""
+
+    def authenticate(  # type: ignore[override]
+        self, request: HttpRequest | None, nonce: str | None = None, code_verifier: str | None = None
+    ) -> User | None:
+        # Only the callback's call (accounts.sign_in_views.oidc_callback) gets here: this signature has no
+        # username or password, so Django skips the backend for a password sign-in. The library's own would try a
+        # token exchange for any sign-in whose URL holds ?code=&state=, outside the callback's checks.
+        if request is None or nonce is None:
+            return None
+        return super().authenticate(request, nonce=nonce, code_verifier=code_verifier)
+
+    def get_user(self, user_id: Any) -> User | None:
+        # As Django's ModelBackend: a session of a switched-off account signs no one in (the library's would).
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
 
     def verify_token(self, token: str, **kwargs: Any) -> dict[str, Any]:
         # The library checks the signature, expiry and nonce but neither the audience nor the issuer.

@@ -261,6 +261,25 @@ def test_an_unreachable_provider_is_a_clear_error_not_a_server_error(sso):
     assert "did not answer as expected" in answer.content.decode()
 
 
+def test_a_password_sign_in_with_a_code_in_its_url_is_a_plain_wrong_password_not_a_token_exchange(sso):
+    UserFactory(username="dana")
+    client = browser()
+
+    answer = client.post("/accounts/login/?code=stolen&state=x", {"username": "dana", "password": "wrong"})
+
+    assert answer.status_code == 200
+    assert "didn't match" in answer.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_company_session_of_an_account_switched_off_behind_djangos_back_signs_no_one_in(sso):
+    client = browser()
+    sign_in_with_the_provider(client, "olivia")
+    User.objects.filter(username="olivia").update(is_active=False)  # no signals: the session is not ended
+
+    assert client.get("/").status_code == 302
+
+
 def test_the_login_page_offers_the_company_sign_in_when_configured(sso):
     page = browser().get("/accounts/login/?next=/rooms/").content.decode()
 
