@@ -88,6 +88,7 @@ def oidc_person_from_claims(claims: dict[str, Any]) -> DirectoryPerson:
         directory_id=subject,
         email=email,
         display_name=str(claims.get("name") or ""),
+        manager_directory_id=None,  # claims name no manager: IT's or another directory's choice stays
         roles=roles_for([str(value) for value in values if isinstance(value, str | int)], mapping),
     )
 
@@ -104,8 +105,15 @@ def oidc_account_for(*, person: DirectoryPerson) -> User:
                 return user  # kept by LDAP or SCIM: that directory writes it, the provider only vouches
     if user is not None:
         _check_active(user)
-        # Matched by `sub`: the account keeps its username when the provider's changes (a marriage, a typo).
-        person = replace(person, username=user.username)
+        # The account keeps its username when the provider's changes (a marriage, a typo), and what the claims
+        # do not carry (department, title; a name when none is sent) stays as the CSV import or IT set it.
+        person = replace(
+            person,
+            username=user.username,
+            display_name=person.display_name or user.display_name,
+            department=user.department,
+            job_title=user.job_title,
+        )
     try:
         report = directory_people_apply(people=[person], source=DirectorySource.OIDC)
     except (ImportConflict, IntegrityError):

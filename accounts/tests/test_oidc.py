@@ -134,6 +134,17 @@ def test_an_existing_local_account_joins_single_sign_on_and_the_next_sign_in_fin
     assert not User.objects.filter(username="olivia").exists()
 
 
+def test_a_taken_over_account_keeps_what_the_claims_do_not_carry(sso):
+    boss = UserFactory(username="boss")
+    UserFactory(username="olivia", department="Rates", job_title="Trader", manager=boss)
+
+    sign_in_with_the_provider(browser(), "olivia")
+
+    olivia = User.objects.get(username="olivia")
+    assert (olivia.department, olivia.job_title, olivia.manager) == ("Rates", "Trader", boss)
+    assert olivia.display_name == "Olivia Ortiz"  # the provider sends a name: it wins
+
+
 def test_a_switched_off_account_is_refused_and_stays_off(sso):
     UserFactory(username="olivia", is_active=False)
     client = browser()
