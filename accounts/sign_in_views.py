@@ -16,6 +16,7 @@ the address out like spraying passwords would.
 from __future__ import annotations
 
 import logging
+import re
 
 import jwt
 import requests
@@ -114,8 +115,10 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
     if request.GET.get("error"):
         # The person cancelled, or the provider refused them: the provider's own decision, not a guess here.
         _forget_state(request)
-        reason = request.GET.get("error_description") or request.GET["error"]
-        return _failed(request, f"The company sign-in did not complete ({reason[:200]}).", count=False)
+        # Only the error's code (RFC 6749's are a-z and _): its description is free text anyone can put in a
+        # link, and the login page must not say what a stranger wrote.
+        code = re.sub(r"[^a-z_]", "", request.GET["error"].lower())[:40] or "error"
+        return _failed(request, f"The company sign-in did not complete ({code}).", count=False)
     entry = _forget_state(request)
     if entry is None or not request.GET.get("code"):
         return _failed(request, "That sign-in link has expired or was used already. Please sign in again.")

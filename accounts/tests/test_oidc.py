@@ -254,10 +254,13 @@ def test_failed_callbacks_count_toward_the_address_limit_and_then_lock_it(sso):
 
 
 def test_a_person_who_cancels_at_the_provider_is_told_so_and_it_does_not_count(sso):
-    answer = browser().get("/accounts/oidc/callback/?error=access_denied&state=s")
+    answer = browser().get(
+        "/accounts/oidc/callback/?error=access_denied&error_description=Call+0800+HELPDESK+now&state=s"
+    )
 
     assert answer.status_code == 400
     assert "did not complete (access_denied)" in answer.content.decode()
+    assert "HELPDESK" not in answer.content.decode()  # free text from a link is not shown
     assert not AccessAttempt.objects.exists()
 
 
