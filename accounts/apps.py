@@ -18,6 +18,9 @@ class AccountsConfig(AppConfig):
         from accounts.scim.checks import scim_role_groups_check
 
         checks.register(scim_role_groups_check)
+        from accounts.oidc import oidc_role_values_check
+
+        checks.register(oidc_role_values_check)
         from accounts.models import AuthenticatorDevice, BackupCodeDevice, GroupSignInPolicy, User
         from core.audit import audit_register
 

@@ -68,7 +68,9 @@ class DirectoryPerson:
     department: str = ""
     job_title: str = ""
     phone: str = ""
-    manager_directory_id: str = ""  # the manager's directory_id, when the directory names one
+    # The manager's directory_id when the directory names one; None when this directory never says (OIDC claims),
+    # which leaves the account's manager as it is.
+    manager_directory_id: str | None = ""
     roles: frozenset[str] = field(default_factory=lambda: frozenset({roles.EMPLOYEES}))
     active: bool = True
 
@@ -161,7 +163,9 @@ def _link(people: list[DirectoryPerson], source: DirectorySource) -> None:
     for person in people:
         user = users[person.username]
         manager = by_directory_id.get(person.manager_directory_id) or managers.get(person.manager_directory_id)
-        wanted = {"directory_source": source, "directory_id": person.directory_id, "manager": manager}
+        wanted = {"directory_source": source, "directory_id": person.directory_id}
+        if person.manager_directory_id is not None:
+            wanted["manager"] = manager
         changed = [name for name, value in wanted.items() if getattr(user, name) != value]
         if changed:
             for name in changed:

@@ -15,7 +15,7 @@ from django.urls import reverse
 from accounts.selectors import second_factor_owed
 
 OWED_VIEWS = {"verify": "two_factor_verify", "enrol": "two_factor_setup"}
-ALWAYS_OPEN_VIEWS = ("login", "logout", "healthz", "service_worker", "web_manifest")
+ALWAYS_OPEN_VIEWS = ("login", "oidc_sign_in", "oidc_callback", "logout", "healthz", "service_worker", "web_manifest")
 
 
 class SecondFactorMiddleware:

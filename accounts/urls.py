@@ -1,8 +1,12 @@
 from django.urls import path
 
-from accounts import views
+from accounts import sign_in_views, views
 
 urlpatterns = [
+    # Before django.contrib.auth.urls, so this login page (with the company sign-in) wins.
+    path("login/", sign_in_views.SignInView.as_view(), name="login"),
+    path("oidc/start/", sign_in_views.OIDCSignInStart.as_view(), name="oidc_sign_in"),
+    path("oidc/callback/", sign_in_views.oidc_callback, name="oidc_callback"),
     path("security/", views.security, name="account_security"),
     path("security/my-data.zip", views.own_data_download, name="own_data_download"),
     path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),

@@ -269,7 +269,7 @@ def seed_people(prefix: str, count: int, room_size: int) -> list[dict[str, Any]]
         )
         room_of.update(dict.fromkeys(members, room.pk))
     # The backend that checks passwords (axes' comes first but only refuses locked-out names).
-    backend = next(path for path in settings.AUTHENTICATION_BACKENDS if path.endswith("ModelBackend"))
+    backend = next(path for path in settings.AUTHENTICATION_BACKENDS if path.endswith("LocalPasswordBackend"))
     expire = timezone.now() + timezone.timedelta(days=1)
     store = SessionStore()
     sessions, entries = [], []

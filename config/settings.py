@@ -444,7 +444,8 @@ PARLEY_LDAP_ROLE_GROUPS = env.str("PARLEY_LDAP_ROLE_GROUPS", default="")
 PARLEY_LDAP_SYNC_MINUTES = env.int("PARLEY_LDAP_SYNC_MINUTES", default=15)
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username before the password is checked
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend (passwords Parley keeps, and permissions), refusing passwords when they are off.
+    "accounts.backends.LocalPasswordBackend",
 ]
 if PARLEY_LDAP_SERVER_URI:
     try:
@@ -457,6 +458,53 @@ if PARLEY_LDAP_SERVER_URI:
         ) from None
     # After axes' (a locked-out username never reaches the directory), before local passwords.
     AUTHENTICATION_BACKENDS.insert(1, "accounts.ldap.ParleyLDAPBackend")
+
+# Passwords Parley keeps (docs/security.md, "Local passwords off"): "off" refuses every password sign-in (the
+# login page, the admin's) except for the break-glass accounts named here, so people sign in only through the
+# company's identity provider, and IT keeps a way in when the provider is down.
+PARLEY_LOCAL_PASSWORDS = env.str("PARLEY_LOCAL_PASSWORDS", default="on").strip().lower()
+if PARLEY_LOCAL_PASSWORDS not in {"on", "off"}:
+    raise ImproperlyConfigured(f"PARLEY_LOCAL_PASSWORDS must be 'on' or 'off', not {PARLEY_LOCAL_PASSWORDS!r}.")
+PARLEY_BREAK_GLASS_USERNAMES = [name.strip() for name in env.list("PARLEY_BREAK_GLASS_USERNAMES", default=[])]
+
+# OpenID Connect single sign-on (docs/directory.md, mozilla-django-oidc): on when a client id is set. Endpoints
+# are named, not discovered: discovery at start-up would make Parley's start depend on the provider answering,
+# and the four URLs are stable and listed on every provider's configuration page (the docs give them for Entra
+# ID, Okta and Keycloak). The issuer is checked against every ID token's `iss`.
+PARLEY_OIDC_CLIENT_ID = env.str("PARLEY_OIDC_CLIENT_ID", default="")
+PARLEY_OIDC_ENABLED = bool(PARLEY_OIDC_CLIENT_ID)
+PARLEY_OIDC_ISSUER = env.str("PARLEY_OIDC_ISSUER", default="")
+PARLEY_OIDC_PROVIDER_NAME = env.str("PARLEY_OIDC_PROVIDER_NAME", default="your company")
+PARLEY_OIDC_USERNAME_CLAIM = env.str("PARLEY_OIDC_USERNAME_CLAIM", default="preferred_username")
+PARLEY_OIDC_ROLES_CLAIM = env.str("PARLEY_OIDC_ROLES_CLAIM", default="roles")
+PARLEY_OIDC_ROLE_VALUES = env.str("PARLEY_OIDC_ROLE_VALUES", default="")
+OIDC_RP_CLIENT_ID = PARLEY_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = env.str("PARLEY_OIDC_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("PARLEY_OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("PARLEY_OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("PARLEY_OIDC_USERINFO_ENDPOINT", default="")  # optional: claims of the ID token
+OIDC_OP_JWKS_ENDPOINT = env.str("PARLEY_OIDC_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("PARLEY_OIDC_SIGN_ALGORITHM", default="RS256")
+OIDC_RP_SCOPES = env.str("PARLEY_OIDC_SCOPES", default="openid email profile")
+OIDC_USE_PKCE = True  # and state and nonce, as the library does by default
+OIDC_TIMEOUT = 10  # seconds for each call to the provider: a hung provider must not hold a worker thread
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_callback"
+if PARLEY_OIDC_ENABLED:
+    _missing = [
+        name
+        for name, value in {
+            "PARLEY_OIDC_CLIENT_SECRET": OIDC_RP_CLIENT_SECRET,
+            "PARLEY_OIDC_ISSUER": PARLEY_OIDC_ISSUER,
+            "PARLEY_OIDC_AUTHORIZATION_ENDPOINT": OIDC_OP_AUTHORIZATION_ENDPOINT,
+            "PARLEY_OIDC_TOKEN_ENDPOINT": OIDC_OP_TOKEN_ENDPOINT,
+            # The provider's keys check RS256 and ES256 signatures; an HS256 token is checked with the secret.
+            "PARLEY_OIDC_JWKS_ENDPOINT": OIDC_OP_JWKS_ENDPOINT or OIDC_RP_SIGN_ALGO.startswith("HS"),
+        }.items()
+        if not value
+    ]
+    if _missing:
+        raise ImproperlyConfigured(f"PARLEY_OIDC_CLIENT_ID is set, so {', '.join(_missing)} must be set too.")
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.ParleyOIDCBackend")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"

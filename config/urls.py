@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.sign_in_views import AdminSignInForm
 from core.views import healthz, metrics
 from messenger.api import api
 from messenger.views import app_shell, emoji_catalog, service_worker, web_manifest
@@ -10,6 +11,7 @@ admin.site.site_header = "Parley administration"
 admin.site.site_title = "Parley admin"
 admin.site.index_title = "People, rooms and the archive"
 admin.site.site_url = "/"  # "View site" opens the chat
+admin.site.login_form = AdminSignInForm  # says so when passwords are switched off (accounts.backends)
 
 urlpatterns = [
     path("", app_shell, name="app"),

@@ -228,17 +228,24 @@ def start_daphne_worker(tmp_dir: Path, extra_env: dict[str, str] | None = None) 
     with log_path.open("wb") as log:
         process = daphne_process(port=port, env=env, log=log, cwd=BASE_DIR)
     worker = DaphneWorker(port=port, process=process, log_path=log_path, env=env)
-    deadline = time.monotonic() + 30
+    wait_until_answering(worker, f"{worker.http_url}/healthz", name="daphne")
+    return worker
+
+
+def wait_until_answering(child: ChildProcess, url: str, *, name: str, seconds: float = 30) -> None:
+    """Wait until a server the test started answers `url`; stop it and fail with its log if it exits first or
+    does not answer within `seconds`."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}:\n{worker.log()}")
+        if child.process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {child.process.returncode}:\n{child.log()}")
         try:
-            with urllib.request.urlopen(f"{worker.http_url}/healthz", timeout=2):  # noqa: S310 (loopback)
-                return worker
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback)
+                return
         except OSError:
             time.sleep(0.1)
-    worker.stop()
-    raise RuntimeError(f"daphne did not answer on port {port} within 30 s:\n{worker.log()}")
+    child.stop()
+    raise RuntimeError(f"{name} did not answer on port {child.port} within {seconds:g} s:\n{child.log()}")
 
 
 class RedisProcess(ChildProcess):

@@ -147,7 +147,7 @@ def start_slapd(tmp_dir: Path, ldif: Path = COMPANY_LDIF, reader_limits: str = "
 BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "accounts.ldap.ParleyLDAPBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.LocalPasswordBackend",
 ]
 
 

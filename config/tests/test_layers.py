@@ -19,6 +19,7 @@ BESIDE = {
 }
 TRANSPORT_NAMES = {"consumers", "handlers", "views", "api", "admin", "forms", "middleware", "urls", "routing"}
 TRANSPORT_FILES = {
+    "accounts.sign_in_views",
     "accounts.user_import_admin",
     "archive.export_views",
     "archive.matters_admin",

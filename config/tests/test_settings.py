@@ -182,11 +182,11 @@ def test_ldap_sign_in_is_between_the_lockout_and_local_passwords_only_when_a_dir
     without = run_django(PRINT_BACKENDS, tmp_path)
     with_ldap = run_django(PRINT_BACKENDS, tmp_path, PARLEY_LDAP_SERVER_URI="ldaps://dc1.corp.example.com")
 
-    assert without.stdout.split() == ["axes.backends.AxesStandaloneBackend,django.contrib.auth.backends.ModelBackend"]
+    assert without.stdout.split() == ["axes.backends.AxesStandaloneBackend,accounts.backends.LocalPasswordBackend"]
     assert with_ldap.stdout.strip().split(",") == [
         "axes.backends.AxesStandaloneBackend",
         "accounts.ldap.ParleyLDAPBackend",
-        "django.contrib.auth.backends.ModelBackend",
+        "accounts.backends.LocalPasswordBackend",
     ]
 
 
@@ -197,3 +197,17 @@ def test_a_directory_without_the_ldap_packages_is_refused_at_start_saying_what_t
 
     assert result.returncode != 0
     assert "django_auth_ldap is not installed: pip install -r requirements-ldap.txt" in result.stderr
+
+
+def test_local_passwords_are_on_or_off_and_nothing_else(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, PARLEY_LOCAL_PASSWORDS="sometimes")
+
+    assert result.returncode != 0
+    assert "PARLEY_LOCAL_PASSWORDS must be 'on' or 'off'" in result.stderr
+
+
+def test_single_sign_on_with_a_client_id_but_no_endpoints_refuses_to_start(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, PARLEY_OIDC_CLIENT_ID="parley")
+
+    assert result.returncode != 0
+    assert "PARLEY_OIDC_CLIENT_SECRET, PARLEY_OIDC_ISSUER, PARLEY_OIDC_AUTHORIZATION_ENDPOINT" in result.stderr

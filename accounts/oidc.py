@@ -1,0 +1,187 @@
+"""OpenID Connect single sign-on (mozilla-django-oidc): the company's identity provider vouches for a person, and
+Parley signs them into their account, made or updated through the directory's one door (accounts.directory).
+
+mozilla-django-oidc runs the protocol: the authorization code flow with state, nonce and PKCE, the code exchanged
+at the token endpoint with the client secret, the ID token's signature checked against the provider's published
+keys. This module adds what Parley decides: that the token names our issuer and is meant for our client, which
+claims make a person (`oidc_person_from_claims`), and which account they sign into (`oidc_account_for`):
+
+1. the account already linked to this provider's `sub` (the stable id; a renamed person keeps their account);
+2. else the account with the username the claim gives, which the provider takes over (how accounts made before
+   single sign-on join it), unless it is linked to another `sub`, is a superuser or a break-glass account (those
+   stay Parley's own: a provider account that happens to carry the name must not become them), or is kept by
+   another directory (LDAP, SCIM: signed in as it is, that directory keeps its data);
+3. else a new account.
+
+A deactivated account is refused, never reactivated by signing in: IT's switch wins over the provider's word.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import SuspiciousOperation
+from django.db import IntegrityError
+from django.http import HttpRequest
+from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+
+from accounts.backends import is_break_glass
+from accounts.directory import DirectoryPerson, directory_people_apply, role_mapping_parse, roles_for
+from accounts.models import DirectorySource, User
+from accounts.user_import import ImportConflict
+from core.errors import ParleyError
+
+logger = logging.getLogger(__name__)
+
+
+def oidc_role_values_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A system check (`manage.py check`, and before `migrate`): a role mapping that names no Parley role would
+    otherwise only show when the first person tries to sign in."""
+    try:
+        role_mapping_parse(settings.PARLEY_OIDC_ROLE_VALUES)
+    except ParleyError as error:
+        return [checks.Error(f"PARLEY_OIDC_ROLE_VALUES: {error.message}", id="accounts.E001")]
+    return []
+
+
+class SignInRefused(ParleyError):
+    """The provider vouched for someone Parley will not sign in (a switched-off account, a name taken)."""
+
+    code = "sign_in_refused"
+    http_status = 403
+
+
+def claim_value(claims: dict[str, Any], name: str) -> Any:
+    """A claim by name; a dotted name reaches into an object claim (Keycloak's "realm_access.roles")."""
+    value: Any = claims
+    for part in name.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def oidc_person_from_claims(claims: dict[str, Any]) -> DirectoryPerson:
+    """The person the provider's claims describe, with the roles PARLEY_OIDC_ROLE_VALUES maps their claim to."""
+    subject = claims.get("sub")
+    username = claim_value(claims, settings.PARLEY_OIDC_USERNAME_CLAIM)
+    email = claims.get("email")
+    if not isinstance(subject, str) or not subject:
+        raise SignInRefused("The company sign-in sent no subject (`sub`) for you; ask IT to check its set-up.")
+    if not isinstance(username, str) or not username.strip():
+        raise SignInRefused(
+            f"The company sign-in sent no username ({settings.PARLEY_OIDC_USERNAME_CLAIM!r} claim) for you; "
+            "ask IT to check its set-up."
+        )
+    if not isinstance(email, str) or not email:
+        raise SignInRefused("The company sign-in sent no e-mail address for you; ask IT to check its set-up.")
+    values = claim_value(claims, settings.PARLEY_OIDC_ROLES_CLAIM) or []
+    if isinstance(values, str):
+        values = [values]
+    mapping = role_mapping_parse(settings.PARLEY_OIDC_ROLE_VALUES)
+    return DirectoryPerson(
+        username=username.strip(),
+        directory_id=subject,
+        email=email,
+        display_name=str(claims.get("name") or ""),
+        manager_directory_id=None,  # claims name no manager: IT's or another directory's choice stays
+        roles=roles_for([str(value) for value in values if isinstance(value, str | int)], mapping),
+    )
+
+
+def oidc_account_for(*, person: DirectoryPerson) -> User:
+    """The account `person` signs into, created or brought up to date from their claims (module docstring)."""
+    user = User.objects.filter(directory_source=DirectorySource.OIDC, directory_id=person.directory_id).first()
+    if user is None:
+        user = User.objects.filter(username=person.username).first()
+        if user is not None:
+            _check_takeover(user)
+            if user.directory_source and user.directory_source != DirectorySource.OIDC:
+                _check_active(user)
+                return user  # kept by LDAP or SCIM: that directory writes it, the provider only vouches
+    if user is not None:
+        _check_active(user)
+        # The account keeps its username when the provider's changes (a marriage, a typo), and what the claims
+        # do not carry (department, title, phone; a name when none is sent) stays as the CSV import or IT set it.
+        person = replace(
+            person,
+            username=user.username,
+            display_name=person.display_name or user.display_name,
+            department=user.department,
+            job_title=user.job_title,
+            phone=user.phone,
+        )
+    try:
+        report = directory_people_apply(people=[person], source=DirectorySource.OIDC)
+    except (ImportConflict, IntegrityError):
+        # The same person's first sign-in in two tabs at once: one made the account, this one lost the race.
+        raise SignInRefused("Your account was being set up by another sign-in at that moment; sign in again.") from None
+    if report.has_errors:
+        problems = "; ".join(error for row in report.rows for error in row.errors)
+        logger.warning("OIDC sign-in of %r refused by the directory checks: %s", person.username, problems)
+        raise SignInRefused(f"Your account could not be set up from the company sign-in: {problems}.")
+    return User.objects.get(username=person.username)
+
+
+def _check_takeover(user: User) -> None:
+    if user.directory_source == DirectorySource.OIDC:
+        raise SignInRefused(
+            f"The username {user.username!r} belongs to another company account in Parley; ask IT to sort it out."
+        )
+    if user.is_superuser or is_break_glass(user.username):
+        raise SignInRefused(
+            f"{user.username!r} is an administrator account kept by Parley; it signs in with its password only."
+        )
+
+
+def _check_active(user: User) -> None:
+    if not user.is_active:
+        raise SignInRefused("Your Parley account is switched off. Ask IT if you think that is a mistake.")
+
+
+class ParleyOIDCBackend(OIDCAuthenticationBackend):
+    """mozilla-django-oidc's backend with Parley's account rules (module docstring)."""
+
+    def authenticate(  # type: ignore[override]
+        self, request: HttpRequest | None, nonce: str | None = None, code_verifier: str | None = None
+    ) -> User | None:
+        # Only the callback's call (accounts.sign_in_views.oidc_callback) gets here: this signature has no
+        # username or password, so Django skips the backend for a password sign-in. The library's own would try a
+        # token exchange for any sign-in whose URL holds ?code=&state=, outside the callback's checks.
+        if request is None or nonce is None:
+            return None
+        return super().authenticate(request, nonce=nonce, code_verifier=code_verifier)
+
+    def get_user(self, user_id: Any) -> User | None:
+        # As Django's ModelBackend: a session of a switched-off account signs no one in (the library's would).
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
+    def verify_token(self, token: str, **kwargs: Any) -> dict[str, Any]:
+        # The library checks the signature, expiry and nonce but neither the audience nor the issuer.
+        payload = super().verify_token(token, **kwargs)
+        audience = payload.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if self.OIDC_RP_CLIENT_ID not in audiences:
+            raise SuspiciousOperation("The ID token is meant for another client.")
+        if payload.get("iss") != settings.PARLEY_OIDC_ISSUER:
+            raise SuspiciousOperation(f"The ID token comes from issuer {payload.get('iss')!r}, not ours.")
+        return payload
+
+    def get_userinfo(self, access_token: str, id_token: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The ID token's claims, with the userinfo endpoint's on top when one is configured (Entra ID puts the
+        roles in the ID token only; some providers put e-mail and name in userinfo only)."""
+        if not self.OIDC_OP_USER_ENDPOINT:
+            return dict(payload)
+        userinfo = super().get_userinfo(access_token, id_token, payload)
+        if userinfo.get("sub") != payload.get("sub"):
+            raise SuspiciousOperation("The userinfo endpoint describes someone other than the ID token.")
+        return {**payload, **userinfo}
+
+    def get_or_create_user(self, access_token: str, id_token: str, payload: dict[str, Any]) -> User:
+        claims = self.get_userinfo(access_token, id_token, payload)
+        return oidc_account_for(person=oidc_person_from_claims(claims))
