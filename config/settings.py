@@ -374,7 +374,7 @@ PARLEY_TRUSTED_PROXY_COUNT = env.int("PARLEY_TRUSTED_PROXY_COUNT", default=1)
 # Who may read /metrics (core.metrics, docs/monitoring.md): addresses or CIDR networks, matched against the
 # client address above; anyone else gets 404. Loopback only unless you name your Prometheus hosts.
 PARLEY_METRICS_ALLOWED_ADDRESSES = env.list("PARLEY_METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1/32", "::1/128"])
-# SCIM provisioning (/scim/v2/, docs/directory-scim.md): which of the identity provider's groups give a Parley role,
+# SCIM provisioning (/scim/v2/, docs/directory.md, SCIM): which of the identity provider's groups give a Parley role,
 # as "IT Admins=<group displayName>;Compliance Officers=<group displayName>" (names match in any case). Everyone
 # provisioned is an Employee; groups not named here grant nothing. Checked by migrate and check (accounts.scim.checks).
 PARLEY_SCIM_ROLE_GROUPS = env.str("PARLEY_SCIM_ROLE_GROUPS", default="")

@@ -21,7 +21,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("api/v1/", api.urls),
-    path("scim/v2/", include("accounts.scim.urls")),  # the identity provider's door (docs/directory-scim.md)
+    path("scim/v2/", include("accounts.scim.urls")),  # the identity provider's door (docs/directory.md, SCIM)
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -69,7 +69,7 @@ class GroupAttributes:
     member_ids: list[str] = field(default_factory=list)
 
 
-# Attributes of the core and enterprise User schemas that Parley accepts and does not keep (docs/directory-scim.md).
+# Attributes of the core and enterprise User schemas that Parley accepts and does not keep (docs/directory.md, SCIM).
 # Refusing them would make a provider's default attribute mapping fail; anything outside the schemas is refused.
 _USER_IGNORED = {
     "id",

@@ -1,4 +1,4 @@
-"""Bearer tokens of the identity provider for SCIM provisioning (accounts/scim, docs/directory-scim.md)."""
+"""Bearer tokens of the identity provider for SCIM provisioning (accounts/scim, docs/directory.md, SCIM)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from accounts.services import scim_token_issue
 class Command(BaseCommand):
     help = (
         "Issue a SCIM token for the identity provider and print it once: it is not stored in clear. The same as "
-        "People > SCIM tokens > Add in the admin, for deployments scripted from the shell (docs/directory-scim.md)."
+        "People > SCIM tokens > Add in the admin, for deployments scripted from the shell (docs/directory.md, SCIM)."
     )
 
     def add_arguments(self, parser):
