@@ -31,6 +31,8 @@ from archive.retention import floor_days_for, legal_hold_release
 from archive.review import readable_entries, readable_entry
 from archive.review_views import transcript_view
 from archive.selectors import (
+    REVIEW_PAGE,
+    SearchCursorInvalid,
     archive_search,
     audit_access_details,
     audit_log_is_for_everyone,
@@ -42,8 +44,6 @@ from archive.services import archive_access_record
 from core.admin import ReadOnlyAdmin
 from core.downloads import file_response
 from core.sealed_audit import changes_as_written, changes_shown
-
-REVIEW_LIMIT = 200  # hits shown per search; narrow it, or export, for more
 
 
 @admin.register(ArchiveEntry)
@@ -95,13 +95,24 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = ArchiveSearchForm(request.GET if request.GET else None)
-        result = rows = None
+        result = rows = next_page = None
+        after = request.GET.get("after") or None  # a page after the first: the cursor the previous page handed out
+        status = 200
         if form.is_valid():
             search = form.search()
-            result = archive_search(search=search, limit=REVIEW_LIMIT)
-            rows = readable_entries(result.hits, words=search.words)
-            details = {"criteria": search.criteria(), "shown": len(rows), "more": result.more}
-            archive_access_record(user=request.user, action="search", details=details)
+            try:
+                result = archive_search(search=search, limit=REVIEW_PAGE, after=after)
+            except SearchCursorInvalid as error:
+                form.add_error(None, str(error))
+                status = 400
+            else:
+                rows = readable_entries(result.hits, words=search.words)
+                details = {"criteria": search.criteria(), "shown": len(rows), "more": result.more}
+                if after:
+                    details["after"] = after
+                archive_access_record(user=request.user, action="search", details=details)
+                if result.next_after:
+                    next_page = urlencode({**request.GET.dict(), "after": result.next_after})
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -109,10 +120,11 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
             "form": form,
             "result": result,
             "rows": rows,
-            "limit": REVIEW_LIMIT,
+            "next_page": next_page,
+            "is_later_page": bool(after),
             "query": request.GET.urlencode(),
         }
-        return TemplateResponse(request, "admin/archive/archiveentry/review.html", context)
+        return TemplateResponse(request, "admin/archive/archiveentry/review.html", context, status=status)
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
         """The conversations a search matches, as a verifiable export (docs/compliance.md). Audit-logged."""

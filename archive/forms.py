@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from archive.models import ArchiveEntry
 from archive.selectors import ArchiveSearch
+from core.blind_index import QueryError, parse_query
 from messenger.models import Conversation
 
 SEPARATORS = re.compile(r"[\s,]+")
@@ -46,8 +47,20 @@ class ArchiveSearchForm(DateRangeForm):
     )
     conversations = forms.CharField(required=False, help_text="Room names or conversation ids, separated by commas.")
     words = forms.CharField(
-        required=False, max_length=200, help_text="Every word must occur, in any case: messages, edits, file names."
+        required=False,
+        max_length=200,
+        help_text='Whole words, any case, in messages, edits, file names: every word must occur; "a phrase" in '
+        "order; OR between alternatives; NOT word (or -word) must not occur.",
     )
+
+    def clean_words(self) -> str:
+        words = self.cleaned_data["words"].strip()
+        if words:
+            try:
+                parse_query(words)
+            except QueryError as error:
+                raise forms.ValidationError(str(error)) from None
+        return words
 
     def clean_people(self) -> tuple[int, ...]:
         usernames = _tokens(self.cleaned_data["people"])
@@ -79,7 +92,7 @@ class ArchiveSearchForm(DateRangeForm):
             conversation_ids=data["conversations"],
             since=since,
             until=until,
-            words=data["words"].strip(),
+            words=data["words"],
         )
 
 

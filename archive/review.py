@@ -4,7 +4,6 @@ marked, and the checkpoint that vouches for what is shown (the review screen and
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from archive.checkpoints import archive_checkpoint_create
 from archive.models import ArchiveChain, ArchiveCheckpoint, EventType
 from archive.search_index import entry_text
 from archive.selectors import FIELDS, OpenedEntry, Unopenable, _opened_or_not, entries_in_range
+from core import blind_index
 from messenger.models import Conversation
 
 EVENT_NAMES = {
@@ -46,18 +46,27 @@ def event_name(event_type: str) -> str:
 
 
 def highlighted(text: str, words: str) -> SafeString:
-    """`text`, escaped, with every occurrence of the search words (any case) in <mark>."""
-    terms = sorted({word for word in words.split() if word}, key=len, reverse=True)
-    if not terms:
+    """`text`, escaped, with every word the search looked for (`words`, as core.blind_index reads a query: any
+    case or accent, the words of phrases, not those after NOT) in <mark>."""
+    wanted = _wanted_words(words)
+    if not wanted:
         return escape(text)
-    pattern = re.compile("|".join(re.escape(term) for term in terms), re.IGNORECASE)
     pieces, last = [], 0
-    for match in pattern.finditer(text):
-        pieces.append(escape(text[last : match.start()]))
-        pieces.append(f"<mark>{escape(match.group())}</mark>")
-        last = match.end()
+    for match in blind_index.WORD_PATTERN.finditer(text):
+        if blind_index.normalize_word(match.group()) in wanted:
+            pieces.append(escape(text[last : match.start()]))
+            pieces.append(f"<mark>{escape(match.group())}</mark>")
+            last = match.end()
     pieces.append(escape(text[last:]))
     return mark_safe("".join(pieces))  # noqa: S308 every piece of the text is escaped above
+
+
+def _wanted_words(words: str) -> frozenset[str]:
+    try:
+        query = blind_index.parse_query(words) if words.strip() else None
+    except blind_index.QueryError:
+        return frozenset()
+    return frozenset(word for group in query.groups for term in group for word in term) if query else frozenset()
 
 
 @dataclass

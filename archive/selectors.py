@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -13,9 +15,10 @@ from django.db import connection, models
 from django.db.models import Max, Min, Q
 
 from archive.chain import canonical_event
-from archive.models import ArchiveEntry
-from archive.search_index import entry_text
-from core.crypto import DecryptionError, unseal_text
+from archive.models import ArchiveEntry, ArchiveSearchToken
+from archive.search_index import query_tokens, searchable_text
+from core import blind_index
+from core.crypto import DecryptionError, configured_key_ring, unseal_text
 from core.fields import Sealed, field_context
 from core.sealed_audit import SEARCH_WORDS_PURPOSE, opened_json_value
 from messenger.models import Attachment
@@ -191,10 +194,7 @@ def kept_file(*, conversation_id: int, content: dict[str, Any]) -> Attachment | 
 
 # ---- search and review --------------------------------------------------------------------------------------
 
-# A search opens every entry the metadata filters leave (words can only be matched in the clear), at a cost per
-# entry like verify_archive's (docs/benchmarks.md); past this many it stops and says so rather than hold a
-# request for long. Dates, people and conversations narrow what it opens.
-MAX_SCANNED = 500_000
+REVIEW_PAGE = 200  # hits per page of the review screen
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,9 @@ class ArchiveSearch:
     conversation_ids: tuple[int, ...] = ()
     since: datetime | None = None
     until: datetime | None = None  # inclusive, as in an export
-    words: str = ""  # every word must occur (any case) in the entry's text: message, old text, file or room name
+    # Whole words, any case or accent, in the entry's text (message, old text, file or room name), read by
+    # core.blind_index.parse_query: `budget "q3 plan" OR forecast NOT draft` (also -draft); AND is implied.
+    words: str = ""
 
     def criteria(self) -> dict[str, Any]:
         """The search as the audit log records it."""
@@ -218,42 +220,105 @@ class ArchiveSearch:
         }
 
 
+class SearchCursorInvalid(ValueError):
+    """An `after` cursor that this code did not hand out (edited by hand, or cut short)."""
+
+
 @dataclass(frozen=True)
 class SearchResult:
     hits: list[OpenedEntry]
-    scanned: int
-    more: bool  # stopped at the limit (more hits) or at MAX_SCANNED (not everything was looked at)
+    next_after: str | None = None  # the cursor of the next page; None on the last one
     unopenable: int = 0  # entries that did not open (altered?): verify_archive names them
 
+    @property
+    def more(self) -> bool:
+        return self.next_after is not None
 
-def archive_search(*, search: ArchiveSearch, limit: int = 200, max_scanned: int = MAX_SCANNED) -> SearchResult:
-    """The first `limit` matching entries, oldest first."""
-    scan = _Scan(search, max_scanned=max_scanned)
-    hits = list(itertools.islice(scan, limit + 1))
-    more = len(hits) > limit or scan.stopped
-    return SearchResult(hits=hits[:limit], scanned=scan.scanned, more=more, unopenable=scan.unopenable)
+
+def archive_search(*, search: ArchiveSearch, limit: int = REVIEW_PAGE, after: str | None = None) -> SearchResult:
+    """One page of matching entries, oldest first, from just after the cursor `after` (a previous page's
+    `next_after`). Pages have no cap in number: each costs its own hits, however deep.
+
+    Raises blind_index.QueryError for words that cannot be understood and SearchCursorInvalid for a cursor that
+    was not handed out.
+    """
+    matching = _Matching(search, after=cursor_position(after) if after else None)
+    hits = list(itertools.islice(matching, limit + 1))
+    next_after = cursor_of(hits[limit - 1]) if len(hits) > limit else None
+    return SearchResult(hits=hits[:limit], next_after=next_after, unopenable=matching.unopenable)
 
 
 def conversations_matching(*, search: ArchiveSearch) -> list[int] | None:
-    """Every conversation with a matching entry, or None for all of them (no scan limit: an export reads them
-    all anyway)."""
+    """Every conversation with a matching entry, or None for all of them (an export reads them all anyway)."""
     if not (search.people or search.words):  # the metadata alone decides, without opening anything
         return list(search.conversation_ids) or None
-    return sorted({hit.conversation_id for hit in _Scan(search, max_scanned=None)})
+    return sorted({hit.conversation_id for hit in _Matching(search)})
 
 
-class _Scan:
-    """Matching entries, oldest first: metadata filtered in the database, words matched after opening each
-    entry (streamed, constant memory). Counts what it looked at; `stopped` if it gave up at `max_scanned`."""
+def cursor_of(entry: OpenedEntry) -> str:
+    """An opaque cursor: the page after it starts after this entry in (occurred_at, pk) order."""
+    raw = json.dumps([entry.occurred_at.isoformat(), entry.pk]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
-    def __init__(self, search: ArchiveSearch, *, max_scanned: int | None) -> None:
+
+def cursor_position(cursor: str) -> tuple[datetime, int]:
+    """The (occurred_at, pk) a cursor stands for; SearchCursorInvalid if it is not one of ours."""
+    try:
+        occurred_at, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = datetime.fromisoformat(occurred_at), int(pk)
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
+        raise SearchCursorInvalid("This page link is not valid; search again.") from None
+    if position[0].tzinfo is None or not isinstance(pk, int):
+        raise SearchCursorInvalid("This page link is not valid; search again.")
+    return position
+
+
+class _Matching:
+    """Matching entries, oldest first, streamed in batches by keyset (occurred_at, pk): constant memory.
+
+    Metadata narrows in the database. With words, the blind index narrows too (archive.search_index): each OR
+    group's words must all have a token on the entry (a phrase's words as well), and the groups are unioned, all
+    in SQL; the candidates are then opened and checked exactly (blind_index.matches: phrases in order, NOT terms
+    absent), since the index knows neither order nor absence. Without words nothing is opened but what is shown.
+    """
+
+    FIRST_BATCH = 50  # grows while verification turns candidates away, so a selective filter stays few queries
+    MAX_BATCH = STREAM_CHUNK
+
+    def __init__(self, search: ArchiveSearch, *, after: tuple[datetime, int] | None = None) -> None:
         self.search = search
-        self.max_scanned = max_scanned
-        self.scanned = 0
-        self.stopped = False
+        self.after = after
+        self.query = blind_index.parse_query(search.words) if search.words.strip() else None
         self.unopenable = 0
 
     def __iter__(self) -> Iterator[OpenedEntry]:
+        search, query = self.search, self.query
+        people = set(search.people)
+        people_in_python = bool(people) and not connection.features.supports_json_field_contains  # SQLite
+        rows = self._candidates(people_in_sql=bool(people) and not people_in_python)
+        after, batch = self.after, self.FIRST_BATCH
+        while True:
+            page = rows
+            if after is not None:
+                page = rows.filter(Q(occurred_at__gt=after[0]) | Q(occurred_at=after[0], pk__gt=after[1]))
+            fetched = list(page.values_list(*FIELDS)[:batch])
+            for row in fetched:
+                if people_in_python and row[5] not in people and people.isdisjoint(row[7]):
+                    continue
+                try:
+                    opened = open_entry(row)
+                except (DecryptionError, ValueError, KeyError):
+                    self.unopenable += 1  # shown as a warning; verify_archive names them
+                    continue
+                if query is None or blind_index.matches(
+                    searchable_text(event_type=opened.event_type, content=opened.content), query
+                ):
+                    yield opened
+            if len(fetched) < batch:
+                return
+            after, batch = (fetched[-1][6], fetched[-1][0]), min(batch * 4, self.MAX_BATCH)
+
+    def _candidates(self, *, people_in_sql: bool) -> models.QuerySet[ArchiveEntry]:
         search = self.search
         rows = ArchiveEntry.objects.order_by("occurred_at", "pk")
         if search.since:
@@ -262,28 +327,33 @@ class _Scan:
             rows = rows.filter(occurred_at__lte=search.until)
         if search.conversation_ids:
             rows = rows.filter(conversation_id__in=search.conversation_ids)
-        people = set(search.people)
-        people_in_python = bool(people) and not connection.features.supports_json_field_contains  # SQLite
-        if people and not people_in_python:
-            involved = Q(actor_id__in=people)
-            for person in people:
+        if people_in_sql:
+            involved = Q(actor_id__in=search.people)
+            for person in search.people:
                 involved |= Q(participants__contains=[person])
             rows = rows.filter(involved)
-        words = search.words.casefold().split()
-        for row in rows.values_list(*FIELDS).iterator(chunk_size=STREAM_CHUNK):
-            if self.scanned == self.max_scanned:
-                self.stopped = True
-                return
-            self.scanned += 1
-            if people_in_python and row[5] not in people and people.isdisjoint(row[7]):
-                continue
-            try:
-                opened = open_entry(row)
-            except (DecryptionError, ValueError, KeyError):
-                self.unopenable += 1  # shown as a warning; verify_archive names them
-                continue
-            if all(word in entry_text(opened.content).casefold() for word in words):
-                yield opened
+        if self.query is not None:
+            rows = rows.filter(self._indexed())
+        return rows
+
+    def _indexed(self) -> Q:
+        """Entries with a token for every word of some OR group (under any key of the ring: see query_tokens)."""
+        search, ring = self.search, configured_key_ring()
+        since = max(filter(None, (search.since, self.after[0] if self.after else None)), default=None)
+        groups = Q()
+        for group in self.query.groups:
+            words = sorted({word for term in group for word in term})
+            having_all = Q()
+            for word in words:
+                tokens = ArchiveSearchToken.objects.filter(token__in=query_tokens(word, ring=ring))
+                # The token's copy of the time keeps each lookup to the searched period (one index range scan).
+                if since:
+                    tokens = tokens.filter(occurred_at__gte=since)
+                if search.until:
+                    tokens = tokens.filter(occurred_at__lte=search.until)
+                having_all &= Q(pk__in=tokens.values("entry_id"))
+            groups |= having_all
+        return groups
 
 
 # ---- the audit log, per reader ------------------------------------------------------------------------------

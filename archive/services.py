@@ -187,7 +187,7 @@ def search_index_rebuild(
     Batches go by id, so memory stays constant and an interrupted rebuild resumes after the last id it reported.
     Each batch swaps its entries' tokens in one transaction, and the search looks under every key in the ring
     meanwhile, so it stays complete throughout. An entry that does not open keeps the tokens it had
-    (verify_archive names it).
+    (verify_archive names it); one purged meanwhile gets none.
     """
     ring = ring or configured_key_ring()
     progress = RebuildProgress(after_id=after_id)
@@ -210,7 +210,15 @@ def search_index_rebuild(
             )
         ]
         with transaction.atomic():
-            ArchiveSearchToken.objects.filter(entry_id__in=[entry.pk for entry in opened]).delete()
+            # A purge that removed some of these entries since they were read must not find their tokens back
+            # after it: it holds its chain's row lock until it commits (archive.retention), so take the chains'
+            # locks (in id order, as a deadlock-free habit), then keep only the entries that are still there.
+            conversation_ids = sorted({entry.conversation_id for entry in opened})
+            list(ArchiveChain.objects.select_for_update().filter(pk__in=conversation_ids).order_by("pk").values("pk"))
+            ids = [entry.pk for entry in opened]
+            still_there = set(ArchiveEntry.objects.filter(pk__in=ids).values_list("pk", flat=True))
+            tokens = [token for token in tokens if token.entry_id in still_there]
+            ArchiveSearchToken.objects.filter(entry_id__in=ids).delete()
             ArchiveSearchToken.objects.bulk_create(tokens, batch_size=5000)
         progress.after_id = rows[-1][0]
         progress.entries += len(rows)

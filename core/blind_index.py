@@ -2,11 +2,12 @@
 
 A token is HMAC-SHA256(search key, normalized word), truncated to 16 bytes. The search key is derived from the
 primary key of the ring under its own purpose label, never used for sealing; rotating the primary key changes every
-token, so the index will need rebuilding after a rotation. What such an index reveals: equal words are linkable
-across messages, and how many distinct words a message has; not the words, their order, or the text.
+token, so the index is rebuilt after a rotation (`manage.py rebuild_search_index`). What such an index reveals:
+equal words are linkable across messages, how many distinct words a message has, and when each word was used;
+not the words, their order, or the text.
 
-Not wired in yet (issue 16, next): the token table written with each archive entry, the rebuild command, and the
-archive and message searches on it. This module is the tokenizing and query layer they will use.
+The archive writes, purges and rebuilds its tokens in archive.search_index and archive.services and searches them
+in archive.selectors (docs/security.md, "The search index"); this module is the tokenizing and query layer.
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
 """Compliance review in the admin: entries are readable and nothing can change them, even for superusers."""
 
+import html
 import json
+import re
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.tests.factories import UserFactory
 from archive.models import ArchiveEntry, LegalHold
 from archive.selectors import audit_access_details
@@ -171,6 +174,42 @@ def test_an_officer_searches_by_person_and_words_and_the_search_is_audit_logged(
     assert logged.actor.username == "olga"
     assert audit_access_details(entry=logged)["criteria"]["words"] == "acme"
     assert logged.additional_data["shown"] == 1
+
+
+def test_an_officer_pages_through_every_hit_by_next_page_links_each_page_audit_logged(
+    officer_client, desk, monkeypatch
+):
+    monkeypatch.setattr("archive.admin.REVIEW_PAGE", 2)
+    alice = User.objects.get(username="alice")
+    for index in range(3):
+        send(alice, desk, f"ACME order {index}")
+    review = reverse("admin:archive_archiveentry_review")
+
+    first = officer_client.get(review, {"words": "acme"})
+    next_link = re.search(r'id="review-next-page" href="\?([^"]+)"', first.content.decode()).group(1)
+    second = officer_client.get(f"{review}?{html.unescape(next_link)}")
+    shown = [re.findall(r"ACME</mark> (?:before the call|order \d)", page.content.decode()) for page in (first, second)]
+
+    assert shown == [
+        ["ACME</mark> before the call", "ACME</mark> order 0"],
+        ["ACME</mark> order 1", "ACME</mark> order 2"],
+    ]
+    assert 'id="review-next-page"' not in second.content.decode() and second.status_code == 200
+    assert [row.additional_data["shown"] for row in archive_accesses("search").order_by("pk")] == [2, 2]
+    assert Client().get(f"{review}?{html.unescape(next_link)}").status_code == 302  # anonymous: to the sign-in
+
+
+def test_a_forged_page_link_or_a_query_that_cannot_be_read_is_refused_clearly(officer_client, desk):
+    review = reverse("admin:archive_archiveentry_review")
+
+    forged = officer_client.get(review, {"words": "acme", "after": "not-a-cursor"})
+    unclosed = officer_client.get(review, {"words": '"buy 500'})
+    only_not = officer_client.get(review, {"words": "NOT acme"})
+
+    assert forged.status_code == 400 and "This page link is not valid; search again." in forged.content.decode()
+    assert unclosed.status_code == 200 and "A quoted phrase is not closed." in unclosed.content.decode()
+    assert "needs at least one word to look for" in only_not.content.decode()
+    assert not archive_accesses("search").exists()
 
 
 def test_the_words_an_officer_searched_and_exported_for_are_stored_sealed(officer_client, desk):

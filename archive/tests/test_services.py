@@ -4,13 +4,21 @@ import itertools
 import json
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from accounts.tests.factories import UserFactory
+from archive import services as services_module
 from archive.chain import canonical_event, entry_hash
-from archive.models import GENESIS_HASH, ArchiveEntry, ArchiveImmutable
-from archive.selectors import entries_in_chain_order
-from archive.services import archive_record
+from archive.models import GENESIS_HASH, ArchiveEntry, ArchiveImmutable, ArchiveSearchToken
+from archive.retention import apply_retention
+from archive.search_index import searchable_text
+from archive.selectors import ArchiveSearch, archive_search, entries_in_chain_order
+from archive.services import archive_record, search_index_rebuild
+from archive.tests.test_retention import old_room
+from core import blind_index
+from core.crypto import KeyRing, new_key_entry
+from core.key_rotation import keys_rotate
 from messenger import services
 from messenger.errors import NotAllowed
 from messenger.models import Message
@@ -218,3 +226,77 @@ def test_only_owners_and_moderators_manage_a_room(alice, bob):
     with pytest.raises(NotAllowed):
         services.room_archive(user=bob, conversation_id=room.pk)
     assert ArchiveEntry.objects.filter(conversation_id=room.pk).count() == 1
+
+
+# ---- the search index across a key rotation -----------------------------------------------------------------
+
+OLD_KEY, NEW_KEY = new_key_entry("old"), new_key_entry("new")
+
+
+def found(words: str) -> list[str]:
+    return [hit.content["body"] for hit in archive_search(search=ArchiveSearch(words=words)).hits]
+
+
+def test_search_stays_complete_through_a_key_rotation_and_the_rebuild_leaves_only_the_new_keys_tokens(
+    settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path  # rotation walks the stored files too: never the developer's var/media
+    settings.PARLEY_ENCRYPTION_KEYS = OLD_KEY
+    alice = UserFactory()
+    room = room_with(alice)
+    send(alice, room, "quarterly figures before")
+    settings.PARLEY_ENCRYPTION_KEYS = f"{NEW_KEY},{OLD_KEY}"  # the operator adds a new primary key
+    send(alice, room, "quarterly figures after")
+    keys_rotate()  # payloads re-sealed; the tokens are still the old key's
+
+    during = found("quarterly figures")
+    rebuilt = list(search_index_rebuild(batch_size=2))
+    settings.PARLEY_ENCRYPTION_KEYS = NEW_KEY  # the old key can go now
+
+    assert during == found("quarterly figures") == ["quarterly figures before", "quarterly figures after"]
+    assert rebuilt[-1].entries == ArchiveEntry.objects.count() and len(rebuilt) > 1  # in batches
+    stored = {bytes(token) for token in ArchiveSearchToken.objects.values_list("token", flat=True)}
+    new_ring = KeyRing.from_spec(NEW_KEY)
+    texts = [searchable_text(event_type=e.event_type, content=e.content) for e in entries_in_chain_order()]
+    assert stored == set().union(*(blind_index.text_tokens(text, ring=new_ring) for text in texts))
+
+
+def test_an_interrupted_rebuild_resumes_after_the_last_entry_it_reported(settings):
+    alice = UserFactory()
+    room = room_with(alice)
+    for index in range(5):
+        send(alice, room, f"note {index}")
+    first = next(search_index_rebuild(batch_size=2))
+    resumed = list(search_index_rebuild(after_id=first.after_id, batch_size=2))
+
+    assert first.entries + resumed[-1].entries == ArchiveEntry.objects.count()
+    assert found("note") == [f"note {index}" for index in range(5)]
+
+
+def test_the_rebuild_command_reports_what_it_did_and_how_to_resume(capsys):
+    alice = UserFactory()
+    send(alice, room_with(alice), "hello")
+
+    call_command("rebuild_search_index", "--no-progress", "--batch-size", "1")
+
+    assert "re-indexed 2 entries" in capsys.readouterr().out  # the room's creation and the message
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        call_command("rebuild_search_index", "--no-progress", "--batch-size", "0")
+
+
+def test_an_entry_purged_while_the_rebuild_reads_it_gets_no_tokens_back(alice, settings, monkeypatch):
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    expired = old_room(alice, days=2201)
+    purged_ids = list(ArchiveEntry.objects.filter(conversation_id=expired.pk).values_list("pk", flat=True))
+    tokenize, purged = services_module.entry_tokens, []
+
+    def purge_after_the_read(**entry):
+        if not purged:
+            purged.append(apply_retention().purged_entries)  # between reading the batch and writing its tokens
+        return tokenize(**entry)
+
+    monkeypatch.setattr(services_module, "entry_tokens", purge_after_the_read)
+    list(search_index_rebuild())
+
+    assert purged == [4]
+    assert not ArchiveSearchToken.objects.filter(entry_id__in=purged_ids).exists()

@@ -109,7 +109,7 @@ def test_check_fails_while_a_retired_key_is_in_use_and_passes_after(data_under_t
     output = capsys.readouterr().out
     assert "messenger.message.body: new: 7" in output
     assert "new: 3" in output.split("files in")[-1]  # the last run's report
-    assert "older keys can be removed" in output
+    assert "run `manage.py rebuild_search_index`" in output  # the index follows the key by its own command
 
 
 def test_check_fails_on_a_file_left_in_clear_and_rotation_reports_it(data_under_the_old_key, media_root, capsys):

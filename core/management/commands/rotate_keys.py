@@ -40,4 +40,12 @@ class Command(BaseCommand):
         if not check and report.finished and retired:
             self.stdout.write(f"{retired} values could not be re-sealed (not sealed, or under a key not in the ring)")
         if not check and report.finished and not retired:
-            self.stdout.write(self.style.SUCCESS(f"every value uses {primary}: older keys can be removed"))
+            self.stdout.write(self.style.SUCCESS(f"every value uses {primary}"))
+        if not check and report.finished:
+            # The archive's search tokens are keyed hashes, not sealed values: rotation cannot re-seal them. Until
+            # they are rebuilt the search looks a word up under every key in the ring, so removing a key first
+            # would hide what was indexed under it.
+            self.stdout.write(
+                "now run `manage.py rebuild_search_index` (the archive's search index, under the new key); "
+                "remove older keys from PARLEY_ENCRYPTION_KEYS only after it finished"
+            )
