@@ -284,10 +284,13 @@ def message_search(
         candidates = candidates.filter(conversation_id=conversation_id)
     if before_id is not None:
         candidates = candidates.filter(pk__lt=before_id)
+    index_first = False
     if query is not None:
-        candidates = candidates.filter(_indexed(query, since=narrowing.get("created_at__gte")))
+        since = narrowing.get("created_at__gte")
+        candidates = candidates.filter(_indexed(query, since=since))
+        index_first = _rarely_used(query, since=since)
     hit_ids: list[int] = []
-    for pk, text in _newest_first(candidates, first_page=limit + 1, opened=query is not None):
+    for pk, text in _newest_first(candidates, first_page=limit + 1, opened=query is not None, index_first=index_first):
         if query is None or blind_index.matches(text, query):
             hit_ids.append(pk)
             if len(hit_ids) > limit:
@@ -319,12 +322,43 @@ def _indexed(query: blind_index.Query, *, since: datetime | None) -> Q:
     return any_group
 
 
-def _newest_first(messages, *, first_page: int, opened: bool) -> Iterator[tuple[int, str]]:
-    """(pk, current text: body and file name) of `messages`, newest first, in keyset pages by primary key (each
-    an index walk that stops at its LIMIT). Tuples, not instances: building a model per row cost more than
-    opening its body. Without `opened` the text is not opened (a search of filters alone matches everything)."""
+# Below this many uses of a word (index rows, counted up to it), the search starts from the index; at or above
+# it, from the newest messages. Measured on 1,000,000 messages (docs/benchmarks.md): left to itself PostgreSQL
+# walked the messages backwards for a word in 14,000 of them and read half a million rows to find 21 in one
+# person's conversations (450 ms); starting from the index costs about 10 µs per use of the word, so ~150 ms
+# for 14,000 and more past 50,000, where walking from the newest finds a page at once (10-25 ms).
+SEARCH_INDEX_FIRST_BELOW = 50_000
+
+
+def _rarely_used(query: blind_index.Query, *, since: datetime | None) -> bool:
+    """Whether every OR group has a word used fewer than SEARCH_INDEX_FIRST_BELOW times (one index-only count
+    per distinct word, stopping at that many): then the candidates are few and cheapest found from the index."""
+    counted: dict[str, int] = {}
+
+    def uses(word: str) -> int:
+        if word not in counted:
+            tokens = ArchiveSearchToken.objects.filter(token__in=message_word_tokens(word))
+            if since is not None:
+                tokens = tokens.filter(occurred_at__gte=since)
+            counted[word] = tokens[:SEARCH_INDEX_FIRST_BELOW].count()
+        return counted[word]
+
+    return all(min(uses(word) for term in group for word in term) < SEARCH_INDEX_FIRST_BELOW for group in query.groups)
+
+
+def _newest_first(messages, *, first_page: int, opened: bool, index_first: bool) -> Iterator[tuple[int, str]]:
+    """(pk, current text: body and file name) of `messages`, newest first, in keyset pages by primary key.
+    Tuples, not instances: building a model per row cost more than opening its body. Without `opened` the text
+    is not opened (a search of filters alone matches everything).
+
+    By default each page is an index walk backwards that stops at its LIMIT. With `index_first` it is ordered
+    by `pk + 0`, which no index gives: PostgreSQL then finds the candidates from the search index and sorts
+    those few, instead of walking every message to find the ones the index names (see SEARCH_INDEX_FIRST_BELOW)."""
     fields = ("pk", "uid", "body", "attachment__uid", "attachment__name") if opened else ("pk",)
-    rows_wanted = messages.order_by("-pk").values_list(*fields)
+    if index_first:
+        rows_wanted = messages.annotate(newest=F("pk") + 0).order_by("-newest").values_list(*fields)
+    else:
+        rows_wanted = messages.order_by("-pk").values_list(*fields)
     body_field = Message._meta.get_field("body")
     name_field = Attachment._meta.get_field("name")
     page_size, before = first_page, None

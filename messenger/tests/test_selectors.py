@@ -226,6 +226,16 @@ def test_no_search_result_leaks_what_the_other_person_may_not_read(alice, bob):
     ]
 
 
+def test_search_finds_the_same_whether_it_starts_from_the_index_or_from_the_newest_messages(alice, talk, monkeypatch):
+    from_the_index = selectors.message_search(user=alice, words="quarterly OR numbers", limit=1)
+    monkeypatch.setattr(selectors, "SEARCH_INDEX_FIRST_BELOW", 1)  # every word now counts as common
+    from_the_newest = selectors.message_search(user=alice, words="quarterly OR numbers", limit=1)
+    rest = selectors.message_search(user=alice, words="quarterly OR numbers", before_id=from_the_newest["next_before"])
+
+    assert from_the_newest == from_the_index
+    assert bodies(from_the_newest) + bodies(rest) == ["quarterly review at NOON", "Quarterly numbers are in"]
+
+
 def test_search_in_one_conversation_requires_membership(alice, bob, talk):
     daves_room = room_with(UserFactory(username="dave"), name="elsewhere")
 
@@ -243,7 +253,8 @@ def test_search_costs_the_same_queries_however_many_hits_and_rooms(alice, bob, r
         for number in range(3):
             send(bob, room, f"quarterly item {index} {number}")
 
-    with django_assert_num_queries(3):  # the candidates the index gives (opened), the hits, their reactions
+    # How often each word is used (counted up to a bound), the candidates (opened), the hits, their reactions.
+    with django_assert_num_queries(2 + 3):
         result = selectors.message_search(user=alice, words="quarterly item", limit=50)
 
     assert len(result["messages"]) == 3 * rooms
