@@ -288,6 +288,8 @@ def test_search_narrows_by_sender_room_and_day_as_slack_does(alice, bob, talk):
         ("after:yesterday", "after: takes a date like 2026-11-25, not 'yesterday'."),
         ("on:9999-12-31", "on: takes a date like 2026-11-25, not '9999-12-31'."),
         ("before:0001-01-01", "before: takes a date like 2026-11-25, not '0001-01-01'."),
+        ("?! …", "Type a word to search for."),  # punctuation holds no word
+        ("-budget NOT draft", "Type a word to search for, not only words to leave out."),
     ],
 )
 def test_a_search_filter_that_cannot_apply_says_why(alice, talk, words, complaint):
