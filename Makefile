@@ -56,7 +56,7 @@ BENCH_REALTIME_DATABASE_URL ?= postgres://parley:parley@127.0.0.1:5432/parley_be
 BENCH_REALTIME_ARGS ?=
 BENCH_DATABASE_URL ?= sqlite:///$(CURDIR)/var/bench.sqlite3
 BENCH_MESSAGES ?= 100000
-# The search benchmark builds 1,000,000 archived messages once (about 20 minutes) in a PostgreSQL database of
+# The search benchmark builds 1,000,000 archived messages once (about 15 minutes) in a PostgreSQL database of
 # its own whose name must contain "bench"; `make bench-archive-search BENCH_ARCHIVE_SEARCH_ARGS=--reuse` times
 # them again without rebuilding.
 BENCH_ARCHIVE_SEARCH_DATABASE_URL ?= postgres://parley:parley@127.0.0.1:5432/parley_bench_archive_search
