@@ -236,6 +236,22 @@ def test_search_finds_the_same_whether_it_starts_from_the_index_or_from_the_newe
     assert bodies(from_the_newest) + bodies(rest) == ["quarterly review at NOON", "Quarterly numbers are in"]
 
 
+def test_search_finds_messages_indexed_under_the_old_key_after_a_new_primary_key_is_added(alice, bob, settings):
+    from core.crypto import new_key_entry
+
+    old_key, new_key = new_key_entry("old"), new_key_entry("new")
+    settings.PARLEY_ENCRYPTION_KEYS = old_key
+    room = room_with(alice, bob)
+    send(bob, room, "quarterly figures before")
+    settings.PARLEY_ENCRYPTION_KEYS = f"{new_key},{old_key}"  # rotation begun, the index not rebuilt yet
+    send(bob, room, "quarterly figures after")
+
+    assert bodies(selectors.message_search(user=alice, words="quarterly figures")) == [
+        "quarterly figures after",
+        "quarterly figures before",
+    ]
+
+
 def test_search_in_one_conversation_requires_membership(alice, bob, talk):
     daves_room = room_with(UserFactory(username="dave"), name="elsewhere")
 
