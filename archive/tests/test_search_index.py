@@ -1,12 +1,17 @@
 """The blind index: every archived entry's distinct words as keyed tokens, written with the entry, readable by no
 one who lacks the key."""
 
+import re
+from datetime import timedelta
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from archive.models import ArchiveEntry, ArchiveSearchToken, EventType
 from archive.search_index import entry_text, query_tokens, searchable_text
+from archive.selectors import ArchiveSearch, _Matching
 from core import blind_index
 from core.crypto import KeyRing, new_key_entry
 from messenger import services
@@ -80,3 +85,20 @@ def test_a_query_word_is_looked_up_under_every_key_of_the_ring():
     looked_up = query_tokens("Bonds", ring=rotated)
 
     assert looked_up == [blind_index.token("bonds", ring=rotated), blind_index.token("bonds", ring=old)]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_word_in_a_period_is_one_range_scan_of_the_token_index():
+    alice = UserFactory()
+    send(alice, room_with(alice), "quarterly figures")
+    search = ArchiveSearch(words="quarterly", since=timezone.now() - timedelta(days=1))
+    rows = _Matching(search)._candidates(people_in_sql=False).values_list("pk")[:50]
+    sql, params = rows.query.sql_with_params()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a handful of rows: make the planner show its index
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+
+    assert "archivesearchtoken_pkey" in plan  # (token, occurred_at, entry_id)
+    assert re.search(r"Index Cond: \(\(token = .*\) AND \(occurred_at >= ", plan)
