@@ -152,12 +152,104 @@ def test_search_pages_on_from_where_it_stopped(alice, talk):
     assert bodies(second) == ["Quarterly numbers are in"]
 
 
-def test_search_stops_at_its_scan_limit_and_says_where_to_go_on(alice, talk):
-    stopped = selectors.message_search(user=alice, words="numbers", max_scanned=1)
-    resumed = selectors.message_search(user=alice, words="numbers", before_id=stopped["next_before"])
+def test_search_says_there_is_no_more_when_the_last_page_is_exactly_full(alice, talk):
+    whole = selectors.message_search(user=alice, words="quarterly", limit=2)
 
-    assert bodies(stopped) == [] and stopped["next_before"] is not None
-    assert bodies(resumed) == ["Quarterly numbers are in"] and resumed["next_before"] is None
+    assert len(whole["messages"]) == 2 and whole["next_before"] is None
+
+
+def test_search_matches_whole_words_without_case_or_accents_not_parts_of_words(alice, bob):
+    room = room_with(alice, bob)
+    send(bob, room, "Le CAFÉ ouvre à midi")
+    send(bob, room, "quarterly review")
+
+    assert bodies(selectors.message_search(user=alice, words="cafe")) == ["Le CAFÉ ouvre à midi"]
+    assert bodies(selectors.message_search(user=alice, words="quarter")) == []  # a word, not a substring
+
+
+def test_search_checks_the_current_text_so_an_edited_away_word_no_longer_matches(alice, bob):
+    room = room_with(alice, bob)
+    message = send(bob, room, "budget draft attached")
+    services.message_edit(editor=bob, message_id=message.pk, body="forecast final attached")
+
+    assert bodies(selectors.message_search(user=alice, words="budget")) == []  # still in the index, checked away
+    assert bodies(selectors.message_search(user=alice, words="forecast attached")) == ["forecast final attached"]
+
+
+def test_search_finds_a_word_of_a_shared_files_name(alice, bob, settings):
+    from messenger.files import file_share
+
+    settings.PARLEY_CLAMD_ADDRESS = ""  # the scanner is not what this tests
+    room = room_with(alice, bob)
+    file_share(sender=bob, conversation_id=room.pk, client_id="f1", name="Budget-2027.xlsx", content_type="", data=b"1")
+
+    assert [m["attachment"]["name"] for m in selectors.message_search(user=alice, words="budget")["messages"]] == [
+        "Budget-2027.xlsx"
+    ]
+
+
+def test_search_takes_or_and_leaves_out_words_with_not_or_a_minus(alice, bob):
+    room = room_with(alice, bob)
+    for body in ("budget draft", "budget final", "forecast final", "lunch"):
+        send(bob, room, body)
+
+    def found(words: str) -> list[str]:
+        return bodies(selectors.message_search(user=alice, words=words))
+
+    assert found("budget OR forecast") == ["forecast final", "budget final", "budget draft"]
+    assert found("budget -draft") == found("budget NOT draft") == ["budget final"]
+    assert found("final OR lunch -forecast") == ["lunch", "budget final"]
+    with pytest.raises(SearchInvalid):
+        found("-budget")
+
+
+def test_no_search_result_leaks_what_the_other_person_may_not_read(alice, bob):
+    """alice and bob search the same word. Each finds it only where the chat would show it to them now."""
+    carol = UserFactory(username="carol")
+    shared = room_with(alice, bob, name="shared")
+    send(alice, shared, "pineapple in the shared room")
+    send(bob, room_with(bob, carol, name="bobs"), "pineapple in bob's room")
+    send(carol, services.direct_open(user=bob, other_username="carol"), "pineapple between bob and carol")
+    left = room_with(carol, alice, bob, name="left")
+    send(carol, left, "pineapple before alice left")
+    services.conversation_leave(user=alice, conversation_id=left.pk)
+    gone = send(alice, shared, "pineapple, deleted")
+    services.message_delete(editor=alice, message_id=gone.pk)
+    send(carol, room_with(carol, name="carols"), "pineapple nobody else sees")
+
+    assert bodies(selectors.message_search(user=alice, words="pineapple")) == ["pineapple in the shared room"]
+    assert bodies(selectors.message_search(user=bob, words="pineapple")) == [
+        "pineapple before alice left",
+        "pineapple between bob and carol",
+        "pineapple in bob's room",
+        "pineapple in the shared room",
+    ]
+
+
+def test_search_finds_the_same_whether_it_starts_from_the_index_or_from_the_newest_messages(alice, talk, monkeypatch):
+    from_the_index = selectors.message_search(user=alice, words="quarterly OR numbers", limit=1)
+    monkeypatch.setattr(selectors, "SEARCH_INDEX_FIRST_BELOW", 1)  # every word now counts as common
+    from_the_newest = selectors.message_search(user=alice, words="quarterly OR numbers", limit=1)
+    rest = selectors.message_search(user=alice, words="quarterly OR numbers", before_id=from_the_newest["next_before"])
+
+    assert from_the_newest == from_the_index
+    assert bodies(from_the_newest) + bodies(rest) == ["quarterly review at NOON", "Quarterly numbers are in"]
+
+
+def test_search_finds_messages_indexed_under_the_old_key_after_a_new_primary_key_is_added(alice, bob, settings):
+    from core.crypto import new_key_entry
+
+    old_key, new_key = new_key_entry("old"), new_key_entry("new")
+    settings.PARLEY_ENCRYPTION_KEYS = old_key
+    room = room_with(alice, bob)
+    send(bob, room, "quarterly figures before")
+    settings.PARLEY_ENCRYPTION_KEYS = f"{new_key},{old_key}"  # rotation begun, the index not rebuilt yet
+    send(bob, room, "quarterly figures after")
+
+    assert bodies(selectors.message_search(user=alice, words="quarterly figures")) == [
+        "quarterly figures after",
+        "quarterly figures before",
+    ]
 
 
 def test_search_in_one_conversation_requires_membership(alice, bob, talk):
@@ -170,14 +262,18 @@ def test_search_in_one_conversation_requires_membership(alice, bob, talk):
         selectors.message_search(user=alice, words="quarterly", conversation_id=daves_room.pk)
 
 
-def test_search_costs_the_same_queries_however_many_hits(alice, talk, django_assert_num_queries):
-    for index in range(5):
-        send(alice, talk, f"quarterly item {index}")
+@pytest.mark.parametrize("rooms", [1, 6])
+def test_search_costs_the_same_queries_however_many_hits_and_rooms(alice, bob, rooms, django_assert_num_queries):
+    for index in range(rooms):
+        room = room_with(alice, bob)
+        for number in range(3):
+            send(bob, room, f"quarterly item {index} {number}")
 
-    with django_assert_num_queries(3):  # the scan, the hits, their reactions
-        result = selectors.message_search(user=alice, words="quarterly")
+    # How often each word is used (counted up to a bound), the candidates (opened), the hits, their reactions.
+    with django_assert_num_queries(2 + 3):
+        result = selectors.message_search(user=alice, words="quarterly item", limit=50)
 
-    assert len(result["messages"]) == 7
+    assert len(result["messages"]) == 3 * rooms
 
 
 def test_search_narrows_by_sender_room_and_day_as_slack_does(alice, bob, talk):
@@ -208,6 +304,8 @@ def test_search_narrows_by_sender_room_and_day_as_slack_does(alice, bob, talk):
         ("after:yesterday", "after: takes a date like 2026-11-25, not 'yesterday'."),
         ("on:9999-12-31", "on: takes a date like 2026-11-25, not '9999-12-31'."),
         ("before:0001-01-01", "before: takes a date like 2026-11-25, not '0001-01-01'."),
+        ("?! …", "Type a word to search for."),  # punctuation holds no word
+        ("-budget NOT draft", "Type a word to search for, not only words to leave out."),
     ],
 )
 def test_a_search_filter_that_cannot_apply_says_why(alice, talk, words, complaint):

@@ -108,6 +108,30 @@ def test_message_search_pages_through_hits_and_refuses_an_empty_query(as_alice, 
     assert (nobody.status_code, nobody.json()["code"]) == (400, "search_invalid")
 
 
+@pytest.mark.parametrize("kind", ["Compliance Officers", "IT Admins", "superuser"])
+def test_message_search_shows_a_privileged_account_only_its_own_conversations_not_the_archive(alice, bob, kind):
+    from accounts.tests.factories import privileged
+    from core.testing import force_login_with_second_factor
+
+    send(bob, room_with(alice, bob), "pineapple for alice and bob")
+    reader = privileged(kind)
+    send(reader, room_with(reader), "pineapple of my own")
+    client = Client()
+    force_login_with_second_factor(client, reader)
+
+    found = client.get("/api/v1/messages/search", {"q": "pineapple"}).json()["messages"]
+
+    assert [message["body"] for message in found] == ["pineapple of my own"]  # the archive is searched in admin
+
+
+def test_message_search_refuses_anonymous_callers(alice, bob):
+    send(bob, room_with(alice, bob), "pineapple for alice and bob")
+
+    refused = Client().get("/api/v1/messages/search", {"q": "pineapple"})
+
+    assert refused.status_code == 401 and "pineapple" not in refused.content.decode()
+
+
 def test_a_conversation_is_muted_and_unmuted_for_the_user_alone(as_alice, alice, bob):
     room = room_with(alice, bob)
 

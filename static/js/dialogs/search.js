@@ -60,9 +60,7 @@ export class SearchDialog {
     const found = this.found;
     this.state.textContent = found
       ? `${found} message${found === 1 ? "" : "s"} found${page.next_before === null ? "." : " so far."}`
-      : page.next_before === null
-        ? "No messages match."
-        : "Nothing yet among the newest messages; look further back with “More results”.";
+      : "No messages match.";
   }
 
   hit(message, words) {
@@ -93,17 +91,25 @@ export class SearchDialog {
   }
 }
 
-// `text` as nodes, each occurrence of a searched word (any case) in a <mark>: built with text nodes, never HTML.
+// `text` as nodes, each occurrence of a searched word (any case, a whole word as the server matches) in a
+// <mark>: built with text nodes, never HTML.
 function marked(text, words) {
   const needles = [...new Set(searchedWords(words))];
   const lower = text.toLowerCase();
+  const isWordChar = (char) => char !== undefined && /[\p{L}\p{N}_]/u.test(char);
+  const wholeWordAt = (needle, from) => {
+    for (let found = lower.indexOf(needle, from); found !== -1; found = lower.indexOf(needle, found + 1)) {
+      if (!isWordChar(lower[found - 1]) && !isWordChar(lower[found + needle.length])) return found;
+    }
+    return -1;
+  };
   const nodes = [];
   let at = 0;
   while (at < text.length) {
     let next = -1;
     let length = 0;
     for (const needle of needles) {
-      const found = lower.indexOf(needle, at);
+      const found = wholeWordAt(needle, at);
       if (found !== -1 && (next === -1 || found < next)) [next, length] = [found, needle.length];
     }
     if (next === -1) break;
@@ -115,15 +121,22 @@ function marked(text, words) {
   return nodes;
 }
 
-// What the server matches (messenger.selectors.SEARCH_TERM): quoted phrases and words, not the filters.
+// What the server matches (messenger.selectors.SEARCH_TERM): quoted phrases and words, not the filters, nor
+// OR, NOT and the words left out (NOT word, -word).
 const SEARCH_FILTERS = new Set(["from", "in", "after", "before", "on"]);
 function searchedWords(query) {
   const needles = [];
+  let leaveOut = false;
   for (const [, quotedName, quotedValue, phrase, word] of query.matchAll(/(\w+):"([^"]*)"|"([^"]+)"|(\S+)/g)) {
     const [name, value] = word ? [word.split(":")[0], word.slice(word.indexOf(":") + 1)] : [quotedName, quotedValue];
     const isFilter = (word ? word.includes(":") : true) && value && SEARCH_FILTERS.has(name.toLowerCase());
-    if (phrase) needles.push(phrase.toLowerCase());
-    else if (!isFilter) needles.push((word || `${quotedName}:"${quotedValue}"`).toLowerCase());
+    if (phrase) {
+      if (!leaveOut) needles.push(phrase.toLowerCase());
+      leaveOut = false;
+    } else if (word === "OR" || word === "NOT") leaveOut = word === "NOT";
+    else if (!isFilter && !leaveOut && !(word && word.startsWith("-"))) {
+      needles.push((word || `${quotedName}:"${quotedValue}"`).toLowerCase());
+    } else leaveOut = false;
   }
   return needles.filter(Boolean);
 }
