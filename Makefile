@@ -66,6 +66,8 @@ BENCH_MESSAGES ?= 100000
 # them again without rebuilding.
 BENCH_ARCHIVE_SEARCH_DATABASE_URL ?= postgres://parley:parley@127.0.0.1:5432/parley_bench_archive_search
 BENCH_ARCHIVE_SEARCH_ARGS ?=
+# Lexicons off the send path (issue 16): a scratch PostgreSQL database it drops and recreates (name with "bench").
+BENCH_SUPERVISION_DATABASE_URL ?= postgres://parley:parley@127.0.0.1:5432/parley_bench_supervision
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/crypto.py
 	rm -f var/bench.sqlite3
@@ -73,6 +75,7 @@ bench: $(VENV)/.installed-dev
 	rm -f var/bench.sqlite3
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/archive.py --messages $(BENCH_MESSAGES) --rooms 100
 	$(MAKE) bench-archive-search
+	DATABASE_URL=$(BENCH_SUPERVISION_DATABASE_URL) $(BIN)/python bench/supervision.py --messages 4000
 	rm -f var/bench.sqlite3
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python bench/socket_memory.py --sockets 1000
 	$(MAKE) bench-realtime
