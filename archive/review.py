@@ -15,7 +15,7 @@ from accounts.models import User
 from archive.checkpoints import archive_checkpoint_create
 from archive.models import ArchiveChain, ArchiveCheckpoint, EventType
 from archive.search_index import entry_text
-from archive.selectors import FIELDS, OpenedEntry, Unopenable, _opened_or_not, entries_in_range
+from archive.selectors import FIELDS, OpenedEntry, Unopenable, entries_in_range, opened_or_unopenable
 from core import blind_index
 from messenger.models import Conversation
 
@@ -245,7 +245,7 @@ def transcript(
     opened: list[OpenedEntry] = []
     unopenable = 0
     for row in rows.values_list(*FIELDS)[: limit + 1].iterator(chunk_size=1000):
-        entry = _opened_or_not(row)
+        entry = opened_or_unopenable(row)
         if isinstance(entry, Unopenable):
             unopenable += 1
         else:
@@ -302,5 +302,5 @@ def readable_entry(*, pk: int) -> ReadableEntry | None:
     from archive.models import ArchiveEntry
 
     row = ArchiveEntry.objects.filter(pk=pk).values_list(*FIELDS).first()
-    entry = _opened_or_not(row) if row else None
+    entry = opened_or_unopenable(row) if row else None
     return readable_entries([entry])[0] if isinstance(entry, OpenedEntry) else None

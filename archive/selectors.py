@@ -88,10 +88,11 @@ def entries_in_chain_order(*, conversation_ids: list[int] | None = None) -> Iter
     if conversation_ids is not None:
         rows = rows.filter(conversation_id__in=conversation_ids)
     for row in rows.values_list(*FIELDS).iterator(chunk_size=STREAM_CHUNK):
-        yield _opened_or_not(row)
+        yield opened_or_unopenable(row)
 
 
-def _opened_or_not(row: tuple) -> OpenedEntry | Unopenable:
+def opened_or_unopenable(row: tuple) -> OpenedEntry | Unopenable:
+    """An entry's row opened, or what stopped it opening (altered, or its key gone): readers show the rest."""
     try:
         return open_entry(row)
     except (DecryptionError, ValueError, KeyError) as error:
@@ -149,7 +150,7 @@ def chain_from(
             prev_hash=row[10],
             entry_hash=row[11],
         )
-        yield _opened_or_not(row) if to_open(link) else link
+        yield opened_or_unopenable(row) if to_open(link) else link
 
 
 def entries_in_chain_order_of_type(event_type: str) -> Iterator[OpenedEntry]:

@@ -16,7 +16,7 @@ from accounts.models import User
 from archive.chain import canonical_event, entry_hash
 from archive.models import ArchiveChain, ArchiveEntry, ArchiveSearchToken, EventType
 from archive.search_index import entry_index, entry_tokens
-from archive.selectors import FIELDS, OpenedEntry, _opened_or_not
+from archive.selectors import FIELDS, OpenedEntry, opened_or_unopenable
 from core.counters import counter_advance
 from core.crypto import KeyRing, configured_key_ring
 from core.sealed_audit import SEARCH_WORDS_PURPOSE, sealed_json_value
@@ -197,7 +197,7 @@ def search_index_rebuild(
         )
         if not rows:
             return
-        opened = [entry for entry in map(_opened_or_not, rows) if isinstance(entry, OpenedEntry)]
+        opened = [entry for entry in map(opened_or_unopenable, rows) if isinstance(entry, OpenedEntry)]
         tokens = [
             token
             for entry in opened
