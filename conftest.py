@@ -144,3 +144,14 @@ def _no_lingering_database_sessions(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Before any fixture is torn down: let Web Pushes queued by the test's sends finish. They run after commit
+    in a thread of their own (messenger.push) and read subscriptions; a transactional test's TRUNCATE racing
+    one of them was a deadlock at teardown (seen on PostgreSQL under load)."""
+    from messenger.push import pushes_drain
+
+    pushes_drain()
+    return (yield)

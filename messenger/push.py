@@ -60,6 +60,12 @@ def message_push_after_commit(message_id: int) -> Future | None:
     return _pushes.submit(_push_in_background, message_id)
 
 
+def pushes_drain(*, seconds: float = 30) -> None:
+    """Wait until every push queued so far has run (one worker: a no-op queued now runs after them). Tests call
+    it before the test database is emptied, which a push still reading subscriptions would deadlock with."""
+    _pushes.submit(lambda: None).result(timeout=seconds)
+
+
 def _push_in_background(message_id: int) -> int:
     try:
         return message_push(message_id=message_id)

@@ -202,3 +202,13 @@ def test_a_browser_whose_session_signed_out_gets_no_more_pushes(alice, bob, push
     push.message_push(message_id=send(alice, conversation).pk)
 
     assert [received.path for received in push_service.received] == ["/push/still-in"]
+
+
+def test_draining_waits_for_every_push_queued_before_it():
+    from messenger.push import _pushes, pushes_drain
+
+    queued = _pushes.submit(time.sleep, 0.3)
+
+    pushes_drain()
+
+    assert queued.done()
