@@ -75,6 +75,23 @@ class DirectoryPerson:
     active: bool = True
 
 
+def directory_person_of(user: User) -> DirectoryPerson:
+    """An account as the directory would describe it now (its roles and manager kept): where a change starts
+    from, such as switching off someone the directory no longer lists."""
+    return DirectoryPerson(
+        username=user.username,
+        directory_id=user.directory_id,
+        email=user.email,
+        display_name=user.display_name,
+        department=user.department,
+        job_title=user.job_title,
+        phone=user.phone,
+        manager_directory_id=user.manager.directory_id if user.manager else "",
+        roles=frozenset(group.name for group in user.groups.all() if group.name in roles.ALL_ROLES),
+        active=user.is_active,
+    )
+
+
 def directory_people_apply(
     *,
     people: list[DirectoryPerson],

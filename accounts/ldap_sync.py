@@ -14,8 +14,7 @@ import ldap
 import ldap.cidict
 from ldap.controls import SimplePagedResultsControl
 
-from accounts import roles
-from accounts.directory import DirectoryPerson, directory_accounts_missing
+from accounts.directory import DirectoryPerson, directory_accounts_missing, directory_person_of
 from accounts.ldap import (
     GROUP_TYPES,
     SOURCE,
@@ -170,18 +169,7 @@ def _managers_first(people: list[DirectoryPerson]) -> list[DirectoryPerson]:
 
 def _leaver(user: User) -> DirectoryPerson:
     """An account the directory no longer lists, as it is now but switched off (its roles and manager kept)."""
-    return DirectoryPerson(
-        username=user.username,
-        directory_id=user.directory_id,
-        email=user.email,
-        display_name=user.display_name,
-        department=user.department,
-        job_title=user.job_title,
-        phone=user.phone,
-        manager_directory_id=user.manager.directory_id if user.manager else "",
-        roles=frozenset(group.name for group in user.groups.all() if group.name in roles.ALL_ROLES),
-        active=False,
-    )
+    return replace(directory_person_of(user), active=False)
 
 
 @dataclass(frozen=True)
