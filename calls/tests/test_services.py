@@ -196,3 +196,20 @@ def test_mute_is_shown_but_not_archived(pair):
 
     assert call.participants.get(user=alice).is_muted is True
     assert [e.event_type for e in call_events(chat)] == [EventType.CALL_STARTED]
+
+
+def test_the_expiry_command_ends_calls_that_rang_too_long(pair):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    alice, _bob, chat = pair
+    call = services.call_invite(caller=alice, conversation_id=chat.pk)
+    Call.objects.filter(pk=call.pk).update(started_at=timezone.now() - timedelta(seconds=999))
+    out = StringIO()
+
+    call_command("calls_expire", stdout=out)
+
+    call.refresh_from_db()
+    assert call.state == Call.State.ENDED
+    assert out.getvalue().startswith("1 unanswered")
