@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts import roles
 from archive.models import EventType
 from archive.selectors import entries_in_chain_order
 from calls import services
@@ -213,3 +214,24 @@ def test_the_expiry_command_ends_calls_that_rang_too_long(pair):
     call.refresh_from_db()
     assert call.state == Call.State.ENDED
     assert out.getvalue().startswith("1 unanswered")
+
+
+@pytest.mark.parametrize("role", [roles.IT_ADMINS, roles.COMPLIANCE_OFFICERS])
+def test_it_and_compliance_have_no_door_into_a_call_they_are_not_members_of(pair, role):
+    from core.testing import staff_in
+
+    alice, bob, chat = pair
+    call = services.call_invite(caller=alice, conversation_id=chat.pk)
+    services.call_join(user=bob, call_id=call.pk)
+    staff = staff_in(role, f"staff-{role.split()[0].lower()}")
+    offer = {"type": "offer", "sdp": SDP}
+
+    with pytest.raises(NotAMember):
+        services.call_invite(caller=staff, conversation_id=chat.pk)
+    for attempt in (
+        lambda: services.call_join(user=staff, call_id=call.pk),
+        lambda: services.call_leave(user=staff, call_id=call.pk),
+        lambda: services.call_signal(user=staff, call_id=call.pk, to_user_id=bob.pk, kind="offer", payload=offer),
+    ):
+        with pytest.raises(CallNotFound):
+            attempt()
