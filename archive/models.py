@@ -31,6 +31,13 @@ class EventType(models.TextChoices):
     ROOM_CREATED = "room_created"
     ROOM_RENAMED = "room_renamed"
     ROOM_ARCHIVED = "room_archived"
+    # Calls (calls.services): who called, who joined and left, screen sharing, how long. Never the media.
+    CALL_STARTED = "call_started"
+    CALL_JOINED = "call_joined"
+    CALL_LEFT = "call_left"
+    CALL_DECLINED = "call_declined"
+    CALL_SCREEN_SHARED = "call_screen_shared"
+    CALL_ENDED = "call_ended"
     PURGE = "purge"
 
 

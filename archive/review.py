@@ -33,6 +33,12 @@ EVENT_NAMES = {
     EventType.ROOM_CREATED: "room created",
     EventType.ROOM_RENAMED: "room renamed",
     EventType.ROOM_ARCHIVED: "room archived",
+    EventType.CALL_STARTED: "call started",
+    EventType.CALL_JOINED: "joined the call",
+    EventType.CALL_LEFT: "left the call",
+    EventType.CALL_DECLINED: "declined the call",
+    EventType.CALL_SCREEN_SHARED: "screen sharing",
+    EventType.CALL_ENDED: "call ended",
     EventType.PURGE: "purged (retention)",
 }
 

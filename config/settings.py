@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "accounts",
     "messenger",
     "archive",
+    "calls",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +234,19 @@ else:
 # Messages a user may send per second on one worker, and the burst allowed above that rate.
 PARLEY_SEND_RATE_PER_SECOND = env.float("PARLEY_SEND_RATE_PER_SECOND", default=10.0)
 PARLEY_SEND_BURST = env.int("PARLEY_SEND_BURST", default=30)
+# Calls (docs/calls.md): seconds a call rings before it is a missed call, and people in one call (a mesh: each
+# sends their audio to every other, so the uplink grows with the call; beyond a handful an SFU is needed).
+PARLEY_CALL_RING_SECONDS = env.int("PARLEY_CALL_RING_SECONDS", default=30)
+PARLEY_CALL_MAX_PARTICIPANTS = env.int("PARLEY_CALL_MAX_PARTICIPANTS", default=6)
+if PARLEY_CALL_RING_SECONDS < 1 or PARLEY_CALL_MAX_PARTICIPANTS < 2:
+    raise ImproperlyConfigured("PARLEY_CALL_RING_SECONDS must be at least 1, PARLEY_CALL_MAX_PARTICIPANTS at least 2.")
+# The company's own TURN servers (coturn, deploy/coturn/): none by default, so no STUN or TURN server outside the
+# network is ever contacted. With a shared secret, Parley issues time-limited credentials (TURN REST API).
+PARLEY_TURN_URLS = env.list("PARLEY_TURN_URLS", default=[])
+PARLEY_TURN_SHARED_SECRET = env.str("PARLEY_TURN_SHARED_SECRET", default="")
+PARLEY_TURN_CREDENTIAL_SECONDS = env.int("PARLEY_TURN_CREDENTIAL_SECONDS", default=12 * 3600)
+if PARLEY_TURN_URLS and not PARLEY_TURN_SHARED_SECRET:
+    raise ImproperlyConfigured("PARLEY_TURN_URLS needs PARLEY_TURN_SHARED_SECRET (coturn's static-auth-secret).")
 # Sends one worker process handles at once (socket and API together); the next is refused with `overloaded`
 # rather than queued (core/admission.py). Sized on this 2-core machine (docs/benchmarks.md, "Admission").
 PARLEY_MAX_SENDS_IN_FLIGHT = env.int("PARLEY_MAX_SENDS_IN_FLIGHT", default=16)

@@ -8,6 +8,7 @@
         data = await c.download(shared["attachment"]["id"])
         async for event in c.events():                # every server frame, decoded
             ...
+        call = (await c.call_invite(conv))["call"]   # calls: signaling here, media between peers (aiortc)
 
 It keeps what it receives by (conversation, seq), so a message that arrives twice (once in a resync, once
 live) is kept once; when the socket drops it reconnects with backoff, sends `sync` with its last seq per
@@ -314,6 +315,41 @@ class Client:
 
     async def typing(self, conversation_id: int) -> None:
         await self.request({"type": "typing", "conversation_id": conversation_id})
+
+    # ---- calls: the signaling only; media goes between the peers (aiortc, a browser; docs/calls.md) -------
+
+    async def call_invite(self, conversation_id: int) -> dict[str, Any]:
+        """Start a call and ring the others; the reply holds `call` and the `ice_servers` to use."""
+        return await self.request({"type": "call.invite", "conversation_id": conversation_id})
+
+    async def call_accept(self, call_id: int) -> dict[str, Any]:
+        """Answer a ringing call (or join a room's running one); then send an offer to each one already in it."""
+        return await self.request({"type": "call.accept", "call_id": call_id})
+
+    async def call_decline(self, call_id: int) -> None:
+        await self.request({"type": "call.decline", "call_id": call_id})
+
+    async def call_hangup(self, call_id: int) -> None:
+        await self.request({"type": "call.hangup", "call_id": call_id})
+
+    async def call_mute(self, call_id: int, *, muted: bool) -> None:
+        await self.request({"type": "call.mute", "call_id": call_id, "muted": muted})
+
+    async def call_screen(self, call_id: int, *, sharing: bool) -> None:
+        await self.request({"type": "call.screen", "call_id": call_id, "sharing": sharing})
+
+    async def call_signal(self, call_id: int, to_user_id: int, kind: str, payload: dict[str, Any]) -> None:
+        """Send an SDP offer or answer (`{"sdp": ...}`) or an ICE candidate to another participant."""
+        await self.request(
+            {"type": "call.signal", "call_id": call_id, "to_user_id": to_user_id, "kind": kind, "payload": payload}
+        )
+
+    async def next_event(self, frame_type: str, *, seconds: float = REPLY_TIMEOUT) -> dict[str, Any]:
+        """The next server frame of `frame_type` (a `call.ringing`, a `call.signal`), skipping the others."""
+        async with asyncio.timeout(seconds):
+            while (frame := await self._events.get())["type"] != frame_type:
+                pass
+        return frame
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """Every server frame that is not a reply to one of ours, in arrival order."""

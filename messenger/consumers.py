@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from accounts import presence_actions
 from accounts.frames import signed_out_frame
 from accounts.selectors import presence_linked, session_second_factor_owed, session_valid_until
+from calls import handlers as call_handlers  # registers the call frames with messenger.handlers
 from core import admission, fanout, metrics
 from core.errors import ParleyError, ProtocolError
 from messenger import frames, handlers, protocol, selectors
@@ -133,6 +134,11 @@ class ParleyConsumer(AsyncWebsocketConsumer):
                 await task
         if getattr(self, "is_counted", False):
             metrics.socket_closed()
+        if call_id := getattr(self, "call_id", None):
+            try:
+                await database_sync_to_async(call_handlers.hang_up_on_close)(user=self.user, call_id=call_id)
+            except Exception:  # the database is away: the call's others see it end when they hang up
+                logger.exception("Hanging up call %s of user %s on close failed", call_id, self.user.pk)
         if hasattr(self, "user"):
             await presence_actions.presence_disconnect(user_id=self.user.pk, connection_id=self.channel_name)
         if hasattr(self, "groups_joined"):
@@ -189,7 +195,15 @@ class ParleyConsumer(AsyncWebsocketConsumer):
             refusal = ParleyError("The server could not handle this frame.", code="internal_error")
             await self.send_frame(frames.error_frame(refusal, ref=protocol.safe_ref(frame)))
             return
+        self._follow_call(command.type, reply)
         await self.send_frame(protocol.with_ref(reply, command.ref))
+
+    def _follow_call(self, frame_type: str, reply: dict[str, Any]) -> None:
+        """Remember the call this socket is in: closing the socket hangs it up (see disconnect)."""
+        if frame_type in call_handlers.JOINING_FRAMES:
+            self.call_id = reply["call"]["id"]
+        elif frame_type in call_handlers.LEAVING_FRAMES and reply.get("call_id") == getattr(self, "call_id", None):
+            self.call_id = None
 
     async def _presence(self, command: protocol.ClientFrame) -> dict[str, Any]:
         """Presence frames go to the async presence actions: they are about this very connection."""

@@ -57,6 +57,16 @@ CLIENT_FRAMES: dict[str, Fields] = {
     "typing": Fields(required={"conversation_id": int}),
     "presence.tab": Fields(required={"state": str}),
     "presence.set": Fields(required={"choice": str}, optional={"status_message": str}),
+    # Calls (calls/handlers.py; docs/protocol.md, "Calls").
+    "call.invite": Fields(required={"conversation_id": int}),
+    "call.accept": Fields(required={"call_id": int}),
+    "call.join": Fields(required={"call_id": int}),
+    "call.decline": Fields(required={"call_id": int}),
+    "call.leave": Fields(required={"call_id": int}),
+    "call.hangup": Fields(required={"call_id": int}),
+    "call.mute": Fields(required={"call_id": int, "muted": bool}),
+    "call.screen": Fields(required={"call_id": int, "sharing": bool}),
+    "call.signal": Fields(required={"call_id": int, "to_user_id": int, "kind": str, "payload": dict}),
 }
 
 

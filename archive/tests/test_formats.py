@@ -180,6 +180,29 @@ def test_csv_has_a_row_per_entry_in_range_with_people_as_of_the_event(desk, tmp_
     assert archive.read(shared["file_in_zip"]) == b"a,b\n1,2\n"
 
 
+def test_csv_says_how_a_call_ended_and_how_long_it_lasted(tmp_path):
+    from calls import services as calls
+    from calls.models import Call
+
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    chat = services.direct_open(user=alice, other_username="bob")
+    call = calls.call_invite(caller=alice, conversation_id=chat.pk)
+    calls.call_join(user=bob, call_id=call.pk)
+    Call.objects.filter(pk=call.pk).update(answered_at=timezone.now() - timedelta(seconds=62))
+    calls.call_leave(user=alice, call_id=call.pk)
+
+    rows = list(csv.DictReader(io.StringIO(export(tmp_path, "csv").read("messages.csv").decode())))
+
+    call_rows = [(row["event"], row["actor_username"]) for row in rows if row["event"].startswith("call_")]
+    assert call_rows == [
+        ("call_started", "alice"),
+        ("call_joined", "bob"),
+        ("call_left", "alice"),
+        ("call_ended", "alice"),
+    ]
+    assert rows[-1]["text"] == "Call ended (hung_up): 62 s"
+
+
 def test_jsonl_in_a_zip_is_todays_verifiable_export(desk, tmp_path):
     archive = export(tmp_path, "jsonl")
     lines = archive.read("export.jsonl").decode().splitlines()

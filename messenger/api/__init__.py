@@ -20,6 +20,7 @@ from ninja.operation import Operation
 from ninja.security import HttpBearer, django_auth
 
 from accounts.services import api_token_use
+from calls import api as calls_api
 from core.errors import ParleyError
 from messenger.api import conversations, notifications, people, rooms
 
@@ -101,3 +102,4 @@ api.add_router("", people.router)
 api.add_router("", conversations.router)
 api.add_router("", rooms.router)
 api.add_router("", notifications.router)
+api.add_router("", calls_api.router)

@@ -6,6 +6,7 @@
 // docs/client.md lists every module.
 
 import { api } from "./api.js";
+import { Calls } from "./calls.js";
 import { Composer, MENTION_OPTIONS } from "./composer.js";
 import { Dialogs } from "./dialogs.js";
 import { EmojiPicker } from "./emoji-picker.js";
@@ -47,6 +48,7 @@ const connectionLabel = document.getElementById("connection-state");
 const connectionBanner = document.getElementById("connection-banner");
 let everConnected = false; // the banner shows only once a connection was lost, not while the first one opens
 let reconnects = 0;
+const calls = new Calls({ connection, store, say }); // voice calls: listens to the socket's call frames itself
 
 // ---- telling the user --------------------------------------------------------------------------------------------
 
@@ -509,6 +511,7 @@ function show(id) {
   composer.focus();
   if (!store.thread(id).loaded) messageHistory.loadNewest(id);
   conversationDetails(id);
+  calls.showConversation(id);
   updateTitle(store);
 }
 

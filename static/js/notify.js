@@ -48,3 +48,20 @@ export function notifyMessage(store, message, { onOpen }) {
     // Some browsers only allow notifications from a service worker; the title count still tells.
   }
 }
+
+// An incoming call while this tab is hidden (static/js/calls.js): the tag keeps one notice however many tabs
+// ring, and a click brings the tab forward, where accept and decline wait.
+export function notifyIncomingCall({ title, tag, onOpen }) {
+  if (!notificationsSupported() || Notification.permission !== "granted") return;
+  if (document.visibilityState !== "hidden") return;
+  try {
+    const notification = new Notification(title, { body: "Open Parley to answer.", tag, requireInteraction: true });
+    notification.addEventListener("click", () => {
+      window.focus();
+      onOpen();
+      notification.close();
+    });
+  } catch {
+    // Only a service worker may notify in some browsers; the notice on the page still shows.
+  }
+}
