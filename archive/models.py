@@ -31,6 +31,12 @@ class EventType(models.TextChoices):
     ROOM_CREATED = "room_created"
     ROOM_RENAMED = "room_renamed"
     ROOM_ARCHIVED = "room_archived"
+    GAME_CHALLENGED = "game_challenged"
+    GAME_ACCEPTED = "game_accepted"
+    GAME_DECLINED = "game_declined"
+    GAME_MOVE = "game_move"
+    GAME_DRAW_OFFERED = "game_draw_offered"
+    GAME_ENDED = "game_ended"
     PURGE = "purge"
 
 

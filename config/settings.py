@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "accounts",
     "messenger",
     "archive",
+    "games",
 ]
 
 MIDDLEWARE = [
