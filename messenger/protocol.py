@@ -57,6 +57,15 @@ CLIENT_FRAMES: dict[str, Fields] = {
     "typing": Fields(required={"conversation_id": int}),
     "presence.tab": Fields(required={"state": str}),
     "presence.set": Fields(required={"choice": str}, optional={"status_message": str}),
+    # Games (games/handlers.py, docs/games.md).
+    "game.challenge": Fields(required={"conversation_id": int, "opponent_id": int, "kind": str}),
+    "game.accept": Fields(required={"game_id": int}),
+    "game.decline": Fields(required={"game_id": int}),
+    "game.move": Fields(required={"game_id": int, "move": str}),
+    "game.resign": Fields(required={"game_id": int}),
+    "game.draw_offer": Fields(required={"game_id": int}),
+    "game.draw_accept": Fields(required={"game_id": int}),
+    "game.list": Fields(required={"conversation_id": int}),
 }
 
 
