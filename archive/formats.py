@@ -362,11 +362,12 @@ def _shared_file_bytes(entry: OpenedEntry) -> bytes | None:
 
 
 def entry_text(entry: OpenedEntry) -> str:
-    """What the entry says, for a reader: the message, an edit's new text, a deleted message's text."""
+    """What the entry says, for a reader: the message, an edit's new text, a deleted message's text, or the
+    summary of an event that is not a message (a game's move: games.services)."""
     content = entry.content
     if entry.event_type == EventType.MESSAGE_EDITED:
         return str(content.get("new", ""))
-    return str(content.get("body", "") or "")
+    return str(content.get("body", "") or content.get("summary", "") or "")
 
 
 def _day_key(entry: OpenedEntry) -> tuple[int, date]:

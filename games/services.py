@@ -51,7 +51,14 @@ def game_challenge(*, challenger: User, conversation_id: int, opponent_id: int, 
             opponent=opponent,
             state=KINDS[kind].initial_state(),
         )
-        _archive(game, EventType.GAME_CHALLENGED, actor=challenger, members=member_ids, opponent=opponent_id)
+        _archive(
+            game,
+            EventType.GAME_CHALLENGED,
+            actor=challenger,
+            members=member_ids,
+            summary=f"challenged {opponent.get_username()} to {KINDS[kind].title.lower()}",
+            opponent=opponent_id,
+        )
         _announce(game)
     return game
 
@@ -63,7 +70,7 @@ def game_accept(*, user: User, game_id: int) -> Game:
         game = _challenge_to_answer(user=user, game_id=game_id)
         game.status, game.turn_id = Game.Status.ACTIVE, game.challenger_id
         _save(game)
-        _archive(game, EventType.GAME_ACCEPTED, actor=user)
+        _archive(game, EventType.GAME_ACCEPTED, actor=user, summary="accepted the challenge")
         _announce(game)
     return game
 
@@ -74,7 +81,7 @@ def game_decline(*, user: User, game_id: int) -> Game:
         game = _challenge_to_answer(user=user, game_id=game_id)
         game.status = Game.Status.DECLINED
         _save(game)
-        _archive(game, EventType.GAME_DECLINED, actor=user)
+        _archive(game, EventType.GAME_DECLINED, actor=user, summary="declined the challenge")
         _announce(game)
     return game
 
@@ -95,7 +102,9 @@ def game_move(*, user: User, game_id: int, move: str) -> Game:
         else:
             game.turn_id = game.players[1 - player]
         _save(game)
-        _archive(game, EventType.GAME_MOVE, actor=user, move=move, number=game.moves)
+        _archive(
+            game, EventType.GAME_MOVE, actor=user, summary=f"move {game.moves}: {move}", move=move, number=game.moves
+        )
         if outcome.finished:
             _archive_end(game, actor=user)
         _announce(game)
@@ -120,7 +129,7 @@ def game_draw_offer(*, user: User, game_id: int) -> Game:
         game = _active_game_of_player(user=user, game_id=game_id)
         game.draw_offered_by = user
         _save(game)
-        _archive(game, EventType.GAME_DRAW_OFFERED, actor=user)
+        _archive(game, EventType.GAME_DRAW_OFFERED, actor=user, summary="offered a draw")
         _announce(game)
     return game
 
@@ -184,19 +193,32 @@ def _save(game: Game) -> None:
     game.save()
 
 
-def _archive(game: Game, event_type: str, *, actor: User, members: list[int] | None = None, **content: Any) -> None:
+def _archive(
+    game: Game, event_type: str, *, actor: User, summary: str, members: list[int] | None = None, **content: Any
+) -> None:
+    """Archive one game event. `summary` is what a compliance reviewer reads beside the event ("move 3: e2e4");
+    the archive shows it where a message's text would be, and indexes it for search."""
     archive_record(
         event_type=event_type,
         conversation_id=game.conversation_id,
         actor_id=actor.pk,
         actor=actor,
         participants=members if members is not None else conversation_member_ids(conversation_id=game.conversation_id),
-        content={"game_id": game.pk, "kind": game.kind, "players": game.players, **content},
+        content={"game_id": game.pk, "kind": game.kind, "players": game.players, "summary": summary, **content},
     )
 
 
 def _archive_end(game: Game, *, actor: User) -> None:
-    _archive(game, EventType.GAME_ENDED, actor=actor, winner=game.winner_id, result=game.result, moves=game.moves)
+    outcome = "a draw" if game.winner_id is None else f"won by {User.objects.get(pk=game.winner_id).get_username()}"
+    _archive(
+        game,
+        EventType.GAME_ENDED,
+        actor=actor,
+        summary=f"{KINDS[game.kind].title} ended after {game.moves} moves, {outcome} ({game.result})",
+        winner=game.winner_id,
+        result=game.result,
+        moves=game.moves,
+    )
 
 
 def _announce(game: Game) -> None:

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from archive.models import ArchiveEntry, EventType
+from archive.selectors import ArchiveSearch, archive_search, entries_in_chain_order
 from core import fanout
 from core.testing import Listener, run_in_threads
 from games import services
@@ -134,6 +135,17 @@ class TestMove:
 
         with pytest.raises(GameNotActive):
             services.game_move(user=alice, game_id=game.pk, move="4")
+
+    def test_compliance_reads_and_finds_each_move_and_the_result_in_the_archive(self, alice, bob):
+        game = play(game_between(alice, bob, kind="chess"), "e2e4", "e7e5", "f1c4", "b8c6", "d1h5", "g8f6", "h5f7")
+
+        entries = [e for e in entries_in_chain_order(conversation_ids=[game.conversation_id]) if "game_id" in e.content]
+        summaries = [entry.content["summary"] for entry in entries]
+        assert summaries[0] == "challenged bob to chess"
+        assert summaries[2:4] == ["move 1: e2e4", "move 2: e7e5"]
+        assert summaries[-1] == "Chess ended after 7 moves, won by alice (checkmate)"
+        found = archive_search(search=ArchiveSearch(words="h5f7")).hits
+        assert [hit.event_type for hit in found] == [EventType.GAME_MOVE]
 
     def test_scholars_mate_through_the_service(self, alice, bob):
         game = play(game_between(alice, bob, kind="chess"), "e2e4", "e7e5", "f1c4", "b8c6", "d1h5", "g8f6", "h5f7")
