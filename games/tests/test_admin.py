@@ -29,6 +29,8 @@ def test_an_it_admin_switches_games_off_company_wide_and_the_audit_log_says_who(
     policy = GamePolicy.objects.get(group__isnull=True)
     assert not policy.games_enabled
     assert LogEntry.objects.get_for_object(policy).get().actor == it_admin
+    audit_page = signed_in_client(it_admin).get(reverse("admin:auditlog_logentry_changelist"), {"q": ""})
+    assert "Games off for the whole company" in audit_page.content.decode()  # IT reads the history of its setting
     room = room_with(alice, bob)
     with pytest.raises(GamesDisabled):
         services.game_challenge(challenger=alice, conversation_id=room.pk, opponent_id=bob.pk, kind="chess")
