@@ -24,13 +24,16 @@ from games.kinds import KINDS
 from games.models import Game
 from games.payloads import game_payload
 from games.selectors import game_for_member, games_enabled_for
+from messenger.errors import RateLimited
 from messenger.selectors import conversation_member_ids, conversation_writable, membership_for
+from messenger.services import send_rate_limit
 
 MAX_MOVE_LENGTH = 8
 
 
 def game_challenge(*, challenger: User, conversation_id: int, opponent_id: int, kind: str) -> Game:
     """Challenge another member of the conversation to a game of `kind`; it starts when they accept."""
+    _require_rate(challenger)
     if kind not in KINDS:
         raise GameInvalid(f"Unknown game {kind!r}; Parley has {', '.join(sorted(KINDS))}.")
     _require_games_enabled(challenger)
@@ -65,6 +68,7 @@ def game_challenge(*, challenger: User, conversation_id: int, opponent_id: int, 
 
 def game_accept(*, user: User, game_id: int) -> Game:
     """The challenged player accepts: the game starts, the challenger to move."""
+    _require_rate(user)
     _require_games_enabled(user)
     with transaction.atomic():
         game = _challenge_to_answer(user=user, game_id=game_id)
@@ -77,6 +81,7 @@ def game_accept(*, user: User, game_id: int) -> Game:
 
 def game_decline(*, user: User, game_id: int) -> Game:
     """The challenged player declines (allowed with games switched off: it only closes the challenge)."""
+    _require_rate(user)
     with transaction.atomic():
         game = _challenge_to_answer(user=user, game_id=game_id)
         game.status = Game.Status.DECLINED
@@ -88,6 +93,7 @@ def game_decline(*, user: User, game_id: int) -> Game:
 
 def game_move(*, user: User, game_id: int, move: str) -> Game:
     """Make a move: the user's turn, a legal move, a game not over. A move declines a pending draw offer."""
+    _require_rate(user)
     _require_games_enabled(user)
     with transaction.atomic():
         game = _active_game_of_player(user=user, game_id=game_id)
@@ -113,6 +119,7 @@ def game_move(*, user: User, game_id: int, move: str) -> Game:
 
 def game_resign(*, user: User, game_id: int) -> Game:
     """A player gives up; the other wins. Allowed with games switched off, so a game can always be ended."""
+    _require_rate(user)
     with transaction.atomic():
         game = _active_game_of_player(user=user, game_id=game_id)
         _finish(game, winner_id=_other(game, user), result="resigned")
@@ -124,6 +131,7 @@ def game_resign(*, user: User, game_id: int) -> Game:
 
 def game_draw_offer(*, user: User, game_id: int) -> Game:
     """Offer the other player a draw; it stands until they accept it or someone moves."""
+    _require_rate(user)
     _require_games_enabled(user)
     with transaction.atomic():
         game = _active_game_of_player(user=user, game_id=game_id)
@@ -136,6 +144,7 @@ def game_draw_offer(*, user: User, game_id: int) -> Game:
 
 def game_draw_accept(*, user: User, game_id: int) -> Game:
     """Accept the draw the other player offered: the game ends drawn."""
+    _require_rate(user)
     _require_games_enabled(user)
     with transaction.atomic():
         game = _active_game_of_player(user=user, game_id=game_id)
@@ -149,6 +158,13 @@ def game_draw_accept(*, user: User, game_id: int) -> Game:
 
 
 # ---- shared steps --------------------------------------------------------------------------------------------
+
+
+def _require_rate(user: User) -> None:
+    """A game action counts against the user's message rate (PARLEY_SEND_RATE_PER_SECOND, one bucket per worker):
+    each is a row, an archive entry and a fan-out to the whole conversation, like a message."""
+    if not send_rate_limit.allow(user.pk):
+        raise RateLimited("You are playing too fast; wait a moment.")
 
 
 def _require_games_enabled(user: User) -> None:

@@ -20,8 +20,8 @@ from games.errors import (
 )
 from games.models import Game, GamePolicy
 from games.tests.factories import UserFactory, game_between, play, room_with
-from messenger.errors import NotAMember, RoomArchived
-from messenger.services import room_archive
+from messenger.errors import NotAMember, RateLimited, RoomArchived
+from messenger.services import room_archive, send_rate_limit
 
 
 @pytest.fixture
@@ -146,6 +146,16 @@ class TestMove:
         assert summaries[-1] == "Chess ended after 7 moves, won by alice (checkmate)"
         found = archive_search(search=ArchiveSearch(words="h5f7")).hits
         assert [hit.event_type for hit in found] == [EventType.GAME_MOVE]
+
+    def test_game_actions_count_against_the_message_rate(self, alice, bob):
+        game = game_between(alice, bob)
+        while send_rate_limit.allow(alice.pk):
+            pass
+
+        with pytest.raises(RateLimited):
+            services.game_move(user=alice, game_id=game.pk, move="4")
+        assert Game.objects.get(pk=game.pk).moves == 0
+        assert services.game_resign(user=bob, game_id=game.pk).status == "finished"  # bob has his own bucket
 
     def test_scholars_mate_through_the_service(self, alice, bob):
         game = play(game_between(alice, bob, kind="chess"), "e2e4", "e7e5", "f1c4", "b8c6", "d1h5", "g8f6", "h5f7")
