@@ -18,7 +18,15 @@ from accounts.models import User
 from archive.models import EventType
 from archive.services import archive_record
 from core import fanout
-from games.errors import GameInvalid, GameNotActive, GamesDisabled, NoDrawOffer, NotAPlayer, NotYourTurn
+from games.errors import (
+    GameInvalid,
+    GameNotActive,
+    GamesDisabled,
+    IllegalMove,
+    NoDrawOffer,
+    NotAPlayer,
+    NotYourTurn,
+)
 from games.frames import game_updated_frame
 from games.kinds import KINDS
 from games.models import Game
@@ -28,6 +36,7 @@ from messenger.errors import RateLimited
 from messenger.selectors import conversation_member_ids, conversation_writable, membership_for
 from messenger.services import send_rate_limit
 
+# The longest move any game has is a chess promotion in UCI ("e7e8q"); longer text is refused unread.
 MAX_MOVE_LENGTH = 8
 
 
@@ -100,7 +109,9 @@ def game_move(*, user: User, game_id: int, move: str) -> Game:
         if game.turn_id != user.pk:
             raise NotYourTurn("It is not your turn.")
         player = game.players.index(user.pk)
-        outcome = KINDS[game.kind].apply_move(game.state, move[:MAX_MOVE_LENGTH], player)
+        if len(move) > MAX_MOVE_LENGTH:
+            raise IllegalMove(f"A move is at most {MAX_MOVE_LENGTH} characters.")
+        outcome = KINDS[game.kind].apply_move(game.state, move, player)
         game.state, game.moves, game.draw_offered_by = outcome.state, game.moves + 1, None
         if outcome.finished:
             winner = None if outcome.winner is None else game.players[outcome.winner]

@@ -106,6 +106,8 @@ class TestMove:
             services.game_move(user=bob, game_id=game.pk, move="4")
         with pytest.raises(IllegalMove):
             services.game_move(user=bob, game_id=game.pk, move="e2e4")
+        with pytest.raises(IllegalMove):
+            services.game_move(user=bob, game_id=game.pk, move="0" + " " * 5000)
 
     def test_a_spectator_may_watch_but_not_move_and_a_stranger_sees_no_game(self, alice, bob, carol):
         game = game_between(alice, bob, room=room_with(alice, bob, carol))
