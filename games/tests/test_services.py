@@ -169,30 +169,28 @@ class TestMove:
 @pytest.mark.django_db(transaction=True)
 def test_two_moves_racing_for_one_turn_exactly_one_wins():
     alice, bob = UserFactory(), UserFactory()
-    game = game_between(alice, bob)
+    game = game_between(alice, bob, kind="connect_four")
     outcomes: list[str] = []
 
-    def move(cell: str) -> None:
+    def move(column: str) -> None:
         try:
-            services.game_move(user=alice, game_id=game.pk, move=cell)
+            services.game_move(user=alice, game_id=game.pk, move=column)
             outcomes.append("moved")
         except NotYourTurn:
             outcomes.append("refused")
 
-    for _ in range(3):  # several rounds: a race that goes one way by luck once would still show
-        alice_cells = [str(i) for i, mark in enumerate(Game.objects.get(pk=game.pk).state["cells"]) if not mark][:2]
+    # Several rounds, so a race that goes one way by luck once would still show. Three discs cannot win.
+    for _ in range(3):
         outcomes.clear()
-        failures = run_in_threads(move, alice_cells)
+        failures = run_in_threads(move, ["0", "1"])
         assert failures == []
         assert sorted(outcomes) == ["moved", "refused"]
-        game = Game.objects.get(pk=game.pk)
-        free = [str(i) for i, mark in enumerate(game.state["cells"]) if not mark]
-        if game.status != "active":
-            break
-        services.game_move(user=bob, game_id=game.pk, move=free[-1])
+        services.game_move(user=bob, game_id=game.pk, move="6")
 
-    moves = Game.objects.get(pk=game.pk).moves
-    assert ArchiveEntry.objects.filter(event_type=EventType.GAME_MOVE).count() == moves
+    game = Game.objects.get(pk=game.pk)
+    assert game.moves == 6 and game.status == "active"
+    assert sum(row.count("R") for row in game.state["rows"]) == 3
+    assert ArchiveEntry.objects.filter(event_type=EventType.GAME_MOVE).count() == 6
 
 
 @pytest.mark.django_db
