@@ -3,12 +3,16 @@ bob to chess from their direct chat's header, bob accepts, and they play Scholar
 squares in two browser contexts; both see the result. The helpers are the chat's browser tests'."""
 
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from games.models import Game
 from messenger.tests.test_browser import chromium, direct_chat_of_alice_and_bob, require_chromium, signed_in_page
 
+# Left behind for a person to look at: the finished game on bob's board.
+SCREENSHOT = Path(tempfile.gettempdir()) / "parley-chess.png"
 SCHOLARS_MATE = [("e2", "e4"), ("e7", "e5"), ("f1", "c4"), ("b8", "c6"), ("d1", "h5"), ("g8", "f6"), ("h5", "f7")]
 
 
@@ -59,6 +63,7 @@ def test_alice_mates_bob_in_four_moves_through_the_board_and_both_see_the_result
         expect(alice.locator(".game-card .game-status")).to_have_text("You won (checkmate).")
         expect(bob.locator(".game-card .game-status")).to_have_text("Alice Archer won (checkmate).")
         expect(square(bob, "f7")).to_have_text("♕")
+        bob.screenshot(path=str(SCREENSHOT))
 
     game = Game.objects.get()
     assert (game.status, game.result, game.state["moves"][-1]) == ("finished", "checkmate", "h5f7")
