@@ -270,3 +270,15 @@ def test_every_member_hears_the_whole_game_after_commit(alice, bob, carol):
     frames = [frame for frame in listener.frames() if frame["type"] == "game.updated"]
     assert [frame["game"]["status"] for frame in frames] == ["challenged", "active", "active"]
     assert frames[-1]["game"]["state"]["cells"][4] == "X" and frames[-1]["game"]["version"] == game.version
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_move_costs_the_same_few_queries_however_big_the_room(django_assert_num_queries):
+    alice, bob, *watchers = UserFactory.create_batch(12)
+    game = game_between(alice, bob, room=room_with(alice, bob, *watchers))
+
+    # policy, BEGIN, the locked game with its conversation, the update, members (for the archive's participants),
+    # archive chain, entry, chain head, search tokens, COMMIT
+    with django_assert_num_queries(10):
+        services.game_move(user=alice, game_id=game.pk, move="4")
