@@ -47,6 +47,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "messenger.view_membership",
         "messenger.add_membership",
         "messenger.change_membership",
+        # Games on or off, company-wide or per group (games.models.GamePolicy).
+        "games.view_gamepolicy",
+        "games.add_gamepolicy",
+        "games.change_gamepolicy",
         "auditlog.view_logentry",
     ),
     COMPLIANCE_OFFICERS: (

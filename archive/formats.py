@@ -363,14 +363,14 @@ def _shared_file_bytes(entry: OpenedEntry) -> bytes | None:
 
 def entry_text(entry: OpenedEntry) -> str:
     """What the entry says, for a reader: the message, an edit's new text, a deleted message's text, how a call
-    ended."""
+    ended, or the summary of another event that is not a message (a game's move: games.services)."""
     content = entry.content
     if entry.event_type == EventType.MESSAGE_EDITED:
         return str(content.get("new", ""))
     if entry.event_type == EventType.CALL_ENDED:  # calls/: who took part is in the entry's people
         shared = ", screen shared" if content.get("screen_shared") else ""
         return f"Call ended ({content.get('reason', '')}): {content.get('duration_seconds', 0)} s{shared}"
-    return str(content.get("body", "") or "")
+    return str(content.get("body", "") or content.get("summary", "") or "")
 
 
 def _day_key(entry: OpenedEntry) -> tuple[int, date]:

@@ -38,6 +38,13 @@ class EventType(models.TextChoices):
     CALL_DECLINED = "call_declined"
     CALL_SCREEN_SHARED = "call_screen_shared"
     CALL_ENDED = "call_ended"
+    # Games (games.services): challenges, moves, results.
+    GAME_CHALLENGED = "game_challenged"
+    GAME_ACCEPTED = "game_accepted"
+    GAME_DECLINED = "game_declined"
+    GAME_MOVE = "game_move"
+    GAME_DRAW_OFFERED = "game_draw_offered"
+    GAME_ENDED = "game_ended"
     PURGE = "purge"
 
 

@@ -363,7 +363,7 @@ class _Matching:
 # settings: apps matched by label, so a new accounts model (the second-factor devices are accounts models) is
 # covered without a list.
 AUDIT_APPS_FOR_EVERYONE = ("accounts", "auth")
-AUDIT_MODELS_FOR_EVERYONE = (("messenger", "conversation"), ("messenger", "membership"))
+AUDIT_MODELS_FOR_EVERYONE = (("messenger", "conversation"), ("messenger", "membership"), ("games", "gamepolicy"))
 # Who may read the archive may read all of the audit log: holds, retention, files, and every look at the archive.
 AUDIT_LOG_IN_FULL_PERMISSION = "archive.view_archiveentry"
 

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "messenger",
     "archive",
     "calls",
+    "games",
 ]
 
 MIDDLEWARE = [

@@ -28,6 +28,7 @@ from accounts.selectors import presence_linked, session_second_factor_owed, sess
 from calls import handlers as call_handlers  # registers the call frames with messenger.handlers
 from core import admission, fanout, metrics
 from core.errors import ParleyError, ProtocolError
+from games import handlers as _game_handlers  # noqa: F401 (registers the game.* frames with messenger.handlers)
 from messenger import frames, handlers, protocol, selectors
 
 # Close codes in the 4000-4999 range are ours; the browser client reads them to decide whether to retry.

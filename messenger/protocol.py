@@ -67,6 +67,15 @@ CLIENT_FRAMES: dict[str, Fields] = {
     "call.mute": Fields(required={"call_id": int, "muted": bool}),
     "call.screen": Fields(required={"call_id": int, "sharing": bool}),
     "call.signal": Fields(required={"call_id": int, "to_user_id": int, "kind": str, "payload": dict}),
+    # Games (games/handlers.py, docs/games.md).
+    "game.challenge": Fields(required={"conversation_id": int, "opponent_id": int, "kind": str}),
+    "game.accept": Fields(required={"game_id": int}),
+    "game.decline": Fields(required={"game_id": int}),
+    "game.move": Fields(required={"game_id": int, "move": str}),
+    "game.resign": Fields(required={"game_id": int}),
+    "game.draw_offer": Fields(required={"game_id": int}),
+    "game.draw_accept": Fields(required={"game_id": int}),
+    "game.list": Fields(required={"conversation_id": int}),
 }
 
 

@@ -1,8 +1,8 @@
 """The import rule of docs/architecture.md, checked on every module's imports (function-local ones included):
 
 core < accounts < messenger, archive beside messenger (each reaching the other only through its services
-and models), calls above both (built on conversations, messages and the archive); transport (consumers,
-handlers, views, api, admin, forms, middleware, urls, commands) on top;
+and models), calls and games above both (built on conversations, messages and the archive); transport
+(consumers, handlers, views, api, admin, forms, middleware, urls, commands) on top;
 and a selector never imports a service.
 """
 
@@ -10,8 +10,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("core", "accounts", "messenger", "archive", "calls", "config")
-RANK = {"core": 0, "accounts": 1, "messenger": 2, "archive": 2, "calls": 3}
+APPS = ("core", "accounts", "messenger", "archive", "calls", "games", "config")
+RANK = {"core": 0, "accounts": 1, "messenger": 2, "archive": 2, "calls": 3, "games": 3}
 # Side by side: what one of the two may import of the other (models to read and name event types, services
 # to write, and the archive's search index, whose tokens employees' message search reads).
 BESIDE = {

@@ -1,5 +1,6 @@
 """Every frame type the server sends (docs/protocol.md, "Server → client") has exactly one builder, in
-messenger/frames.py, accounts/frames.py or calls/frames.py, and nothing else in the code builds one."""
+messenger/frames.py, accounts/frames.py, calls/frames.py or games/frames.py, and nothing else in the code builds
+one."""
 
 import ast
 import re
@@ -10,7 +11,12 @@ from core.errors import ParleyError
 from messenger import frames
 
 ROOT = Path(__file__).resolve().parents[2]
-FRAME_MODULES = [ROOT / "messenger" / "frames.py", ROOT / "accounts" / "frames.py", ROOT / "calls" / "frames.py"]
+FRAME_MODULES = [
+    ROOT / "messenger" / "frames.py",
+    ROOT / "accounts" / "frames.py",
+    ROOT / "calls" / "frames.py",
+    ROOT / "games" / "frames.py",
+]
 # The Python client builds client frames ("read", "typing" are both client and server types).
 CLIENT_SIDE = {ROOT / "messenger" / "client.py"}
 
@@ -61,7 +67,7 @@ def test_every_documented_server_frame_has_exactly_one_builder_and_every_builder
 def test_no_module_but_the_frame_modules_builds_a_server_frame():
     documented = documented_server_frames()
     builders_elsewhere = []
-    for app in ("accounts", "messenger", "archive", "calls", "core", "config"):
+    for app in ("accounts", "messenger", "archive", "calls", "games", "core", "config"):
         for path in (ROOT / app).rglob("*.py"):
             if "tests" in path.parts or "migrations" in path.parts or path in [*FRAME_MODULES, *CLIENT_SIDE]:
                 continue

@@ -12,6 +12,7 @@ import { Dialogs } from "./dialogs.js";
 import { EmojiPicker } from "./emoji-picker.js";
 import { EVERYONE_MENTIONS, displayName, mentionsEveryone } from "./format.js";
 import { dispatchFrame, frameHandlers } from "./frames.js";
+import { Games } from "./games.js";
 import { MessageHistory } from "./history.js";
 import { askForNotifications, notificationsUndecided, notifyMessage, updateTitle } from "./notify.js";
 import { Outbox } from "./outbox.js";
@@ -144,6 +145,7 @@ const view = new ChatView(store, {
   back: () => goTo(null),
   focusComposer: () => composer.focus(),
   showPerson: (userId) => dialogs.person.open(userId),
+  challenge: (conversationId) => games.open(conversationId),
 });
 
 // Toggle the user's reaction: a second pick of the same emoji takes it back.
@@ -208,6 +210,15 @@ const dialogs = new Dialogs({
   showMessage: (conversationId, seq) => showFound(conversationId, seq),
 });
 const expected = new Set(); // conversations to open as soon as their `conversation` frame arrives
+
+// Games played in the conversation: cards above the messages, and the "Challenge to a game" dialog.
+const games = new Games({
+  store,
+  connection,
+  say,
+  root: document.getElementById("games"),
+  dialog: document.getElementById("dialog-game"),
+});
 
 const buddies = new BuddyList(store, {
   root: document.getElementById("buddy-list"),
@@ -501,6 +512,7 @@ function show(id) {
   store.setActive(id);
   view.show(id);
   uploads.show(id);
+  games.show(id);
   if (id === null) {
     updateTitle(store);
     return;
@@ -526,6 +538,7 @@ connection.addEventListener("hello", async () => {
     return; // the connection dropped during the catch-up; the next hello starts over
   }
   outbox.resendWaiting();
+  games.reconnected(); // games are rows: after a reconnect or a server restart they resume where they were
   // After a reconnect, fetch the list again: unread counts, and rooms joined or left meanwhile. The first
   // connect follows the list fetched by start(), and the sync covered the moments in between.
   if (reconnects++ > 0) await Promise.all([refreshConversations(), refreshContacts()]);
@@ -537,7 +550,7 @@ connection.addEventListener("hello", async () => {
 
 // Both message boxes forget a message deleted elsewhere (a reply to it, an edit of it).
 const boxes = { messageGone: (id) => [composer, threadPane].forEach((box) => box.messageGone(id)) };
-const handlers = frameHandlers({ store, sync, receive, composer: boxes, view, expected, goTo });
+const handlers = frameHandlers({ store, sync, receive, composer: boxes, view, expected, goTo, games });
 connection.addEventListener("frame", (event) => dispatchFrame(handlers, event.detail));
 
 setInterval(() => store.expireTyping(), 1000);

@@ -3,8 +3,9 @@
 // handing the frame to that traffic's own module; replies to requests never come here (socket.js matches them).
 
 // The handlers, given what they act on: `receive(message, { live })` takes an arriving message, `expected`
-// holds conversations to open as soon as their `conversation` frame arrives, `goTo(id)` opens one (null: none).
-export function frameHandlers({ store, sync, receive, composer, view, expected, goTo }) {
+// holds conversations to open as soon as their `conversation` frame arrives, `goTo(id)` opens one (null: none),
+// `games` draws the game cards (games.js).
+export function frameHandlers({ store, sync, receive, composer, view, expected, goTo, games }) {
   return {
     message(frame) {
       sync.noteGap(frame.message);
@@ -55,6 +56,10 @@ export function frameHandlers({ store, sync, receive, composer, view, expected, 
     // the buddy list changed in another tab or device
     contacts(frame) {
       store.setContactGroups(frame.groups);
+    },
+    // a game in one of the user's conversations changed (games.js)
+    "game.updated"(frame) {
+      games.updated(frame.game);
     },
   };
 }

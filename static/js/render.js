@@ -415,6 +415,11 @@ export class ChatView {
         el("span", { class: "label" }, muted ? "Unmute" : "Mute"),
       ),
     );
+    if (!conversation.is_archived && this.handlers.challenge) {
+      actions.append(
+        el("button", { type: "button", class: "ghost", title: "Challenge to a game", onclick: () => this.handlers.challenge(conversation.id) }, icon("game"), el("span", { class: "label" }, "Game")),
+      );
+    }
     if (conversation.kind === "room" && !conversation.is_archived) {
       actions.append(
         el("button", { type: "button", class: "ghost", onclick: () => this.handlers.invite(conversation.id) }, icon("personAdd"), el("span", { class: "label" }, "Invite")),

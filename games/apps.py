@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class GamesConfig(AppConfig):
+    name = "games"
+    verbose_name = "Games"
+
+    def ready(self) -> None:
+        from core.audit import audit_register
+        from games.models import GamePolicy
+
+        # Who switched games off or on, and for whom (docs/administration.md).
+        audit_register(GamePolicy)
