@@ -39,6 +39,12 @@ EVENT_NAMES = {
     EventType.CALL_DECLINED: "declined the call",
     EventType.CALL_SCREEN_SHARED: "screen sharing",
     EventType.CALL_ENDED: "call ended",
+    EventType.GAME_CHALLENGED: "game challenge",
+    EventType.GAME_ACCEPTED: "game accepted",
+    EventType.GAME_DECLINED: "game declined",
+    EventType.GAME_MOVE: "game move",
+    EventType.GAME_DRAW_OFFERED: "draw offered",
+    EventType.GAME_ENDED: "game ended",
     EventType.PURGE: "purged (retention)",
 }
 

@@ -113,3 +113,10 @@ def test_a_transcript_reuses_a_checkpoint_that_already_covers_it():
     assert first == again
     assert ArchiveCheckpoint.objects.count() == 1
     assert ArchiveEntry.objects.filter(conversation_id=room.pk).count() == first.head_position
+
+
+def test_every_event_type_has_a_readable_name():
+    from archive.models import EventType
+    from archive.review import EVENT_NAMES
+
+    assert set(EVENT_NAMES) == set(EventType)
