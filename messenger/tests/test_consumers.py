@@ -128,6 +128,7 @@ async def test_sync_returns_what_the_client_missed_after_its_last_seq(chat):
     result = await request(chat["bob_socket"], {"type": "sync", "since": {str(chat["room"].pk): 1}})
 
     (conversation,) = result["conversations"]
+    assert result["type"] == "sync.result"
     assert [m["body"] for m in conversation["messages"]] == ["two", "three"]
     assert [m["seq"] for m in conversation["messages"]] == [2, 3]
     assert conversation["has_more"] is False
