@@ -80,6 +80,26 @@ def test_a_checkpoint_signed_with_an_untrusted_key_is_found(room, settings):
     assert problems == [f"checkpoint {ArchiveCheckpoint.objects.get().pk}: signed by a key that is not trusted"]
 
 
+def test_checkpoints_signed_with_an_earlier_key_verify_only_while_its_public_half_is_listed(room, settings):
+    """Key rotation (README: PARLEY_ARCHIVE_PREVIOUS_PUBLIC_KEYS): old checkpoints stay verifiable, on trust."""
+    old = archive_checkpoint_create(reason="hourly")
+    old_public_key = signing.public_key_hex()
+    settings.PARLEY_ARCHIVE_SIGNING_KEY = "A" * 43  # the key is rotated
+    send(room.memberships.first().user, room, "after the rotation")
+    new = archive_checkpoint_create(reason="hourly")
+
+    settings.PARLEY_ARCHIVE_PREVIOUS_PUBLIC_KEYS = [f" {old_public_key.upper()} "]
+    listed = archive_verify()
+    settings.PARLEY_ARCHIVE_PREVIOUS_PUBLIC_KEYS = []
+    unlisted = archive_verify()
+
+    assert (old.public_key, new.public_key) == (old_public_key, signing.public_key_hex())
+    assert old.public_key != new.public_key
+    assert listed.is_intact
+    assert checkpoint_problems(listed) == []
+    assert checkpoint_problems(unlisted) == [f"checkpoint {old.pk}: signed by a key that is not trusted"]
+
+
 def test_a_re_signed_rewrite_after_a_checkpoint_is_found(room):
     """Someone rewrites the chain consistently (recomputing every hash) after it was sealed."""
     from django.db import connection

@@ -58,6 +58,21 @@ def test_production_refuses_to_start_without_encryption_keys(tmp_path):
     assert "PARLEY_ENCRYPTION_KEYS is required" in result.stderr
 
 
+def test_production_refuses_to_start_without_a_virus_scanner(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, **{**PRODUCTION, "PARLEY_CLAMD_ADDRESS": ""})
+
+    assert result.returncode != 0
+    assert "PARLEY_CLAMD_ADDRESS is required" in result.stderr
+
+
+def test_production_refuses_to_start_without_an_archive_signing_key(tmp_path):
+    result = run_django(PRINT_SETTINGS, tmp_path, **{**PRODUCTION, "PARLEY_ARCHIVE_SIGNING_KEY": ""})
+
+    assert result.returncode != 0
+    assert "PARLEY_ARCHIVE_SIGNING_KEY is required" in result.stderr
+    assert not (tmp_path / "var" / "archive_signing_key").exists()
+
+
 def test_production_refuses_to_start_with_debug_on(tmp_path):
     result = run_django(PRINT_SETTINGS, tmp_path, **PRODUCTION, DEBUG="true")
 

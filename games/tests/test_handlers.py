@@ -132,6 +132,18 @@ async def test_refusals_of_the_rules_reach_the_client_as_their_codes(table):
     assert alice.pk in game["players"]
 
 
+async def test_a_challenge_the_rules_cannot_start_gets_game_invalid_and_starts_nothing(table):
+    room, alice, bob = table["room"], table["alice"], table["bob"]
+    challenge = {"type": "game.challenge", "conversation_id": room.pk}
+
+    unknown_kind = await request(table["alice_socket"], {**challenge, "opponent_id": bob.pk, "kind": "poker"})
+    oneself = await request(table["alice_socket"], {**challenge, "opponent_id": alice.pk, "kind": "chess"})
+    listed = await request(table["alice_socket"], {"type": "game.list", "conversation_id": room.pk})
+
+    assert [(reply["type"], reply["code"]) for reply in (unknown_kind, oneself)] == [("error", "game_invalid")] * 2
+    assert listed["games"] == []
+
+
 async def test_games_switched_off_answer_games_disabled_and_existing_games_stay_listed(table):
     room, bob = table["room"], table["bob"]
     game = (

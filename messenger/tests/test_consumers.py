@@ -128,6 +128,7 @@ async def test_sync_returns_what_the_client_missed_after_its_last_seq(chat):
     result = await request(chat["bob_socket"], {"type": "sync", "since": {str(chat["room"].pk): 1}})
 
     (conversation,) = result["conversations"]
+    assert result["type"] == "sync.result"
     assert [m["body"] for m in conversation["messages"]] == ["two", "three"]
     assert [m["seq"] for m in conversation["messages"]] == [2, 3]
     assert conversation["has_more"] is False
@@ -231,6 +232,15 @@ async def test_a_member_who_left_receives_nothing_more(chat):
     assert "message" not in [frame["type"] for frame in frames]
 
 
+async def test_the_members_who_stay_are_told_who_left(chat):
+    await database_sync_to_async(services.conversation_leave)(user=chat["bob"], conversation_id=chat["room"].pk)
+
+    left = await next_of_type(chat["alice_socket"], "member.left")
+
+    assert left["conversation_id"] == chat["room"].pk
+    assert (left["user"]["id"], left["user"]["username"]) == (chat["bob"].pk, "bob")
+
+
 async def test_an_archived_room_refuses_every_write_over_the_socket_and_stays_readable(chat):
     room_id = chat["room"].pk
     message_id = (await send_message(chat["alice_socket"], chat["room"], "final"))["message"]["id"]
@@ -273,6 +283,35 @@ async def test_malformed_fields_get_an_error_frame_and_the_socket_stays_open(cha
 
     assert (error["type"], error["code"]) == ("error", code)
     assert (await request(chat["alice_socket"], {"type": "ping"}))["type"] == "pong"
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"body": "   "}, "body_invalid"),
+        ({"client_id": ""}, "client_id_invalid"),
+        ({"client_id": "c" * 65}, "client_id_invalid"),
+        ({"reply_to": 999_999_999}, "reply_invalid"),
+    ],
+)
+async def test_a_message_the_services_refuse_gets_its_code_nothing_is_stored_and_the_socket_stays_open(
+    chat, fields, code
+):
+    error = await send_message(chat["alice_socket"], chat["room"], **{"body": "hi", **fields})
+
+    assert (error["type"], error["code"]) == ("error", code)
+    assert error["message"]
+    assert await database_sync_to_async(Message.objects.count)() == 0
+    assert (await request(chat["alice_socket"], {"type": "ping"}))["type"] == "pong"
+
+
+async def test_a_reply_to_a_message_of_another_conversation_gets_reply_invalid(chat):
+    elsewhere = await create_room(chat["alice"])
+    other = (await send_message(chat["alice_socket"], elsewhere, "in another room"))["message"]
+
+    error = await send_message(chat["alice_socket"], chat["room"], "quoting it", reply_to=other["id"])
+
+    assert (error["type"], error["code"]) == ("error", "reply_invalid")
 
 
 async def test_a_body_over_the_limit_is_refused_and_nothing_is_stored(chat):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import socket
+import threading
+import time
 import uuid
 
 import pytest
@@ -242,6 +246,57 @@ def test_refusals_over_http_are_clear_json_never_a_server_error(alice, bob, sett
     assert (unreachable.status_code, unreachable.json()["code"]) == (503, "scanner_unavailable")
     assert (outsider.status_code, outsider.json()["code"]) == (404, "not_a_member")
     assert no_file.status_code == 422
+
+
+@contextlib.contextmanager
+def clamd_that_hangs(*, longest: float = 10.0):
+    """A server that accepts a connection, reads nothing and never answers, until the test ends.
+
+    It lets go after `longest` seconds in any case, so a scanner without a timeout fails the test instead of
+    hanging the suite.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+    held = []
+
+    def hold():
+        listener.settimeout(longest)
+        with contextlib.suppress(OSError):
+            held.append(listener.accept()[0])
+        done.wait(longest)
+        for connection in held:
+            connection.close()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        thread.join()
+        listener.close()
+
+
+def test_a_scanner_that_accepts_and_never_answers_fails_the_upload_closed_after_its_timeout(
+    alice, bob, settings, monkeypatch
+):
+    settings.PARLEY_CLAMD_TIMEOUT_SECONDS = 0.5
+    room = room_with(alice, bob)
+    stored = []
+    monkeypatch.setattr(Attachment.file.field.storage, "save", lambda *args, **kwargs: stored.append(args))
+
+    with clamd_that_hangs() as address:
+        settings.PARLEY_CLAMD_ADDRESS = address
+        started = time.monotonic()
+        response = upload(signed_in(alice), room, body="Q3 numbers")
+        waited = time.monotonic() - started
+
+    assert (response.status_code, response.json()["code"]) == (503, "scanner_unavailable")
+    assert 0.5 <= waited < 5  # the configured timeout, not the server letting go after 10 s
+    assert stored == []
+    assert not Attachment.objects.exists()
+    assert not Message.objects.filter(conversation=room).exists()
+    assert archived(room, EventType.FILE_SHARED) == []
 
 
 @pytest.mark.clamd

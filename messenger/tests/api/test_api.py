@@ -63,6 +63,14 @@ def test_bad_input_gets_a_clear_4xx_with_a_code(as_alice, alice, path, payload, 
     assert response.json()["code"] == code
 
 
+def test_a_room_name_already_taken_gets_400_room_invalid(as_alice):
+    assert post(as_alice, "/api/v1/rooms", {"name": "trading"}).status_code == 201
+
+    taken = post(as_alice, "/api/v1/rooms", {"name": "trading"})
+
+    assert (taken.status_code, taken.json()["code"]) == (400, "room_invalid")
+
+
 def test_malformed_input_never_causes_a_5xx(as_alice, alice):
     room = room_with(alice)
     ids = ["0", "-1", "abc", "99999999999999999999999", str(room.pk)]
