@@ -133,6 +133,30 @@ async def test_sync_returns_what_the_client_missed_after_its_last_seq(chat):
     assert conversation["has_more"] is False
 
 
+async def test_sync_pages_past_500_messages_and_a_client_following_the_pages_holds_each_message_once(chat, monkeypatch):
+    from core.ratelimit import TokenBucket
+    from messenger.selectors import SYNC_BATCH
+    from messenger.tests.factories import send
+
+    monkeypatch.setattr(services.messages, "send_rate_limit", TokenBucket(rate=1, burst=10_000))  # seeding only
+    total = SYNC_BATCH + 20
+    await database_sync_to_async(lambda: [send(chat["alice"], chat["room"], f"m{n}") for n in range(total)])()
+
+    held, pages, since = [], [], {}
+    while True:  # what docs/protocol.md asks of a client: with has_more, sync again from the new last seq
+        result = await request(chat["bob_socket"], {"type": "sync", "since": since})
+        (conversation,) = result["conversations"]
+        pages.append((len(conversation["messages"]), conversation["has_more"]))
+        held += [message["seq"] for message in conversation["messages"]]
+        since = {str(chat["room"].pk): held[-1]}
+        if not conversation["has_more"]:
+            break
+
+    assert SYNC_BATCH == 500
+    assert pages == [(500, True), (20, False)]
+    assert held == list(range(1, total + 1))  # every message, once, in order
+
+
 async def test_edit_and_delete_reach_every_member(chat):
     ack = await send_message(chat["alice_socket"], chat["room"], "draft")
     message_id = ack["message"]["id"]
