@@ -179,8 +179,11 @@ def test_postgresql_lets_key_rotation_rewrite_only_the_payload(alice):
             cursor.execute("UPDATE archive_archiveentry SET actor_id = NULL")  # anything else: refused
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_many_writers_in_several_rooms_leave_chains_that_verify():
+    """Only PostgreSQL can break this: SQLite takes one database-wide write lock, so its writers never interleave
+    on a chain head and a missing row lock or turn would pass unseen."""
     from archive.verification import archive_verify
     from core.testing import run_in_threads
 

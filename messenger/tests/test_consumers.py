@@ -134,6 +134,30 @@ async def test_sync_returns_what_the_client_missed_after_its_last_seq(chat):
     assert conversation["has_more"] is False
 
 
+async def test_sync_pages_past_500_messages_and_a_client_following_the_pages_holds_each_message_once(chat, monkeypatch):
+    from core.ratelimit import TokenBucket
+    from messenger.selectors import SYNC_BATCH
+    from messenger.tests.factories import send
+
+    monkeypatch.setattr(services.messages, "send_rate_limit", TokenBucket(rate=1, burst=10_000))  # seeding only
+    total = SYNC_BATCH + 20
+    await database_sync_to_async(lambda: [send(chat["alice"], chat["room"], f"m{n}") for n in range(total)])()
+
+    held, pages, since = [], [], {}
+    while True:  # what docs/protocol.md asks of a client: with has_more, sync again from the new last seq
+        result = await request(chat["bob_socket"], {"type": "sync", "since": since})
+        (conversation,) = result["conversations"]
+        pages.append((len(conversation["messages"]), conversation["has_more"]))
+        held += [message["seq"] for message in conversation["messages"]]
+        since = {str(chat["room"].pk): held[-1]}
+        if not conversation["has_more"]:
+            break
+
+    assert SYNC_BATCH == 500
+    assert pages == [(500, True), (20, False)]
+    assert held == list(range(1, total + 1))  # every message, once, in order
+
+
 async def test_edit_and_delete_reach_every_member(chat):
     ack = await send_message(chat["alice_socket"], chat["room"], "draft")
     message_id = ack["message"]["id"]
@@ -321,14 +345,24 @@ async def test_a_body_over_the_limit_is_refused_and_nothing_is_stored(chat):
     assert await database_sync_to_async(Message.objects.count)() == 0
 
 
-async def test_a_flood_beyond_the_rate_limit_gets_rate_limited_and_the_socket_stays_open(chat, monkeypatch):
-    from core.ratelimit import TokenBucket
+async def test_a_flood_beyond_the_configured_burst_is_rate_limited_for_that_sender_only_until_the_bucket_refills(
+    chat, settings, monkeypatch
+):
+    """PARLEY_SEND_BURST and PARLEY_SEND_RATE_PER_SECOND as configured, over the socket, on a clock the test
+    drives; the socket stays open throughout."""
+    clock = [1000.0]
+    monkeypatch.setattr(services.send_rate_limit, "clock", lambda: clock[0])
+    burst, rate = settings.PARLEY_SEND_BURST, settings.PARLEY_SEND_RATE_PER_SECOND
 
-    monkeypatch.setattr(services.messages, "send_rate_limit", TokenBucket(rate=0.001, burst=2))
-    replies = [await send_message(chat["alice_socket"], chat["room"], f"m{i}") for i in range(3)]
+    replies = [await send_message(chat["alice_socket"], chat["room"], f"m{i}") for i in range(burst + 1)]
+    bob_meanwhile = await send_message(chat["bob_socket"], chat["room"], "mine")
+    clock[0] += 1.1 / rate  # one token back
+    refilled = await send_message(chat["alice_socket"], chat["room"], "after a pause")
 
-    assert [reply["type"] for reply in replies] == ["ack", "ack", "error"]
-    assert replies[2]["code"] == "rate_limited"
+    assert [reply["type"] for reply in replies] == ["ack"] * burst + ["error"]
+    assert replies[-1]["code"] == "rate_limited"
+    assert bob_meanwhile["type"] == "ack"
+    assert refilled["type"] == "ack"
     assert (await request(chat["alice_socket"], {"type": "ping"}))["type"] == "pong"
 
 

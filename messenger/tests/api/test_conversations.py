@@ -27,6 +27,40 @@ def test_direct_chat_send_history_and_read(as_alice, alice, bob):
     assert [item["id"] for item in listing] == [conversation["id"]]
 
 
+def test_the_configured_burst_is_sent_then_429_until_the_bucket_refills_and_nobody_else_is_held_back(
+    as_alice, alice, bob, settings, monkeypatch
+):
+    """PARLEY_SEND_RATE_PER_SECOND and PARLEY_SEND_BURST as configured, through the HTTP API, on a clock the
+    test drives, so the refill is exact and never waits."""
+    from messenger.services import send_rate_limit
+
+    clock = [1000.0]
+    monkeypatch.setattr(send_rate_limit, "clock", lambda: clock[0])
+    room = room_with(alice, bob)
+    as_bob = Client()
+    as_bob.force_login(bob)
+    path = f"/api/v1/conversations/{room.pk}/messages"
+    burst, rate = settings.PARLEY_SEND_BURST, settings.PARLEY_SEND_RATE_PER_SECOND
+
+    burst_answers = [post(as_alice, path, {"client_id": f"a{n}", "body": "hi"}).status_code for n in range(burst)]
+    refused = post(as_alice, path, {"client_id": "over", "body": "hi"})
+    bob_meanwhile = post(as_bob, path, {"client_id": "b1", "body": "mine"})
+    clock[0] += 0.9 / rate  # not yet a whole token back
+    still_refused = post(as_alice, path, {"client_id": "over", "body": "hi"})
+    clock[0] += 0.2 / rate  # now one
+    refilled = post(as_alice, path, {"client_id": "over", "body": "hi"})
+    after_refill = post(as_alice, path, {"client_id": "over-2", "body": "hi"})
+
+    assert (send_rate_limit.rate, send_rate_limit.burst) == (rate, burst)  # the bucket is the configured one
+    assert burst_answers == [201] * burst
+    assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
+    assert bob_meanwhile.status_code == 201  # alice's empty bucket is hers alone
+    assert still_refused.status_code == 429
+    assert refilled.status_code == 201
+    assert after_refill.status_code == 429  # one token back, one send
+    assert Message.objects.filter(sender=alice).count() == burst + 1
+
+
 def test_a_send_past_the_workers_admission_limit_answers_503_overloaded_with_retry_after(as_alice, alice, settings):
     room = room_with(alice)
     settings.PARLEY_MAX_SENDS_IN_FLIGHT = 1

@@ -309,8 +309,11 @@ def test_a_send_outside_any_transaction_costs_its_turn_on_top(django_assert_num_
         send(people[1], room, "a message for everyone")
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_senders_in_one_room_get_unique_gap_free_seqs():
+    """Only PostgreSQL can break this: SQLite serialises every write behind one database lock, so two senders
+    never read the same last seq and a missing lock on the room would pass unseen."""
     senders = UserFactory.create_batch(8)
     room = room_with(*senders)
     per_sender = 25
