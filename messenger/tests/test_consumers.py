@@ -555,16 +555,38 @@ async def test_a_session_that_owes_its_second_factor_gets_no_socket_until_it_is_
 
 async def test_a_frame_for_a_socket_the_browser_just_closed_is_dropped_so_disconnect_still_runs():
     from autobahn.exception import Disconnected
+    from channels.testing import WebsocketCommunicator
 
-    from messenger.consumers import ParleyConsumer
+    from accounts import presence
+    from config.asgi import application
+    from core.testing import TEST_ORIGIN
 
-    async def closed_socket(message):
-        raise Disconnected("Attempt to send on a closed protocol")  # what daphne raises then
+    alice = await create_user(username="alice")
+    browser_closed = False
 
-    consumer = ParleyConsumer()
-    consumer.base_send = closed_socket
+    async def daphne_like(scope, receive, send):
+        async def send_unless_closed(message):
+            if browser_closed:
+                raise Disconnected("Attempt to send on a closed protocol")  # what daphne raises then
+            await send(message)
 
-    await consumer.deliver_frame({"type": "deliver.frame", "text": '{"type": "presence"}'})  # does not raise
+        await application(scope, receive, send_unless_closed)
+
+    cookie = await database_sync_to_async(session_cookie_for)(alice)
+    socket = WebsocketCommunicator(
+        daphne_like,
+        "/ws/",
+        headers=[(b"host", b"localhost"), (b"origin", TEST_ORIGIN.encode()), (b"cookie", cookie.encode())],
+    )
+    assert (await socket.connect())[0]
+    assert await presence.users_connected([alice.pk]) == {alice.pk}
+
+    browser_closed = True  # a frame dispatched before the disconnect queued behind it
+    await socket.send_input({"type": "deliver.frame", "text": '{"type": "presence"}'})
+    await socket.send_input({"type": "websocket.disconnect", "code": 1001})
+    await socket.wait(timeout=3)  # re-raises whatever ended the consumer
+
+    assert await presence.users_connected([alice.pk]) == set()  # disconnect ran: not online until the TTL
 
 
 async def test_muting_a_conversation_reaches_the_users_other_tabs_and_no_one_else(chat):
