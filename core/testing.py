@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -139,6 +140,18 @@ async def next_of_type(socket: WebsocketCommunicator, frame_type: str, *, second
         frame = await socket.receive_json_from(timeout=seconds)
         if frame["type"] == frame_type:
             return frame
+
+
+async def frames_before(
+    socket: WebsocketCommunicator, is_marker: Callable[[dict], bool], *, seconds: float = 3
+) -> list[dict]:
+    """The frames a socket receives before the first one `is_marker` accepts (consumed, not returned). To show
+    that a frame does not arrive, cause a marker that must come after it and wait for the marker: sure, unlike
+    waiting a moment for nothing, and as fast as the server."""
+    frames = []
+    while not is_marker(frame := await socket.receive_json_from(timeout=seconds)):
+        frames.append(frame)
+    return frames
 
 
 async def open_socket_for(cookie: str) -> WebsocketCommunicator:

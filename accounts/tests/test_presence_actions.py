@@ -2,6 +2,7 @@
 worker's heartbeat keeps open sockets online and lets closed ones go."""
 
 import asyncio
+import uuid
 
 import pytest
 from channels.db import database_sync_to_async
@@ -10,8 +11,8 @@ from accounts import presence, presence_actions, services
 from accounts.models import Contact, ContactGroup, User
 from accounts.selectors import presence_watchlist
 from accounts.tests.factories import UserFactory
-from core import metrics
-from core.testing import free_port, next_of_type, session_cookie_for, socket_to_app
+from core import fanout, metrics
+from core.testing import frames_before, free_port, next_of_type, session_cookie_for, socket_to_app
 from core.tests.test_metrics import samples
 from messenger.tests.factories import room_with
 
@@ -215,7 +216,7 @@ async def test_an_open_socket_stays_online_across_several_ttls_with_only_the_wor
 
     await asyncio.sleep(5 * TTL)  # the sweep runs every 0.1 s meanwhile: unrefreshed, bob would go offline
 
-    assert await alice_socket.receive_nothing(timeout=0.2)  # nobody was announced offline (or back)
+    assert await frames_before_marker(alice, alice_socket) == []  # nobody was announced offline (or back)
     states = await presence.shown_states([alice.pk, bob.pk])
     assert (states[alice.pk][0], states[bob.pk][0]) == ("available", "available")
     for socket in (alice_socket, bob_socket):
@@ -306,15 +307,23 @@ async def snapshot_naming(socket, user_id: int) -> dict:
             return {entry["user_id"]: entry for entry in frame["users"]}
 
 
-async def no_presence_of(socket, user_id: int) -> None:
-    """Nothing about `user_id`'s presence reaches this socket within a second (other frames are read past;
-    receive_nothing, not a receive timeout, which would end the application)."""
-    deadline = asyncio.get_running_loop().time() + 1
-    while asyncio.get_running_loop().time() < deadline:
-        if await socket.receive_nothing(timeout=0.2):
-            continue
-        frame = await socket.receive_json_from()
-        assert not (frame["type"] == "presence" and frame["user_id"] == user_id), frame
+async def choose(socket, choice: str) -> list[dict]:
+    """Choose a presence state and wait for the acknowledgement, sent once the change is announced; the frames
+    that came before it."""
+    ref = uuid.uuid4().hex[:8]
+    await socket.send_json_to({"type": "presence.set", "choice": choice, "ref": ref})
+    return await frames_before(socket, lambda frame: frame.get("ref") == ref)
+
+
+async def frames_before_marker(user, socket) -> list[dict]:
+    """The frames this socket receives before a marker sent to its user now: everything announced earlier (an
+    acknowledged choice) reaches it first, so what is not among them is not coming."""
+    await database_sync_to_async(fanout.to_user)(user.pk, {"type": "test.marker"})
+    return await frames_before(socket, lambda frame: frame["type"] == "test.marker")
+
+
+def presence_about(frames: list[dict], user_id: int) -> list[str]:
+    return [frame["state"] for frame in frames if frame["type"] == "presence" and frame["user_id"] == user_id]
 
 
 async def test_opening_a_direct_chat_follows_the_other_persons_presence_on_the_live_socket():
@@ -377,14 +386,16 @@ async def test_leaving_the_only_shared_room_stops_following_but_a_contact_stays_
         await database_sync_to_async(messenger_services.conversation_leave)(user=person, conversation_id=room.pk)
     await next_of_type(owner_socket, "member.left")
     await next_of_type(owner_socket, "member.left")
-    await stranger_socket.send_json_to({"type": "presence.set", "choice": "busy"})
-    await friend_socket.send_json_to({"type": "presence.set", "choice": "busy"})
-    await owner_socket.send_json_to({"type": "presence.set", "choice": "busy"})
+    heard = {socket: [] for socket in (owner_socket, friend_socket, stranger_socket)}
+    for socket in (stranger_socket, friend_socket, owner_socket):
+        heard[socket] += await choose(socket, "busy")
+    for user, socket in ((owner, owner_socket), (friend, friend_socket), (stranger, stranger_socket)):
+        heard[socket] += await frames_before_marker(user, socket)
 
-    assert (await presence_of(owner_socket, friend.pk))["state"] == "busy"  # a contact: still followed
-    await no_presence_of(owner_socket, stranger.pk)
-    await no_presence_of(stranger_socket, owner.pk)  # nothing links them any more, either way
-    await no_presence_of(friend_socket, owner.pk)  # a contact is one way: the owner has the friend, not back
+    assert presence_about(heard[owner_socket], friend.pk) == ["busy"]  # a contact: still followed
+    assert presence_about(heard[owner_socket], stranger.pk) == []
+    assert presence_about(heard[stranger_socket], owner.pk) == []  # nothing links them any more, either way
+    assert presence_about(heard[friend_socket], owner.pk) == []  # a contact is one way: the owner has the friend
     for socket in (owner_socket, friend_socket, stranger_socket):
         await socket.disconnect()
 
@@ -399,8 +410,8 @@ async def test_removing_a_contact_stops_following_them_unless_a_conversation_is_
 
     await database_sync_to_async(services.contact_remove)(owner=alice, username="bob")
     await next_of_type(alice_socket, "contacts")
-    await bob_socket.send_json_to({"type": "presence.set", "choice": "busy"})
+    await choose(bob_socket, "busy")
 
-    await no_presence_of(alice_socket, bob.pk)
+    assert presence_about(await frames_before_marker(alice, alice_socket), bob.pk) == []
     for socket in (alice_socket, bob_socket):
         await socket.disconnect()

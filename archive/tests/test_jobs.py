@@ -10,12 +10,23 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the worker closes stale 
 directory = ldap_server.directory  # the company's slapd, Parley configured for it
 
 
-def test_the_background_worker_seals_a_checkpoint_and_applies_retention(capsys):
+def test_the_background_worker_seals_a_checkpoint_and_applies_retention(alice, bob, settings, capsys):
+    from archive.selectors import entries_in_chain_order
+    from archive.tests.test_retention import old_room
+    from messenger.models import Message
+
+    settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200
+    expired = old_room(alice, bob, days=2201)
+    kept = old_room(alice, bob, days=2199)
+
     call_command("run_archive_jobs", "--once")
 
     output = capsys.readouterr().out
     assert ArchiveCheckpoint.objects.filter(reason="hourly").count() == 1
-    assert "retention: purged 0 entries" in output
+    assert "retention: purged 4 entries" in output  # room_created + 3 messages
+    assert [entry.event_type for entry in entries_in_chain_order(conversation_ids=[expired.pk])] == ["purge"]
+    assert not Message.objects.filter(conversation=expired).exists()
+    assert Message.objects.filter(conversation=kept).count() == 3
 
 
 def test_a_retention_below_the_floor_is_refused_by_the_worker_and_checkpoints_go_on(capsys):

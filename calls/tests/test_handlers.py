@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 
 from calls.models import Call
 from calls.tests.factories import UserFactory, direct_between, room_with
-from core.testing import next_of_type, session_cookie_for, socket_to_app
+from core.testing import frames_before, next_of_type, session_cookie_for, socket_to_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,22 +27,24 @@ async def open_socket(user):
     return socket
 
 
-async def request(socket, frame: dict) -> dict:
-    """Send a frame with a fresh ref; the reply carrying it (other frames are skipped)."""
+async def request(socket, frame: dict, *, skipped: list[dict] | None = None) -> dict:
+    """Send a frame with a fresh ref; the reply carrying it (other frames are skipped, kept in `skipped` if given)."""
     ref = uuid.uuid4().hex[:8]
     await socket.send_json_to({**frame, "ref": ref})
     while (reply := await socket.receive_json_from(timeout=3)).get("ref") != ref:
-        pass
+        if skipped is not None:
+            skipped.append(reply)
     return reply
 
 
-async def frames_until_quiet(socket, seconds: float = 0.5) -> list[str]:
-    """The types of the frames that arrive until the socket stays quiet for `seconds` (receive_nothing waits
-    without cancelling the application, as a timed-out receive would)."""
-    types = []
-    while not await socket.receive_nothing(timeout=seconds):
-        types.append((await socket.receive_json_from())["type"])
-    return types
+async def marker_sent(sender_socket, conversation):
+    """Send a message to the conversation: a marker each member receives after anything fanned out to them
+    before it. Returns the test that recognises it (for core.testing.frames_before)."""
+    body = f"marker {uuid.uuid4().hex[:8]}"
+    await request(
+        sender_socket, {"type": "message.send", "conversation_id": conversation.pk, "client_id": body, "body": body}
+    )
+    return lambda frame: frame["type"] == "message" and frame["message"]["body"] == body
 
 
 @pytest.fixture
@@ -132,17 +134,21 @@ async def test_declining_ends_the_call_for_the_caller(people):
 async def test_a_non_member_can_neither_ring_nor_join_nor_signal_nor_hear_a_rooms_call(people):
     room = await create_room(people["alice"], people["bob"])
     alice, carol = people["sockets"]["alice"], people["sockets"]["carol"]
+    alice_and_carol = await create_direct(people["alice"], people["carol"])  # for the marker
+    await next_of_type(carol, "conversation")
+    heard: list[dict] = []
 
     refused = await request(carol, {"type": "call.invite", "conversation_id": room.pk})
     assert refused["code"] == "not_a_member"
     call_id = (await request(alice, {"type": "call.invite", "conversation_id": room.pk}))["call"]["id"]
-    assert (await request(carol, {"type": "call.join", "call_id": call_id}))["code"] == "call_not_found"
+    assert (await request(carol, {"type": "call.join", "call_id": call_id}, skipped=heard))["code"] == "call_not_found"
     signal = {"type": "call.signal", "call_id": call_id, "to_user_id": people["alice"].pk, "kind": "offer"}
-    assert (await request(carol, {**signal, "payload": {"sdp": SDP}}))["code"] == "call_not_found"
+    assert (await request(carol, {**signal, "payload": {"sdp": SDP}}, skipped=heard))["code"] == "call_not_found"
     await request(people["sockets"]["bob"], {"type": "call.join", "call_id": call_id})
     await request(alice, {**signal, "to_user_id": people["bob"].pk, "payload": {"sdp": SDP}})
+    heard += await frames_before(carol, await marker_sent(alice, alice_and_carol))
 
-    assert [kind for kind in await frames_until_quiet(carol) if kind.startswith("call")] == []
+    assert [frame["type"] for frame in heard if frame["type"].startswith("call")] == []
 
 
 async def test_a_member_who_is_not_in_the_call_receives_none_of_its_signaling(people):
@@ -155,7 +161,7 @@ async def test_a_member_who_is_not_in_the_call_receives_none_of_its_signaling(pe
     assert (await request(alice, {**to_carol, "payload": {"sdp": SDP}}))["code"] == "signal_invalid"
     await request(alice, {**to_carol, "to_user_id": people["bob"].pk, "payload": {"sdp": SDP}})
     assert (await next_of_type(bob, "call.signal"))["kind"] == "offer"
-    frames_for_carol = await frames_until_quiet(carol)
+    frames_for_carol = [frame["type"] for frame in await frames_before(carol, await marker_sent(alice, room))]
     assert "call.signal" not in frames_for_carol
     assert "call.ringing" in frames_for_carol  # she is a member: rung, and may join
 

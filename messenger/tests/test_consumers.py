@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from accounts import roles
 from accounts.tests.factories import UserFactory
 from core import admission, fanout
-from core.testing import free_port, next_of_type, session_cookie_for, socket_to_app, start_redis
+from core.testing import frames_before, free_port, next_of_type, session_cookie_for, socket_to_app, start_redis
 from messenger import services
 from messenger.models import Message
 from messenger.tests.factories import room_with
@@ -267,6 +267,8 @@ async def test_the_members_who_stay_are_told_who_left(chat):
 
 async def test_an_archived_room_refuses_every_write_over_the_socket_and_stays_readable(chat):
     room_id = chat["room"].pk
+    direct = await database_sync_to_async(services.direct_open)(user=chat["alice"], other_username="bob")
+    await next_of_type(chat["bob_socket"], "conversation")  # bob's socket follows the direct chat (the marker's)
     message_id = (await send_message(chat["alice_socket"], chat["room"], "final"))["message"]["id"]
     await database_sync_to_async(services.do_room_archive)(actor=chat["alice"], room=chat["room"])
     await next_of_type(chat["bob_socket"], "conversation.updated")
@@ -280,6 +282,11 @@ async def test_an_archived_room_refuses_every_write_over_the_socket_and_stays_re
         {"type": "typing", "conversation_id": room_id},
     ]
     codes = [(await request(chat["alice_socket"], attempt))["code"] for attempt in attempts]
+    # A typing frame alice sends after the refused one must reach bob first, had the refused one gone out.
+    await chat["alice_socket"].send_json_to({"type": "typing", "conversation_id": direct.pk})
+    before_marker = await frames_before(
+        chat["bob_socket"], lambda frame: frame["type"] == "typing" and frame["conversation_id"] == direct.pk
+    )
     synced = await request(chat["bob_socket"], {"type": "sync", "since": {}})
     marked = await request(chat["bob_socket"], {"type": "read", "conversation_id": room_id, "seq": 1})
 
@@ -288,7 +295,7 @@ async def test_an_archived_room_refuses_every_write_over_the_socket_and_stays_re
     assert marked["type"] == "ack"
     message = await database_sync_to_async(Message.objects.get)(pk=message_id)
     assert (message.body, message.deleted_at, message.edited_at) == ("final", None, None)
-    assert "typing" not in await frame_types_within(chat["bob_socket"], seconds=0.5)
+    assert [frame for frame in before_marker if frame["type"] == "typing"] == []
 
 
 @pytest.mark.parametrize(
@@ -555,16 +562,38 @@ async def test_a_session_that_owes_its_second_factor_gets_no_socket_until_it_is_
 
 async def test_a_frame_for_a_socket_the_browser_just_closed_is_dropped_so_disconnect_still_runs():
     from autobahn.exception import Disconnected
+    from channels.testing import WebsocketCommunicator
 
-    from messenger.consumers import ParleyConsumer
+    from accounts import presence
+    from config.asgi import application
+    from core.testing import TEST_ORIGIN
 
-    async def closed_socket(message):
-        raise Disconnected("Attempt to send on a closed protocol")  # what daphne raises then
+    alice = await create_user(username="alice")
+    browser_closed = False
 
-    consumer = ParleyConsumer()
-    consumer.base_send = closed_socket
+    async def daphne_like(scope, receive, send):
+        async def send_unless_closed(message):
+            if browser_closed:
+                raise Disconnected("Attempt to send on a closed protocol")  # what daphne raises then
+            await send(message)
 
-    await consumer.deliver_frame({"type": "deliver.frame", "text": '{"type": "presence"}'})  # does not raise
+        await application(scope, receive, send_unless_closed)
+
+    cookie = await database_sync_to_async(session_cookie_for)(alice)
+    socket = WebsocketCommunicator(
+        daphne_like,
+        "/ws/",
+        headers=[(b"host", b"localhost"), (b"origin", TEST_ORIGIN.encode()), (b"cookie", cookie.encode())],
+    )
+    assert (await socket.connect())[0]
+    assert await presence.users_connected([alice.pk]) == {alice.pk}
+
+    browser_closed = True  # a frame dispatched before the disconnect queued behind it
+    await socket.send_input({"type": "deliver.frame", "text": '{"type": "presence"}'})
+    await socket.send_input({"type": "websocket.disconnect", "code": 1001})
+    await socket.wait(timeout=3)  # re-raises whatever ended the consumer
+
+    assert await presence.users_connected([alice.pk]) == set()  # disconnect ran: not online until the TTL
 
 
 async def test_muting_a_conversation_reaches_the_users_other_tabs_and_no_one_else(chat):
@@ -577,7 +606,10 @@ async def test_muting_a_conversation_reaches_the_users_other_tabs_and_no_one_els
     for socket in (chat["alice_socket"], second_tab):
         frame = await next_of_type(socket, "conversation.updated")
         assert frame["conversation"] == {"id": chat["room"].pk, "is_muted": True}
-    assert "conversation.updated" not in await frame_types_within(chat["bob_socket"], seconds=0.5)
+    # alice's next message reaches bob after anything the mute could have sent him.
+    await send_message(chat["alice_socket"], chat["room"], "after the mute")
+    before_marker = await frames_before(chat["bob_socket"], lambda frame: frame["type"] == "message")
+    assert "conversation.updated" not in [frame["type"] for frame in before_marker]
     await second_tab.disconnect()
 
 

@@ -50,15 +50,20 @@ def test_delivery_crosses_workers_to_every_tab_and_resends_are_idempotent(worker
             room = await alice.create_room("desk", members=["bob"])
             sent = await alice.send(room, "hello from worker one")
             again = await alice.send(room, "hello from worker one", client_id=sent["client_id"])
-            await eventually(lambda: len(bob.messages(room)) == 1 and len(alice_other_tab.messages(room)) == 1)
-            await asyncio.sleep(0.3)  # room for a duplicate to show up, if one were coming
+            # Anything the resend fanned out reaches every tab before this marker: once it is held, all is in.
+            await alice.send(room, "marker")
+            await eventually(lambda: len(bob.messages(room)) == 2 and len(alice_other_tab.messages(room)) == 2)
             return room, sent, again, bob.messages(room), alice_other_tab.messages(room)
 
     room, sent, again, seen_by_bob, seen_by_other_tab = asyncio.run(scenario())
 
     assert (again["id"], again["seq"]) == (sent["id"], sent["seq"])
-    assert [m["body"] for m in seen_by_bob] == [m["body"] for m in seen_by_other_tab] == ["hello from worker one"]
-    assert Message.objects.filter(conversation_id=room).count() == 1
+    assert (
+        [m["body"] for m in seen_by_bob]
+        == [m["body"] for m in seen_by_other_tab]
+        == ["hello from worker one", "marker"]
+    )
+    assert Message.objects.filter(conversation_id=room).count() == 2
 
 
 def test_a_socket_killed_mid_stream_resyncs_and_ends_with_every_message_once_in_order(workers, people):
@@ -127,8 +132,10 @@ def test_concurrent_senders_on_two_workers_are_delivered_live_in_commit_order_ev
                 await asyncio.gather(*(clients[name].send(room, f"{name} {index}") for index in range(each)))
 
             await asyncio.gather(*(talk(name) for name in names[:4]))
-            await eventually(lambda: all(len(seqs) >= total for seqs in seen.values()))
-            await asyncio.sleep(0.3)  # room for a duplicate to show up, if one were coming
+            # Sent after every other message was acknowledged (and fanned out): a duplicate or a late frame
+            # would reach each member before it, so the marker's seq arriving means the record is complete.
+            marker_seq = (await clients["ann"].send(room, "marker"))["seq"]
+            await eventually(lambda: all(marker_seq in seqs for seqs in seen.values()))
             for watcher in watchers:
                 watcher.cancel()
             return seen
@@ -139,7 +146,7 @@ def test_concurrent_senders_on_two_workers_are_delivered_live_in_commit_order_ev
     seen = asyncio.run(scenario())
 
     for name, seqs in seen.items():
-        assert seqs == list(range(1, total + 1)), f"{name} received live frames out of commit order: {seqs}"
+        assert seqs == list(range(1, total + 2)), f"{name} received live frames out of commit order: {seqs}"
 
 
 def test_a_worker_past_its_admission_limit_refuses_a_burst_and_the_retries_lose_nothing(tmp_path):
@@ -168,11 +175,12 @@ def test_a_worker_past_its_admission_limit_refuses_a_burst_and_the_retries_lose_
                     await clients[name].send(room, f"{name} {index}")
 
             await asyncio.gather(*(talk(name) for name in senders))
-            for client in clients.values():
-                await eventually(lambda client=client: len(client.messages(room)) == total)
-            await asyncio.sleep(0.3)  # room for a duplicate to show up, if one were coming
             refusals = sum(clients[name].overloaded_refusals for name in senders)
-            return room, refusals, {name: client.messages(room) for name, client in clients.items()}
+            # Sent after every message was acknowledged: anything still in flight reaches each member first.
+            await clients["fay"].send(room, "marker")
+            for client in clients.values():
+                await eventually(lambda client=client: len(client.messages(room)) == total + 1)
+            return room, refusals, {name: client.messages(room)[:-1] for name, client in clients.items()}
         finally:
             for client in clients.values():
                 await client.close()
@@ -184,7 +192,8 @@ def test_a_worker_past_its_admission_limit_refuses_a_burst_and_the_retries_lose_
         other.stop()
 
     assert refusals > 0  # the burst did meet the limit
-    stored = [(message.seq, message.body) for message in Message.objects.filter(conversation_id=room).order_by("seq")]
+    *stored, marker = [(m.seq, m.body) for m in Message.objects.filter(conversation_id=room).order_by("seq")]
+    assert marker == (total + 1, "marker")
     assert [seq for seq, _ in stored] == list(range(1, total + 1))
     assert sorted(body for _, body in stored) == sorted(f"{name} {index}" for name in senders for index in range(each))
     for name in senders:  # each sender's own messages in the order they were sent

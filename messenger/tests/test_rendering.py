@@ -10,21 +10,28 @@ from messenger.tests.factories import UserFactory, send
 
 
 class ElementsSeen(HTMLParser):
-    """What a browser would build from the HTML: each element with its attributes (text is not looked at)."""
+    """What a browser would build from the HTML: each element with its attributes, and the text shown."""
 
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=True)
         self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.text = ""
         self.feed(html)
         self.close()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.elements.append((tag, dict(attrs)))
 
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
 
 def assert_inert(html: str) -> None:
-    """Nothing a browser would run or load: allow-listed tags only, no event handlers, only web and mail links."""
-    for tag, attributes in ElementsSeen(html).elements:
+    """Nothing a browser would run or load: allow-listed tags only, no event handlers, only web and mail links.
+    Empty output is inert too, but it would hide a renderer that dropped the message, so it fails here."""
+    seen = ElementsSeen(html)
+    assert seen.elements and seen.text.strip(), f"rendered nothing a reader would see: {html!r}"
+    for tag, attributes in seen.elements:
         assert tag in {"p", "br", "strong", "em", "code", "pre", "a"}, html
         assert set(attributes) <= ({"href", "target", "rel"} if tag == "a" else set()), html
         if "href" in attributes:
