@@ -71,6 +71,11 @@ class Change:
     version: int
 
 
+# What "now" is for expiries, sweeps and versions. Time is read here only, so a test can move it forward instead
+# of sleeping past a TTL (accounts/tests/test_presence.py).
+clock: Callable[[], float] = time.time
+
+
 def ttl() -> float:
     return float(settings.PARLEY_PRESENCE_TTL_SECONDS)
 
@@ -115,7 +120,7 @@ async def connections_refreshed(pairs: list[tuple[int, str]]) -> list[tuple[int,
     store = _store()
     gone = []
     for start in range(0, len(pairs), HEARTBEAT_BATCH):
-        now = time.time()
+        now = clock()
         gone += await store.refresh_many(pairs[start : start + HEARTBEAT_BATCH], now=now, expiry=now + ttl())
     return gone
 
@@ -138,7 +143,7 @@ async def sweep_expired() -> list[Change]:
     """Drop connections whose worker stopped refreshing them; the users left without any go offline."""
     store = _store()
     changes = []
-    for user_id in await store.users_expiring_before(time.time()):
+    for user_id in await store.users_expiring_before(clock()):
         change = await _mutate(user_id, lambda record, now: None)
         if change is not None:
             changes.append(change)
@@ -149,7 +154,7 @@ async def shown_states(user_ids: list[int]) -> dict[int, tuple[str, int]]:
     """user id -> (shown state, version) for many users in one round trip; absent users are offline."""
     if not user_ids:
         return {}
-    now = time.time()
+    now = clock()
     records = await _store().read_many(user_ids)
     states = {}
     for user_id, record in records.items():
@@ -170,7 +175,7 @@ async def users_connected(user_ids: list[int]) -> set[int]:
     included), in one round trip: Web Push goes to the others."""
     if not user_ids:
         return set()
-    now = time.time()
+    now = clock()
     records = await _store().read_many(user_ids)
     return {user_id for user_id, record in records.items() if record.newest_expiry() > now}
 
@@ -178,11 +183,11 @@ async def users_connected(user_ids: list[int]) -> set[int]:
 async def online_count() -> int:
     """How many people have at least one live connection now (any shown state, invisible included): a number
     for IT's daily page, never who."""
-    return await _store().count_online(time.time())
+    return await _store().count_online(clock())
 
 
 async def _mutate(user_id: int, apply: Callable[[PresenceRecord, float], None]) -> Change | None:
-    now = time.time()
+    now = clock()
 
     def transition(record: PresenceRecord) -> Change | None:
         record.drop_expired(now)

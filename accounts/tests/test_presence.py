@@ -7,6 +7,7 @@ Each test runs against the in-memory store and, when Redis is configured, agains
 import asyncio
 import math
 import threading
+import time
 import uuid
 
 import pytest
@@ -21,9 +22,29 @@ def store_kind(request, settings):
     return request.param
 
 
+TTL = 30.0
+
+
+class Clock:
+    """The presence store's time, moved by the test: expiry is checked to the millisecond, with no sleeping and no
+    margin for a busy machine to eat."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
-def short_ttl(settings):
-    settings.PARLEY_PRESENCE_TTL_SECONDS = 0.3
+def clock(settings, monkeypatch) -> Clock:
+    settings.PARLEY_PRESENCE_TTL_SECONDS = TTL
+    moved = Clock()
+    monkeypatch.setattr(presence, "clock", moved)
+    return moved
 
 
 USER = 1001
@@ -86,23 +107,42 @@ async def swept_for(user_id: int) -> list[tuple[int, str]]:
     return [(change.user_id, change.state) for change in await presence.sweep_expired() if change.user_id == user_id]
 
 
-async def test_a_connection_nobody_refreshes_expires_and_the_sweep_announces_offline(store_kind, short_ttl):
+async def test_a_connection_nobody_refreshes_expires_at_its_ttl_and_the_sweep_announces_offline(store_kind, clock):
     await presence.connection_opened(user_id=USER, connection_id="dead-worker-tab", choice="auto")
-    assert await swept_for(USER) == []  # still fresh
 
-    await asyncio.sleep(0.4)
+    clock.advance(TTL - 0.001)
+    assert await swept_for(USER) == []  # still fresh
+    assert (await presence.shown_states([USER]))[USER][0] == "available"
+    clock.advance(0.001)
 
     assert await swept_for(USER) == [(USER, "offline")]
     assert await swept_for(USER) == []  # announced once, by whichever worker swept first
 
 
-async def test_the_worker_heartbeat_keeps_connections_alive_with_their_tab_state(store_kind, short_ttl):
+async def test_a_crashed_workers_user_is_offline_by_the_first_sweep_after_ttl_from_its_last_heartbeat(
+    store_kind, clock
+):
+    """The documented bound (docs/presence.md): a ghost lasts at most TTL + SWEEP. Its last heartbeat came at
+    or before the crash, so its connection expires at most TTL after it, and every worker sweeps every SWEEP."""
+    await presence.connection_opened(user_id=USER, connection_id="tab-on-crashed-worker", choice="auto")
+    clock.advance(TTL / 2)
+    assert await presence.connections_refreshed([(USER, "tab-on-crashed-worker")]) == []  # the last heartbeat
+    clock.advance(TTL / 3)  # the worker dies here, between two beats
+
+    clock.advance(TTL - TTL / 3 - 0.001)
+    assert await swept_for(USER) == []  # one TTL after the heartbeat, less a millisecond: still shown
+    clock.advance(0.001)
+
+    assert await swept_for(USER) == [(USER, "offline")]
+
+
+async def test_the_worker_heartbeat_keeps_connections_alive_with_their_tab_state(store_kind, clock):
     tabs = [(USER, "tab-1"), (USER, "tab-2")]
     for _, tab in tabs:
         await presence.connection_opened(user_id=USER, connection_id=tab, choice="auto")
         await presence.connection_refreshed(user_id=USER, connection_id=tab, tab_state="idle")
-    for _ in range(3):  # 0.45 s in all: past the TTL of 0.3 s
-        await asyncio.sleep(0.15)
+    for _ in range(3):  # three beats half a TTL apart: past the first TTL
+        clock.advance(TTL / 2)
         assert await presence.connections_refreshed(tabs) == []
 
     assert await swept_for(USER) == []
@@ -111,11 +151,9 @@ async def test_the_worker_heartbeat_keeps_connections_alive_with_their_tab_state
         await presence.connection_closed(user_id=USER, connection_id=tab)
 
 
-async def test_the_worker_heartbeat_hands_back_connections_gone_or_expired_and_does_not_revive_them(
-    store_kind, short_ttl
-):
+async def test_the_worker_heartbeat_hands_back_connections_gone_or_expired_and_does_not_revive_them(store_kind, clock):
     await presence.connection_opened(user_id=USER, connection_id="stalled", choice="auto")
-    await asyncio.sleep(0.4)  # expired, not swept yet
+    clock.advance(TTL)  # expired, not swept yet
     await presence.connection_opened(user_id=USER + 1, connection_id="live", choice="auto")
 
     gone = await presence.connections_refreshed([(USER, "stalled"), (USER + 1, "live"), (USER + 2, "never-opened")])
@@ -193,7 +231,7 @@ def test_redis_keys_live_under_the_channel_prefix(settings):
     assert settings.PARLEY_PRESENCE_TTL_SECONDS > settings.PARLEY_PRESENCE_HEARTBEAT_SECONDS
 
 
-async def test_online_count_counts_people_with_a_live_connection_not_tabs(store_kind, settings, short_ttl):
+async def test_online_count_counts_people_with_a_live_connection_not_tabs(store_kind, settings, clock):
     settings.PARLEY_CHANNEL_PREFIX = f"{settings.PARLEY_CHANNEL_PREFIX}-count-{store_kind}"
     await presence.connection_opened(user_id=USER, connection_id="tab-1", choice="auto")
     await presence.connection_opened(user_id=USER, connection_id="tab-2", choice="busy")
@@ -201,6 +239,6 @@ async def test_online_count_counts_people_with_a_live_connection_not_tabs(store_
     both = await presence.online_count()
     await presence.connection_closed(user_id=USER + 1, connection_id="tab-1")
     one = await presence.online_count()
-    await asyncio.sleep(0.4)  # past the TTL, before any sweep: expired connections are not online
+    clock.advance(TTL)  # expired, before any sweep: expired connections are not online
 
     assert (both, one, await presence.online_count()) == (2, 1, 0)

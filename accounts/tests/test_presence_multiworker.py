@@ -1,11 +1,11 @@
 """Presence across real daphne workers sharing Redis: changes cross workers, tabs aggregate, crashes expire.
 
-The workers run with a short presence TTL so the crash test stays quick; the bound it checks is the
-documented one, TTL + SWEEP (docs/presence.md).
+The workers run with a short presence TTL so the crash test stays quick. The documented bound on how long a
+crashed worker's users still show online (TTL + SWEEP, docs/presence.md) is proved with explicit time in
+test_presence.py; here the test checks that it happens at all, across processes.
 """
 
 import asyncio
-import time
 
 import pytest
 
@@ -67,26 +67,26 @@ def test_presence_crosses_workers_aggregates_tabs_and_follows_idle(workers, alic
     assert offline["last_seen"] is not None
 
 
-def test_a_crashed_worker_users_go_offline_within_the_documented_bound(workers, alice_and_bob):
+def test_a_crashed_workers_users_go_offline_on_the_other_worker(workers, alice_and_bob):
+    """Nothing of the dead worker's is cleaned up by it: the live worker's sweep must find the expired connection.
+    How soon (TTL + SWEEP) is proved with the store's clock moved explicitly in test_presence.py, not measured
+    here on a busy machine."""
     _, bob = alice_and_bob
 
-    async def scenario() -> float:
+    async def scenario() -> dict:
         watcher = await SignedInSocket.open(workers[0].http_url, "alice", TEST_PASSWORD)
         doomed = await SignedInSocket.open(workers[1].http_url, "bob", TEST_PASSWORD)
         await watcher.wait_for(presence_of(bob.pk, "available"))
 
         workers[1].kill()  # SIGKILL: no socket is closed, no presence is cleaned up by the dying worker
-        killed_at = time.monotonic()
-        await watcher.wait_for(presence_of(bob.pk, "offline"), seconds=TTL + SWEEP + 10)
-        elapsed = time.monotonic() - killed_at
+        offline = await watcher.wait_for(presence_of(bob.pk, "offline"), seconds=TTL + SWEEP + 30)
         await watcher.close()
         await doomed.session.close()
-        return elapsed
+        return offline
 
-    elapsed = asyncio.run(scenario())
+    offline = asyncio.run(scenario())
 
-    # The bound, plus slack for the announcement to travel on a busy 2-core machine.
-    assert elapsed <= TTL + SWEEP + 3.0
+    assert offline["last_seen"] is not None
 
 
 def test_deactivation_closes_the_users_sockets_on_both_workers_and_they_go_offline(workers, alice_and_bob):

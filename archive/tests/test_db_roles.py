@@ -20,7 +20,7 @@ from archive.db_roles import database_app_role_grant, database_role_warnings
 from archive.models import ArchiveEntry, ArchiveSearchToken
 from archive.retention import apply_retention, legal_hold_open
 from archive.services import search_index_rebuild
-from archive.tests.test_retention import old_room
+from archive.tests.factories import old_room
 from archive.verification import archive_verify
 from conftest import IS_CI
 from core import crypto

@@ -12,7 +12,7 @@ directory = ldap_server.directory  # the company's slapd, Parley configured for 
 
 def test_the_background_worker_seals_a_checkpoint_and_applies_retention(alice, bob, settings, capsys):
     from archive.selectors import entries_in_chain_order
-    from archive.tests.test_retention import old_room
+    from archive.tests.factories import old_room
     from messenger.models import Message
 
     settings.PARLEY_RETENTION_DEFAULT_DAYS = 2200

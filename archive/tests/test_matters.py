@@ -26,7 +26,7 @@ from archive.matters import (
 from archive.models import ArchiveEntry, MatterTag
 from archive.retention import apply_retention, legal_hold_release
 from archive.selectors import ArchiveSearch, audit_access_details
-from archive.tests.test_retention import backdate, rehash
+from archive.tests.factories import backdate, rehash
 from core.testing import table_text
 from messenger.tests.factories import room_with, send
 

@@ -15,7 +15,7 @@ from archive.retention import apply_retention
 from archive.search_index import searchable_text
 from archive.selectors import ArchiveSearch, archive_search, entries_in_chain_order
 from archive.services import archive_record, search_index_rebuild
-from archive.tests.test_retention import old_room
+from archive.tests.factories import old_room
 from core import blind_index
 from core.crypto import KeyRing, new_key_entry
 from core.key_rotation import keys_rotate

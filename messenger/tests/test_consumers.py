@@ -511,13 +511,26 @@ async def test_a_socket_whose_session_is_deleted_from_the_store_is_closed_at_the
     assert (await socket.receive_output(timeout=3))["type"] == "websocket.close"
 
 
-async def test_a_socket_whose_session_is_alive_stays_open_across_checks(settings):
-    settings.PARLEY_SESSION_CHECK_SECONDS = 0.2
+async def test_a_socket_whose_session_is_alive_stays_open_across_checks(settings, monkeypatch):
+    from accounts.selectors import session_valid_until
+    from messenger import consumers
+
+    settings.PARLEY_SESSION_CHECK_SECONDS = 0.05
+    checks = []
+
+    def counted(**kwargs):
+        checks.append(session_valid_until(**kwargs))
+        return checks[-1]
+
+    monkeypatch.setattr(consumers, "session_valid_until", counted)
     alice = await create_user(username="alice")
     socket = await open_socket(alice)
+    while len(checks) < 3:  # the checks are the events awaited: three of them found the session alive
+        assert await socket.receive_nothing(timeout=0.05), "a frame arrived between two session checks"
 
-    assert "signed_out" not in await frame_types_within(socket, seconds=1)
-    assert (await request(socket, {"type": "ping"}))["type"] == "pong"
+    assert all(valid_until is not None for valid_until in checks)
+    await socket.send_json_to({"type": "ping", "ref": "after-the-checks"})
+    assert await frames_before(socket, lambda frame: frame.get("ref") == "after-the-checks") == []  # no signed_out
     await socket.disconnect()
 
 
@@ -627,18 +640,6 @@ async def test_a_value_the_database_refuses_gets_an_error_frame_and_the_socket_s
 
     assert (error["type"], error["code"]) == ("error", "bad_frame")
     assert (await request(chat["alice_socket"], {"type": "ping"}))["type"] == "pong"
-
-
-async def frame_types_within(socket, *, seconds: float) -> list[str]:
-    """The types of the frames a socket receives until it is quiet for a moment, for at most `seconds`
-    (receive_nothing, not a receive timeout: a timeout would cancel the application)."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline, types = loop.time() + seconds, []
-    while loop.time() < deadline and not await socket.receive_nothing(timeout=0.2):
-        types.append((await socket.receive_json_from())["type"])
-    return types
 
 
 # ---- Redis away, restarted, or unable to take the socket -------------------------------------------------------------
