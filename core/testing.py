@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import queue
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -259,6 +261,110 @@ def wait_until_answering(child: ChildProcess, url: str, *, name: str, seconds: f
             time.sleep(0.1)
     child.stop()
     raise RuntimeError(f"{name} did not answer on port {child.port} within {seconds:g} s:\n{child.log()}")
+
+
+class LoadBalancer:
+    """A TCP load balancer on a free loopback port, for tests of what a client sees when a worker dies.
+
+    Each new connection goes to the first backend port in `backend_ports` that accepts it, so a killed worker
+    (its port refuses) is skipped as a real balancer's health check would skip it, and the bytes are relayed both
+    ways until either side closes, when the other side is closed too: a worker killed mid-connection drops the
+    client's socket as it would behind nginx or an ELB. While `refusing` is set, new connections are reset as
+    soon as they are accepted (an outage whose end the test chooses); connections already relayed are left
+    alone. `routed_to` lists the backend port of every connection relayed, in order.
+
+    Plain threads and blocking sockets (one acceptor, two copiers per connection), not asyncio: Playwright's sync
+    API owns the test thread's event loop, and a copy loop per direction is the simplest relay that is correct.
+    Use it as a context manager: leaving closes the listener and every relayed socket and joins every thread.
+    """
+
+    def __init__(self, backend_ports: list[int]) -> None:
+        self.backend_ports = list(backend_ports)
+        self.refusing = threading.Event()
+        self.routed_to: list[int] = []
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)  # the acceptor looks at _closing this often
+        self.port = self._listener.getsockname()[1]
+        self._acceptor = threading.Thread(target=self._accept, name=f"balancer-{self.port}", daemon=True)
+        self._acceptor.start()
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LoadBalancer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closing.set()
+        self._acceptor.join(timeout=5)
+        self._listener.close()
+        with self._lock:  # shut, not closed: each pair's copiers wake, and the last of them closes it
+            for relayed in self._sockets:
+                self._shut(relayed)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        assert not any(thread.is_alive() for thread in [self._acceptor, *self._threads]), "a relay did not stop"
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            client.setblocking(True)
+            backend = None if self.refusing.is_set() else self._first_backend_accepting()
+            if backend is None:
+                # RST at once, not a polite FIN: what a client meets when nothing is listening.
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()
+                continue
+            with self._lock:
+                self.routed_to.append(backend.getpeername()[1])
+                self._sockets |= {client, backend}
+            copiers_left = [2]  # the pair is closed by the last of its two copiers, never under the other's feet
+            for source, target in ((client, backend), (backend, client)):
+                copier = threading.Thread(target=self._copy, args=(source, target, copiers_left), daemon=True)
+                self._threads.append(copier)
+                copier.start()
+
+    def _first_backend_accepting(self) -> socket.socket | None:
+        for port in self.backend_ports:
+            try:
+                backend = socket.create_connection(("127.0.0.1", port), timeout=2)
+            except OSError:
+                continue
+            backend.settimeout(None)
+            return backend
+        return None
+
+    def _copy(self, source: socket.socket, target: socket.socket, copiers_left: list[int]) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass  # reset, or shut by the other copier or by close()
+        finally:  # one side is gone: end both, which also wakes the copier of the other direction
+            self._shut(source)
+            self._shut(target)
+            with self._lock:
+                copiers_left[0] -= 1
+                if copiers_left[0] == 0:
+                    self._sockets -= {source, target}
+                    source.close()
+                    target.close()
+
+    @staticmethod
+    def _shut(end: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # closed already
+            end.shutdown(socket.SHUT_RDWR)
 
 
 class RedisProcess(ChildProcess):
