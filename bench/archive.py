@@ -1,4 +1,5 @@
-"""Archive benchmark: build N archived messages, then time verify_archive and apply_retention.
+"""Archive benchmark: build N archived messages, then time verify_archive, an export in every format (its
+peak memory by tracemalloc, target under 16 MB however many messages) and apply_retention.
 
     DATABASE_URL=postgres://parley:parley@127.0.0.1:5432/parley_bench \
         .venv/bin/python bench/archive.py --messages 1000000 --rooms 1000
@@ -19,7 +20,9 @@ import os
 import resource
 import secrets
 import sys
+import tempfile
 import time
+import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,7 +38,9 @@ from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.tests.factories import UserFactory  # noqa: E402
+from archive import signing  # noqa: E402
 from archive.chain import canonical_event, entry_hash  # noqa: E402
+from archive.formats import FORMATS, archive_export_zip, zip_export_problems  # noqa: E402
 from archive.models import GENESIS_HASH, ArchiveChain, ArchiveEntry, EventType  # noqa: E402
 from archive.retention import apply_retention  # noqa: E402
 from archive.verification import archive_verify  # noqa: E402
@@ -137,11 +142,46 @@ def _old_room(name: str, people: list, created_at) -> Conversation:
     return room
 
 
+def export_each_format(messages: int) -> None:
+    """Export the first rooms holding about `messages` entries in each format: time, and the peak of what Python
+    held at once (tracemalloc), which must not grow with the number of messages."""
+    rooms, entries = [], 0
+    for chain in ArchiveChain.objects.order_by("pk").only("pk", "position"):
+        if entries >= messages:
+            break
+        rooms.append(chain.pk)
+        entries += chain.position
+    with tempfile.TemporaryDirectory() as scratch:
+        for export_format in FORMATS:
+            path = Path(scratch) / f"export-{export_format}.zip"
+            started = time.perf_counter()
+            tracemalloc.start()
+            try:
+                with path.open("wb") as out:
+                    counts = archive_export_zip(
+                        out=out, export_format=export_format, conversation_ids=rooms, requested_by="bench"
+                    )
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            elapsed = time.perf_counter() - started
+            problems = zip_export_problems(str(path), signing.public_key_hex())
+            print(
+                f"export {export_format}: {counts['messages']:,} messages from {entries:,} entries in {len(rooms)} "
+                f"rooms, {elapsed:.1f} s ({counts['messages'] / elapsed:,.0f} messages/s), peak {peak / 1e6:.1f} MB "
+                f"(target < 16 MB), {path.stat().st_size / 1e6:.0f} MB written, problems found: {len(problems)}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--rooms", type=int, default=100)
     parser.add_argument("--skip-build", action="store_true", help="Reuse what an earlier run built.")
+    parser.add_argument(
+        "--export-messages", type=int, default=100_000, help="About how many entries to export per format (0: none)."
+    )
     args = parser.parse_args()
     from django.conf import settings
 
@@ -162,6 +202,9 @@ def main() -> None:
         f"verify_archive: {elapsed:.1f} s, {report.entries_checked / elapsed:,.0f} entries/s, "
         f"intact={report.is_intact}, peak RSS {peak_rss_mb():.0f} MB (before: {rss_before:.0f} MB)"
     )
+
+    if args.export_messages:
+        export_each_format(args.export_messages)
 
     started = time.perf_counter()
     retention = apply_retention()

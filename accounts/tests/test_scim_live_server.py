@@ -1,9 +1,8 @@
 """A SCIM client against a real daphne worker over HTTP, as Entra ID would call it: create, update, group
-membership, deactivation (a live socket of the person signed out within a second), delete."""
+membership, deactivation (a live socket of the person signed out at once, not at a session check), delete."""
 
 import asyncio
 import json
-import time
 import urllib.error
 import urllib.request
 
@@ -23,7 +22,9 @@ ROLE_GROUPS = "IT Admins=Parley IT"
 
 @pytest.fixture
 def worker(tmp_path):
-    started = start_daphne_worker(tmp_path, {"PARLEY_SCIM_ROLE_GROUPS": ROLE_GROUPS})
+    # Sign-outs pushed, not polled: the session check, the only other way a socket could close, is an hour away.
+    environment = {"PARLEY_SCIM_ROLE_GROUPS": ROLE_GROUPS, "PARLEY_SESSION_CHECK_SECONDS": "3600"}
+    started = start_daphne_worker(tmp_path, environment)
     yield started
     started.stop()
 
@@ -76,23 +77,19 @@ def test_a_provider_keeps_a_person_over_real_http_and_deactivation_signs_their_w
     person.set_password(TEST_PASSWORD)  # set by IT (SCIM never sets passwords)
     person.save(update_fields=["password"])
 
-    async def deactivate_while_signed_in() -> tuple[dict, float]:
+    async def deactivate_while_signed_in() -> dict:
         window = await SignedInSocket.open(worker.http_url, "dana@example.com", TEST_PASSWORD)
-        started = time.monotonic()
         status, _ = await asyncio.to_thread(
             scim_call, worker, token, "PATCH", f"Users/{dana['id']}", patch("replace", "active", False)
         )
         assert status == 200
-        frame = await window.wait_for(lambda frame: frame["type"] == "signed_out", seconds=5)
-        elapsed = time.monotonic() - started
+        frame = await window.wait_for(lambda frame: frame["type"] == "signed_out", seconds=10)
         await window.session.close()
-        return frame, elapsed
+        return frame
 
-    signed_out, elapsed = asyncio.run(deactivate_while_signed_in())
+    signed_out = asyncio.run(deactivate_while_signed_in())
 
     assert signed_out["reason"] == "deactivated"
-    print(f"SCIM deactivation to signed_out: {elapsed:.3f} s")
-    assert elapsed < 1.0
     assert scim_call(worker, token, "DELETE", f"Users/{dana['id']}")[0] == 204
     assert scim_call(worker, token, "GET", f"Users/{dana['id']}")[0] == 404
     assert User.objects.filter(username="dana@example.com", is_active=False).exists()
