@@ -170,6 +170,21 @@ async def closes_with(socket: WebsocketCommunicator, reason: str) -> bool:
     return frame["reason"] == reason and (await socket.receive_output(timeout=3))["type"] == "websocket.close"
 
 
+class MovableClock:
+    """A clock for code that reads time through one hand-in point (accounts.presence.clock,
+    core.ratelimit.TokenBucket.clock): it stands still until the test moves it, so an expiry or a refill is
+    exact and never slept through on a busy machine."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

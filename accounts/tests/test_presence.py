@@ -7,12 +7,12 @@ Each test runs against the in-memory store and, when Redis is configured, agains
 import asyncio
 import math
 import threading
-import time
 import uuid
 
 import pytest
 
 from accounts import presence
+from core.testing import MovableClock
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -25,24 +25,11 @@ def store_kind(request, settings):
 TTL = 30.0
 
 
-class Clock:
-    """The presence store's time, moved by the test: expiry is checked to the millisecond, with no sleeping and no
-    margin for a busy machine to eat."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
-def clock(settings, monkeypatch) -> Clock:
+def clock(settings, monkeypatch) -> MovableClock:
+    """The store's time, moved by the test: expiry is checked to the millisecond, with no sleeping."""
     settings.PARLEY_PRESENCE_TTL_SECONDS = TTL
-    moved = Clock()
+    moved = MovableClock()
     monkeypatch.setattr(presence, "clock", moved)
     return moved
 

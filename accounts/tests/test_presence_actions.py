@@ -12,7 +12,7 @@ from accounts.models import Contact, ContactGroup, User
 from accounts.selectors import presence_watchlist
 from accounts.tests.factories import UserFactory
 from core import fanout, metrics
-from core.testing import frames_before, free_port, next_of_type, session_cookie_for, socket_to_app
+from core.testing import MovableClock, frames_before, free_port, next_of_type, session_cookie_for, socket_to_app
 from core.tests.test_metrics import samples
 from messenger.tests.factories import room_with
 
@@ -209,12 +209,28 @@ async def bob_online_for_alice(alice, bob):
 
 
 async def test_an_open_socket_stays_online_across_several_ttls_with_only_the_worker_heartbeat(
-    alice_and_bob, fast_presence
+    alice_and_bob, fast_presence, monkeypatch
 ):
+    """Presence's time moves by most of a TTL before each heartbeat round and stands still otherwise, so the
+    sweeps (every 0.1 s meanwhile) would find bob expired after the second round were he not refreshed, however
+    slowly a busy machine runs the rounds."""
     alice, bob = alice_and_bob
+    clock = MovableClock()
+    monkeypatch.setattr(presence, "clock", clock)
+    rounds, five_rounds = [], asyncio.Event()
+    heartbeat_round = presence_actions._heartbeat_round
+
+    async def round_after_most_of_a_ttl(heartbeat) -> None:
+        clock.advance(0.9 * TTL)
+        await heartbeat_round(heartbeat)
+        rounds.append(clock())
+        if len(rounds) == 5:  # 4.5 TTLs of presence's time
+            five_rounds.set()
+
+    monkeypatch.setattr(presence_actions, "_heartbeat_round", round_after_most_of_a_ttl)
     alice_socket, bob_socket, _ = await bob_online_for_alice(alice, bob)
 
-    await asyncio.sleep(5 * TTL)  # the sweep runs every 0.1 s meanwhile: unrefreshed, bob would go offline
+    await five_rounds.wait()
 
     assert await frames_before_marker(alice, alice_socket) == []  # nobody was announced offline (or back)
     states = await presence.shown_states([alice.pk, bob.pk])

@@ -8,7 +8,15 @@ from channels.db import database_sync_to_async
 from accounts import roles
 from accounts.tests.factories import UserFactory
 from core import admission, fanout
-from core.testing import frames_before, free_port, next_of_type, session_cookie_for, socket_to_app, start_redis
+from core.testing import (
+    MovableClock,
+    frames_before,
+    free_port,
+    next_of_type,
+    session_cookie_for,
+    socket_to_app,
+    start_redis,
+)
 from messenger import services
 from messenger.models import Message
 from messenger.tests.factories import room_with
@@ -357,13 +365,13 @@ async def test_a_flood_beyond_the_configured_burst_is_rate_limited_for_that_send
 ):
     """PARLEY_SEND_BURST and PARLEY_SEND_RATE_PER_SECOND as configured, over the socket, on a clock the test
     drives; the socket stays open throughout."""
-    clock = [1000.0]
-    monkeypatch.setattr(services.send_rate_limit, "clock", lambda: clock[0])
+    clock = MovableClock()
+    monkeypatch.setattr(services.send_rate_limit, "clock", clock)
     burst, rate = settings.PARLEY_SEND_BURST, settings.PARLEY_SEND_RATE_PER_SECOND
 
     replies = [await send_message(chat["alice_socket"], chat["room"], f"m{i}") for i in range(burst + 1)]
     bob_meanwhile = await send_message(chat["bob_socket"], chat["room"], "mine")
-    clock[0] += 1.1 / rate  # one token back
+    clock.advance(1.1 / rate)  # one token back
     refilled = await send_message(chat["alice_socket"], chat["room"], "after a pause")
 
     assert [reply["type"] for reply in replies] == ["ack"] * burst + ["error"]

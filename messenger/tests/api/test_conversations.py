@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from core import admission
+from core.testing import MovableClock
 from messenger.models import Message
 from messenger.tests.api import post
 from messenger.tests.factories import room_with, send
@@ -34,8 +35,8 @@ def test_the_configured_burst_is_sent_then_429_until_the_bucket_refills_and_nobo
     test drives, so the refill is exact and never waits."""
     from messenger.services import send_rate_limit
 
-    clock = [1000.0]
-    monkeypatch.setattr(send_rate_limit, "clock", lambda: clock[0])
+    clock = MovableClock()
+    monkeypatch.setattr(send_rate_limit, "clock", clock)
     room = room_with(alice, bob)
     as_bob = Client()
     as_bob.force_login(bob)
@@ -45,9 +46,9 @@ def test_the_configured_burst_is_sent_then_429_until_the_bucket_refills_and_nobo
     burst_answers = [post(as_alice, path, {"client_id": f"a{n}", "body": "hi"}).status_code for n in range(burst)]
     refused = post(as_alice, path, {"client_id": "over", "body": "hi"})
     bob_meanwhile = post(as_bob, path, {"client_id": "b1", "body": "mine"})
-    clock[0] += 0.9 / rate  # not yet a whole token back
+    clock.advance(0.9 / rate)  # not yet a whole token back
     still_refused = post(as_alice, path, {"client_id": "over", "body": "hi"})
-    clock[0] += 0.2 / rate  # now one
+    clock.advance(0.2 / rate)  # now one
     refilled = post(as_alice, path, {"client_id": "over", "body": "hi"})
     after_refill = post(as_alice, path, {"client_id": "over-2", "body": "hi"})
 
