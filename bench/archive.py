@@ -167,8 +167,8 @@ def export_each_format(messages: int) -> None:
             elapsed = time.perf_counter() - started
             problems = zip_export_problems(str(path), signing.public_key_hex())
             print(
-                f"export {export_format}: {counts['messages']:,} messages from {entries:,} entries in {len(rooms)} "
-                f"rooms, {elapsed:.1f} s ({counts['messages'] / elapsed:,.0f} messages/s), peak {peak / 1e6:.1f} MB "
+                f"export {export_format}: {counts['entries']:,} entries in {len(rooms)} rooms, {elapsed:.1f} s "
+                f"({counts['entries'] / elapsed:,.0f} entries/s), peak {peak / 1e6:.1f} MB "
                 f"(target < 16 MB), {path.stat().st_size / 1e6:.0f} MB written, problems found: {len(problems)}",
                 flush=True,
             )
