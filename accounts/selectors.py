@@ -83,6 +83,17 @@ def is_privileged(*, user: User) -> bool:
     return user.pk is not None and user.groups.filter(name__in=roles.PRIVILEGED_ROLES).exists()
 
 
+def admin_open_to(*, user: User) -> bool:
+    """May this account open the admin? Active, and staff or in a role whose work is there (IT Admins,
+    Compliance Officers): a role given by a directory needs no staff tick as well. Each model page still asks
+    the role's permissions. At most one query."""
+    if not user.is_active:
+        return False
+    if user.is_staff:
+        return True
+    return user.pk is not None and user.groups.filter(name__in=roles.PRIVILEGED_ROLES).exists()
+
+
 def privileged_group_names() -> set[str]:
     """Groups only a superuser grants or takes away: the privileged roles, and any group that carries a
     permission (IT cannot make one, but a superuser can, and it opens doors the same way). One query."""

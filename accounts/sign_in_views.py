@@ -35,6 +35,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
 from accounts.backends import local_password_allowed, local_passwords_on
 from accounts.lockout import is_address_locked
+from accounts.selectors import admin_open_to
 from accounts.views import locked_out
 from core.errors import ParleyError
 
@@ -74,7 +75,15 @@ class SignInForm(_LocalPasswordsForm, AuthenticationForm):
 
 
 class AdminSignInForm(_LocalPasswordsForm, AdminAuthenticationForm):
-    pass
+    def confirm_login_allowed(self, user) -> None:
+        """As Django's admin form, with a role that works in the admin counting like staff (admin_open_to)."""
+        AuthenticationForm.confirm_login_allowed(self, user)
+        if not admin_open_to(user=user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 def sign_in_options() -> dict[str, object]:

@@ -68,7 +68,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "accounts.admin_apps.ParleyAdminConfig",  # django.contrib.admin, opened by role as well as staff
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

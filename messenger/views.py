@@ -9,6 +9,7 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import condition, require_safe
 
+from accounts.selectors import admin_open_to
 from core.webpush import application_server_key
 from messenger import emojis
 from messenger.models import MAX_BODY_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TOPIC_LENGTH
@@ -28,6 +29,7 @@ def app_shell(request: HttpRequest) -> HttpResponse:
         "limits": LIMITS,
         "emoji_url": f"{reverse('emoji-catalog')}?v={emoji_version}",
         "push_key": application_server_key(vapid_key) if vapid_key else "",
+        "opens_admin": admin_open_to(user=request.user),
     }
     return render(request, "messenger/app.html", context)
 

@@ -20,6 +20,8 @@ BESIDE = {
 }
 TRANSPORT_NAMES = {"consumers", "handlers", "views", "api", "admin", "forms", "middleware", "urls", "routing"}
 TRANSPORT_FILES = {
+    "accounts.admin_apps",
+    "accounts.admin_site",
     "accounts.sign_in_views",
     "accounts.user_import_admin",
     "archive.export_views",
