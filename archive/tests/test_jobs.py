@@ -1,3 +1,5 @@
+import io
+
 import pytest
 from django.core.management import call_command
 
@@ -108,3 +110,69 @@ def test_without_ldap_the_worker_leaves_accounts_alone(capsys):
     call_command("run_archive_jobs", "--once")
 
     assert "directory sync" not in capsys.readouterr().out
+
+
+# ---- the worker running: exports in their own lane, failures survived, SIGTERM-style stop ---------------------
+
+
+def test_a_long_export_holds_up_no_checkpoint_and_a_failing_job_is_tried_again(monkeypatch):
+    """While an export runs (held here until released), the other lane goes on sealing checkpoints; supervision
+    failing once (the database away, say) is logged and runs again when next due."""
+    import threading
+    import time
+
+    from archive.management.commands import run_archive_jobs
+
+    export_running, release_export, supervision_runs = threading.Event(), threading.Event(), []
+    export_jobs_step, supervision_step = run_archive_jobs.export_jobs_step, run_archive_jobs.supervision_step
+
+    def a_long_export():
+        export_running.set()
+        assert release_export.wait(timeout=60)
+        return export_jobs_step()
+
+    def failing_the_first_time():
+        supervision_runs.append(threading.current_thread().name)
+        if len(supervision_runs) == 1:
+            raise RuntimeError("the database went away")
+        return supervision_step()
+
+    monkeypatch.setattr(run_archive_jobs, "export_jobs_step", a_long_export)
+    monkeypatch.setattr(run_archive_jobs, "supervision_step", failing_the_first_time)
+    errors = io.StringIO()
+    worker = run_archive_jobs.Command(stdout=io.StringIO(), stderr=errors)
+    running = threading.Thread(
+        target=call_command, args=(worker, "--checkpoint-every", "1", "--supervise-every", "1"), daemon=True
+    )
+    running.start()
+    try:
+        assert export_running.wait(timeout=30)
+        given_up_at = time.monotonic() + 30  # a deadline for "never", not a speed: each job is due every second
+        while ArchiveCheckpoint.objects.filter(reason="hourly").count() < 2 or len(supervision_runs) < 2:
+            assert running.is_alive(), errors.getvalue()
+            assert time.monotonic() < given_up_at, "the other jobs stood still while the export ran"
+            worker.stopping.wait(0.1)
+        assert not release_export.is_set()  # all of it while the export was still running
+    finally:
+        release_export.set()
+        worker.stopping.set()
+        running.join(timeout=30)
+
+    assert not running.is_alive()
+    assert "supervision failed; trying again in 1 s" in errors.getvalue()
+
+
+def test_once_a_failing_job_is_the_exit_status_after_the_others_ran(monkeypatch):
+    from django.core.management.base import CommandError
+
+    from archive.management.commands import run_archive_jobs
+
+    def broken():
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(run_archive_jobs, "supervision_step", broken)
+
+    with pytest.raises(CommandError, match="supervision failed"):
+        call_command("run_archive_jobs", "--once")
+
+    assert ArchiveCheckpoint.objects.filter(reason="hourly").count() == 1  # the jobs after it ran

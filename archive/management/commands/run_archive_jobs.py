@@ -1,8 +1,13 @@
+import logging
+import signal
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections, connections
 
 from archive.checkpoints import archive_checkpoint_create
 from archive.export_jobs import export_jobs_step
@@ -10,14 +15,31 @@ from archive.retention import RetentionBelowFloor, apply_retention
 from archive.scheduled_exports import ScheduledExportMisconfigured, scheduled_export_step
 from archive.supervision import supervision_step
 
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """One of the worker's jobs: what it runs, how often, and when it is next due (time.monotonic)."""
+
+    name: str
+    run: Callable[[], None]
+    every: float
+    due: float = 0.0
+
 
 class Command(BaseCommand):
     help = (
         "The background worker: check new archive entries against the supervision lexicons every few seconds "
         "(and draw the daily sample), run the exports the desk queues and the daily scheduled export, seal an "
         "archive checkpoint every hour and apply retention every day; with LDAP configured, sync accounts with the "
-        "directory every PARLEY_LDAP_SYNC_MINUTES."
+        "directory every PARLEY_LDAP_SYNC_MINUTES. Exports run in a thread of their own, so a long one holds up "
+        "no checkpoint; a job that fails is logged and tried again when next due. SIGTERM stops it."
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stopping = threading.Event()  # set by SIGTERM (or a test): each lane ends after its current job
 
     def add_arguments(self, parser):
         parser.add_argument("--checkpoint-every", type=int, default=3600, help="Seconds between checkpoints.")
@@ -40,64 +62,95 @@ class Command(BaseCommand):
         once: bool,
         **options,
     ):
-        next_checkpoint = next_retention = next_supervision = next_export = next_directory = time.monotonic()
-        directory_every = settings.PARLEY_LDAP_SYNC_MINUTES * 60 if settings.PARLEY_LDAP_SERVER_URI else None
-        while True:
+        archive_jobs = [
+            Job("supervision", self._supervise, supervise_every),
+            Job("checkpoint", self._checkpoint, checkpoint_every),
+            Job("retention", self._retention, retention_every),
+        ]
+        if settings.PARLEY_LDAP_SERVER_URI:
+            archive_jobs.append(Job("directory sync", self._sync_directory, settings.PARLEY_LDAP_SYNC_MINUTES * 60))
+        export_jobs = [Job("exports", self._exports, export_every)]
+        if once:  # every job, in turn; a failure is the exit status, for cron
+            failed = self._run_due([*archive_jobs[:1], *export_jobs, *archive_jobs[1:]])
+            if failed:
+                raise CommandError(f"{', '.join(failed)} failed (the log has the error)")
+            return
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
+        # Exports in their own lane: an export of millions of entries takes many minutes, and checkpoints,
+        # supervision and retention keep their times meanwhile (each lane has its own database connection).
+        exports = threading.Thread(target=self._run_lane, args=(export_jobs,), name="exports", daemon=True)
+        exports.start()
+        try:
+            self._run_lane(archive_jobs)
+        finally:
+            self.stopping.set()
+            exports.join()
+
+    def _run_lane(self, jobs: list[Job]) -> None:
+        try:
+            while not self.stopping.is_set():
+                self._run_due(jobs)
+                self.stopping.wait(max(0.2, min(job.due for job in jobs) - time.monotonic()))
+        finally:
+            connections.close_all()  # this thread's
+
+    def _run_due(self, jobs: list[Job]) -> list[str]:
+        """Run the jobs that are due, each once; the names of those that failed."""
+        failed = []
+        for job in jobs:
+            if time.monotonic() < job.due:
+                continue
             close_old_connections()
-            now = time.monotonic()
-            if now >= next_supervision:
-                # Here, not on the send path: sending pays nothing for supervision (archive.supervision).
-                report = supervision_step()
-                if report.checked or report.days_sampled:
-                    self.stdout.write(
-                        f"supervision: checked {report.checked} entries, flagged {report.flagged}, "
-                        f"sampled {report.sampled}"
-                    )
-                if report.unopenable:
-                    self.stderr.write(f"supervision: {report.unopenable} entries did not open; run verify_archive")
-                next_supervision = now + supervise_every
-            if now >= next_export:
-                # One job a turn, run here to the end: a long export delays the other jobs of this loop, which
-                # catch up on the next turn (supervision reads from a cursor, checkpoints and retention by time).
-                exports = export_jobs_step()
-                if exports.ran is not None:
-                    self.stdout.write(f"export {exports.ran.pk}: {exports.ran.state} {exports.ran.error}".rstrip())
-                if exports.recovered or exports.failed_lost:
-                    self.stderr.write(
-                        f"exports: {exports.recovered} lost with a stopped worker queued again, "
-                        f"{exports.failed_lost} failed"
-                    )
-                if exports.expired:
-                    self.stdout.write(f"exports: {exports.expired} expired and deleted")
-                # The daily file for an outside archiver: a query when nothing is due (archive.scheduled_exports).
-                try:
-                    for run in scheduled_export_step():
-                        line = f"scheduled export of {run.day}: {run.state} {run.error}".rstrip()
-                        (self.stdout if run.state == "done" else self.stderr).write(line)
-                except ScheduledExportMisconfigured as refusal:
-                    self.stderr.write(f"scheduled export refused: {refusal}")
-                next_export = time.monotonic() + export_every
-            if now >= next_checkpoint:
-                checkpoint = archive_checkpoint_create(reason="hourly")
-                self.stdout.write(f"checkpoint {checkpoint.pk} sealed")
-                next_checkpoint = now + checkpoint_every
-            if now >= next_retention:
-                # A refused run purges nothing; checkpoints go on, and the refusal shows until someone fixes it.
-                try:
-                    report = apply_retention()
-                    self.stdout.write(f"retention: purged {report.purged_entries} entries")
-                except RetentionBelowFloor as refusal:
-                    self.stderr.write(f"retention refused: {refusal}")
-                next_retention = now + retention_every
-            if directory_every is not None and now >= next_directory:
-                self._sync_directory()
-                next_directory = time.monotonic() + directory_every
-            if once:
-                return
-            due = [next_checkpoint, next_retention, next_supervision, next_export]
-            if directory_every is not None:
-                due.append(next_directory)
-            time.sleep(max(1.0, min(due) - time.monotonic()))
+            try:
+                job.run()
+            except Exception:  # the database away for a moment, a bug: the worker goes on, the job runs when due
+                logger.exception("Worker job %s failed", job.name)
+                self.stderr.write(f"{job.name} failed; trying again in {job.every} s (the log has the error)")
+                failed.append(job.name)
+            job.due = time.monotonic() + job.every
+        return failed
+
+    def _supervise(self) -> None:
+        # Here, not on the send path: sending pays nothing for supervision (archive.supervision).
+        report = supervision_step()
+        if report.checked or report.days_sampled:
+            self.stdout.write(
+                f"supervision: checked {report.checked} entries, flagged {report.flagged}, sampled {report.sampled}"
+            )
+        if report.unopenable:
+            self.stderr.write(f"supervision: {report.unopenable} entries did not open; run verify_archive")
+
+    def _exports(self) -> None:
+        # One job a turn, run to the end in this lane (archive.export_jobs).
+        exports = export_jobs_step()
+        if exports.ran is not None:
+            self.stdout.write(f"export {exports.ran.pk}: {exports.ran.state} {exports.ran.error}".rstrip())
+        if exports.recovered or exports.failed_lost:
+            self.stderr.write(
+                f"exports: {exports.recovered} lost with a stopped worker queued again, {exports.failed_lost} failed"
+            )
+        if exports.expired:
+            self.stdout.write(f"exports: {exports.expired} expired and deleted")
+        # The daily file for an outside archiver: a query when nothing is due (archive.scheduled_exports).
+        try:
+            for run in scheduled_export_step():
+                line = f"scheduled export of {run.day}: {run.state} {run.error}".rstrip()
+                (self.stdout if run.state == "done" else self.stderr).write(line)
+        except ScheduledExportMisconfigured as refusal:
+            self.stderr.write(f"scheduled export refused: {refusal}")
+
+    def _checkpoint(self) -> None:
+        checkpoint = archive_checkpoint_create(reason="hourly")
+        self.stdout.write(f"checkpoint {checkpoint.pk} sealed")
+
+    def _retention(self) -> None:
+        # A refused run purges nothing; checkpoints go on, and the refusal shows until someone fixes it.
+        try:
+            report = apply_retention()
+            self.stdout.write(f"retention: purged {report.purged_entries} entries")
+        except RetentionBelowFloor as refusal:
+            self.stderr.write(f"retention refused: {refusal}")
 
     def _sync_directory(self) -> None:
         """Accounts in step with LDAP (accounts.ldap): joiners created, leavers deactivated (their sockets close)."""
