@@ -16,6 +16,7 @@ from archive.scheduled_exports import ScheduledExportMisconfigured, scheduled_ex
 from archive.supervision import supervision_step
 
 logger = logging.getLogger(__name__)
+STOP_GRACE_SECONDS = 5  # how long a stop waits for a running export (compose's SIGKILL follows after 10 s)
 
 
 @dataclass
@@ -85,7 +86,9 @@ class Command(BaseCommand):
             self._run_lane(archive_jobs)
         finally:
             self.stopping.set()
-            exports.join()
+            # An export may have minutes to go: it is cut off with the process (its transaction rolls back) and
+            # taken back by the next worker once its heartbeat is stale (archive.export_jobs).
+            exports.join(timeout=STOP_GRACE_SECONDS)
 
     def _run_lane(self, jobs: list[Job]) -> None:
         try:
