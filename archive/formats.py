@@ -368,9 +368,19 @@ def entry_text(entry: OpenedEntry) -> str:
     if entry.event_type == EventType.MESSAGE_EDITED:
         return str(content.get("new", ""))
     if entry.event_type == EventType.CALL_ENDED:  # calls/: who took part is in the entry's people
-        shared = ", screen shared" if content.get("screen_shared") else ""
-        return f"Call ended ({content.get('reason', '')}): {content.get('duration_seconds', 0)} s{shared}"
+        return call_ended_text(content)
     return str(content.get("body", "") or content.get("summary", "") or "")
+
+
+def call_ended_text(content: dict[str, Any]) -> str:
+    """How a call ended, its length and whether a screen was shared; or, for a direct call refused because the
+    one called was in another call (reason "busy"), who that was, by the name sealed with the entry."""
+    if content.get("reason") == "busy":
+        people = content.get("people", {})
+        called = ", ".join(people.get(str(pk), {}).get("username") or f"user {pk}" for pk in content.get("called", []))
+        return f"Call refused (busy): {called or 'the one called'} was in another call"
+    shared = ", screen shared" if content.get("screen_shared") else ""
+    return f"Call ended ({content.get('reason', '')}): {content.get('duration_seconds', 0)} s{shared}"
 
 
 def _day_key(entry: OpenedEntry) -> tuple[int, date]:

@@ -13,9 +13,11 @@ from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
 from archive.checkpoints import archive_checkpoint_create
+from archive.formats import call_ended_text
 from archive.models import ArchiveChain, ArchiveCheckpoint, EventType
 from archive.search_index import entry_text
 from archive.selectors import FIELDS, OpenedEntry, Unopenable, entries_in_range, opened_or_unopenable
+from archive.services import PEOPLE_CONTENT_KEYS
 from core import blind_index
 from messenger.models import Conversation
 
@@ -144,7 +146,7 @@ class _Names:
 def _named_in(content: Any) -> set[int]:
     named: set[int] = set()
     if isinstance(content, dict):
-        for key in ("added", "removed", "by", "member", "members"):
+        for key in PEOPLE_CONTENT_KEYS:
             value = content.get(key)
             named.update(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, int))
     return named
@@ -204,6 +206,8 @@ def _readable(entry: OpenedEntry, names: _Names, conversation: Conversation | No
         row.text = escape(f"{member}: {content.get('previous', '')} → {content.get('role', '')}")
     elif kind in (EventType.ROOM_CREATED, EventType.ROOM_RENAMED, EventType.ROOM_ARCHIVED):
         row.text = highlighted(" · ".join(_room_changes(content)), words)
+    elif kind == EventType.CALL_ENDED:
+        row.text = highlighted(call_ended_text(content), words)
     return row
 
 

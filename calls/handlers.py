@@ -12,7 +12,7 @@ from calls import services
 from calls.errors import CallNotFound
 from calls.ice import ice_servers_for
 from calls.payloads import call_payload
-from calls.selectors import call_participants
+from calls.selectors import call_participants, calls_live_for
 from messenger import frames
 from messenger.handlers import handles
 
@@ -38,6 +38,14 @@ def _joined_reply(user: User, call: Any) -> dict[str, Any]:
     """The call as it is now, and the ICE servers for its peer connections."""
     payload = call_payload(call, call_participants(call=call))
     return frames.ack_frame(call=payload, ice_servers=ice_servers_for(user_id=user.pk))
+
+
+@handles("call.list")
+def list_calls(user: User, payload: dict[str, Any]) -> dict[str, Any]:
+    """The calls ringing or running in the user's conversations now: a client asks on every (re)connect, as it
+    sends `sync`, and shows "Join" for them (a call.updated it missed while away is not sent again)."""
+    live_calls = calls_live_for(user=user)
+    return frames.ack_frame(calls=[call_payload(call, participants) for call, participants in live_calls])
 
 
 @handles("call.decline")

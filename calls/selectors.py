@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db.models import Prefetch
+
 from accounts.models import User
 from calls.errors import CallNotFound
 from calls.models import Call, CallParticipant
@@ -28,6 +30,26 @@ def call_participants(*, call: Call) -> list[CallParticipant]:
 
 def call_live_in(*, conversation_id: int) -> Call | None:
     return Call.objects.filter(conversation_id=conversation_id).exclude(state=Call.State.ENDED).first()
+
+
+def calls_live_for(*, user: User) -> list[tuple[Call, list[CallParticipant]]]:
+    """Every call ringing or running in the user's conversations, each with its participants (users loaded), for
+    a client that (re)connects and must show "Join" without waiting for the next call.updated. Two queries however
+    many conversations and calls (one when none runs, the usual case): the partial unique index on live calls
+    per conversation answers the first."""
+    calls = (
+        Call.objects.filter(conversation_id__in=Membership.objects.filter(user=user).values("conversation_id"))
+        .exclude(state=Call.State.ENDED)
+        .prefetch_related(
+            Prefetch(
+                "participants",
+                queryset=CallParticipant.objects.select_related("user").order_by("pk"),
+                to_attr="participants_loaded",
+            )
+        )
+        .order_by("pk")
+    )
+    return [(call, call.participants_loaded) for call in calls]
 
 
 def users_in_a_call(*, user_ids: list[int]) -> set[int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -45,6 +46,8 @@ SIGNAL_KINDS = ("offer", "answer", "ice")
 MAX_SDP_LENGTH = 32 * 1024
 MAX_CANDIDATE_LENGTH = 1024
 MAX_MID_LENGTH = 64
+# The reason a refused direct call is archived with (call_ended), beside Call.EndReason's: no call row has it.
+BUSY = "busy"
 
 
 # ---- ringing ---------------------------------------------------------------------------------------------------
@@ -67,6 +70,7 @@ def call_invite(*, caller: User, conversation_id: int) -> Call:
         raise CallBusy("You are already in a call.")
     kind = Conversation.objects.values_list("kind", flat=True).get(pk=conversation_id)
     if kind == Conversation.Kind.DIRECT and others and others[0] in busy:
+        _busy_attempt_archive(caller=caller, conversation_id=conversation_id, called_id=others[0])
         raise CallBusy("They are in another call.")
     rung = [user_id for user_id in others if user_id not in busy]
     now = timezone.now()
@@ -92,6 +96,32 @@ def call_invite(*, caller: User, conversation_id: int) -> Call:
     except IntegrityError:
         raise CallBusy("This conversation already has a call, or you are in one.") from None
     return call
+
+
+def _busy_attempt_archive(*, caller: User, conversation_id: int, called_id: int) -> None:
+    """Keep a direct call refused as busy (docs/compliance.md: every attempt to communicate is kept): one
+    `call_ended` entry with the reason "busy", like a call that ended before anyone answered, only no call row
+    exists for it. Committed on its own, before the caller hears `call_busy`; nobody else is told."""
+    now = timezone.now().isoformat()
+    with transaction.atomic():
+        archive_record(
+            event_type=EventType.CALL_ENDED,
+            conversation_id=conversation_id,
+            actor_id=caller.pk,
+            actor=caller,
+            participants=conversation_member_ids(conversation_id=conversation_id),
+            content={
+                "call": str(uuid.uuid4()),  # the attempt's own id: no Call row holds it
+                "reason": BUSY,
+                "called": [called_id],  # sealed with their name, like "members" (PEOPLE_CONTENT_KEYS)
+                "duration_seconds": 0,
+                "screen_shared": False,
+                "members": [caller.pk],
+                "started_at": now,
+                "answered_at": None,
+                "ended_at": now,
+            },
+        )
 
 
 def ring_timeout_schedule(call_id: int) -> None:

@@ -58,6 +58,7 @@ CLIENT_FRAMES: dict[str, Fields] = {
     "presence.tab": Fields(required={"state": str}),
     "presence.set": Fields(required={"choice": str}, optional={"status_message": str}),
     # Calls (calls/handlers.py; docs/protocol.md, "Calls").
+    "call.list": Fields(),
     "call.invite": Fields(required={"conversation_id": int}),
     "call.accept": Fields(required={"call_id": int}),
     "call.join": Fields(required={"call_id": int}),

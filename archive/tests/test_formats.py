@@ -205,6 +205,27 @@ def test_csv_says_how_a_call_ended_and_how_long_it_lasted(tmp_path):
     assert rows[-1]["text"] == "Call ended (hung_up): 62 s"
 
 
+def test_csv_and_jsonl_say_who_a_call_refused_as_busy_was_for(tmp_path):
+    from calls import services as calls
+    from calls.errors import CallBusy
+
+    alice, bob, carol = (UserFactory(username=name) for name in ("alice", "bob", "carol"))
+    chat = services.direct_open(user=alice, other_username="bob")
+    calls.call_join(user=bob, call_id=calls.call_invite(caller=alice, conversation_id=chat.pk).pk)
+    with pytest.raises(CallBusy):
+        calls.call_invite(caller=carol, conversation_id=services.direct_open(user=carol, other_username="bob").pk)
+    said = "Call refused (busy): bob was in another call"
+
+    rows = list(csv.DictReader(io.StringIO(export(tmp_path, "csv").read("messages.csv").decode())))
+
+    assert [(row["event"], row["actor_username"], row["text"]) for row in rows if row["text"] == said] == [
+        ("call_ended", "carol", said)
+    ]
+    lines = export(tmp_path, "jsonl").read("export.jsonl").decode().splitlines()
+    contents = [json.loads(line)["entry"]["content"] for line in lines if '"entry"' in line]
+    assert [content["called"] for content in contents if content.get("reason") == "busy"] == [[bob.pk]]
+
+
 def test_jsonl_in_a_zip_is_todays_verifiable_export(desk, tmp_path):
     archive = export(tmp_path, "jsonl")
     lines = archive.read("export.jsonl").decode().splitlines()

@@ -120,3 +120,21 @@ def test_every_event_type_has_a_readable_name():
     from archive.review import EVENT_NAMES
 
     assert set(EVENT_NAMES) == set(EventType)
+
+
+def test_a_call_refused_as_busy_reads_as_such_with_who_was_busy():
+    from calls import services as calls
+    from calls.errors import CallBusy
+
+    alice, bob, carol = (UserFactory(username=name, display_name="") for name in ("alice", "bob", "carol"))
+    chat = services.direct_open(user=alice, other_username="bob")
+    calls.call_join(user=bob, call_id=calls.call_invite(caller=alice, conversation_id=chat.pk).pk)
+    carol_and_bob = services.direct_open(user=carol, other_username="bob")
+    with pytest.raises(CallBusy):
+        calls.call_invite(caller=carol, conversation_id=carol_and_bob.pk)
+
+    rows = transcript(conversation_id=carol_and_bob.pk, since=None, until=None).rows
+
+    assert [(str(row.who), row.event, row.text) for row in rows if row.event.startswith("call")] == [
+        ("carol", "call ended", "Call refused (busy): bob was in another call")
+    ]

@@ -1,6 +1,7 @@
 """A call in two real browsers (Debian's Chromium, fake microphone and screen): alice calls bob, bob accepts,
 their peer connection connects, alice shares her screen and bob watches it play; hanging up ends the call for
-both, and the archive holds it with its duration. Media goes between the two pages over loopback."""
+both, and the archive holds it with its duration. Media goes between the two pages over loopback. And a page
+reloaded while its room's call runs offers to join it."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ import pytest
 
 from archive.models import EventType
 from archive.selectors import entries_in_chain_order_of_type
+from calls import services as calls
+from calls.tests.factories import UserFactory, room_with
 from core.testing import start_daphne_worker
 from messenger.tests.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     TIMEOUT_MS,
+    chromium,
     direct_chat_of_alice_and_bob,
+    in_a_thread_without_a_loop,
     require_chromium,
     signed_in_page,
 )
@@ -86,3 +91,35 @@ def test_alice_calls_bob_shares_her_screen_and_hangs_up_and_the_archive_keeps_th
     assert ended.content["screen_shared"] is True
     assert isinstance(ended.content["duration_seconds"], int) and ended.content["duration_seconds"] >= 0
     assert {person["username"] for person in ended.content["people"].values()} == {"alice", "bob"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bob_reloading_while_his_rooms_call_runs_is_offered_to_join_it(tmp_path: Path, settings):
+    require_chromium()
+    from playwright.sync_api import expect
+
+    # The invite below runs in this process, and so would its ring timer: it stays out of the test.
+    settings.PARLEY_CALL_RING_SECONDS = 3600
+    alice, bob, carol = (UserFactory(username=name) for name in ("alice", "bob", "carol"))
+    room = room_with(alice, bob, carol, name="standup")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        page = signed_in_page(browser, base_url, "bob", errors)
+        page.get_by_role("link", name=re.compile(r"^standup\b")).click()
+        expect(page.get_by_role("button", name="Call")).to_be_visible()
+
+        def room_call_that_bob_declined() -> None:  # not ringing for him: "Join call" is all he has
+            call = calls.call_invite(caller=alice, conversation_id=room.pk)
+            calls.call_join(user=carol, call_id=call.pk)
+            calls.call_decline(user=bob, call_id=call.pk)
+
+        in_a_thread_without_a_loop(room_call_that_bob_declined)
+
+        page.reload()
+
+        expect(page.locator("#connection-state")).to_have_text("Online")
+        expect(page.get_by_role("button", name="Join call")).to_be_visible()
+        expect(page.get_by_role("button", name="Call", exact=True)).to_be_hidden()
+
+    assert errors == []

@@ -166,6 +166,28 @@ async def test_a_member_who_is_not_in_the_call_receives_none_of_its_signaling(pe
     assert "call.ringing" in frames_for_carol  # she is a member: rung, and may join
 
 
+async def test_a_member_connecting_during_a_rooms_call_learns_of_it_and_others_do_not(people):
+    room = await create_room(people["alice"], people["bob"], people["carol"])
+    alice, bob = people["sockets"]["alice"], people["sockets"]["bob"]
+    call_id = (await request(alice, {"type": "call.invite", "conversation_id": room.pk}))["call"]["id"]
+    await request(bob, {"type": "call.join", "call_id": call_id})
+    outsider = await create_user(username="dave")
+
+    carol_reloaded, dave = await open_socket(people["carol"]), await open_socket(outsider)
+    live = (await request(carol_reloaded, {"type": "call.list"}))["calls"]
+    unseen = (await request(dave, {"type": "call.list"}))["calls"]
+
+    assert [(call["id"], call["conversation_id"], call["state"]) for call in live] == [(call_id, room.pk, "active")]
+    assert {p["username"]: p["state"] for p in live[0]["participants"]} == {
+        "alice": "joined",
+        "bob": "joined",
+        "carol": "ringing",
+    }
+    assert unseen == []
+    await carol_reloaded.disconnect()
+    await dave.disconnect()
+
+
 async def test_calling_someone_in_a_call_is_busy_and_a_full_call_refuses_one_more(people, settings):
     _call_id, _chat = await call_in_direct_chat(people)
     carol_and_bob = await create_direct(people["carol"], people["bob"])

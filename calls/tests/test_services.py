@@ -8,6 +8,7 @@ from django.utils import timezone
 from accounts import roles
 from archive.models import EventType
 from archive.selectors import entries_in_chain_order
+from archive.verification import archive_verify
 from calls import services
 from calls.errors import CallBusy, CallFull, CallNotFound, SignalInvalid
 from calls.models import Call
@@ -67,6 +68,24 @@ def test_calling_someone_already_in_a_call_is_refused_as_busy(pair):
         services.call_invite(caller=carol, conversation_id=direct_between(carol, bob).pk)
     with pytest.raises(CallBusy):  # and the one in a call cannot start another
         services.call_invite(caller=bob, conversation_id=direct_between(bob, carol).pk)
+
+
+def test_a_direct_call_refused_as_busy_is_kept_in_the_archive_of_that_chat(pair):
+    alice, bob, chat = pair
+    carol = UserFactory(username="carol")
+    services.call_join(user=bob, call_id=services.call_invite(caller=alice, conversation_id=chat.pk).pk)
+    carol_and_bob = direct_between(carol, bob)
+
+    with pytest.raises(CallBusy):
+        services.call_invite(caller=carol, conversation_id=carol_and_bob.pk)
+
+    (attempt,) = call_events(carol_and_bob)
+    assert (attempt.event_type, attempt.actor_id) == (EventType.CALL_ENDED, carol.pk)
+    assert (attempt.content["reason"], attempt.content["called"]) == ("busy", [bob.pk])
+    assert attempt.content["people"][str(bob.pk)]["username"] == "bob"  # sealed as they were named then
+    assert set(attempt.participants) == {carol.pk, bob.pk}
+    assert not Call.objects.filter(conversation=carol_and_bob).exists()  # nothing rang, nothing runs
+    assert archive_verify().is_intact
 
 
 def test_a_second_call_in_the_same_conversation_is_refused(pair):

@@ -56,6 +56,7 @@ export class Calls {
     this.nodes.mute.addEventListener("click", () => this.toggleMute());
     this.nodes.share.addEventListener("click", () => (this.screen ? this.stopSharing() : this.shareScreen()));
     connection.addEventListener("frame", (event) => this.onFrame(event.detail));
+    connection.addEventListener("hello", () => this.reconnected());
     window.addEventListener("pagehide", () => this.call && this.connection.notify({ type: "call.hangup", call_id: this.call.id }));
   }
 
@@ -89,6 +90,24 @@ export class Calls {
         if (this.call?.id === frame.call_id) this.signal(frame).catch((error) => console.warn("call signal", error));
         break;
     }
+  }
+
+  // After every (re)connect: the calls ringing or running now. Frames are not replayed, so a reload or a dropped
+  // socket missed those that started them; the reply is the state to start from (frames after it are newer).
+  async reconnected() {
+    let reply;
+    try {
+      reply = await this.connection.request({ type: "call.list" });
+    } catch {
+      return; // the connection dropped again: the next hello asks again
+    }
+    this.liveCalls = new Map(reply.calls.map((call) => [call.conversation_id, call]));
+    if (this.ringing && !this.liveCalls.has(this.ringing.conversation_id)) this.stopRinging();
+    for (const call of reply.calls) {
+      const mine = call.participants.find((p) => p.user_id === this.store.me.id);
+      if (!this.call && !this.ringing && mine?.state === "ringing") this.ring(call); // still ringing for us
+    }
+    this.showConversation(this.store.activeId);
   }
 
   updated(call) {
