@@ -12,14 +12,15 @@ python-ldap (requirements-ldap.txt); nothing imports it unless PARLEY_LDAP_SERVE
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import ldap
 import ldap.cidict
 import ldap.dn
 from django.conf import settings
-from django_auth_ldap.backend import LDAPBackend
+from django_auth_ldap.backend import LDAPBackend, ldap_error
 from django_auth_ldap.config import (
     ActiveDirectoryGroupType,
     GroupOfNamesType,
@@ -43,6 +44,13 @@ logger = logging.getLogger(__name__)
 SOURCE = DirectorySource.LDAP
 NETWORK_TIMEOUT_SECONDS = 10
 OPERATION_TIMEOUT_SECONDS = 30
+# The LDAP backend is asked before local passwords, so a directory that does not answer would cost every sign-in
+# (the break-glass administrator's too) up to the timeouts above. After failing to reach it, this process leaves
+# it alone for this long: directory accounts cannot sign in meanwhile (they could not anyway), local ones at once.
+DIRECTORY_DOWN_SECONDS = 30
+UNREACHABLE = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR)
+clock: Callable[[], float] = time.monotonic  # moved by tests (core.testing.MovableClock)
+_unreachable_until = 0.0
 
 # PARLEY_LDAP_GROUP_TYPE -> django-auth-ldap's group type (sign-in), the groups' objectClass, and where the sync
 # reads membership: Active Directory keeps it on the person (memberOf; a big group's `member` comes back in
@@ -231,7 +239,7 @@ class ParleyLDAPBackend(LDAPBackend):
         self._settings = value
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        if not settings.PARLEY_LDAP_SERVER_URI:
+        if not settings.PARLEY_LDAP_SERVER_URI or directory_unreachable():
             return None
         try:
             ldap_config()
@@ -269,3 +277,21 @@ class ParleyLDAPBackend(LDAPBackend):
             logger.warning("LDAP sign-in of %s refused: %s", person.username, rows[0].describe())
             raise ldap_user.AuthenticationFailed(rows[0].describe())
         return User.objects.get(username=person.username), False
+
+
+def directory_unreachable() -> bool:
+    """Did this process fail to reach the directory less than DIRECTORY_DOWN_SECONDS ago?"""
+    return clock() < _unreachable_until
+
+
+def _note_unreachable(sender, exception: Exception, **kwargs) -> None:
+    global _unreachable_until
+    error = exception
+    if isinstance(error, UNREACHABLE):
+        _unreachable_until = clock() + DIRECTORY_DOWN_SECONDS
+        logger.error(
+            "The LDAP directory did not answer; sign-ins skip it for %s s: %r", DIRECTORY_DOWN_SECONDS, exception
+        )
+
+
+ldap_error.connect(_note_unreachable, sender=ParleyLDAPBackend, dispatch_uid="parley-ldap-unreachable")

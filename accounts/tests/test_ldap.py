@@ -144,6 +144,37 @@ def test_an_unreachable_directory_refuses_directory_sign_ins_without_an_error_pa
     assert response.status_code == 200
 
 
+def test_a_directory_that_does_not_answer_is_asked_once_then_skipped_for_a_while(directory, monkeypatch):
+    """A sign-in while the directory is away pays its timeout once; the next ones (the break-glass
+    administrator's here) skip it until DIRECTORY_DOWN_SECONDS have passed, then it is asked again."""
+    from django_auth_ldap.backend import ldap_error
+
+    from accounts import ldap as parley_ldap
+    from core.testing import MovableClock
+
+    clock = MovableClock()
+    monkeypatch.setattr(parley_ldap, "clock", clock)
+    monkeypatch.setattr(parley_ldap, "_unreachable_until", 0.0)
+    asked = []
+    ldap_error.connect(lambda sender, **kwargs: asked.append(kwargs["exception"]), weak=False, dispatch_uid="asked")
+    UserFactory(username="breakglass")
+    directory.stop()
+    try:
+        first = sign_in("breakglass", TEST_PASSWORD)
+        again = sign_in("breakglass", TEST_PASSWORD)
+        directory_person = sign_in("ann", "ann-secret")
+        asked_while_away = len(asked)
+        clock.advance(parley_ldap.DIRECTORY_DOWN_SECONDS)
+        later = sign_in("breakglass", TEST_PASSWORD)
+    finally:
+        ldap_error.disconnect(dispatch_uid="asked")
+
+    assert [is_signed_in(client) for client in (first, again, directory_person, later)] == [True, True, False, True]
+    assert asked_while_away == 1  # the first sign-in found it away; the next two did not ask
+    assert len(asked) == 2  # asked again once the time was up
+    assert all(isinstance(error, parley_ldap.UNREACHABLE) for error in asked)
+
+
 def test_manage_py_check_names_a_misconfigured_directory(directory, settings):
     settings.PARLEY_LDAP_ROLE_GROUPS = "Wizards=cn=it"
 
