@@ -10,6 +10,7 @@ from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import condition, require_safe
 
 from core.webpush import application_server_key
+from games.selectors import games_enabled_for
 from messenger import emojis
 from messenger.models import MAX_BODY_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TOPIC_LENGTH
 
@@ -28,6 +29,9 @@ def app_shell(request: HttpRequest) -> HttpResponse:
         "limits": LIMITS,
         "emoji_url": f"{reverse('emoji-catalog')}?v={emoji_version}",
         "push_key": application_server_key(vapid_key) if vapid_key else "",
+        # Games switched off for this user (games.models.GamePolicy): the page offers no Game button. Read once
+        # per page load; a policy changed meanwhile shows at the next load (the services refuse at once anyway).
+        "games_enabled": games_enabled_for(user=request.user),
     }
     return render(request, "messenger/app.html", context)
 
