@@ -6,7 +6,9 @@ link, or code calling save(); deactivation also revokes the account's API tokens
 depth here (not the usual "call the service"): `is_active` and the password are Django fields that admin
 forms, Django's own views and other code set directly. QuerySet.update(is_active=False) bypasses signals and is
 not supported for deactivation (docs/administration.md); an open socket still notices a password set that way
-at its next session check. Likewise every sign-in, whichever view performs it, goes through
+at its next session check. Apps above accounts that must act on a deactivation (games forfeits the
+account's games) receive `user_deactivated`, sent here in the deactivating transaction: accounts may not import
+them. Likewise every sign-in, whichever view performs it, goes through
 django.contrib.auth.login, whose signal records it.
 """
 
@@ -16,10 +18,14 @@ from functools import partial
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import post_init, post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from accounts.models import User
 from core import fanout
+
+# Sent once when an account is switched off, however it was done, inside that save's transaction (when it has one:
+# user_deactivate and the admin open one), with `user`. Receivers write in that transaction: both or neither.
+user_deactivated = Signal()
 
 
 @receiver(post_init, sender=User)
@@ -40,6 +46,7 @@ def _sign_out_when_deactivated(sender, instance: User, created: bool, **kwargs) 
     # Revoked at once and for good, in the deactivating transaction: reactivating the account revives no token.
     # The actor is the signed-in user of an admin request (auditlog's middleware), None at the shell.
     api_tokens_revoke_all(user=instance, actor=None, reason="deactivated")
+    user_deactivated.send(sender=User, user=instance)
     fanout.after_commit(partial(signed_out_everywhere, user_id=instance.pk, reason="deactivated"))
 
 

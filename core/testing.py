@@ -53,7 +53,8 @@ class Listener:
     async def _listen(self, channel: str) -> None:
         while True:
             event = await self.layer.receive(channel)
-            self.heard.put(json.loads(event["text"]))
+            if "text" in event:  # a frame; not a socket's own bookkeeping (a presence recheck after a leave)
+                self.heard.put(json.loads(event["text"]))
 
     @staticmethod
     async def _stay_awake() -> None:

@@ -7,6 +7,7 @@ class GamesConfig(AppConfig):
 
     def ready(self) -> None:
         from core.audit import audit_register
+        from games import signals  # noqa: F401 (leavers and deactivated players forfeit their games)
         from games.models import GamePolicy
 
         # Who switched games off or on, and for whom (docs/administration.md).

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.models import User
 from archive.models import EventType
@@ -168,6 +169,43 @@ def game_draw_accept(*, user: User, game_id: int) -> Game:
     return game
 
 
+def games_forfeit(*, user: User, actor: User, conversation_id: int | None = None) -> list[Game]:
+    """End the games `user` can no longer play because they left a room or were removed from it (that room's
+    games, `conversation_id`) or were deactivated (all of them): an active game is won by the other player,
+    result "abandoned"; a challenge to or from them is closed (declined, result "abandoned"). `actor` is who
+    made the change (the leaver, a room owner, IT). Returns the games ended.
+
+    Runs inside the membership change's or deactivation's transaction (games.signals), so the game ends, and
+    is archived, with it or not at all. The games' row locks are taken first, in id order, before any archive
+    chain's, as every game write takes them: a move racing this waits, then finds the game over. No savepoint
+    of its own: a failure here rolls back the whole change, and leaving a room without games costs one query."""
+    with transaction.atomic(savepoint=False):
+        games = Game.objects.select_for_update().filter(
+            Q(challenger=user) | Q(opponent=user), status__in=[Game.Status.ACTIVE, Game.Status.CHALLENGED]
+        )
+        if conversation_id is not None:
+            games = games.filter(conversation_id=conversation_id)
+        ended = list(games.order_by("pk"))
+        for game in ended:
+            if game.status == Game.Status.ACTIVE:
+                _finish(game, winner_id=_other(game, user), result="abandoned")
+                _save(game)
+                _archive_end(game, actor=actor, member=user.pk)
+            else:
+                game.status, game.result = Game.Status.DECLINED, "abandoned"
+                _save(game)
+                _archive(
+                    game,
+                    EventType.GAME_DECLINED,
+                    actor=actor,
+                    summary=f"challenge closed: {user.get_username()} can no longer play",
+                    result=game.result,
+                    member=user.pk,
+                )
+            _announce(game)
+    return ended
+
+
 # ---- shared steps --------------------------------------------------------------------------------------------
 
 
@@ -235,7 +273,7 @@ def _archive(
     )
 
 
-def _archive_end(game: Game, *, actor: User) -> None:
+def _archive_end(game: Game, *, actor: User, **content: Any) -> None:
     outcome = "a draw" if game.winner_id is None else f"won by {User.objects.get(pk=game.winner_id).get_username()}"
     _archive(
         game,
@@ -245,6 +283,7 @@ def _archive_end(game: Game, *, actor: User) -> None:
         winner=game.winner_id,
         result=game.result,
         moves=game.moves,
+        **content,
     )
 
 

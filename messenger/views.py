@@ -11,6 +11,7 @@ from django.views.decorators.http import condition, require_safe
 
 from accounts.selectors import admin_open_to
 from core.webpush import application_server_key
+from games.selectors import games_enabled_for
 from messenger import emojis
 from messenger.models import MAX_BODY_LENGTH, MAX_ROOM_NAME_LENGTH, MAX_TOPIC_LENGTH
 
@@ -30,6 +31,9 @@ def app_shell(request: HttpRequest) -> HttpResponse:
         "emoji_url": f"{reverse('emoji-catalog')}?v={emoji_version}",
         "push_key": application_server_key(vapid_key) if vapid_key else "",
         "opens_admin": admin_open_to(user=request.user),
+        # Games switched off for this user (games.models.GamePolicy): the page offers no Game button. Read once
+        # per page load; a policy changed meanwhile shows at the next load (the services refuse at once anyway).
+        "games_enabled": games_enabled_for(user=request.user),
     }
     return render(request, "messenger/app.html", context)
 

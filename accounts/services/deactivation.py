@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from accounts.models import User
 from accounts.services.sessions import signed_out_everywhere
 from core.audit import audit_record
@@ -10,10 +12,12 @@ from core.audit import audit_record
 def user_deactivate(*, user: User) -> User:
     """Switch an account off. Its sessions end and its live sockets close on every worker (see
     `signed_out_everywhere`, run for any save that turns is_active off), and its API tokens are revoked for good
-    (accounts/signals.py); its messages stay, archived."""
+    (accounts/signals.py); its messages stay, archived. What apps above accounts do about it (games forfeited,
+    `user_deactivated`) happens in the same transaction."""
     if user.is_active:
-        user.is_active = False
-        user.save(update_fields=["is_active"])
+        with transaction.atomic():
+            user.is_active = False
+            user.save(update_fields=["is_active"])
     return user
 
 

@@ -1,6 +1,7 @@
 """The game card in the browser (static/js/games.js) in Debian's Chromium against a real daphne: alice challenges
 bob to chess from their direct chat's header, bob accepts, and they play Scholar's mate by clicking pieces and
-squares in two browser contexts; both see the result. The helpers are the chat's browser tests'."""
+squares in two browser contexts; both see the result. Then games are switched off and bob's reloaded page offers
+no Game button. The helpers are the chat's browser tests'."""
 
 import re
 import tempfile
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from games.models import Game
+from core.testing import run_in_threads
+from games.models import Game, GamePolicy
 from messenger.tests.test_browser import chromium, direct_chat_of_alice_and_bob, require_chromium, signed_in_page
 
 # Left behind for a person to look at: the finished game on bob's board.
@@ -64,6 +66,16 @@ def test_alice_mates_bob_in_four_moves_through_the_board_and_both_see_the_result
         expect(bob.locator(".game-card .game-status")).to_have_text("Alice Archer won (checkmate).")
         expect(square(bob, "f7")).to_have_text("♕")
         bob.screenshot(path=str(SCREENSHOT))
+
+        # IT switches games off for the company: at his next page load bob has no Game button to press (he would
+        # only be told games_disabled), though the finished game stays on his card strip.
+        # (From a thread: Playwright's loop runs in this one, and Django refuses the ORM under a running loop.)
+        assert run_in_threads(lambda enabled: GamePolicy.objects.create(games_enabled=enabled), [False]) == []
+        bob.reload()
+        bob.get_by_role("link", name=re.compile(r"^Alice Archer\b")).click()
+        expect(bob.locator(".game-card .game-status")).to_have_text("Alice Archer won (checkmate).")
+        expect(bob.get_by_role("button", name="Mute")).to_be_visible()
+        expect(bob.get_by_role("button", name="Game")).to_have_count(0)
 
     game = Game.objects.get()
     assert (game.status, game.result, game.state["moves"][-1]) == ("finished", "checkmate", "h5f7")

@@ -1,5 +1,6 @@
 """games/handlers.py through the socket of the whole ASGI application: a full game between two clients, a
-spectator watching, games listed after a reconnect, and bad frames answered with error frames."""
+spectator watching, games listed after a reconnect, bad frames answered with error frames, and a removed player's
+game ended for those who stay."""
 
 import uuid
 
@@ -9,6 +10,7 @@ from channels.db import database_sync_to_async
 from core.testing import next_of_type, session_cookie_for, socket_to_app
 from games.models import GamePolicy
 from games.tests.factories import UserFactory, room_with
+from messenger.services import room_member_remove
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -159,3 +161,24 @@ async def test_games_switched_off_answer_games_disabled_and_existing_games_stay_
 
     assert (refused["type"], refused["code"]) == ("error", "games_disabled")
     assert [g["id"] for g in listed["games"]] == [game["id"]]
+
+
+async def test_a_player_removed_from_the_room_forfeits_and_the_members_who_stay_see_it(table):
+    room, carol = table["room"], table["carol"]
+    challenge = await request(
+        table["bob_socket"],
+        {"type": "game.challenge", "conversation_id": room.pk, "opponent_id": carol.pk, "kind": "connect_four"},
+    )
+    await request(table["carol_socket"], {"type": "game.accept", "game_id": challenge["game"]["id"]})
+
+    await database_sync_to_async(room_member_remove)(user=table["alice"], conversation_id=room.pk, username="bob")
+
+    for name in ("alice", "carol"):
+        game = await next_of_type(table[f"{name}_socket"], "game.updated")
+        while game["game"]["status"] != "finished":  # the challenge and its acceptance, when not read yet
+            game = await next_of_type(table[f"{name}_socket"], "game.updated")
+        assert (game["game"]["id"], game["game"]["winner"], game["game"]["result"]) == (
+            challenge["game"]["id"],
+            carol.pk,
+            "abandoned",
+        )

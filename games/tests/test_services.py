@@ -1,8 +1,11 @@
-"""games/services.py: challenges, turn order, legality, races, resigning, draws, policy, archive and fan-out."""
+"""games/services.py: challenges, turn order, legality, races, resigning, draws, policy, leavers forfeiting,
+archive and fan-out."""
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import transaction
 
+from accounts.services import user_deactivate
 from archive.models import ArchiveEntry, EventType
 from archive.selectors import ArchiveSearch, archive_search, entries_in_chain_order
 from core import fanout
@@ -21,7 +24,12 @@ from games.errors import (
 from games.models import Game, GamePolicy
 from games.tests.factories import UserFactory, game_between, play, room_with
 from messenger.errors import NotAMember, RateLimited, RoomArchived
-from messenger.services import room_archive, send_rate_limit
+from messenger.services import (
+    conversation_leave,
+    room_archive,
+    room_member_remove,
+    send_rate_limit,
+)
 
 
 @pytest.fixture
@@ -282,3 +290,102 @@ def test_a_move_costs_the_same_few_queries_however_big_the_room(django_assert_nu
     # archive chain, entry, chain head, search tokens, COMMIT
     with django_assert_num_queries(10):
         services.game_move(user=alice, game_id=game.pk, move="4")
+
+
+@pytest.mark.django_db
+class TestLeavers:
+    """A player who leaves the room, is removed from it, or is switched off forfeits at once: nothing hangs."""
+
+    def test_a_player_who_leaves_the_room_loses_the_game_there(self, alice, bob, carol):
+        room = room_with(alice, bob, carol)
+        game = game_between(alice, bob, kind="chess", room=room)
+        elsewhere = game_between(alice, bob, kind="chess")
+
+        conversation_leave(user=bob, conversation_id=room.pk)
+
+        game.refresh_from_db()
+        assert (game.status, game.winner_id, game.result, game.turn_id) == ("finished", alice.pk, "abandoned", None)
+        assert Game.objects.get(pk=elsewhere.pk).status == "active"  # another room's game goes on
+        # Archived with the membership change, the game's end first (its lock comes before the chain's).
+        *_, ended, removed = entries_in_chain_order(conversation_ids=[room.pk])
+        assert (ended.event_type, removed.event_type) == (EventType.GAME_ENDED, EventType.MEMBER_REMOVED)
+        assert (ended.actor_id, ended.content["winner"], ended.content["result"]) == (bob.pk, alice.pk, "abandoned")
+        assert ended.content["member"] == bob.pk and bob.pk not in ended.participants
+
+    def test_a_player_removed_by_the_owner_loses_and_the_owner_is_the_archived_actor(self, alice, bob, carol):
+        room = room_with(carol, alice, bob)  # carol owns it
+        game = game_between(alice, bob, room=room)
+
+        room_member_remove(user=carol, conversation_id=room.pk, username="alice")
+
+        game.refresh_from_db()
+        assert (game.status, game.winner_id, game.result) == ("finished", bob.pk, "abandoned")
+        *_, ended, _removed = entries_in_chain_order(conversation_ids=[room.pk])
+        assert (ended.event_type, ended.actor_id, ended.content["member"]) == (EventType.GAME_ENDED, carol.pk, alice.pk)
+        with pytest.raises(GameNotActive):
+            services.game_move(user=bob, game_id=game.pk, move="4")
+
+    def test_a_deactivated_player_loses_every_game_and_open_challenges_close(self, alice, bob, carol):
+        chess = game_between(alice, bob, kind="chess")
+        connect_four = game_between(carol, alice, kind="connect_four")
+        challenged = game_between(carol, alice, accepted=False)
+        between_others = game_between(bob, carol)
+
+        user_deactivate(user=alice)
+
+        won = {game.pk: (game.status, game.winner_id, game.result) for game in Game.objects.all()}
+        assert won[chess.pk] == ("finished", bob.pk, "abandoned")
+        assert won[connect_four.pk] == ("finished", carol.pk, "abandoned")
+        assert won[challenged.pk] == ("declined", None, "abandoned")
+        assert won[between_others.pk] == ("active", None, "")
+        assert ArchiveEntry.objects.filter(event_type=EventType.GAME_ENDED, actor_id=alice.pk).count() == 2
+        assert ArchiveEntry.objects.filter(event_type=EventType.GAME_DECLINED, actor_id=alice.pk).count() == 1
+
+    def test_a_challenge_from_a_leaver_closes_so_it_cannot_be_accepted(self, alice, bob, carol):
+        room = room_with(carol, alice, bob)
+        game = game_between(alice, bob, room=room, accepted=False)
+
+        conversation_leave(user=alice, conversation_id=room.pk)
+
+        with pytest.raises(GameNotActive):
+            services.game_accept(user=bob, game_id=game.pk)
+        assert Game.objects.get(pk=game.pk).result == "abandoned"
+
+    def test_the_game_stays_when_the_membership_change_rolls_back(self, alice, bob, carol):
+        room = room_with(carol, alice, bob)
+        game = game_between(alice, bob, room=room)
+
+        with pytest.raises(RuntimeError), transaction.atomic():
+            conversation_leave(user=bob, conversation_id=room.pk)
+            raise RuntimeError("the leave fails after the games were ended")
+
+        assert Game.objects.get(pk=game.pk).status == "active"
+        assert not ArchiveEntry.objects.filter(event_type=EventType.GAME_ENDED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_members_who_stay_hear_the_forfeited_game_after_commit(alice, bob, carol):
+    room = room_with(carol, alice, bob)
+    game = game_between(alice, bob, room=room)
+    listener = Listener(fanout.conversation_group(room.pk))
+
+    conversation_leave(user=bob, conversation_id=room.pk)
+
+    frames = [frame for frame in listener.frames() if frame["type"] == "game.updated"]
+    assert [(f["game"]["id"], f["game"]["winner"], f["game"]["result"]) for f in frames] == [
+        (game.pk, alice.pk, "abandoned")
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_leaving_a_room_without_games_costs_one_look_for_them(django_assert_num_queries):
+    alice, bob, carol, *others = UserFactory.create_batch(12)
+    room = room_with(alice, bob, carol, *others)
+    game_between(alice, bob)  # in another conversation: not this room's
+    conversation_leave(user=carol, conversation_id=room.pk)  # warms the caches (the audit log's content types)
+
+    # The membership and its user, BEGIN, the delete, its audit log entry, the player's open games in this room
+    # (none), members (for the archive's participants) and their names, archive chain, entry, chain head, COMMIT
+    with django_assert_num_queries(12):
+        conversation_leave(user=bob, conversation_id=room.pk)

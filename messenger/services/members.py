@@ -12,6 +12,7 @@ from archive.services import archive_record
 from core import fanout
 from messenger import frames
 from messenger.errors import NotAllowed, RoomArchived, RoomInvalid, UserNotFound
+from messenger.hooks import member_removed
 from messenger.models import Conversation, Membership
 from messenger.payloads import conversation_payload, user_payload
 from messenger.selectors import conversation_member_ids, conversation_members, conversation_writable, membership_for
@@ -127,6 +128,9 @@ def do_member_remove(*, actor: User, membership: Membership) -> None:
     conversation_id, person = membership.conversation_id, membership.user
     with transaction.atomic():
         membership.delete()
+        # Apps above the messenger end what the person leaves behind (games). Before the archive entry below: they
+        # lock their own rows before the conversation's archive chain, the order their other writes take too.
+        member_removed.send(sender=Membership, membership=membership, actor=actor)
         content = {"removed": [person.pk]} if actor.pk == person.pk else {"removed": [person.pk], "by": actor.pk}
         staying = conversation_member_ids(conversation_id=conversation_id)
         _archive_membership(EventType.MEMBER_REMOVED, conversation_id, actor=actor, content=content, members=staying)

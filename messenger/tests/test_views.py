@@ -2,10 +2,12 @@ import json
 from io import BytesIO
 
 import pytest
+from django.contrib.auth.models import Group
 from PIL import Image
 
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from core.webpush import application_server_key
+from games.models import GamePolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +53,18 @@ def test_the_app_tells_the_browser_the_configured_idle_time_and_links_to_sign_in
 
     assert 'data-idle-after-seconds="120"' in page
     assert 'href="/accounts/security/"' in page
+
+
+def test_the_page_tells_the_browser_whether_games_are_switched_off_for_this_user(client):
+    trading_floor = Group.objects.create(name="Trading floor")
+    GamePolicy.objects.create(group=trading_floor, games_enabled=False)
+    trader = UserFactory(username="trader")
+    trader.groups.add(trading_floor)
+
+    client.force_login(UserFactory(username="bob"))
+    assert 'data-games-enabled="true"' in client.get("/").content.decode()
+    client.force_login(trader)
+    assert 'data-games-enabled="false"' in client.get("/").content.decode()
 
 
 def test_the_page_limits_its_inputs_as_the_services_do(client):

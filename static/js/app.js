@@ -145,7 +145,8 @@ const view = new ChatView(store, {
   back: () => goTo(null),
   focusComposer: () => composer.focus(),
   showPerson: (userId) => dialogs.person.open(userId),
-  challenge: (conversationId) => games.open(conversationId),
+  // No Game button where games are switched off for this user (the page says so; the server refuses anyway).
+  challenge: root.dataset.gamesEnabled === "true" ? (conversationId) => games.open(conversationId) : null,
 });
 
 // Toggle the user's reaction: a second pick of the same emoji takes it back.

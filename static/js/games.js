@@ -135,6 +135,7 @@ export class Games {
   statusSentence(game) {
     const [first, second] = game.players;
     if (game.status === "challenged") return `${this.name(first)} challenged ${this.name(second)}. Waiting for an answer.`;
+    if (game.status === "declined" && game.result === "abandoned") return "Challenge closed: a player left.";
     if (game.status === "declined") return `${this.name(second)} declined.`;
     if (game.status === "active") {
       const turn = game.turn === this.store.me.id ? "Your move" : `${this.name(game.turn)} to move`;
@@ -143,6 +144,7 @@ export class Games {
       return turn + check + offer;
     }
     if (game.winner === null) return `Draw (${game.result}).`;
+    if (game.result === "abandoned") return `${this.name(game.winner)} won: the other player left.`;
     return `${this.name(game.winner)} won (${game.result}).`;
   }
 
