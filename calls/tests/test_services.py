@@ -235,6 +235,27 @@ def test_the_expiry_command_ends_calls_that_rang_too_long(pair):
     assert out.getvalue().startswith("1 unanswered")
 
 
+@pytest.mark.django_db(transaction=True)  # the worker closes stale connections between jobs
+def test_the_background_worker_ends_calls_that_rang_too_long_when_their_timer_is_gone(pair):
+    """The ring timer is a thread of the daphne process that took the invite; the worker (archive's
+    run_archive_jobs, by core.worker's registry) ends the call if that process stopped."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    alice, _bob, chat = pair
+    call = services.call_invite(caller=alice, conversation_id=chat.pk)
+    Call.objects.filter(pk=call.pk).update(started_at=timezone.now() - timedelta(seconds=999))
+    out = StringIO()
+
+    call_command("run_archive_jobs", "--once", stdout=out)
+
+    call.refresh_from_db()
+    assert (call.state, call.end_reason) == (Call.State.ENDED, Call.EndReason.MISSED)
+    assert "missed calls: 1 unanswered call(s) ended as missed" in out.getvalue()
+    assert ["Missed call" in message.body for message in Message.objects.filter(conversation=chat)] == [True]
+
+
 @pytest.mark.parametrize("role", [roles.IT_ADMINS, roles.COMPLIANCE_OFFICERS])
 def test_it_and_compliance_have_no_door_into_a_call_they_are_not_members_of(pair, role):
     from core.testing import staff_in
