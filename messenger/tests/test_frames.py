@@ -60,6 +60,7 @@ NOT_SOCKET_CODES = {
     "forbidden",
     "import_conflict",
     "import_file_invalid",
+    "invalid_login",  # Django's own, kept by the admin's sign-in form (accounts.sign_in_views)
     "local_passwords_off",
     "matter_invalid",
     "profile_invalid",
