@@ -32,10 +32,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.policy import SMTP, compat32
+from email.policy import SMTP, Compat32
 from email.utils import format_datetime, formataddr
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -65,7 +64,42 @@ NO_MAIL_DOMAIN = "users.parley.invalid"  # people without an e-mail address (RFC
 ARCHIVE_SENDER = Address("Parley archive", "archive", "parley.invalid")
 READABLE_UTF8 = Charset("utf-8")
 READABLE_UTF8.body_encoding = QP  # quoted-printable: text stays readable (and greppable) in the file
-MIME_CRLF = compat32.clone(linesep="\r\n")  # RFC 5322 line endings, like the SMTP policy of the outer message
+
+
+class _FoldingOnce(Compat32):
+    """compat32 with RFC 5322 line endings (like the SMTP policy of the outer message), whose headers come out
+    byte for byte as compat32's, only sooner.
+
+    compat32 folds every header through email.header.Header, a general line-breaking algorithm: profiled, it was
+    over half of an EML export's time (bench/archive.py, docs/benchmarks.md). Nearly all of a chat message's headers are
+    printable ASCII whose folding is known without running it: on one line after "name: " when short enough, or
+    alone on the next line when one word too long for the first (the entry's hash), so they are written so. The
+    long ones with spaces, which repeat from message to message (To: everyone else in the room), are folded once
+    and remembered in a bounded cache. Anything else (a Header object, a value with a tab or a line break) goes
+    through compat32 as before. archive/tests/test_formats.py compares the two.
+    """
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if not isinstance(value, str) or not _is_plain(value):
+            return super().fold_binary(name, value)
+        if not self.max_line_length or len(name) + 2 + len(value) <= self.max_line_length:
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        if " " not in value:  # Header finds no place to break it, and starts a line for it
+            return f"{name}: {self.linesep} {value}{self.linesep}".encode("ascii")
+        return _folded_by_compat32(self, name, value)
+
+
+def _is_plain(value: str) -> bool:
+    """Printable ASCII (no tab, no line break): a value Header folds only at its spaces, when too long."""
+    return value.isascii() and value.isprintable()
+
+
+@lru_cache(maxsize=256)  # bounded: an export's memory does not grow with its messages
+def _folded_by_compat32(policy: Compat32, name: str, value: str) -> bytes:
+    return Compat32.fold_binary(policy, name, value)
+
+
+MIME_CRLF = _FoldingOnce(linesep="\r\n")
 
 
 def archive_export_zip(
@@ -395,6 +429,17 @@ def _millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _text_part(text: str) -> Message:
+    """What MIMEText(text, "plain", READABLE_UTF8) builds, headers in the same order, without its cost: MIMEText
+    writes its Content-Type, then parses it back to set the charset parameter again (13% of an EML export)."""
+    part = Message()
+    part["Content-Type"] = 'text/plain; charset="utf-8"'
+    part["MIME-Version"] = "1.0"
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(READABLE_UTF8.body_encode(text))
+    return part
+
+
 def _attachment(data: bytes, content_type: str, filename: str) -> Message:
     maintype, _, subtype = (content_type or "application/octet-stream").partition("/")
     part = MIMEBase(maintype or "application", subtype or "octet-stream")
@@ -626,7 +671,7 @@ class _EmlWriter:
         """One chat message as an e-mail. Built with the email package's MIME classes and pre-formatted address
         headers (compat32) rather than EmailMessage's header objects: four times faster, which is most of an
         EML export's time at 100,000 messages; the output parses the same."""
-        body = MIMEText(entry_text(entry), "plain", READABLE_UTF8)
+        body = _text_part(entry_text(entry))
         parts: list[Message] = []
         attached = 0
         if entry.event_type == EventType.MESSAGE_EDITED:

@@ -9,7 +9,9 @@ import secrets
 import tracemalloc
 import zipfile
 from datetime import timedelta
-from email.policy import default
+from email.header import Header
+from email.mime.text import MIMEText
+from email.policy import compat32, default
 
 import pytest
 from django.core.management import call_command
@@ -124,6 +126,80 @@ def test_eml_is_one_message_per_conversation_day_with_each_chat_message_inside_a
     assert previous.get_content().strip() == "numbers: draft"
     (shared,) = list(inner[5].iter_attachments())
     assert shared.get_filename() == "deal.csv" and shared.get_content().replace("\r\n", "\n") == "a,b\n1,2\n"
+
+
+def test_eml_of_a_large_room_with_names_in_any_script_reads_back_as_the_archive_holds_it(settings, tmp_path):
+    """Long To: headers, names and a room name beyond ASCII, an entry hash too long for one header line: each
+    chat message still parses to its sender, everyone else, its room, its text and its entry."""
+    people = [
+        UserFactory(username=f"trader{index}", display_name=name, email=f"t{index}@example.com" if index % 2 else "")
+        for index, name in enumerate(["Zoë Ünal", "Åsa Öberg", "Ιωάννης", "李雷", "Bob", "O'Neil, Pat", "Ann", "Kai"])
+    ]
+    room = room_with(*people, name="überweisungen")
+    bodies = ["Grüße: From the desk\nFrom here on, = 100%", "x" * 300, "plain"]
+    for sender, body in zip(people[:3], bodies, strict=True):
+        send(sender, room, body)
+
+    archive = export(tmp_path, "eml")
+    (name,) = [name for name in archive.namelist() if name.startswith("eml/")]
+    raw = archive.read(name)
+    inner = [part.get_content() for part in email.message_from_bytes(raw, policy=default).iter_parts()]
+    hashes = dict(ArchiveEntry.objects.filter(conversation_id=room.pk).values_list("position", "entry_hash"))
+
+    def addresses(header) -> list[tuple[str, str]]:
+        return [(address.display_name, address.addr_spec) for address in header.addresses]
+
+    def address(person) -> tuple[str, str]:
+        return person.display_name, person.email or f"{person.username}@users.parley.invalid"
+
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998  # RFC 5322 2.1.1
+    texts = [message.get_body(("plain",)).get_content().replace("\r\n", "\n").rstrip("\n") for message in inner]
+    assert texts == bodies  # line breaks as the mail carries them (CRLF), nothing else changed
+    for message, sender in zip(inner, people[:3], strict=True):
+        assert addresses(message["From"]) == [address(sender)]
+        assert addresses(message["To"]) == [address(person) for person in people if person != sender]
+        assert message["Subject"] == message["X-Parley-Conversation"] == "#überweisungen"
+        # Too long for the line of its name, the hash is folded onto the next: the space that folds it stays.
+        assert message["X-Parley-Entry-Hash"].strip() == hashes[int(message["X-Parley-Archive-Position"])]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "<entry-12-345@archive.parley.invalid>",
+        "x" * 57,  # "Subject: " and this: 66 characters, on one line
+        "x" * 69,  # 78 exactly
+        "x" * 70,  # one over, and nowhere to break: on a line of its own
+        "ab" * 32,  # an entry hash after "X-Parley-Entry-Hash: "
+        ", ".join(f'"Trader {index}" <trader{index}@example.com>' for index in range(12)),  # folded at a comma
+        "two  spaces and a trailing one ",
+        " a leading space",
+        "a\ttab",
+        "a line\r\nbreak",
+        "y" * 40 + "\t" + "z" * 40,  # folded at the tab
+        "",
+        "#überweisungen",
+        Header("#überweisungen " * 8, "utf-8"),
+    ],
+)
+def test_eml_headers_are_folded_byte_for_byte_as_compat32_folds_them(value):
+    """archive.formats.MIME_CRLF writes most headers without running the email package's folding; the bytes
+    are those compat32 writes (asked twice: the second answer may come from its cache)."""
+    compat32_crlf = compat32.clone(linesep="\r\n")
+    for name in ("Subject", "X-Parley-Entry-Hash", "To"):
+        expected = compat32_crlf.fold_binary(name, value)
+        assert formats.MIME_CRLF.fold_binary(name, value) == expected
+        assert formats.MIME_CRLF.fold_binary(name, value) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", "", "Grüße 😀", "From the start\nFrom here", "x" * 200, "trailing  \nspaces ", "a = b\r\nc", "\n"],
+)
+def test_an_eml_text_part_is_byte_for_byte_what_mimetext_builds(text):
+    expected = MIMEText(text, "plain", formats.READABLE_UTF8).as_bytes(policy=formats.MIME_CRLF)
+
+    assert formats._text_part(text).as_bytes(policy=formats.MIME_CRLF) == expected
 
 
 def test_actiance_xml_validates_against_its_schema_and_holds_the_archive(desk, tmp_path):
