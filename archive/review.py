@@ -15,7 +15,7 @@ from accounts.models import User
 from archive.checkpoints import archive_checkpoint_create
 from archive.formats import call_ended_text
 from archive.models import ArchiveChain, ArchiveCheckpoint, EventType
-from archive.search_index import entry_text
+from archive.search_index import content_text
 from archive.selectors import FIELDS, OpenedEntry, Unopenable, entries_in_range, opened_or_unopenable
 from archive.services import PEOPLE_CONTENT_KEYS
 from core import blind_index
@@ -177,7 +177,7 @@ def _readable(entry: OpenedEntry, names: _Names, conversation: Conversation | No
         who=names.person(entry.actor_id, entry),
         where=where,
         event=event_name(entry.event_type),
-        text=highlighted(entry_text({k: v for k, v in content.items() if k != "file"}), words),
+        text=highlighted(content_text({k: v for k, v in content.items() if k != "file"}), words),
         thread_root=content.get("thread_root"),
         reply_to=content.get("reply_to"),
     )

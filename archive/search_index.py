@@ -19,21 +19,21 @@ from core.crypto import KeyRing, configured_key_ring
 NOT_TEXT_KEYS = frozenset({"people", "uid", "sha256", "stored_as"})
 
 
-def entry_text(content: Any) -> str:
+def content_text(content: Any) -> str:
     """Every piece of text in an entry's content (message bodies, edits' old and new text, file and room names),
     for matching words; ids, numbers, hashes and the sealed names of people are left out."""
     if isinstance(content, str):
         return content
     if isinstance(content, dict):
-        return "\n".join(entry_text(value) for key, value in content.items() if key not in NOT_TEXT_KEYS)
+        return "\n".join(content_text(value) for key, value in content.items() if key not in NOT_TEXT_KEYS)
     if isinstance(content, list):
-        return "\n".join(entry_text(value) for value in content)
+        return "\n".join(content_text(value) for value in content)
     return ""
 
 
 def searchable_text(*, event_type: str, content: Any) -> str:
     """What the index holds of an entry: its text, except a purge record's (hashes and positions, said by no one)."""
-    return "" if event_type == EventType.PURGE else entry_text(content)
+    return "" if event_type == EventType.PURGE else content_text(content)
 
 
 def entry_tokens(

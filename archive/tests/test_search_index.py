@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from archive.models import ArchiveEntry, ArchiveSearchToken, EventType
-from archive.search_index import entry_text, query_tokens, searchable_text
+from archive.search_index import content_text, query_tokens, searchable_text
 from archive.selectors import ArchiveSearch, _Matching
 from core import blind_index
 from core.crypto import KeyRing, new_key_entry
@@ -73,7 +73,7 @@ def test_names_hashes_and_purge_records_are_not_searchable_text():
         "file": {"name": "plan.pdf", "sha256": "ab" * 32, "uid": "u-1", "stored_as": "files/x", "size": 3},
     }
 
-    assert blind_index.words(entry_text(content)) == ["see", "the", "file", "plan", "pdf"]
+    assert blind_index.words(content_text(content)) == ["see", "the", "file", "plan", "pdf"]
     assert searchable_text(event_type=EventType.PURGE, content={"first_prev_hash": "ab" * 32}) == ""
 
 

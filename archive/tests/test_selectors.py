@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from archive.models import ArchiveEntry
-from archive.search_index import entry_text
+from archive.search_index import content_text
 from archive.selectors import ArchiveSearch, SearchCursorInvalid, archive_search, conversations_matching
 from core.blind_index import QueryError
 from messenger import services
@@ -52,7 +52,7 @@ def test_an_edit_is_found_by_its_old_text_as_well_as_its_new(desk):
     edits = archive_search(search=ArchiveSearch(words="sell"))
 
     assert [hit.event_type for hit in edits.hits] == ["message_sent", "message_edited"]
-    assert "Hold the bonds" in entry_text(edits.hits[1].content)
+    assert "Hold the bonds" in content_text(edits.hits[1].content)
 
 
 def test_a_person_finds_what_they_wrote_and_what_was_said_where_they_were(desk):
