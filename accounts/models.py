@@ -229,8 +229,11 @@ class SignIn(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     second_factor_at = models.DateTimeField(null=True, blank=True)
+    # The identity provider's session id (the `sid` of the ID token) for a company sign-in that carried one, so a
+    # back-channel logout naming that session ends this one only (accounts.oidc).
+    provider_session_id = models.CharField(max_length=255, blank=True, db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    # "signed_out", "ended_by_user", "password_changed", "signed_out_by_it", "deactivated"
+    # "signed_out", "ended_by_user", "password_changed", "signed_out_by_it", "deactivated", "signed_out_by_provider"
     end_reason = models.CharField(max_length=30, blank=True)
 
     class Meta:
@@ -246,6 +249,17 @@ class SignIn(models.Model):
         from accounts.user_agents import browser_and_system
 
         return browser_and_system(self.user_agent)
+
+
+class LogoutTokenSeen(models.Model):
+    """The `jti` of a back-channel Logout Token the identity provider sent, kept while a token issued with it could
+    still be accepted (accounts.oidc.LOGOUT_TOKEN_MAX_AGE), so the same token sent again is refused as a replay."""
+
+    jti = models.CharField(max_length=255, unique=True)  # the constraint decides between two copies sent at once
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"logout token {self.jti} received {self.received_at:%Y-%m-%d %H:%M:%S}"
 
 
 # ---- second factors ---------------------------------------------------------------------------------------

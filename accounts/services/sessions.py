@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from functools import partial
 
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.errors import SessionInvalid
-from accounts.models import SignIn, User
+from accounts.errors import LogoutTokenInvalid, SessionInvalid
+from accounts.models import DirectorySource, LogoutTokenSeen, SignIn, User
 from core import fanout
 from core.audit import audit_record
 from core.net import client_ip
+
+logger = logging.getLogger(__name__)
 
 MAX_USER_AGENT_LENGTH = 300
 
@@ -38,6 +43,7 @@ def sign_in_record(*, user: User, request: HttpRequest) -> SignIn:
         session_key=request.session.session_key or "",
         ip_address=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT_LENGTH],
+        provider_session_id=getattr(request, "oidc_session_id", ""),  # set by accounts.oidc for a company sign-in
     )
 
 
@@ -110,3 +116,55 @@ def sign_in_unlock(*, username: str, actor: User | None = None) -> int:
     if user is not None:
         audit_record(actor=actor, target=user, action="sign_in_unlocked", details={"records_cleared": cleared})
     return cleared
+
+
+def oidc_backchannel_logout(*, jti: str, subject: str, session_id: str, remember_for: timedelta) -> int:
+    """The identity provider says, by a checked Logout Token (accounts.oidc.oidc_logout_token_verify), that a person
+    or one of its sessions signed out there. Returns how many Parley sessions ended.
+
+    - A `sid` some company sign-in recorded: the sessions of those sign-ins end (of the `sub`'s account only, when
+      the token names one too), as the spec asks, and nothing else: the person's other devices stay signed in.
+    - Else a `sub` linked to an account: every session of that account ends (signed_out_everywhere).
+    - Else nothing to do (someone who never signed into Parley, a session already forgotten).
+
+    Sockets get `signed_out` with reason `signed_out_by_provider` and close; the audit log records it against the
+    account. `jti` is remembered for `remember_for`, the longest a token may still be accepted: the same token sent
+    again is refused with LogoutTokenInvalid; the unique constraint decides between two copies sent at once.
+    """
+    with transaction.atomic():
+        LogoutTokenSeen.objects.filter(received_at__lt=timezone.now() - remember_for).delete()
+        try:
+            with transaction.atomic():  # a savepoint: the outer transaction goes on to refuse it cleanly
+                LogoutTokenSeen.objects.create(jti=jti)
+        except IntegrityError:
+            raise LogoutTokenInvalid("This logout token was received already (its jti is a replay).") from None
+        return _provider_sign_out(subject=subject, session_id=session_id, jti=jti)
+
+
+def _provider_sign_out(*, subject: str, session_id: str, jti: str) -> int:
+    reason = "signed_out_by_provider"
+    linked = {"user__directory_source": DirectorySource.OIDC, "user__directory_id": subject} if subject else {}
+    named = SignIn.objects.filter(provider_session_id=session_id, **linked) if session_id else SignIn.objects.none()
+    named = list(named.select_related("user"))
+    if named:
+        from django.contrib.sessions.models import Session
+
+        open_keys = [sign_in.session_key for sign_in in named if sign_in.ended_at is None]
+        ended, _ = Session.objects.filter(session_key__in=open_keys).delete()
+        for session_key in open_keys:
+            sign_in_ended(session_key=session_key, reason=reason)
+        for user in {sign_in.user for sign_in in named}:
+            audit_record(
+                actor=None,
+                target=user,
+                action=reason,
+                details={"provider_session": session_id, "sessions_ended": ended, "jti": jti},
+            )
+        return ended
+    user = User.objects.filter(directory_source=DirectorySource.OIDC, directory_id=subject).first() if subject else None
+    if user is None:
+        logger.info("OIDC back-channel logout for no account (sub %r, sid %r): nothing to do", subject, session_id)
+        return 0
+    ended = signed_out_everywhere(user_id=user.pk, reason=reason)
+    audit_record(actor=None, target=user, action=reason, details={"sessions_ended": ended, "jti": jti})
+    return ended
