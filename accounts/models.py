@@ -229,8 +229,10 @@ class SignIn(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     second_factor_at = models.DateTimeField(null=True, blank=True)
-    # The identity provider's session id (the `sid` of the ID token) for a company sign-in that carried one, so a
-    # back-channel logout naming that session ends this one only (accounts.oidc).
+    # For a company sign-in, the identity provider's subject and session id (`sub` and `sid` of the ID token, when
+    # sent), so a back-channel logout finds the session it names (accounts.services.oidc_backchannel_logout), also
+    # of an account LDAP or SCIM keeps, which is linked to its own directory and not to the provider's `sub`.
+    provider_subject = models.CharField(max_length=255, blank=True, db_index=True)
     provider_session_id = models.CharField(max_length=255, blank=True, db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     # "signed_out", "ended_by_user", "password_changed", "signed_out_by_it", "deactivated", "signed_out_by_provider"

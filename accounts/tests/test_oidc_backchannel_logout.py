@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.test import Client
 
-from accounts.models import LogoutTokenSeen, SignIn, User
+from accounts.models import DirectorySource, LogoutTokenSeen, SignIn, User
 from accounts.oidc import BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_MAX_AGE
+from accounts.tests.factories import UserFactory
 from accounts.tests.oidc_provider import CLIENT_ID
 from accounts.tests.test_oidc import browser, sign_in_with_the_provider
 from core.testing import closes_with, open_socket_for
@@ -105,6 +106,17 @@ def test_a_logout_token_naming_a_provider_session_ends_that_session_only(sso, wi
     assert answer.status_code == 200
     assert not is_signed_in(laptop)
     assert is_signed_in(phone)
+
+
+def test_an_account_another_directory_keeps_is_signed_out_by_the_sub_it_signed_in_with(sso):
+    """SCIM (or LDAP) keeps the account and its link; the provider only vouched for the person at sign-in."""
+    UserFactory(username="olivia", directory_source=DirectorySource.SCIM, directory_id="scim-olivia")
+    client, olivia = signed_in("olivia")
+    sub = SignIn.objects.get(user=olivia).provider_subject
+    assert sub and olivia.directory_id == "scim-olivia"
+
+    assert provider_sends(logout_token(sso, sub=sub)).status_code == 200
+    assert not is_signed_in(client)
 
 
 def test_a_logout_token_for_someone_parley_does_not_know_is_accepted_and_changes_nothing(sso):
@@ -201,6 +213,8 @@ def test_unreachable_provider_keys_are_a_503_not_a_server_error(sso, settings):
 
     assert (answer.status_code, answer.json()["error"]) == (503, "temporarily_unavailable")
     assert not LogoutTokenSeen.objects.exists()  # the provider may send it again
+    # A token its claims refuse is refused without asking for the keys: junk costs the provider nothing.
+    assert provider_sends(logout_token(sso, sub=olivia.directory_id, drop=("events",))).status_code == 400
 
 
 def test_without_single_sign_on_there_is_no_logout_endpoint():
