@@ -51,3 +51,17 @@ class PushSubscriptionInvalid(ParleyError):
 
 class UnsubscribeLinkInvalid(ParleyError):
     code = "unsubscribe_link_invalid"
+
+
+class LogoutTokenInvalid(ParleyError):
+    """A back-channel Logout Token the identity provider's rules (OpenID Connect Back-Channel Logout 1.0) refuse;
+    the code is the one that spec's answer uses."""
+
+    code = "invalid_request"
+
+
+class ProviderKeysUnavailable(ParleyError):
+    """The identity provider's published keys could not be fetched, so its token cannot be checked now."""
+
+    code = "temporarily_unavailable"
+    http_status = 503

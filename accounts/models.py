@@ -229,8 +229,13 @@ class SignIn(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     second_factor_at = models.DateTimeField(null=True, blank=True)
+    # For a company sign-in, the identity provider's subject and session id (`sub` and `sid` of the ID token, when
+    # sent), so a back-channel logout finds the session it names (accounts.services.oidc_backchannel_logout), also
+    # of an account LDAP or SCIM keeps, which is linked to its own directory and not to the provider's `sub`.
+    provider_subject = models.CharField(max_length=255, blank=True, db_index=True)
+    provider_session_id = models.CharField(max_length=255, blank=True, db_index=True)
     ended_at = models.DateTimeField(null=True, blank=True)
-    # "signed_out", "ended_by_user", "password_changed", "signed_out_by_it", "deactivated"
+    # "signed_out", "ended_by_user", "password_changed", "signed_out_by_it", "deactivated", "signed_out_by_provider"
     end_reason = models.CharField(max_length=30, blank=True)
 
     class Meta:
@@ -246,6 +251,17 @@ class SignIn(models.Model):
         from accounts.user_agents import browser_and_system
 
         return browser_and_system(self.user_agent)
+
+
+class LogoutTokenSeen(models.Model):
+    """The `jti` of a back-channel Logout Token the identity provider sent, kept while a token issued with it could
+    still be accepted (accounts.oidc.LOGOUT_TOKEN_MAX_AGE), so the same token sent again is refused as a replay."""
+
+    jti = models.CharField(max_length=255, unique=True)  # the constraint decides between two copies sent at once
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"logout token {self.jti} received {self.received_at:%Y-%m-%d %H:%M:%S}"
 
 
 # ---- second factors ---------------------------------------------------------------------------------------

@@ -14,14 +14,22 @@ claims make a person (`oidc_person_from_claims`), and which account they sign in
 3. else a new account.
 
 A deactivated account is refused, never reactivated by signing in: IT's switch wins over the provider's word.
+
+Signing out at the provider reaches Parley by OpenID Connect Back-Channel Logout 1.0: the provider POSTs a Logout
+Token, `oidc_logout_token_verify` checks it as that spec says (with the ID token's keys, algorithm, issuer and
+audience checks, through the backend below), and accounts.services.oidc_backchannel_logout ends the sessions.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
+import jwt
+import requests
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import SuspiciousOperation
@@ -31,6 +39,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from accounts.backends import is_break_glass
 from accounts.directory import DirectoryPerson, directory_people_apply, role_mapping_parse, roles_for
+from accounts.errors import LogoutTokenInvalid, ProviderKeysUnavailable
 from accounts.models import DirectorySource, User
 from accounts.user_import import ImportConflict
 from core.errors import ParleyError
@@ -167,9 +176,9 @@ class ParleyOIDCBackend(OIDCAuthenticationBackend):
         audience = payload.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
         if self.OIDC_RP_CLIENT_ID not in audiences:
-            raise SuspiciousOperation("The ID token is meant for another client.")
+            raise SuspiciousOperation("The token is meant for another client.")
         if payload.get("iss") != settings.PARLEY_OIDC_ISSUER:
-            raise SuspiciousOperation(f"The ID token comes from issuer {payload.get('iss')!r}, not ours.")
+            raise SuspiciousOperation(f"The token comes from issuer {payload.get('iss')!r}, not ours.")
         return payload
 
     def get_userinfo(self, access_token: str, id_token: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -184,4 +193,97 @@ class ParleyOIDCBackend(OIDCAuthenticationBackend):
 
     def get_or_create_user(self, access_token: str, id_token: str, payload: dict[str, Any]) -> User:
         claims = self.get_userinfo(access_token, id_token, payload)
-        return oidc_account_for(person=oidc_person_from_claims(claims))
+        user = oidc_account_for(person=oidc_person_from_claims(claims))
+        # The provider's subject and session for the sign-in record (accounts.services.sign_in_record), so a
+        # back-channel logout naming them finds this session. From the verified ID token, not userinfo.
+        for claim, attribute in (("sub", "oidc_subject"), ("sid", "oidc_session_id")):
+            value = payload.get(claim)
+            if isinstance(value, str) and 0 < len(value) <= 255:
+                setattr(self.request, attribute, value)
+        return user
+
+
+# ---- back-channel logout ----------------------------------------------------------------------------------
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+# A provider sends its Logout Token the moment someone signs out: one issued longer ago than this is refused, which
+# also bounds how long a token's `jti` must be remembered to refuse a replay (accounts.models.LogoutTokenSeen).
+LOGOUT_TOKEN_MAX_AGE = 10 * 60  # seconds
+# How long a token's jti is remembered: longer than its iat lets it be accepted (with a margin for the clocks of
+# several Parley hosts), so a replay is refused by the one or the other.
+LOGOUT_TOKEN_REPLAY_WINDOW = timedelta(seconds=LOGOUT_TOKEN_MAX_AGE + 60)
+
+
+@dataclass(frozen=True)
+class LogoutToken:
+    """What a checked Logout Token says: the provider's subject and/or its session id ("" when absent)."""
+
+    jti: str
+    subject: str
+    session_id: str
+
+
+def oidc_logout_token_verify(token: str) -> LogoutToken:
+    """Check a Logout Token as OpenID Connect Back-Channel Logout 1.0 (section 2.6) asks, or raise
+    LogoutTokenInvalid saying why (ProviderKeysUnavailable when the provider's keys cannot be fetched).
+
+    The signature, algorithm, expiry (when `exp` is present), issuer and audience are checked exactly as for an ID
+    token, by ParleyOIDCBackend.verify_token (the library's key handling: the configured key or the provider's
+    JWKS, the client secret for HS algorithms). A replayed `jti` is refused by the service that acts on the token.
+    """
+    if not token:
+        raise LogoutTokenInvalid("The request has no logout_token.")
+    try:
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as error:
+        raise LogoutTokenInvalid(f"The logout token is not a JWT: {error}") from None
+    # The claims' own rules first, on the unverified token: they only ever refuse (accepting takes the signature
+    # below, over these same claims), and refusing junk this way costs no request for the provider's keys (the
+    # library fetches them for every token it checks).
+    _logout_claims_check(unverified)
+    try:
+        claims = ParleyOIDCBackend().verify_token(token, nonce=None)
+    except SuspiciousOperation as error:  # a bad signature or algorithm, another issuer or audience
+        raise LogoutTokenInvalid(f"The logout token is refused: {error}") from None
+    except requests.RequestException as error:
+        logger.warning("OIDC back-channel logout: the provider's keys could not be fetched: %s", error)
+        raise ProviderKeysUnavailable("The identity provider's keys could not be fetched; try again.") from None
+    except jwt.ExpiredSignatureError:
+        raise LogoutTokenInvalid("The logout token has expired (exp).") from None
+    except jwt.PyJWTError as error:
+        raise LogoutTokenInvalid(f"The logout token is refused: {error}") from None
+    except (KeyError, ValueError, TypeError) as error:  # no kid in the header, keys of the wrong shape
+        raise LogoutTokenInvalid(f"The logout token is malformed ({type(error).__name__}: {error}).") from None
+    return LogoutToken(
+        jti=_logout_claim_text(claims, "jti", required=True),
+        subject=_logout_claim_text(claims, "sub"),
+        session_id=_logout_claim_text(claims, "sid"),
+    )
+
+
+def _logout_claims_check(claims: dict[str, Any]) -> None:
+    issued_at = claims.get("iat")
+    if not isinstance(issued_at, int | float) or isinstance(issued_at, bool):
+        raise LogoutTokenInvalid("The logout token has no issue time (iat).")
+    now = time.time()
+    if issued_at < now - LOGOUT_TOKEN_MAX_AGE:
+        raise LogoutTokenInvalid(f"The logout token was issued more than {LOGOUT_TOKEN_MAX_AGE} seconds ago (iat).")
+    if issued_at > now:  # as for ID tokens (PyJWT allows no leeway there either): the provider's clock is ahead
+        raise LogoutTokenInvalid("The logout token's issue time (iat) is in the future.")
+    events = claims.get("events")
+    if not isinstance(events, dict) or BACKCHANNEL_LOGOUT_EVENT not in events:
+        raise LogoutTokenInvalid(f"The logout token's events claim does not name {BACKCHANNEL_LOGOUT_EVENT}.")
+    if "nonce" in claims:  # what tells an ID token from a Logout Token, so one cannot pass for the other
+        raise LogoutTokenInvalid("A logout token must not carry a nonce.")
+    _logout_claim_text(claims, "jti", required=True)
+    if not _logout_claim_text(claims, "sub") and not _logout_claim_text(claims, "sid"):
+        raise LogoutTokenInvalid("The logout token names neither a subject (sub) nor a session (sid).")
+
+
+def _logout_claim_text(claims: dict[str, Any], name: str, *, required: bool = False) -> str:
+    value = claims.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value or len(value) > 255:
+        raise LogoutTokenInvalid(f"The logout token's {name} claim must be a non-empty string of at most 255.")
+    return value

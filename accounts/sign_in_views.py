@@ -28,13 +28,17 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import SuspiciousOperation, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView
 
+from accounts import services
 from accounts.backends import local_password_allowed, local_passwords_on
 from accounts.lockout import is_address_locked
+from accounts.oidc import LOGOUT_TOKEN_REPLAY_WINDOW, oidc_logout_token_verify
 from accounts.selectors import admin_open_to
 from accounts.views import locked_out
 from core.errors import ParleyError
@@ -149,6 +153,29 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
         return locked_out(request, None, None)
     auth.login(request, user)  # the user_logged_in receiver records the sign-in (accounts.signals)
     return redirect(_next_url(request))
+
+
+# No CSRF token: the identity provider POSTs here server to server, and the signed Logout Token is the authority.
+@csrf_exempt
+@require_POST
+def oidc_backchannel_logout(request: HttpRequest) -> HttpResponse:
+    """OpenID Connect Back-Channel Logout 1.0: the provider says someone signed out there (or was switched off),
+    and their Parley sessions end (accounts.oidc, accounts.services.oidc_backchannel_logout). 200 when done or
+    nothing to do, 400 with the reason for a token the spec refuses; never cached."""
+    if not settings.PARLEY_OIDC_ENABLED:
+        raise Http404("Single sign-on is not configured.")
+    try:
+        token = oidc_logout_token_verify(request.POST.get("logout_token", ""))
+        services.oidc_backchannel_logout(
+            jti=token.jti, subject=token.subject, session_id=token.session_id, remember_for=LOGOUT_TOKEN_REPLAY_WINDOW
+        )
+    except ParleyError as refusal:
+        logger.warning("OIDC back-channel logout refused: %s", refusal.message)
+        answer = JsonResponse({"error": refusal.code, "error_description": refusal.message}, status=refusal.http_status)
+    else:
+        answer = HttpResponse(status=200)
+    answer["Cache-Control"] = "no-store"
+    return answer
 
 
 def _forget_state(request: HttpRequest) -> dict | None:

@@ -7,6 +7,7 @@ urlpatterns = [
     path("login/", sign_in_views.SignInView.as_view(), name="login"),
     path("oidc/start/", sign_in_views.OIDCSignInStart.as_view(), name="oidc_sign_in"),
     path("oidc/callback/", sign_in_views.oidc_callback, name="oidc_callback"),
+    path("oidc/backchannel-logout/", sign_in_views.oidc_backchannel_logout, name="oidc_backchannel_logout"),
     path("security/", views.security, name="account_security"),
     path("security/my-data.zip", views.own_data_download, name="own_data_download"),
     path("two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),

@@ -29,6 +29,7 @@ from accounts.services.profiles import AVATAR_SIZE, MAX_AVATAR_UPLOAD_BYTES, PRO
 from accounts.services.scim_tokens import scim_token_issue, scim_token_revoke, scim_token_use
 from accounts.services.sessions import (
     MAX_USER_AGENT_LENGTH,
+    oidc_backchannel_logout,
     password_change_from_session,
     session_end,
     session_key_changed,
@@ -79,6 +80,7 @@ __all__ = [
     "email_digest_set",
     "email_digest_unsubscribe",
     "new_backup_code",
+    "oidc_backchannel_logout",
     "password_change_from_session",
     "presence_choose",
     "privilege_changes",

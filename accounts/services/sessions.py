@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from functools import partial
 
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.errors import SessionInvalid
-from accounts.models import SignIn, User
+from accounts.errors import LogoutTokenInvalid, SessionInvalid
+from accounts.models import DirectorySource, LogoutTokenSeen, SignIn, User
 from core import fanout
 from core.audit import audit_record
 from core.net import client_ip
+
+logger = logging.getLogger(__name__)
 
 MAX_USER_AGENT_LENGTH = 300
 
@@ -38,6 +44,9 @@ def sign_in_record(*, user: User, request: HttpRequest) -> SignIn:
         session_key=request.session.session_key or "",
         ip_address=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:MAX_USER_AGENT_LENGTH],
+        # Set by accounts.oidc for a company sign-in.
+        provider_subject=getattr(request, "oidc_subject", ""),
+        provider_session_id=getattr(request, "oidc_session_id", ""),
     )
 
 
@@ -110,3 +119,67 @@ def sign_in_unlock(*, username: str, actor: User | None = None) -> int:
     if user is not None:
         audit_record(actor=actor, target=user, action="sign_in_unlocked", details={"records_cleared": cleared})
     return cleared
+
+
+def oidc_backchannel_logout(*, jti: str, subject: str, session_id: str, remember_for: timedelta) -> int:
+    """The identity provider says, by a checked Logout Token (accounts.oidc.oidc_logout_token_verify), that a person
+    or one of its sessions signed out there. Returns how many Parley sessions ended.
+
+    - A `sid` some company sign-in recorded (with that `sub`, when the token names one too): the sessions of those
+      sign-ins end, as the spec asks, and nothing else: the person's other devices stay signed in.
+    - Else a `sub`: every session of the account linked to it, or signed in with it, ends (signed_out_everywhere).
+    - Else nothing to do (someone who never signed into Parley, a session already forgotten).
+
+    Sockets get `signed_out` with reason `signed_out_by_provider` and close; the audit log records it against the
+    account. `jti` is remembered for `remember_for`, the longest a token may still be accepted: the same token sent
+    again is refused with LogoutTokenInvalid; the unique constraint decides between two copies sent at once.
+    """
+    with transaction.atomic():
+        LogoutTokenSeen.objects.filter(received_at__lt=timezone.now() - remember_for).delete()
+        try:
+            with transaction.atomic():  # a savepoint: the outer transaction goes on to refuse it cleanly
+                LogoutTokenSeen.objects.create(jti=jti)
+        except IntegrityError:
+            raise LogoutTokenInvalid("This logout token was received already (its jti is a replay).") from None
+        if session_id:
+            named = SignIn.objects.filter(provider_session_id=session_id)
+            if subject:
+                named = named.filter(provider_subject=subject)
+            named = list(named.select_related("user"))
+            if named:
+                return _provider_sessions_end(sign_ins=named, jti=jti)
+        if subject:
+            return _provider_person_sign_out(subject=subject, jti=jti)
+    logger.info("OIDC back-channel logout for no Parley session (sid %r): nothing to do", session_id)
+    return 0
+
+
+PROVIDER_SIGN_OUT = "signed_out_by_provider"
+
+
+def _provider_sessions_end(*, sign_ins: list[SignIn], jti: str) -> int:
+    from django.contrib.sessions.models import Session
+
+    open_keys = [sign_in.session_key for sign_in in sign_ins if sign_in.ended_at is None]
+    ended, _ = Session.objects.filter(session_key__in=open_keys).delete()
+    for session_key in open_keys:
+        sign_in_ended(session_key=session_key, reason=PROVIDER_SIGN_OUT)
+    details = {"provider_session": sign_ins[0].provider_session_id, "sessions_ended": ended, "jti": jti}
+    for user in {sign_in.user for sign_in in sign_ins}:
+        audit_record(actor=None, target=user, action=PROVIDER_SIGN_OUT, details=details)
+    return ended
+
+
+def _provider_person_sign_out(*, subject: str, jti: str) -> int:
+    linked = Q(directory_source=DirectorySource.OIDC, directory_id=subject) | Q(sign_ins__provider_subject=subject)
+    users = list(User.objects.filter(linked).distinct())
+    if not users:
+        logger.info("OIDC back-channel logout for no Parley account (sub %r): nothing to do", subject)
+    ended = 0
+    for user in users:
+        user_ended = signed_out_everywhere(user_id=user.pk, reason=PROVIDER_SIGN_OUT)
+        audit_record(
+            actor=None, target=user, action=PROVIDER_SIGN_OUT, details={"sessions_ended": user_ended, "jti": jti}
+        )
+        ended += user_ended
+    return ended

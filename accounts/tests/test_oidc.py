@@ -22,26 +22,10 @@ from accounts.models import DirectorySource, SignIn, User
 from accounts.oidc import SignInRefused, oidc_person_from_claims
 from accounts.tests.factories import UserFactory
 from accounts.tests.oidc_provider import PASSWORD
-from accounts.tests.oidc_provider.process import start_identity_provider
 
 pytestmark = pytest.mark.django_db
 
 AGENT = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
-
-
-@pytest.fixture(scope="module")
-def provider(tmp_path_factory):
-    provider = start_identity_provider(tmp_path_factory.mktemp("oidc"))
-    yield provider
-    provider.stop()
-
-
-@pytest.fixture
-def sso(provider):
-    """Parley configured for the provider, as the PARLEY_OIDC_* variables would configure it."""
-    backends = [*settings.AUTHENTICATION_BACKENDS, "accounts.oidc.ParleyOIDCBackend"]
-    with override_settings(AUTHENTICATION_BACKENDS=backends, **provider.parley_settings()):
-        yield provider
 
 
 def browser() -> Client:

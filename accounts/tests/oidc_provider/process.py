@@ -19,6 +19,12 @@ PROVIDER_NAME = "Acme"
 @dataclass
 class IdentityProvider(ChildProcess):
     issuer: str = ""
+    state_dir: Path | None = None
+
+    def signing_key(self) -> str:
+        """The provider's private RSA key (PEM), made at its start (settings.py): what signs its ID tokens, and
+        what a test signs a back-channel Logout Token with, since django-oauth-toolkit sends none itself."""
+        return (self.state_dir / "signing-key.pem").read_text()
 
     def parley_environment(self) -> dict[str, str]:
         """Parley's PARLEY_OIDC_* variables for this provider (what a daphne worker is started with)."""
@@ -84,6 +90,6 @@ def start_identity_provider(tmp_dir: Path) -> IdentityProvider:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    provider = IdentityProvider(port=port, process=process, log_path=log_path, issuer=issuer)
+    provider = IdentityProvider(port=port, process=process, log_path=log_path, issuer=issuer, state_dir=state_dir)
     wait_until_answering(provider, f"{issuer}/.well-known/openid-configuration", name="the identity provider")
     return provider
