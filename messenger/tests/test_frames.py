@@ -61,6 +61,7 @@ NOT_SOCKET_CODES = {
     "import_conflict",
     "import_file_invalid",
     "invalid_login",  # Django's own, kept by the admin's sign-in form (accounts.sign_in_views)
+    "invalid_request",  # the OIDC back-channel logout endpoint's answers, named as the spec names them
     "local_passwords_off",
     "matter_invalid",
     "profile_invalid",
@@ -70,6 +71,7 @@ NOT_SOCKET_CODES = {
     "session_not_found",
     "sign_in_refused",
     "superuser_only",
+    "temporarily_unavailable",  # the OIDC back-channel logout endpoint, when the provider's keys cannot be fetched
     "supervision_invalid",
     "two_factor_invalid",
     "two_factor_required",
