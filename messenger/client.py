@@ -69,6 +69,9 @@ class Client:
         self._waiting: dict[str, asyncio.Future] = {}
         self._unacknowledged: dict[str, dict[str, Any]] = {}  # client_id -> the message.send frame
         self._messages: dict[int, dict[int, dict[str, Any]]] = {}  # conversation -> seq -> message
+        # conversation -> its last seq when this client learned of it (made it, or was added): every later message
+        # is this client's to hold, so a missing first one is a gap too, not history it never had.
+        self._known_from: dict[int, int] = {}
         self._events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._connected = asyncio.Event()
         self._closing = False
@@ -163,6 +166,8 @@ class Client:
             self._keep(frame["message"])
             if kind == "message" and self._has_gap(frame["message"]["conversation_id"]):
                 self._schedule_gap_sync()
+        elif kind == "conversation":
+            self._known_from.setdefault(frame["conversation"]["id"], frame["conversation"]["last_seq"])
         elif kind == "sync.result":
             for conversation in frame["conversations"]:
                 for message in conversation["messages"]:
@@ -200,7 +205,10 @@ class Client:
 
     def _has_gap(self, conversation_id: int) -> bool:
         held = self._messages.get(conversation_id, {})
-        return bool(held) and max(held) - min(held) + 1 != len(held)
+        if not held:
+            return False
+        first = self._known_from[conversation_id] + 1 if conversation_id in self._known_from else min(held)
+        return max(held) - first + 1 != len([seq for seq in held if seq >= first])
 
     def _schedule_gap_sync(self) -> None:
         """A live frame skipped a seq (dropped, or still on its way): sync shortly, once, to fill the gap."""
@@ -229,8 +237,13 @@ class Client:
             if not held:
                 continue
             seqs = sorted(held)
-            last = seqs[0]
-            for seq in seqs[1:]:
+            if conversation in self._known_from:  # from where this client came in, even if the first is missing
+                last = self._known_from[conversation]
+            else:
+                last, seqs = seqs[0], seqs[1:]
+            for seq in seqs:
+                if seq <= last:
+                    continue
                 if seq != last + 1:
                     break
                 last = seq
@@ -434,6 +447,7 @@ class Client:
         room = await self._api(
             "POST", "/rooms", {"name": name, "members": list(members), "topic": topic, "is_public": is_public}
         )
+        self._known_from.setdefault(room["id"], room["last_seq"])
         return room["id"]
 
     async def thread(self, conversation_id: int, message_id: int) -> dict[str, Any]:

@@ -35,6 +35,21 @@ def test_the_sync_point_stops_before_the_first_gap_and_the_gap_is_noticed():
     assert client.sync_point()["7"] == 5
 
 
+def test_in_a_conversation_it_learned_of_a_missing_first_message_is_a_gap_and_the_sync_starts_before_it():
+    client = Client("http://127.0.0.1:1", "alice", "x")
+    asyncio.run(client._handle({"type": "conversation", "conversation": {"id": 7, "last_seq": 10}}))
+    for seq in (12, 13):  # 11, its first live message, was dropped on the way
+        client._keep(message(seq))
+    client._keep(message(30, conversation=8))  # one it did not learn of: older history is not its to hold
+
+    assert client._has_gap(7)
+    assert client.sync_point() == {"7": 10, "8": 30}
+    assert not client._has_gap(8)
+    client._keep(message(11))
+    assert not client._has_gap(7)
+    assert client.sync_point()["7"] == 13
+
+
 def test_overload_backoff_follows_the_hint_doubles_per_refusal_is_capped_and_jittered():
     waits = {refusals: [overload_delay(0.5, refusals) for _ in range(200)] for refusals in (1, 2, 3, 10)}
 

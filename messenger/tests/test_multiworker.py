@@ -30,11 +30,12 @@ def people():
     return [UserFactory(username=name) for name in ("alice", "bob", "carol")]
 
 
-async def eventually(condition, *, seconds: float = 15.0) -> None:
+async def eventually(condition, *, seconds: float = 15.0, describe=lambda: "") -> None:
+    """Wait until `condition()` holds; `describe()` says what was held instead, should it never."""
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"condition not met in time {describe()}".rstrip())
         await asyncio.sleep(0.05)
 
 
@@ -178,8 +179,13 @@ def test_a_worker_past_its_admission_limit_refuses_a_burst_and_the_retries_lose_
             refusals = sum(clients[name].overloaded_refusals for name in senders)
             # Sent after every message was acknowledged: anything still in flight reaches each member first.
             await clients["fay"].send(room, "marker")
-            for client in clients.values():
-                await eventually(lambda client=client: len(client.messages(room)) == total + 1)
+            for name, client in clients.items():
+                await eventually(
+                    lambda client=client: len(client.messages(room)) == total + 1,
+                    describe=lambda name=name, client=client: (
+                        f"({name} holds {[m['seq'] for m in client.messages(room)]})"
+                    ),
+                )
             return room, refusals, {name: client.messages(room)[:-1] for name, client in clients.items()}
         finally:
             for client in clients.values():
