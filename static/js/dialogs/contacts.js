@@ -92,7 +92,8 @@ export class PersonDialog {
     this.form.addEventListener("submit", (event) => this.move(event));
     this.dialog.querySelector("[data-action=remove-contact]").addEventListener("click", () => this.remove());
     this.dialog.addEventListener("close", () => {
-      this.personId = null;
+      // Open again (another person's card, opened at once): a late close event of the last one, not this one's.
+      if (!this.dialog.open) this.personId = null;
     });
   }
 
