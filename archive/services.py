@@ -134,7 +134,7 @@ def archive_chain_open(
 
 # Content keys whose values name people by id (membership events, who took part in a call, who was called when
 # busy), besides the actor and the participants.
-PEOPLE_CONTENT_KEYS = ("added", "removed", "by", "member", "members", "called")
+PEOPLE_CONTENT_KEYS = ("added", "removed", "by", "member", "members", "called", "rung", "busy")
 
 
 def _identities(

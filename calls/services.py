@@ -56,8 +56,9 @@ BUSY = "busy"
 def call_invite(*, caller: User, conversation_id: int) -> Call:
     """Start a call in a conversation and ring its other members (those not in another call).
 
-    In a direct chat the one person called being in another call refuses the call with `call_busy`; in a room
-    the busy are simply not rung. A conversation has one call at a time: while one runs, members join it."""
+    In a direct chat the one person called being in another call refuses the call with `call_busy` (archived as
+    such); in a room the busy are not rung, and the archive's call_started says who they were. A conversation has
+    one call at a time: while one runs, members join it."""
     calls_ring_overdue_expire()
     member_ids = conversation_member_ids(conversation_id=conversation_id)
     if caller.pk not in member_ids:
@@ -85,7 +86,9 @@ def call_invite(*, caller: User, conversation_id: int) -> Call:
                     *(CallParticipant(call=call, user_id=user_id) for user_id in rung),
                 ]
             )
-            _archive(call, EventType.CALL_STARTED, actor=caller, content={"kind": kind, "rung": rung})
+            # Who was rung, and who was not because they were in another call: both kept, with their names then.
+            started = {"kind": kind, "rung": rung, **({"busy": sorted(busy)} if busy else {})}
+            _archive(call, EventType.CALL_STARTED, actor=caller, content=started)
             payload = _payload(call)
             for user_id in rung:
                 fanout.after_commit(partial(fanout.to_user, user_id, frames.call_ringing_frame(call=payload)))

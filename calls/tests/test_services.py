@@ -88,6 +88,25 @@ def test_a_direct_call_refused_as_busy_is_kept_in_the_archive_of_that_chat(pair)
     assert archive_verify().is_intact
 
 
+def test_a_room_call_rings_those_free_and_the_archive_names_who_was_rung_and_who_was_busy():
+    alice, bob, carol, dave = (UserFactory(username=name) for name in ("alice", "bob", "carol", "dave"))
+    services.call_join(
+        user=dave, call_id=services.call_invite(caller=carol, conversation_id=direct_between(carol, dave).pk).pk
+    )
+    room = room_with(alice, bob, carol, dave)
+
+    call = services.call_invite(caller=alice, conversation_id=room.pk)
+
+    assert sorted(p.user_id for p in call.participants.all()) == sorted([alice.pk, bob.pk])  # carol, dave not rung
+    (started,) = call_events(room)
+    assert (started.content["rung"], started.content["busy"]) == ([bob.pk], sorted([carol.pk, dave.pk]))
+    assert {started.content["people"][str(pk)]["username"] for pk in (bob.pk, carol.pk, dave.pk)} == {
+        "bob",
+        "carol",
+        "dave",
+    }
+
+
 def test_a_second_call_in_the_same_conversation_is_refused(pair):
     alice, bob, chat = pair
     services.call_invite(caller=alice, conversation_id=chat.pk)
