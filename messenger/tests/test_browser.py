@@ -421,6 +421,41 @@ def test_a_tab_left_alone_for_the_idle_time_shows_its_user_away_until_they_touch
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_card_opened_the_moment_another_closes_stays_the_card_of_its_person(tmp_path):
+    """A <dialog> fires close in a later task: closing Bob's card and opening Carol's in one task (a quick hand)
+    left the late close event to forget whose card was open, and "Move" moved nobody."""
+    require_chromium()
+    from playwright.sync_api import expect
+
+    alice = UserFactory(username="alice", display_name="Alice Archer")
+    UserFactory(username="bob", display_name="Bob Bauer")
+    UserFactory(username="carol", display_name="Carol Chen")
+    contact_add(owner=alice, username="bob", group_name="Team")
+    contact_add(owner=alice, username="carol", group_name="Team")
+    errors: list[str] = []
+
+    with chromium(tmp_path) as (browser, base_url):
+        page = signed_in_page(browser, base_url, "alice", errors)
+        page.get_by_role("button", name="About Bob Bauer").click()
+        card = page.locator("#dialog-person")
+        expect(card.locator(".person-card-name")).to_have_text("Bob Bauer")
+        page.evaluate(
+            """() => {
+                document.querySelector("#dialog-person").close();
+                document.querySelector("button[aria-label='About Carol Chen']").click();
+            }"""
+        )
+        expect(card.locator(".person-card-name")).to_have_text("Carol Chen")
+        card.get_by_label("Group on your buddy list").fill("Friends")
+        card.get_by_role("button", name="Move", exact=True).click()
+
+        expect(contact_row(page, "Friends", "Carol Chen")).to_be_visible()
+        expect(contact_row(page, "Team", "Bob Bauer")).to_be_visible()
+
+    assert errors == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_colleague_found_in_the_directory_joins_a_new_group_opens_a_chat_and_is_moved_and_removed(tmp_path):
     require_chromium()
     from playwright.sync_api import expect
